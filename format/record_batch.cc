@@ -1,0 +1,275 @@
+#include "format/record_batch.h"
+
+#include <algorithm>
+
+#include "fmt/format.h"
+#include "format/big_endian.h"
+#include "format/crc32c.h"
+#include "format/varint.h"
+
+namespace rill::format {
+
+const char* CompressionName(Compression c) {
+  switch (c) {
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kSnappy:
+      return "snappy";
+    case Compression::kLz4:
+      return "lz4";
+    case Compression::kZstd:
+      return "zstd";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_bytes) {
+  if (bytes.size() < kBatchHeaderBytes) {
+    return absl::InvalidArgumentError(fmt::format("truncated batch header: {} of {} bytes", bytes.size(), kBatchHeaderBytes));
+  }
+  const char* p = bytes.data();
+  BatchHeader h;
+  h.magic = static_cast<int8_t>(p[kMagicPos]);
+  if (h.magic != kMagicV2) {
+    return absl::InvalidArgumentError(
+        fmt::format("unsupported record batch magic {} (only 2 is supported)", h.magic));
+  }
+  h.base_offset = LoadI64(p + kBaseOffsetPos);
+  h.batch_length = LoadI32(p + kBatchLengthPos);
+  h.partition_leader_epoch = LoadI32(p + kLeaderEpochPos);
+  h.crc = LoadU32(p + kCrcPos);
+  h.attributes = LoadI16(p + kAttributesPos);
+  h.last_offset_delta = LoadI32(p + kLastOffsetDeltaPos);
+  h.base_timestamp = LoadI64(p + kBaseTimestampPos);
+  h.max_timestamp = LoadI64(p + kMaxTimestampPos);
+  h.producer_id = LoadI64(p + kProducerIdPos);
+  h.producer_epoch = LoadI16(p + kProducerEpochPos);
+  h.base_sequence = LoadI32(p + kBaseSequencePos);
+  h.record_count = LoadI32(p + kRecordCountPos);
+
+  if (h.batch_length < static_cast<int32_t>(kBatchHeaderBytes - kBatchLogOverheadBytes)) {
+    return absl::InvalidArgumentError(
+        fmt::format("batch length {} is shorter than the batch header", h.batch_length));
+  }
+  if (h.size_bytes() > max_batch_bytes) {
+    return absl::ResourceExhaustedError(fmt::format("batch of {} bytes exceeds the limit of {} bytes", h.size_bytes(), max_batch_bytes));
+  }
+  if (h.record_count < 0 || h.last_offset_delta < 0) {
+    return absl::InvalidArgumentError(fmt::format("invalid record count {} or last offset delta {}", h.record_count, h.last_offset_delta));
+  }
+  if (h.base_offset < 0) {
+    return absl::InvalidArgumentError(fmt::format("negative base offset {}", h.base_offset));
+  }
+  if ((h.attributes & kCompressionMask) > static_cast<int16_t>(Compression::kZstd)) {
+    return absl::InvalidArgumentError(
+        fmt::format("unknown compression codec {}", h.attributes & kCompressionMask));
+  }
+  return h;
+}
+
+uint32_t ComputeBatchCrc(std::string_view batch) {
+  return Crc32cExtend(0, batch.data() + kAttributesPos, batch.size() - kAttributesPos);
+}
+
+RecordReader::RecordReader(std::string_view batch, const BatchHeader& header)
+    : records_(batch.substr(kBatchHeaderBytes)), remaining_(header.record_count) {}
+
+bool RecordReader::Next(RecordView* record) {
+  if (!status_.ok()) return false;
+  if (remaining_ == 0) {
+    if (pos_ != records_.size()) {
+      status_ = absl::InvalidArgumentError(
+          fmt::format("{} bytes follow the last record of the batch", records_.size() - pos_));
+    }
+    return false;
+  }
+  const size_t record_pos = pos_;
+  auto fail = [&](std::string_view why) {
+    status_ = absl::InvalidArgumentError(
+        fmt::format("malformed record at byte {}: {}", kBatchHeaderBytes + record_pos, why));
+    return false;
+  };
+
+  ByteReader framing(records_.substr(pos_));
+  int32_t length;
+  if (!framing.ReadVarint(&length)) return fail(framing.error());
+  std::string_view body;
+  if (length < 0 || !framing.ReadBytes(static_cast<size_t>(length), &body)) {
+    return fail(fmt::format("record length {} exceeds the batch", length));
+  }
+  pos_ += framing.position();
+
+  ByteReader in(body);
+  int32_t key_length = 0;
+  int32_t value_length = 0;
+  int32_t header_count = 0;
+  in.ReadI8(&record->attributes);
+  in.ReadVarlong(&record->timestamp_delta);
+  in.ReadVarint(&record->offset_delta);
+  in.ReadVarint(&key_length);
+  if (!in.ok()) return fail(in.error());
+  if (key_length < -1) return fail(fmt::format("invalid key length {}", key_length));
+  record->key.reset();
+  if (key_length >= 0) {
+    std::string_view key;
+    if (!in.ReadBytes(static_cast<size_t>(key_length), &key)) return fail(in.error());
+    record->key = key;
+  }
+  if (!in.ReadVarint(&value_length)) return fail(in.error());
+  if (value_length < -1) return fail(fmt::format("invalid value length {}", value_length));
+  record->value.reset();
+  if (value_length >= 0) {
+    std::string_view value;
+    if (!in.ReadBytes(static_cast<size_t>(value_length), &value)) return fail(in.error());
+    record->value = value;
+  }
+  if (!in.ReadVarint(&header_count)) return fail(in.error());
+  // Each header takes at least two bytes, which bounds the count before anything is reserved.
+  if (header_count < 0 || static_cast<size_t>(header_count) > in.remaining() / 2) {
+    return fail(fmt::format("invalid header count {}", header_count));
+  }
+  record->headers.clear();
+  record->headers.reserve(static_cast<size_t>(header_count));
+  for (int32_t i = 0; i < header_count; ++i) {
+    int32_t hkey_length = 0;
+    int32_t hvalue_length = 0;
+    HeaderView header;
+    if (!in.ReadVarint(&hkey_length)) return fail(in.error());
+    if (hkey_length < 0) return fail(fmt::format("invalid header key length {}", hkey_length));
+    if (!in.ReadBytes(static_cast<size_t>(hkey_length), &header.key)) return fail(in.error());
+    if (!in.ReadVarint(&hvalue_length)) return fail(in.error());
+    if (hvalue_length < -1) {
+      return fail(fmt::format("invalid header value length {}", hvalue_length));
+    }
+    if (hvalue_length >= 0) {
+      std::string_view value;
+      if (!in.ReadBytes(static_cast<size_t>(hvalue_length), &value)) return fail(in.error());
+      header.value = value;
+    }
+    record->headers.push_back(header);
+  }
+  if (in.remaining() != 0) {
+    return fail(fmt::format("{} bytes left over inside the record", in.remaining()));
+  }
+  --remaining_;
+  return true;
+}
+
+absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const ValidationLimits& limits) {
+  auto header = ParseBatchHeader(batch, limits.max_batch_bytes);
+  if (!header.ok()) return header.status();
+  if (header->size_bytes() != batch.size()) {
+    return absl::InvalidArgumentError(fmt::format("batch length field says {} bytes but {} bytes were given", header->size_bytes(), batch.size()));
+  }
+  uint32_t crc = ComputeBatchCrc(batch);
+  if (crc != header->crc) {
+    return absl::InvalidArgumentError(fmt::format(
+        "batch CRC mismatch: stored {:#010x}, computed {:#010x}", header->crc, crc));
+  }
+  if (header->record_count == 0) return absl::InvalidArgumentError("batch has no records");
+  if (header->last_offset_delta != header->record_count - 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("last offset delta {} does not match {} records", header->last_offset_delta, header->record_count));
+  }
+  if (header->compression() != Compression::kNone) return header;
+
+  RecordReader reader(batch, *header);
+  RecordView record;
+  int32_t expected_delta = 0;
+  while (reader.Next(&record)) {
+    if (record.offset_delta != expected_delta) {
+      return absl::InvalidArgumentError(fmt::format("record {} has offset delta {}", expected_delta, record.offset_delta));
+    }
+    ++expected_delta;
+  }
+  if (!reader.status().ok()) return reader.status();
+  return header;
+}
+
+void SetBaseOffset(std::string* batch, size_t batch_pos, int64_t base_offset) {
+  StoreI64(batch->data() + batch_pos + kBaseOffsetPos, base_offset);
+}
+
+void SetPartitionLeaderEpoch(std::string* batch, size_t batch_pos, int32_t epoch) {
+  StoreI32(batch->data() + batch_pos + kLeaderEpochPos, epoch);
+}
+
+BatchBuilder::BatchBuilder(const BatchOptions& options) : options_(options) {
+  buffer_.assign(kBatchHeaderBytes, '\0');
+}
+
+void BatchBuilder::Append(const RecordInput& record) {
+  std::vector<HeaderView> headers;
+  headers.reserve(record.headers.size());
+  for (const auto& h : record.headers) {
+    headers.push_back(HeaderView{h.key, h.value ? std::optional<std::string_view>(*h.value)
+                                                : std::nullopt});
+  }
+  Append(record.timestamp_ms,
+         record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
+         record.value ? std::optional<std::string_view>(*record.value) : std::nullopt, headers);
+}
+
+void BatchBuilder::Append(int64_t timestamp_ms, std::optional<std::string_view> key,
+                          std::optional<std::string_view> value,
+                          const std::vector<HeaderView>& headers) {
+  if (record_count_ == 0) {
+    base_timestamp_ = timestamp_ms;
+    max_timestamp_ = timestamp_ms;
+  }
+  max_timestamp_ = std::max(max_timestamp_, timestamp_ms);
+
+  scratch_.clear();
+  scratch_.push_back('\0');  // record attributes: unused in v2
+  AppendVarlong(&scratch_, timestamp_ms - base_timestamp_);
+  AppendVarint(&scratch_, record_count_);
+  auto append_nullable = [this](std::optional<std::string_view> bytes) {
+    if (!bytes) {
+      AppendVarint(&scratch_, -1);
+      return;
+    }
+    AppendVarint(&scratch_, static_cast<int32_t>(bytes->size()));
+    scratch_.append(*bytes);
+  };
+  append_nullable(key);
+  append_nullable(value);
+  AppendVarint(&scratch_, static_cast<int32_t>(headers.size()));
+  for (const auto& h : headers) {
+    AppendVarint(&scratch_, static_cast<int32_t>(h.key.size()));
+    scratch_.append(h.key);
+    append_nullable(h.value);
+  }
+  AppendVarint(&buffer_, static_cast<int32_t>(scratch_.size()));
+  buffer_.append(scratch_);
+  ++record_count_;
+}
+
+std::string BatchBuilder::Build(int64_t base_offset) {
+  char* p = buffer_.data();
+  int16_t attributes = static_cast<int16_t>(Compression::kNone);
+  if (options_.timestamp_type == TimestampType::kLogAppendTime) attributes |= kTimestampTypeBit;
+  if (options_.transactional) attributes |= kTransactionalBit;
+  if (options_.control) attributes |= kControlBit;
+  StoreI64(p + kBaseOffsetPos, base_offset);
+  StoreI32(p + kBatchLengthPos, static_cast<int32_t>(buffer_.size() - kBatchLogOverheadBytes));
+  StoreI32(p + kLeaderEpochPos, options_.partition_leader_epoch);
+  p[kMagicPos] = static_cast<char>(kMagicV2);
+  StoreI16(p + kAttributesPos, attributes);
+  StoreI32(p + kLastOffsetDeltaPos, record_count_ - 1);
+  StoreI64(p + kBaseTimestampPos, base_timestamp_);
+  StoreI64(p + kMaxTimestampPos, max_timestamp_);
+  StoreI64(p + kProducerIdPos, options_.producer_id);
+  StoreI16(p + kProducerEpochPos, options_.producer_epoch);
+  StoreI32(p + kBaseSequencePos, options_.base_sequence);
+  StoreI32(p + kRecordCountPos, record_count_);
+  StoreU32(p + kCrcPos, ComputeBatchCrc(buffer_));
+
+  std::string batch = std::move(buffer_);
+  buffer_.assign(kBatchHeaderBytes, '\0');
+  record_count_ = 0;
+  return batch;
+}
+
+}  // namespace rill::format

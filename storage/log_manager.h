@@ -1,0 +1,72 @@
+// LogManager: the logs of one data directory, one subdirectory per partition log
+// ("<topic>-<partition>"), sharing one Flusher, with a background retention pass.
+//
+// Thread-safety: every method is thread-safe. Logs are handed out as shared_ptr so a caller
+// may keep using one while another thread deletes it (its files stay readable until released).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/file_system.h"
+#include "storage/flusher.h"
+#include "storage/log.h"
+
+namespace rill::storage {
+
+struct LogManagerOptions {
+  std::string data_dir = "rill-data";
+  FileSystem* fs = FileSystem::Default();
+  std::function<int64_t()> clock_ms;
+  // log.retention.check.interval.ms; 0 disables the background pass (tests call
+  // EnforceRetention themselves).
+  int64_t retention_check_interval_ms = 5 * 60 * 1000;
+};
+
+// Log names are used as directory names: 1 to 255 characters of [A-Za-z0-9._-], not "." or "..".
+absl::Status ValidateLogName(std::string_view name);
+
+class LogManager {
+ public:
+  static absl::StatusOr<std::unique_ptr<LogManager>> Open(LogManagerOptions options);
+  ~LogManager();
+
+  // Opens the named log (recovering it) or creates it. An already open log is returned as it
+  // is; its config is left unchanged.
+  absl::StatusOr<std::shared_ptr<Log>> GetOrCreate(const std::string& name,
+                                                   const LogConfig& config);
+  std::shared_ptr<Log> Get(const std::string& name) const;
+  // Closes the log and removes its directory.
+  absl::Status Delete(const std::string& name);
+  // Names of the log directories on disk, open or not (for a broker to reopen at start).
+  absl::StatusOr<std::vector<std::string>> ListOnDisk() const;
+
+  // One retention pass over every open log.
+  RetentionResult EnforceRetention();
+  // Closes every log cleanly; the first error is returned. Idempotent.
+  absl::Status Close();
+
+  Flusher& flusher() { return flusher_; }
+  const std::string& data_dir() const { return options_.data_dir; }
+
+ private:
+  explicit LogManager(LogManagerOptions options) : options_(std::move(options)) {}
+  void RetentionLoop();
+
+  const LogManagerOptions options_;
+  Flusher flusher_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Log>> logs_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread retention_thread_;
+};
+
+}  // namespace rill::storage

@@ -61,7 +61,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const std::string& dir, const Log
   if (auto s = config.Validate(); !s.ok()) return s;
   RILL_CHECK(options.flusher != nullptr && options.fs != nullptr);
   std::unique_ptr<Log> log(new Log(dir, config, std::move(options)));
-  if (auto s = log->Recover(); !s.ok()) return s;
+  if (auto s = log->Recover(); !s.ok()) {
+    absl::MutexLock lock(&log->mu_);
+    log->closed_ = true;  // nothing was opened: there is nothing to close
+    return s;
+  }
   log->flusher_->Register(log.get(), config.flush_interval_ms);
   log->registered_ = true;
   return log;
@@ -396,6 +400,10 @@ absl::Status Log::TruncateTo(Offset offset) {
     }
     if (target == next_offset_) return absl::OkStatus();
     const size_t keep = SegmentIndexFor(target);
+    if (auto boundary = segments_[keep]->BatchBoundary(target); !boundary.ok()) {
+      return absl::Status(boundary.status().code(),
+                          fmt::format("cannot truncate to {}: {}", target, boundary.status().message()));
+    }
     // Newest first, so that a crash part-way leaves a shorter but still contiguous log.
     while (segments_.size() > keep + 1) {
       std::shared_ptr<Segment> victim = segments_.back();
@@ -491,6 +499,33 @@ absl::StatusOr<RetentionResult> Log::EnforceRetention() {
   logging::Debug("storage", "retention deleted {} segments ({} bytes) of {}; start offset {}",
                  count, result.bytes_deleted, dir_, start_offset_);
   return result;
+}
+
+absl::Status Log::Verify() const {
+  std::vector<std::pair<std::shared_ptr<Segment>, uint64_t>> segments;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (auto s = CheckUsable(); !s.ok()) return s;
+    for (const auto& segment : segments_) segments.emplace_back(segment, segment->size_bytes());
+  }
+  int64_t expected = segments.front().first->base_offset();
+  for (const auto& [segment, end] : segments) {
+    BatchScanner scanner(segment->log_file(), 0, end, /*verify_crc=*/true);
+    while (true) {
+      auto batch = scanner.Next();
+      if (!batch.ok()) {
+        return absl::DataLossError(fmt::format("{}: {}", segment->log_path(), batch.status().message()));
+      }
+      if (!*batch) break;
+      if ((*batch)->header.base_offset != expected) {
+        return absl::DataLossError(fmt::format("{}: batch at position {} has base offset {}, expected {}",
+                                               segment->log_path(), (*batch)->position,
+                                               (*batch)->header.base_offset, expected));
+      }
+      expected = (*batch)->header.next_offset();
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Log::UpdateConfig(const LogConfig& config) {

@@ -401,8 +401,8 @@ absl::StatusOr<std::optional<int64_t>> Segment::FindOffsetByTimestamp(int64_t ti
   }
 }
 
-absl::Status Segment::TruncateTo(int64_t offset) {
-  if (offset == next_offset_) return absl::OkStatus();
+absl::StatusOr<uint64_t> Segment::BatchBoundary(int64_t offset) const {
+  if (offset == next_offset_) return size_bytes_;
   auto position = FindBatchPosition(offset, PositionHint(offset), size_bytes_);
   if (!position.ok()) return position.status();
   std::string header;
@@ -410,8 +410,16 @@ absl::Status Segment::TruncateTo(int64_t offset) {
   auto parsed = format::ParseBatchHeader(header, kMaxStoredBatchBytes);
   if (!parsed.ok()) return absl::DataLossError(parsed.status().message());
   if (parsed->base_offset != offset) {
-    return absl::InvalidArgumentError(fmt::format("cannot truncate to offset {}: it is inside the batch starting at {}", offset, parsed->base_offset));
+    return absl::InvalidArgumentError(fmt::format(
+        "offset {} is inside the batch starting at {}", offset, parsed->base_offset));
   }
+  return *position;
+}
+
+absl::Status Segment::TruncateTo(int64_t offset) {
+  if (offset == next_offset_) return absl::OkStatus();
+  auto position = BatchBoundary(offset);
+  if (!position.ok()) return position.status();
   if (auto s = log_->Truncate(*position); !s.ok()) return s;
   SegmentRecovery unused;
   return ScanAndRebuild(OpenMode::kVerifyTail, &unused);

@@ -98,8 +98,10 @@ class Segment {
   // The log file and both indexes.
   absl::Status SyncAll();
 
-  // Removes every batch at or after `offset`, which must be the base offset of a batch in this
-  // segment (or next_offset()).
+  // The position of the batch whose base offset is `offset` (next_offset() maps to the end);
+  // InvalidArgument if `offset` lies inside a batch.
+  absl::StatusOr<uint64_t> BatchBoundary(int64_t offset) const;
+  // Removes every batch at or after `offset`, which must be a batch boundary.
   absl::Status TruncateTo(int64_t offset);
   // Removes the segment's files.
   absl::Status DeleteFiles();

@@ -311,9 +311,22 @@ void Log::Flush() {
 
 absl::StatusOr<ReadResult> Log::Read(Offset start, size_t max_bytes,
                                      std::optional<Offset> upper_bound) const {
+  ReadResult result;
+  auto span = ReadInto(start, max_bytes, upper_bound, &result.batches);
+  if (!span.ok()) return span.status();
+  result.batches.resize(span->bytes);
+  result.next_offset = span->next_offset;
+  return result;
+}
+
+absl::StatusOr<Log::ReadSpan> Log::ReadInto(Offset start, size_t max_bytes,
+                                            std::optional<Offset> upper_bound,
+                                            std::string* buffer) const {
   struct Part {
     std::shared_ptr<Segment> segment;
     uint64_t position;
+    bool position_exact;
+    std::optional<uint64_t> boundary;
     uint64_t end;
     int64_t next_offset;
   };
@@ -323,38 +336,42 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, size_t max_bytes,
     absl::ReaderMutexLock lock(&mu_);
     if (auto s = CheckUsable(); !s.ok()) return s;
     if (start.value() < start_offset_ || start.value() > next_offset_) {
-      return absl::OutOfRangeError(fmt::format("offset {} is outside the log [{}, {}]", start.value(), start_offset_, next_offset_));
+      return absl::OutOfRangeError(fmt::format("offset {} is outside the log [{}, {}]",
+                                               start.value(), start_offset_, next_offset_));
     }
     bound = upper_bound ? std::min(upper_bound->value(), next_offset_) : next_offset_;
-    if (start.value() >= bound) return ReadResult{"", start};
+    if (start.value() >= bound) return ReadSpan{0, start};
     uint64_t planned = 0;
     for (size_t i = SegmentIndexFor(start.value()); i < segments_.size(); ++i) {
       const auto& segment = segments_[i];
       if (segment->base_offset() >= bound || (!parts.empty() && planned >= max_bytes)) break;
-      uint64_t position = parts.empty() ? segment->PositionHint(start.value()) : 0;
-      parts.push_back(Part{segment, position, segment->size_bytes(), segment->next_offset()});
-      planned += segment->size_bytes() - position;
+      Segment::Hint hint = parts.empty() ? segment->PositionHint(start.value())
+                                         : Segment::Hint{0, segment->base_offset()};
+      uint64_t budget = max_bytes > planned ? max_bytes - planned : 0;
+      parts.push_back(Part{segment, hint.position, hint.offset == start.value() || !parts.empty(),
+                           segment->BoundaryBefore(hint.position, hint.position + budget),
+                           segment->size_bytes(), segment->next_offset()});
+      planned += segment->size_bytes() - hint.position;
     }
   }
 
-  ReadResult result{"", start};
+  size_t used = 0;
   int64_t next = start.value();
   for (size_t i = 0; i < parts.size(); ++i) {
     const Part& part = parts[i];
     uint64_t position = part.position;
-    if (i == 0) {
+    if (!part.position_exact) {
       auto found = part.segment->FindBatchPosition(next, position, part.end);
       if (!found.ok()) return found.status();
       position = *found;
     }
-    auto read_to = part.segment->ReadBatches(position, part.end, next, max_bytes, bound,
-                                             &result.batches);
+    auto read_to = part.segment->ReadBatches(position, part.end, part.boundary, next, max_bytes,
+                                             bound, buffer, &used);
     if (!read_to.ok()) return read_to.status();
     next = *read_to;
-    if (result.batches.size() >= max_bytes || next >= bound || next < part.next_offset) break;
+    if (used >= max_bytes || next >= bound || next < part.next_offset) break;
   }
-  result.next_offset = Offset(std::max(next, start.value()));
-  return result;
+  return ReadSpan{used, Offset(std::max(next, start.value()))};
 }
 
 absl::StatusOr<std::optional<Offset>> Log::FindOffsetByTimestamp(int64_t timestamp) const {

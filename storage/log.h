@@ -118,6 +118,16 @@ class Log final : public Flushable {
   absl::StatusOr<ReadResult> Read(Offset start, size_t max_bytes,
                                   std::optional<Offset> upper_bound = std::nullopt) const;
 
+  // The same, into a caller's buffer that is reused across reads: on success the batches are
+  // buffer[0, ReadSpan::bytes). The buffer only grows, so a consumer loop neither allocates
+  // nor zeroes memory per read.
+  struct ReadSpan {
+    size_t bytes = 0;
+    Offset next_offset;
+  };
+  absl::StatusOr<ReadSpan> ReadInto(Offset start, size_t max_bytes,
+                                    std::optional<Offset> upper_bound, std::string* buffer) const;
+
   // The first offset >= start_offset whose record timestamp is >= `timestamp`; nullopt if no
   // record is that new.
   absl::StatusOr<std::optional<Offset>> FindOffsetByTimestamp(int64_t timestamp) const;

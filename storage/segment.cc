@@ -12,10 +12,8 @@ namespace rill::storage {
 using format::BatchHeader;
 
 namespace {
-// Recovery and index rebuilds read whole regions: large reads keep them at disk bandwidth.
-constexpr size_t kScanChunkBytes = size_t{1} << 20;
-// Lookups start from an index hint at most one index interval before their target.
-constexpr size_t kLookupChunkBytes = size_t{64} << 10;
+// Lookups start from an index hint about one index interval before their target.
+constexpr size_t kLookupChunkBytes = size_t{4} << 10;
 constexpr size_t kOffsetDigits = 20;
 }  // namespace
 
@@ -33,14 +31,15 @@ std::optional<int64_t> ParseSegmentFileName(std::string_view name) {
   return base;
 }
 
-BatchScanner::BatchScanner(const File* file, uint64_t start, uint64_t end, bool verify_crc)
-    : file_(file), position_(start), end_(end), verify_crc_(verify_crc) {}
+BatchScanner::BatchScanner(const File* file, uint64_t start, uint64_t end, bool verify_crc,
+                           size_t chunk_bytes)
+    : file_(file), position_(start), end_(end), verify_crc_(verify_crc), chunk_bytes_(chunk_bytes) {}
 
 absl::Status BatchScanner::Fill(uint64_t position, size_t size) {
   if (position >= buffer_start_ && position + size <= buffer_start_ + buffer_.size()) {
     return absl::OkStatus();
   }
-  size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(size, kScanChunkBytes),
+  size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(size, chunk_bytes_),
                                                        end_ - position));
   if (auto s = file_->ReadAt(position, want, &buffer_); !s.ok()) return s;
   buffer_start_ = position;
@@ -297,21 +296,32 @@ absl::Status Segment::SyncAll() {
   return time_index_->Sync();
 }
 
-uint64_t Segment::PositionHint(int64_t offset) const {
-  if (offset <= base_offset_) return 0;
+Segment::Hint Segment::PositionHint(int64_t offset) const {
+  if (offset <= base_offset_) return Hint{0, base_offset_};
   auto entry = LookupOffset(*offset_index_, Relative(offset));
-  return entry ? entry->position : 0;
+  if (!entry) return Hint{0, base_offset_};
+  return Hint{entry->position, base_offset_ + entry->relative_offset};
+}
+
+std::optional<uint64_t> Segment::BoundaryBefore(uint64_t from, uint64_t limit) const {
+  if (size_bytes_ <= limit) return size_bytes_ > from ? std::optional<uint64_t>(size_bytes_) : std::nullopt;
+  const auto& entries = offset_index_->entries();
+  auto it = std::upper_bound(entries.begin(), entries.end(), limit,
+                             [](uint64_t v, const OffsetIndexEntry& e) { return v < e.position; });
+  if (it == entries.begin()) return std::nullopt;
+  uint64_t position = std::prev(it)->position;
+  return position > from ? std::optional<uint64_t>(position) : std::nullopt;
 }
 
 uint64_t Segment::TimestampPositionHint(int64_t timestamp) const {
   auto entry = LookupTimestampBefore(*time_index_, timestamp);
   if (!entry) return 0;
-  return PositionHint(base_offset_ + entry->relative_offset + 1);
+  return PositionHint(base_offset_ + entry->relative_offset + 1).position;
 }
 
 absl::StatusOr<uint64_t> Segment::FindBatchPosition(int64_t offset, uint64_t hint,
                                                     uint64_t end) const {
-  BatchScanner scanner(log_.get(), hint, end, /*verify_crc=*/false);
+  BatchScanner scanner(log_.get(), hint, end, /*verify_crc=*/false, kLookupChunkBytes);
   while (true) {
     auto batch = scanner.Next();
     if (!batch.ok()) {
@@ -323,44 +333,51 @@ absl::StatusOr<uint64_t> Segment::FindBatchPosition(int64_t offset, uint64_t hin
 }
 
 absl::StatusOr<int64_t> Segment::ReadBatches(uint64_t position, uint64_t end,
+                                             std::optional<uint64_t> boundary,
                                              int64_t expected_offset, size_t max_bytes,
-                                             int64_t upper_bound, std::string* out) const {
-  const size_t old_size = out->size();
-  const bool must_take_one = old_size == 0;
-  const uint64_t available = end - position;
-  size_t want = max_bytes > old_size ? max_bytes - old_size : 0;
+                                             int64_t upper_bound, std::string* buffer,
+                                             size_t* used) const {
+  const size_t start = *used;
+  const bool must_take_one = start == 0;
+  size_t want = max_bytes > start ? max_bytes - start : 0;
   if (must_take_one) want = std::max(want, format::kBatchHeaderBytes);
-  want = static_cast<size_t>(std::min<uint64_t>(want, available));
-
-  out->resize(old_size + want);
-  auto n = log_->Read(position, want, out->data() + old_size);
-  if (!n.ok()) return n.status();
-  if (*n != want) return absl::DataLossError(fmt::format("{}: short read", log_path()));
+  want = static_cast<size_t>(std::min<uint64_t>(want, end - position));
+  if (boundary && *boundary > position && *boundary - position <= want) {
+    want = static_cast<size_t>(*boundary - position);
+  }
+  auto read = [&](uint64_t from, size_t size, size_t at) -> absl::Status {
+    if (buffer->size() < at + size) buffer->resize(at + size);
+    auto n = log_->Read(from, size, buffer->data() + at);
+    if (!n.ok()) return n.status();
+    if (*n != size) return absl::DataLossError(fmt::format("{}: short read at {}", log_path(), from));
+    return absl::OkStatus();
+  };
+  if (auto s = read(position, want, start); !s.ok()) return s;
 
   size_t taken = 0;
   int64_t next = expected_offset;
   bool first = true;
   while (taken + format::kBatchHeaderBytes <= want) {
     auto header = format::ParseBatchHeader(
-        std::string_view(out->data() + old_size + taken, format::kBatchHeaderBytes),
+        std::string_view(buffer->data() + start + taken, format::kBatchHeaderBytes),
         kMaxStoredBatchBytes);
     if (!header.ok()) {
-      return absl::DataLossError(fmt::format("{}: invalid batch at position {}: {}", log_path(), position + taken, header.status().message()));
+      return absl::DataLossError(fmt::format("{}: invalid batch at position {}: {}", log_path(),
+                                             position + taken, header.status().message()));
     }
     bool continues = first ? (header->base_offset <= next && next < header->next_offset())
                            : header->base_offset == next;
     if (!continues || position + taken + header->size_bytes() > end) {
-      return absl::DataLossError(fmt::format("{}: batch at position {} (offset {}) breaks the log's offset sequence or bounds", log_path(), position + taken, header->base_offset));
+      return absl::DataLossError(fmt::format(
+          "{}: batch at position {} (offset {}) breaks the log's offset sequence or bounds",
+          log_path(), position + taken, header->base_offset));
     }
     if (header->next_offset() > upper_bound) break;
     size_t size = header->size_bytes();
     if (taken + size > want) {
       if (!(must_take_one && first)) break;
       // A batch larger than the read budget is still returned whole when it comes first.
-      out->resize(old_size + size);
-      auto rest = log_->Read(position + want, size - want, out->data() + old_size + want);
-      if (!rest.ok()) return rest.status();
-      if (*rest != size - want) return absl::DataLossError(fmt::format("{}: short read", log_path()));
+      if (auto s = read(position + want, size - want, start + want); !s.ok()) return s;
       want = size;
     }
     taken += size;
@@ -368,8 +385,8 @@ absl::StatusOr<int64_t> Segment::ReadBatches(uint64_t position, uint64_t end,
     first = false;
     if (must_take_one && taken >= max_bytes) break;
   }
-  out->resize(old_size + taken);
-  return first ? expected_offset : next;
+  *used = start + taken;
+  return next;
 }
 
 absl::StatusOr<std::optional<int64_t>> Segment::FindOffsetByTimestamp(int64_t timestamp,
@@ -403,7 +420,7 @@ absl::StatusOr<std::optional<int64_t>> Segment::FindOffsetByTimestamp(int64_t ti
 
 absl::StatusOr<uint64_t> Segment::BatchBoundary(int64_t offset) const {
   if (offset == next_offset_) return size_bytes_;
-  auto position = FindBatchPosition(offset, PositionHint(offset), size_bytes_);
+  auto position = FindBatchPosition(offset, PositionHint(offset).position, size_bytes_);
   if (!position.ok()) return position.status();
   std::string header;
   if (auto s = log_->ReadAt(*position, format::kBatchHeaderBytes, &header); !s.ok()) return s;

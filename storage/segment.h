@@ -43,8 +43,10 @@ class BatchScanner {
     std::string_view bytes;
   };
 
-  // Scans [start, end). With `verify_crc`, each batch's CRC is checked too.
-  BatchScanner(const File* file, uint64_t start, uint64_t end, bool verify_crc);
+  // Scans [start, end). With `verify_crc`, each batch's CRC is checked too. Reads at least
+  // `chunk_bytes` at a time: large for whole-file scans, small for short lookups.
+  BatchScanner(const File* file, uint64_t start, uint64_t end, bool verify_crc,
+               size_t chunk_bytes = size_t{1} << 20);
 
   // The next batch, nullopt at a clean end, or DataLoss naming the position where the region
   // stops holding whole valid batches (torn write, bit flip, garbage).
@@ -58,6 +60,7 @@ class BatchScanner {
   uint64_t position_;
   uint64_t end_;
   bool verify_crc_;
+  size_t chunk_bytes_;
   std::string buffer_;
   uint64_t buffer_start_ = 0;
 };
@@ -118,8 +121,17 @@ class Segment {
   const OffsetIndex& offset_index() const { return *offset_index_; }
   const TimeIndex& time_index() const { return *time_index_; }
 
-  // A file position at or before the batch containing `offset` (from the offset index).
-  uint64_t PositionHint(int64_t offset) const;
+  // A file position at or before the batch containing `offset` (from the offset index), and
+  // the base offset of the batch there.
+  struct Hint {
+    uint64_t position = 0;
+    int64_t offset = 0;
+  };
+  Hint PositionHint(int64_t offset) const;
+  // The largest indexed batch boundary in (from, limit], or the segment end when that is
+  // <= limit; nullopt when neither exists. Reads that stop there end on a whole batch, so a
+  // sequential reader never reads a byte twice.
+  std::optional<uint64_t> BoundaryBefore(uint64_t from, uint64_t limit) const;
   // A file position at or before the first batch that can hold a record with a timestamp
   // >= `timestamp` (from the time and offset indexes).
   uint64_t TimestampPositionHint(int64_t timestamp) const;
@@ -128,14 +140,18 @@ class Segment {
   // the segment's batches before `end` all lie below `offset`.
   absl::StatusOr<uint64_t> FindBatchPosition(int64_t offset, uint64_t hint, uint64_t end) const;
 
-  // Lock-free: appends to `out` whole batches starting at `position` (which must be a batch
-  // boundary holding `expected_offset`), while the total stays within `max_bytes` and every
-  // batch ends at or before `upper_bound`. If `out` is empty the first batch is returned even
-  // when it alone exceeds `max_bytes`, so a reader always makes progress. Returns the offset
-  // after the last batch appended (`expected_offset`'s batch base when none was).
-  absl::StatusOr<int64_t> ReadBatches(uint64_t position, uint64_t end, int64_t expected_offset,
-                                      size_t max_bytes, int64_t upper_bound,
-                                      std::string* out) const;
+  // Lock-free: copies into `buffer` at `*used` whole batches starting at `position` (which must
+  // be a batch boundary holding `expected_offset`), while `*used` stays within `max_bytes` and
+  // every batch ends at or before `upper_bound`; advances `*used`. `buffer` only ever grows
+  // (its size is capacity, not content), so a reused buffer costs no allocation or zeroing.
+  // If `*used` is 0 the first batch is copied even when it alone exceeds `max_bytes`, so a
+  // reader always makes progress. `boundary`, when set, is a batch boundary to read up to
+  // (from BoundaryBefore). Returns the offset after the last batch copied (`expected_offset`
+  // when none was).
+  absl::StatusOr<int64_t> ReadBatches(uint64_t position, uint64_t end,
+                                      std::optional<uint64_t> boundary, int64_t expected_offset,
+                                      size_t max_bytes, int64_t upper_bound, std::string* buffer,
+                                      size_t* used) const;
 
   // Lock-free: the offset of the first record at or after `position` whose timestamp is
   // >= `timestamp`, or nullopt if there is none before `end`.

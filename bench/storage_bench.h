@@ -1,0 +1,25 @@
+// The `storage` benchmark of rill-bench (see storage_bench.cc).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace rill::bench {
+
+struct StorageBenchOptions {
+  std::string dir = ".";
+  size_t record_bytes = 1024;
+  // A realistic producer batch: 64 records of 1 KiB, like a Kafka producer with
+  // batch.size=64KiB under load.
+  int batch_records = 64;
+  // Appends waiting for durability at once, as from many producers and partitions.
+  int inflight = 64;
+  uint64_t total_bytes = uint64_t{1} << 30;
+  bool json = false;
+};
+
+absl::Status RunStorageBench(const StorageBenchOptions& options);
+
+}  // namespace rill::bench

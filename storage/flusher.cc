@@ -22,6 +22,7 @@ void Flusher::Register(Flushable* target, int64_t interval_ms) {
   entry.interval_ms = interval_ms;
   entry.next_due = interval_ms > 0 ? Clock::now() + std::chrono::milliseconds(interval_ms)
                                    : Clock::time_point::max();
+  deadlines_changed_ = true;
 }
 
 void Flusher::Unregister(Flushable* target) {
@@ -46,7 +47,7 @@ uint64_t Flusher::flush_count() const {
 }
 
 bool Flusher::HasWork() const {
-  if (stopping_) return true;
+  if (stopping_ || deadlines_changed_) return true;
   for (const auto& [target, entry] : entries_) {
     if (entry.requested && !entry.in_flight) return true;
   }
@@ -66,6 +67,7 @@ void Flusher::Run() {
       mu_.AwaitWithTimeout(absl::Condition(this, &Flusher::HasWork), wait);
     }
     if (stopping_) return;
+    deadlines_changed_ = false;
 
     auto now = Clock::now();
     batch.clear();

@@ -58,6 +58,8 @@ class Flusher {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Flushable*, Entry> entries_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set when a registration changed the deadlines the thread sleeps on.
+  bool deadlines_changed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flush_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };

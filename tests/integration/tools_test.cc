@@ -43,7 +43,7 @@ void WriteLog(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("rill-dump: prints batches, records and indexes; exit codes tell corruption apart",
+TEST_CASE("rill-dump: prints batches, records and indexes, with exit codes that tell corruption apart",
           "[integration]") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("t-0");

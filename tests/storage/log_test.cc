@@ -247,7 +247,7 @@ TEST_CASE("log: truncate a suffix", "[storage]") {
   }
 }
 
-TEST_CASE("log: delete a prefix; the start offset is persisted", "[storage]") {
+TEST_CASE("log: delete a prefix and persist the start offset", "[storage]") {
   Fixture f;
   auto log = f.Open(SmallSegments());
   Fill(log.get(), 40, 4, 50);

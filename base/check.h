@@ -5,11 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define RILL_CHECK(condition)                                                          \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__,     \
-                   #condition);                                                        \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define RILL_CHECK(condition)                                                                  \
+  do {                                                                                         \
+    if (!(condition)) {                                                                        \
+      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)

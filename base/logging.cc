@@ -32,11 +32,16 @@ void SetLevel(Level level) { g_level.store(level, std::memory_order_relaxed); }
 Level GetLevel() { return g_level.load(std::memory_order_relaxed); }
 
 bool ParseLevel(std::string_view name, Level* level) {
-  if (name == "debug") *level = Level::kDebug;
-  else if (name == "info") *level = Level::kInfo;
-  else if (name == "warn") *level = Level::kWarn;
-  else if (name == "error") *level = Level::kError;
-  else return false;
+  if (name == "debug")
+    *level = Level::kDebug;
+  else if (name == "info")
+    *level = Level::kInfo;
+  else if (name == "warn")
+    *level = Level::kWarn;
+  else if (name == "error")
+    *level = Level::kError;
+  else
+    return false;
   return true;
 }
 

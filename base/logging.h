@@ -21,15 +21,18 @@ void Write(Level level, std::string_view module, std::string_view message);
 
 template <typename... Args>
 void Debug(std::string_view module, fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLevel() <= Level::kDebug) Write(Level::kDebug, module, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLevel() <= Level::kDebug)
+    Write(Level::kDebug, module, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void Info(std::string_view module, fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLevel() <= Level::kInfo) Write(Level::kInfo, module, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLevel() <= Level::kInfo)
+    Write(Level::kInfo, module, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void Warn(std::string_view module, fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLevel() <= Level::kWarn) Write(Level::kWarn, module, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLevel() <= Level::kWarn)
+    Write(Level::kWarn, module, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void Error(std::string_view module, fmt::format_string<Args...> f, Args&&... args) {

@@ -168,7 +168,8 @@ absl::Status AppendPhase(storage::Log* log, const StorageBenchOptions& o, Figure
   f->append_records_per_s = static_cast<double>(batches) * o.batch_records / seconds;
   std::sort(latencies_ms.begin(), latencies_ms.end());
   f->append_p50_ms = latencies_ms[latencies_ms.size() / 2];
-  f->append_p99_ms = latencies_ms[std::min(latencies_ms.size() - 1, latencies_ms.size() * 99 / 100)];
+  f->append_p99_ms =
+      latencies_ms[std::min(latencies_ms.size() - 1, latencies_ms.size() * 99 / 100)];
   return absl::OkStatus();
 }
 
@@ -197,12 +198,14 @@ void PrintHuman(const StorageBenchOptions& o, const Figures& f) {
   fmt::print("rill-bench storage: {} B records, {} per batch, {} appends in flight, {} MB\n",
              o.record_bytes, o.batch_records, o.inflight, o.total_bytes / 1000000);
   fmt::print("  write baseline (dd bs=1M conv=fdatasync) {:10.1f} MB/s\n", f.write_baseline_mbps);
-  fmt::print("  durable append                          {:10.1f} MB/s  {:.0f} records/s  "
-             "{:.1f}% of baseline\n",
-             f.append_mbps, f.append_records_per_s, ratio(f.append_mbps, f.write_baseline_mbps));
+  fmt::print(
+      "  durable append                          {:10.1f} MB/s  {:.0f} records/s  "
+      "{:.1f}% of baseline\n",
+      f.append_mbps, f.append_records_per_s, ratio(f.append_mbps, f.write_baseline_mbps));
   fmt::print("    append latency p50 {:.2f} ms, p99 {:.2f} ms; {} appends in {} syncs\n",
              f.append_p50_ms, f.append_p99_ms, f.appends, f.syncs);
-  fmt::print("  read baseline, cold (read 1M of segments) {:8.1f} MB/s\n", f.read_baseline_cold_mbps);
+  fmt::print("  read baseline, cold (read 1M of segments) {:8.1f} MB/s\n",
+             f.read_baseline_cold_mbps);
   fmt::print("  log read, cold                          {:10.1f} MB/s  {:.1f}% of baseline\n",
              f.read_cold_mbps, ratio(f.read_cold_mbps, f.read_baseline_cold_mbps));
   fmt::print("  read baseline, hot (page cache)         {:10.1f} MB/s\n", f.read_baseline_hot_mbps);
@@ -220,10 +223,10 @@ void PrintJson(const StorageBenchOptions& o, const Figures& f) {
       "\"read_baseline_hot_mbps\":{:.1f},\"read_hot_mbps\":{:.1f},"
       "\"read_hot_vs_baseline\":{:.3f}}}\n",
       o.record_bytes, o.batch_records, o.inflight, o.total_bytes, f.write_baseline_mbps,
-      f.append_mbps, f.append_records_per_s, f.append_mbps / f.write_baseline_mbps,
-      f.append_p50_ms, f.append_p99_ms, f.appends, f.syncs, f.read_baseline_cold_mbps,
-      f.read_cold_mbps, f.read_cold_mbps / f.read_baseline_cold_mbps, f.read_baseline_hot_mbps,
-      f.read_hot_mbps, f.read_hot_mbps / f.read_baseline_hot_mbps);
+      f.append_mbps, f.append_records_per_s, f.append_mbps / f.write_baseline_mbps, f.append_p50_ms,
+      f.append_p99_ms, f.appends, f.syncs, f.read_baseline_cold_mbps, f.read_cold_mbps,
+      f.read_cold_mbps / f.read_baseline_cold_mbps, f.read_baseline_hot_mbps, f.read_hot_mbps,
+      f.read_hot_mbps / f.read_baseline_hot_mbps);
 }
 
 }  // namespace
@@ -249,10 +252,11 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
 
   storage::Flusher flusher;
   storage::LogConfig config;
-  config.max_batch_bytes = std::max<size_t>(config.max_batch_bytes,
-                                            static_cast<size_t>(o.batch_records) * (o.record_bytes + 64) + 1024);
+  config.max_batch_bytes = std::max<size_t>(
+      config.max_batch_bytes, static_cast<size_t>(o.batch_records) * (o.record_bytes + 64) + 1024);
   const std::string log_dir = root + "/bench-0";
-  auto log = storage::Log::Open(log_dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  auto log = storage::Log::Open(log_dir, config,
+                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
   if (!log.ok()) return log.status();
   uint64_t appended = 0;
   uint64_t syncs_before = flusher.flush_count();

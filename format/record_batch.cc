@@ -27,7 +27,8 @@ const char* CompressionName(Compression c) {
 
 absl::StatusOr<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_bytes) {
   if (bytes.size() < kBatchHeaderBytes) {
-    return absl::InvalidArgumentError(fmt::format("truncated batch header: {} of {} bytes", bytes.size(), kBatchHeaderBytes));
+    return absl::InvalidArgumentError(
+        fmt::format("truncated batch header: {} of {} bytes", bytes.size(), kBatchHeaderBytes));
   }
   const char* p = bytes.data();
   BatchHeader h;
@@ -54,10 +55,12 @@ absl::StatusOr<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_
         fmt::format("batch length {} is shorter than the batch header", h.batch_length));
   }
   if (h.size_bytes() > max_batch_bytes) {
-    return absl::ResourceExhaustedError(fmt::format("batch of {} bytes exceeds the limit of {} bytes", h.size_bytes(), max_batch_bytes));
+    return absl::ResourceExhaustedError(fmt::format(
+        "batch of {} bytes exceeds the limit of {} bytes", h.size_bytes(), max_batch_bytes));
   }
   if (h.record_count < 0 || h.last_offset_delta < 0) {
-    return absl::InvalidArgumentError(fmt::format("invalid record count {} or last offset delta {}", h.record_count, h.last_offset_delta));
+    return absl::InvalidArgumentError(fmt::format("invalid record count {} or last offset delta {}",
+                                                  h.record_count, h.last_offset_delta));
   }
   if (h.base_offset < 0) {
     return absl::InvalidArgumentError(fmt::format("negative base offset {}", h.base_offset));
@@ -161,17 +164,19 @@ absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const Validati
   auto header = ParseBatchHeader(batch, limits.max_batch_bytes);
   if (!header.ok()) return header.status();
   if (header->size_bytes() != batch.size()) {
-    return absl::InvalidArgumentError(fmt::format("batch length field says {} bytes but {} bytes were given", header->size_bytes(), batch.size()));
+    return absl::InvalidArgumentError(
+        fmt::format("batch length field says {} bytes but {} bytes were given",
+                    header->size_bytes(), batch.size()));
   }
   uint32_t crc = ComputeBatchCrc(batch);
   if (crc != header->crc) {
-    return absl::InvalidArgumentError(fmt::format(
-        "batch CRC mismatch: stored {:#010x}, computed {:#010x}", header->crc, crc));
+    return absl::InvalidArgumentError(
+        fmt::format("batch CRC mismatch: stored {:#010x}, computed {:#010x}", header->crc, crc));
   }
   if (header->record_count == 0) return absl::InvalidArgumentError("batch has no records");
   if (header->last_offset_delta != header->record_count - 1) {
-    return absl::InvalidArgumentError(
-        fmt::format("last offset delta {} does not match {} records", header->last_offset_delta, header->record_count));
+    return absl::InvalidArgumentError(fmt::format("last offset delta {} does not match {} records",
+                                                  header->last_offset_delta, header->record_count));
   }
   if (header->compression() != Compression::kNone) return header;
 
@@ -180,7 +185,8 @@ absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const Validati
   int32_t expected_delta = 0;
   while (reader.Next(&record)) {
     if (record.offset_delta != expected_delta) {
-      return absl::InvalidArgumentError(fmt::format("record {} has offset delta {}", expected_delta, record.offset_delta));
+      return absl::InvalidArgumentError(
+          fmt::format("record {} has offset delta {}", expected_delta, record.offset_delta));
     }
     ++expected_delta;
   }
@@ -204,8 +210,8 @@ void BatchBuilder::Append(const RecordInput& record) {
   std::vector<HeaderView> headers;
   headers.reserve(record.headers.size());
   for (const auto& h : record.headers) {
-    headers.push_back(HeaderView{h.key, h.value ? std::optional<std::string_view>(*h.value)
-                                                : std::nullopt});
+    headers.push_back(
+        HeaderView{h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
   }
   Append(record.timestamp_ms,
          record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,

@@ -79,7 +79,9 @@ struct BatchHeader {
   size_t size_bytes() const { return static_cast<size_t>(batch_length) + kBatchLogOverheadBytes; }
   int64_t last_offset() const { return base_offset + last_offset_delta; }
   int64_t next_offset() const { return last_offset() + 1; }
-  Compression compression() const { return static_cast<Compression>(attributes & kCompressionMask); }
+  Compression compression() const {
+    return static_cast<Compression>(attributes & kCompressionMask);
+  }
   TimestampType timestamp_type() const {
     return (attributes & kTimestampTypeBit) ? TimestampType::kLogAppendTime
                                             : TimestampType::kCreateTime;

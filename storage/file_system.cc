@@ -1,5 +1,4 @@
 #include "storage/file_system.h"
-#include "base/fmt_absl.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/fmt_absl.h"
 
 namespace rill::storage {
 namespace {

@@ -75,7 +75,8 @@ void Flusher::Run() {
       if (entry.in_flight || !(entry.requested || entry.next_due <= now)) continue;
       entry.requested = false;
       entry.in_flight = true;
-      if (entry.interval_ms > 0) entry.next_due = now + std::chrono::milliseconds(entry.interval_ms);
+      if (entry.interval_ms > 0)
+        entry.next_due = now + std::chrono::milliseconds(entry.interval_ms);
       batch.push_back(target);
     }
     for (Flushable* target : batch) {

@@ -7,10 +7,10 @@
 
 #include "absl/strings/match.h"
 #include "base/check.h"
+#include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "format/big_endian.h"
 #include "format/crc32c.h"
-#include "base/fmt_absl.h"
 
 namespace rill::storage {
 namespace {
@@ -127,8 +127,8 @@ absl::Status Log::Recover() {
     SegmentRecovery report;
     auto segment = Segment::Open(fs_, dir_, bases[i], config_, mode, &report);
     if (!segment.ok()) {
-      return absl::Status(segment.status().code(),
-                          fmt::format("log {} cannot be recovered: {}", dir_, segment.status().message()));
+      return absl::Status(segment.status().code(), fmt::format("log {} cannot be recovered: {}",
+                                                               dir_, segment.status().message()));
     }
     if (report.indexes_rebuilt) ++recovery_.indexes_rebuilt;
     recovery_.truncated_bytes += report.truncated_bytes;
@@ -136,7 +136,10 @@ absl::Status Log::Recover() {
       if (auto s = (*segment)->SyncLog(); !s.ok()) return s;
     }
     if (!segments_.empty() && segments_.back()->next_offset() != (*segment)->base_offset()) {
-      return absl::DataLossError(fmt::format("log {}: segment {} ends at offset {} but the next segment starts at {}", dir_, segments_.back()->base_offset(), segments_.back()->next_offset(), (*segment)->base_offset()));
+      return absl::DataLossError(
+          fmt::format("log {}: segment {} ends at offset {} but the next segment starts at {}",
+                      dir_, segments_.back()->base_offset(), segments_.back()->next_offset(),
+                      (*segment)->base_offset()));
     }
     segments_.push_back(std::move(*segment));
   }
@@ -203,7 +206,9 @@ absl::StatusOr<AppendResult> Log::Append(std::string batch, const AppendOptions&
     absl::MutexLock lock(&mu_);
     if (auto s = CheckUsable(); !s.ok()) return s;
     if (!options.assign_offsets && header->base_offset != next_offset_) {
-      return absl::InvalidArgumentError(fmt::format("batch base offset {} does not continue the log at {}", header->base_offset, next_offset_));
+      return absl::InvalidArgumentError(
+          fmt::format("batch base offset {} does not continue the log at {}", header->base_offset,
+                      next_offset_));
     }
     header->base_offset = next_offset_;
     format::SetBaseOffset(&batch, 0, next_offset_);
@@ -300,7 +305,8 @@ void Log::Flush() {
       durable_offset_ = std::max(durable_offset_, std::min(target, next_offset_));
       done = TakePending(target);
     } else {
-      failed_ = absl::DataLossError(fmt::format("log {} failed to sync ({}); it refuses writes until reopened", dir_, status.message()));
+      failed_ = absl::DataLossError(fmt::format(
+          "log {} failed to sync ({}); it refuses writes until reopened", dir_, status.message()));
       logging::Error("storage", "{}", failed_.message());
       done = TakePending(std::numeric_limits<int64_t>::max());
       status = failed_;
@@ -413,13 +419,14 @@ absl::Status Log::TruncateTo(Offset offset) {
     if (auto s = CheckUsable(); !s.ok()) return s;
     const int64_t target = offset.value();
     if (target < start_offset_ || target > next_offset_) {
-      return absl::OutOfRangeError(fmt::format("cannot truncate to {}: outside [{}, {}]", target, start_offset_, next_offset_));
+      return absl::OutOfRangeError(fmt::format("cannot truncate to {}: outside [{}, {}]", target,
+                                               start_offset_, next_offset_));
     }
     if (target == next_offset_) return absl::OkStatus();
     const size_t keep = SegmentIndexFor(target);
     if (auto boundary = segments_[keep]->BatchBoundary(target); !boundary.ok()) {
-      return absl::Status(boundary.status().code(),
-                          fmt::format("cannot truncate to {}: {}", target, boundary.status().message()));
+      return absl::Status(boundary.status().code(), fmt::format("cannot truncate to {}: {}", target,
+                                                                boundary.status().message()));
     }
     // Newest first, so that a crash part-way leaves a shorter but still contiguous log.
     while (segments_.size() > keep + 1) {
@@ -432,7 +439,8 @@ absl::Status Log::TruncateTo(Offset offset) {
     if (status.ok()) status = segments_.back()->TruncateTo(target);
     if (status.ok()) status = segments_.back()->SyncLog();
     if (!status.ok()) {
-      failed_ = absl::DataLossError(fmt::format("log {} failed to truncate: {}", dir_, status.message()));
+      failed_ =
+          absl::DataLossError(fmt::format("log {} failed to truncate: {}", dir_, status.message()));
       removed = TakePending(std::numeric_limits<int64_t>::max());
       status = failed_;
     } else {
@@ -476,7 +484,8 @@ absl::Status Log::DeletePrefix(Offset new_start) {
   absl::MutexLock lock(&mu_);
   if (auto s = CheckUsable(); !s.ok()) return s;
   if (new_start.value() > next_offset_) {
-    return absl::OutOfRangeError(fmt::format("cannot start the log at {}: it ends at {}", new_start.value(), next_offset_));
+    return absl::OutOfRangeError(
+        fmt::format("cannot start the log at {}: it ends at {}", new_start.value(), next_offset_));
   }
   if (new_start.value() <= start_offset_) return absl::OkStatus();
   size_t count = 0;
@@ -500,9 +509,8 @@ absl::StatusOr<RetentionResult> Log::EnforceRetention() {
   if (config_.retention_bytes >= 0) {
     uint64_t remaining = 0;
     for (size_t i = count; i < segments_.size(); ++i) remaining += segments_[i]->size_bytes();
-    while (count < sealed &&
-           remaining - segments_[count]->size_bytes() >=
-               static_cast<uint64_t>(config_.retention_bytes)) {
+    while (count < sealed && remaining - segments_[count]->size_bytes() >=
+                                 static_cast<uint64_t>(config_.retention_bytes)) {
       remaining -= segments_[count]->size_bytes();
       ++count;
     }
@@ -531,13 +539,14 @@ absl::Status Log::Verify() const {
     while (true) {
       auto batch = scanner.Next();
       if (!batch.ok()) {
-        return absl::DataLossError(fmt::format("{}: {}", segment->log_path(), batch.status().message()));
+        return absl::DataLossError(
+            fmt::format("{}: {}", segment->log_path(), batch.status().message()));
       }
       if (!*batch) break;
       if ((*batch)->header.base_offset != expected) {
-        return absl::DataLossError(fmt::format("{}: batch at position {} has base offset {}, expected {}",
-                                               segment->log_path(), (*batch)->position,
-                                               (*batch)->header.base_offset, expected));
+        return absl::DataLossError(fmt::format(
+            "{}: batch at position {} has base offset {}, expected {}", segment->log_path(),
+            (*batch)->position, (*batch)->header.base_offset, expected));
       }
       expected = (*batch)->header.next_offset();
     }
@@ -574,8 +583,8 @@ absl::Status Log::Close() {
     if (status.ok()) status = segments_.back()->Seal();
     if (status.ok()) status = segments_.back()->SyncAll();
     if (status.ok()) {
-      status = WriteFileAtomically(fs_, JoinPath(dir_, kCleanShutdownFileName),
-                                   kCleanShutdownContents);
+      status =
+          WriteFileAtomically(fs_, JoinPath(dir_, kCleanShutdownFileName), kCleanShutdownContents);
     }
     if (status.ok()) durable_offset_ = next_offset_;
     done = TakePending(std::numeric_limits<int64_t>::max());

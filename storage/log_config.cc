@@ -1,13 +1,14 @@
 #include "storage/log_config.h"
 
-#include "format/record_batch.h"
 #include "base/fmt_absl.h"
+#include "format/record_batch.h"
 
 namespace rill::storage {
 
 absl::Status LogConfig::Validate() const {
   if (segment_bytes < kMinSegmentBytes || segment_bytes > kMaxSegmentBytes) {
-    return absl::InvalidArgumentError(fmt::format("segment bytes {} is outside [{}, {}]", segment_bytes, kMinSegmentBytes, kMaxSegmentBytes));
+    return absl::InvalidArgumentError(fmt::format(
+        "segment bytes {} is outside [{}, {}]", segment_bytes, kMinSegmentBytes, kMaxSegmentBytes));
   }
   if (segment_ms <= 0) return absl::InvalidArgumentError("segment ms must be positive");
   if (retention_bytes < -1) return absl::InvalidArgumentError("retention bytes must be >= -1");
@@ -16,7 +17,9 @@ absl::Status LogConfig::Validate() const {
     return absl::InvalidArgumentError("index interval bytes must be positive");
   }
   if (max_batch_bytes < format::kBatchHeaderBytes || max_batch_bytes > kMaxBatchBytesLimit) {
-    return absl::InvalidArgumentError(fmt::format("max batch bytes {} is outside [{}, {}]", max_batch_bytes, format::kBatchHeaderBytes, kMaxBatchBytesLimit));
+    return absl::InvalidArgumentError(fmt::format("max batch bytes {} is outside [{}, {}]",
+                                                  max_batch_bytes, format::kBatchHeaderBytes,
+                                                  kMaxBatchBytesLimit));
   }
   if (flush_interval_ms < 0) return absl::InvalidArgumentError("flush interval must be >= 0");
   return absl::OkStatus();

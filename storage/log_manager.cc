@@ -1,8 +1,8 @@
 #include "storage/log_manager.h"
 
 #include "absl/time/time.h"
-#include "base/logging.h"
 #include "base/fmt_absl.h"
+#include "base/logging.h"
 
 namespace rill::storage {
 

@@ -1,9 +1,9 @@
 #include "storage/meta_store.h"
 
+#include "base/fmt_absl.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
-#include "base/fmt_absl.h"
 
 namespace rill::storage {
 namespace {
@@ -24,7 +24,8 @@ absl::Status CheckSizes(std::string_view key, size_t value_size) {
         fmt::format("meta store key of {} bytes is outside [1, {}]", key.size(), kMaxMetaKeyBytes));
   }
   if (value_size > kMaxMetaValueBytes) {
-    return absl::ResourceExhaustedError(fmt::format("meta store value of {} bytes exceeds {}", value_size, kMaxMetaValueBytes));
+    return absl::ResourceExhaustedError(
+        fmt::format("meta store value of {} bytes exceeds {}", value_size, kMaxMetaValueBytes));
   }
   return absl::OkStatus();
 }

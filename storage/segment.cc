@@ -33,18 +33,23 @@ std::optional<int64_t> ParseSegmentFileName(std::string_view name) {
 
 BatchScanner::BatchScanner(const File* file, uint64_t start, uint64_t end, bool verify_crc,
                            size_t chunk_bytes)
-    : file_(file), position_(start), end_(end), verify_crc_(verify_crc), chunk_bytes_(chunk_bytes) {}
+    : file_(file),
+      position_(start),
+      end_(end),
+      verify_crc_(verify_crc),
+      chunk_bytes_(chunk_bytes) {}
 
 absl::Status BatchScanner::Fill(uint64_t position, size_t size) {
   if (position >= buffer_start_ && position + size <= buffer_start_ + buffer_.size()) {
     return absl::OkStatus();
   }
-  size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(size, chunk_bytes_),
-                                                       end_ - position));
+  size_t want =
+      static_cast<size_t>(std::min<uint64_t>(std::max(size, chunk_bytes_), end_ - position));
   if (auto s = file_->ReadAt(position, want, &buffer_); !s.ok()) return s;
   buffer_start_ = position;
   if (buffer_.size() < size) {
-    return absl::DataLossError(fmt::format("file ends at {}, inside the batch at {}", position + buffer_.size(), position));
+    return absl::DataLossError(fmt::format("file ends at {}, inside the batch at {}",
+                                           position + buffer_.size(), position));
   }
   return absl::OkStatus();
 }
@@ -53,19 +58,21 @@ absl::StatusOr<std::optional<BatchScanner::Batch>> BatchScanner::Next() {
   if (position_ >= end_) return std::nullopt;
   uint64_t remaining = end_ - position_;
   if (remaining < format::kBatchHeaderBytes) {
-    return absl::DataLossError(fmt::format("incomplete batch header of {} bytes at position {}", remaining, position_));
+    return absl::DataLossError(
+        fmt::format("incomplete batch header of {} bytes at position {}", remaining, position_));
   }
   if (auto s = Fill(position_, format::kBatchHeaderBytes); !s.ok()) return s;
   auto at = [&](uint64_t pos) { return buffer_.data() + (pos - buffer_start_); };
-  auto header = format::ParseBatchHeader(
-      std::string_view(at(position_), format::kBatchHeaderBytes), kMaxStoredBatchBytes);
+  auto header = format::ParseBatchHeader(std::string_view(at(position_), format::kBatchHeaderBytes),
+                                         kMaxStoredBatchBytes);
   if (!header.ok()) {
     return absl::DataLossError(
         fmt::format("invalid batch at position {}: {}", position_, header.status().message()));
   }
   size_t size = header->size_bytes();
   if (size > remaining) {
-    return absl::DataLossError(fmt::format("batch at position {} claims {} bytes but only {} remain", position_, size, remaining));
+    return absl::DataLossError(fmt::format(
+        "batch at position {} claims {} bytes but only {} remain", position_, size, remaining));
   }
   if (auto s = Fill(position_, size); !s.ok()) return s;
   std::string_view bytes(at(position_), size);
@@ -103,8 +110,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(FileSystem* fs, const s
   auto file = fs->Open(JoinPath(dir, SegmentFileName(base_offset, "log")), /*create=*/true);
   if (!file.ok()) return file.status();
   if (auto s = (*file)->Truncate(0); !s.ok()) return s;
-  std::shared_ptr<Segment> segment(
-      new Segment(fs, dir, base_offset, config, std::move(*file)));
+  std::shared_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, std::move(*file)));
   if (auto s = segment->CreateIndexes(); !s.ok()) return s;
   return segment;
 }
@@ -120,13 +126,11 @@ absl::Status Segment::CreateIndexes() {
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std::string& dir,
-                                                       int64_t base_offset,
-                                                       const LogConfig& config, OpenMode mode,
-                                                       SegmentRecovery* recovery) {
+                                                       int64_t base_offset, const LogConfig& config,
+                                                       OpenMode mode, SegmentRecovery* recovery) {
   auto file = fs->Open(JoinPath(dir, SegmentFileName(base_offset, "log")), /*create=*/false);
   if (!file.ok()) return file.status();
-  std::shared_ptr<Segment> segment(
-      new Segment(fs, dir, base_offset, config, std::move(*file)));
+  std::shared_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, std::move(*file)));
   if (mode == OpenMode::kRepairTail) {
     if (auto s = segment->ScanAndRebuild(mode, recovery); !s.ok()) return s;
     return segment;
@@ -165,14 +169,14 @@ absl::Status Segment::LoadIndexesAndVerifyTail(SegmentRecovery* recovery) {
     if (!*batch) break;
     const BatchHeader& h = (*batch)->header;
     if (h.base_offset != expected) {
-      return absl::DataLossError(fmt::format("batch at position {} has base offset {}, expected {}", (*batch)->position, h.base_offset, expected));
+      return absl::DataLossError(fmt::format("batch at position {} has base offset {}, expected {}",
+                                             (*batch)->position, h.base_offset, expected));
     }
     if ((*batch)->position == 0) rolling_base = h.max_timestamp;
     expected = h.next_offset();
     max_timestamp = std::max(max_timestamp, h.max_timestamp);
   }
-  if (auto last = time_index->last();
-      last && base_offset_ + last->relative_offset >= expected) {
+  if (auto last = time_index->last(); last && base_offset_ + last->relative_offset >= expected) {
     return absl::DataLossError("time index points past the end of the log");
   }
   if (*file_size > 0 && start > 0) {
@@ -217,7 +221,8 @@ absl::Status Segment::ScanAndRebuild(OpenMode mode, SegmentRecovery* recovery) {
     if (!*batch) break;
     const BatchHeader& h = (*batch)->header;
     if (h.base_offset != next_offset_) {
-      problem = fmt::format("batch at position {} has base offset {}, expected {}", (*batch)->position, h.base_offset, next_offset_);
+      problem = fmt::format("batch at position {} has base offset {}, expected {}",
+                            (*batch)->position, h.base_offset, next_offset_);
       break;
     }
     if (auto s = Index(h, (*batch)->position); !s.ok()) return s;
@@ -260,8 +265,8 @@ absl::Status Segment::Append(std::string_view batch, const BatchHeader& header, 
   const uint64_t position = size_bytes_;
   const size_t offset_entries = offset_index_->entries().size();
   const size_t time_entries = time_index_->entries().size();
-  const auto saved = std::tuple(next_offset_, max_timestamp_, bytes_since_offset_entry_,
-                                bytes_since_time_entry_);
+  const auto saved =
+      std::tuple(next_offset_, max_timestamp_, bytes_since_offset_entry_, bytes_since_time_entry_);
 
   absl::Status status = log_->WriteAt(position, batch);
   if (status.ok()) status = Index(header, position);
@@ -278,7 +283,8 @@ absl::Status Segment::Append(std::string_view batch, const BatchHeader& header, 
   if (undo.ok()) undo = offset_index_->TruncateEntries(offset_entries);
   if (undo.ok()) undo = time_index_->TruncateEntries(time_entries);
   if (!undo.ok()) {
-    return absl::DataLossError(fmt::format("append failed ({}) and could not be undone: {}", status.message(), undo.message()));
+    return absl::DataLossError(fmt::format("append failed ({}) and could not be undone: {}",
+                                           status.message(), undo.message()));
   }
   return status;
 }
@@ -304,7 +310,8 @@ Segment::Hint Segment::PositionHint(int64_t offset) const {
 }
 
 std::optional<uint64_t> Segment::BoundaryBefore(uint64_t from, uint64_t limit) const {
-  if (size_bytes_ <= limit) return size_bytes_ > from ? std::optional<uint64_t>(size_bytes_) : std::nullopt;
+  if (size_bytes_ <= limit)
+    return size_bytes_ > from ? std::optional<uint64_t>(size_bytes_) : std::nullopt;
   const auto& entries = offset_index_->entries();
   auto it = std::upper_bound(entries.begin(), entries.end(), limit,
                              [](uint64_t v, const OffsetIndexEntry& e) { return v < e.position; });
@@ -349,7 +356,8 @@ absl::StatusOr<int64_t> Segment::ReadBatches(uint64_t position, uint64_t end,
     if (buffer->size() < at + size) buffer->resize(at + size);
     auto n = log_->Read(from, size, buffer->data() + at);
     if (!n.ok()) return n.status();
-    if (*n != size) return absl::DataLossError(fmt::format("{}: short read at {}", log_path(), from));
+    if (*n != size)
+      return absl::DataLossError(fmt::format("{}: short read at {}", log_path(), from));
     return absl::OkStatus();
   };
   if (auto s = read(position, want, start); !s.ok()) return s;
@@ -413,7 +421,8 @@ absl::StatusOr<std::optional<int64_t>> Segment::FindOffsetByTimestamp(int64_t ti
       }
     }
     if (!reader.status().ok()) {
-      return absl::DataLossError(fmt::format("{}: batch at offset {}: {}", log_path(), h.base_offset, reader.status().message()));
+      return absl::DataLossError(fmt::format("{}: batch at offset {}: {}", log_path(),
+                                             h.base_offset, reader.status().message()));
     }
   }
 }
@@ -427,8 +436,8 @@ absl::StatusOr<uint64_t> Segment::BatchBoundary(int64_t offset) const {
   auto parsed = format::ParseBatchHeader(header, kMaxStoredBatchBytes);
   if (!parsed.ok()) return absl::DataLossError(parsed.status().message());
   if (parsed->base_offset != offset) {
-    return absl::InvalidArgumentError(fmt::format(
-        "offset {} is inside the batch starting at {}", offset, parsed->base_offset));
+    return absl::InvalidArgumentError(
+        fmt::format("offset {} is inside the batch starting at {}", offset, parsed->base_offset));
   }
   return *position;
 }

@@ -87,9 +87,8 @@ class Segment {
                                                          int64_t base_offset,
                                                          const LogConfig& config);
   static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs, const std::string& dir,
-                                                       int64_t base_offset,
-                                                       const LogConfig& config, OpenMode mode,
-                                                       SegmentRecovery* recovery);
+                                                       int64_t base_offset, const LogConfig& config,
+                                                       OpenMode mode, SegmentRecovery* recovery);
 
   // Appends one validated batch whose offsets already continue this segment. On error nothing
   // of the batch remains in the file or the indexes.
@@ -155,8 +154,7 @@ class Segment {
 
   // Lock-free: the offset of the first record at or after `position` whose timestamp is
   // >= `timestamp`, or nullopt if there is none before `end`.
-  absl::StatusOr<std::optional<int64_t>> FindOffsetByTimestamp(int64_t timestamp,
-                                                               uint64_t position,
+  absl::StatusOr<std::optional<int64_t>> FindOffsetByTimestamp(int64_t timestamp, uint64_t position,
                                                                uint64_t end) const;
 
   const File* log_file() const { return log_.get(); }

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "format/big_endian.h"
 #include "base/fmt_absl.h"
+#include "format/big_endian.h"
 
 namespace rill::storage {
 
@@ -93,7 +93,8 @@ absl::StatusOr<SegmentIndex<Entry>> SegmentIndex<Entry>::Load(FileSystem* fs,
   entries.reserve((*size - kIndexHeaderBytes) / Codec::kEntryBytes);
   for (size_t pos = kIndexHeaderBytes; pos < bytes.size(); pos += Codec::kEntryBytes) {
     Entry e = Codec::Decode(bytes.data() + pos);
-    if (!Codec::Fits(e, log_size_bytes) || (!entries.empty() && !Codec::InOrder(entries.back(), e))) {
+    if (!Codec::Fits(e, log_size_bytes) ||
+        (!entries.empty() && !Codec::InOrder(entries.back(), e))) {
       return absl::DataLossError(
           fmt::format("{}: entry {} is out of order or out of range", path, entries.size()));
     }
@@ -124,8 +125,9 @@ template class SegmentIndex<TimeIndexEntry>;
 
 std::optional<OffsetIndexEntry> LookupOffset(const OffsetIndex& index, uint32_t relative_offset) {
   const auto& e = index.entries();
-  auto it = std::upper_bound(e.begin(), e.end(), relative_offset,
-                             [](uint32_t v, const OffsetIndexEntry& x) { return v < x.relative_offset; });
+  auto it =
+      std::upper_bound(e.begin(), e.end(), relative_offset,
+                       [](uint32_t v, const OffsetIndexEntry& x) { return v < x.relative_offset; });
   if (it == e.begin()) return std::nullopt;
   return *std::prev(it);
 }

@@ -56,7 +56,8 @@ std::optional<int64_t> BaseOffsetOf(const std::filesystem::path& path) {
 
 void PrintRecords(std::string_view batch, const format::BatchHeader& h) {
   if (h.compression() != format::Compression::kNone) {
-    fmt::print("| records are {}-compressed and not shown\n", format::CompressionName(h.compression()));
+    fmt::print("| records are {}-compressed and not shown\n",
+               format::CompressionName(h.compression()));
     return;
   }
   format::RecordReader reader(batch, h);
@@ -67,11 +68,12 @@ void PrintRecords(std::string_view batch, const format::BatchHeader& h) {
       headers += fmt::format("{}{}={}", headers.empty() ? "" : ",", Printable(header.key),
                              header.value ? Printable(*header.value) : "null");
     }
-    fmt::print("| offset: {} timestamp: {} keySize: {} valueSize: {} key: {} value: {} headers: [{}]\n",
-               h.base_offset + r.offset_delta, h.base_timestamp + r.timestamp_delta,
-               r.key ? static_cast<int64_t>(r.key->size()) : -1,
-               r.value ? static_cast<int64_t>(r.value->size()) : -1,
-               r.key ? Printable(*r.key) : "null", r.value ? Printable(*r.value) : "null", headers);
+    fmt::print(
+        "| offset: {} timestamp: {} keySize: {} valueSize: {} key: {} value: {} headers: [{}]\n",
+        h.base_offset + r.offset_delta, h.base_timestamp + r.timestamp_delta,
+        r.key ? static_cast<int64_t>(r.key->size()) : -1,
+        r.value ? static_cast<int64_t>(r.value->size()) : -1, r.key ? Printable(*r.key) : "null",
+        r.value ? Printable(*r.value) : "null", headers);
   }
   if (!reader.status().ok()) fmt::print("| ERROR: {}\n", reader.status().message());
 }
@@ -140,7 +142,8 @@ bool DumpIndex(const std::filesystem::path& path, bool time_index) {
   auto log = FileSystem::Default()->Open(log_path.string(), /*create=*/false);
   uint64_t log_size = UINT64_MAX;
   if (log.ok()) log_size = *(*log)->Size();
-  fmt::print("Dumping {}{}\n", path.string(), log.ok() ? "" : " (no .log beside it: entries not checked)");
+  fmt::print("Dumping {}{}\n", path.string(),
+             log.ok() ? "" : " (no .log beside it: entries not checked)");
   bool ok = true;
   if (time_index) {
     auto index = storage::TimeIndex::Load(FileSystem::Default(), path.string(), *base, log_size);
@@ -177,7 +180,8 @@ bool DumpPath(const std::filesystem::path& path, const Options& options) {
   if (std::filesystem::is_directory(path, ec)) {
     std::vector<std::filesystem::path> logs;
     for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-      if (storage::ParseSegmentFileName(entry.path().filename().string())) logs.push_back(entry.path());
+      if (storage::ParseSegmentFileName(entry.path().filename().string()))
+        logs.push_back(entry.path());
     }
     std::sort(logs.begin(), logs.end());
     bool ok = true;

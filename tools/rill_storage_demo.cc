@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& recovery = (*log)->recovery();
-  const char* state = recovery.clean_shutdown            ? "after a clean shutdown"
+  const char* state = recovery.clean_shutdown              ? "after a clean shutdown"
                       : (*log)->next_offset().value() == 0 ? "new or empty"
                                                            : "recovered after a crash";
   fmt::print("opened {} ({}, {} segment(s), next offset {})\n", (*log)->dir(), state,

@@ -18,8 +18,7 @@ TEST_CASE("crc32c: known vectors", "[format]") {
   CHECK(Crc32c("") == 0u);
 }
 
-TEST_CASE("crc32c: hardware and portable paths agree at every length and alignment",
-          "[format]") {
+TEST_CASE("crc32c: hardware and portable paths agree at every length and alignment", "[format]") {
   std::mt19937 rng(7);
   std::string data(4096 + 16, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
@@ -36,9 +35,9 @@ TEST_CASE("crc32c: hardware and portable paths agree at every length and alignme
 }
 
 TEST_CASE("varint: round trips at the boundaries", "[format]") {
-  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{63}, int64_t{64}, int64_t{-64},
-                    int64_t{-65}, int64_t{8191}, int64_t{8192}, int64_t{INT32_MAX},
-                    int64_t{INT32_MIN}}) {
+  for (int64_t v :
+       {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{63}, int64_t{64}, int64_t{-64}, int64_t{-65},
+        int64_t{8191}, int64_t{8192}, int64_t{INT32_MAX}, int64_t{INT32_MIN}}) {
     std::string out;
     AppendVarint(&out, static_cast<int32_t>(v));
     CHECK(out.size() == VarlongSize(v));

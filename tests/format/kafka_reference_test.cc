@@ -31,7 +31,8 @@ struct Case {
 };
 
 std::vector<Case> LoadCases() {
-  std::string command = "/usr/bin/python3 " RILL_SOURCE_DIR "/tests/format/kafka_reference_batches.py";
+  std::string command =
+      "/usr/bin/python3 " RILL_SOURCE_DIR "/tests/format/kafka_reference_batches.py";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string output;
@@ -81,8 +82,10 @@ std::vector<Case> LoadCases() {
 
 }  // namespace
 
-TEST_CASE("kafka reference: our decoder reads kafka-python's batches and our encoder "
-          "produces the same bytes", "[format]") {
+TEST_CASE(
+    "kafka reference: our decoder reads kafka-python's batches and our encoder "
+    "produces the same bytes",
+    "[format]") {
   auto cases = LoadCases();
   REQUIRE(cases.size() >= 15);
   for (const Case& c : cases) {

@@ -1,8 +1,9 @@
+#include "format/record_batch.h"
+
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "format/big_endian.h"
-#include "format/record_batch.h"
 #include "format/varint.h"
 
 using namespace rill::format;
@@ -66,9 +67,8 @@ TEST_CASE("record batch: stamping offsets and epochs keeps the CRC valid", "[for
 }
 
 TEST_CASE("record batch: attributes", "[format]") {
-  BatchBuilder builder(BatchOptions{.timestamp_type = TimestampType::kLogAppendTime,
-                                    .transactional = true,
-                                    .control = true});
+  BatchBuilder builder(BatchOptions{
+      .timestamp_type = TimestampType::kLogAppendTime, .transactional = true, .control = true});
   builder.Append(RecordInput{1, "k", "v", {}});
   auto header = ValidateBatch(builder.Build(), {});
   REQUIRE(header.ok());
@@ -180,8 +180,7 @@ TEST_CASE("record batch: malformed batches are rejected with a clear error", "[f
     StoreI32(b.data() + kRecordCountPos, 0);
     StoreI32(b.data() + kLastOffsetDeltaPos, 0);
     FixCrc(&b);
-    CHECK_THAT(std::string(ValidateBatch(b, {}).status().message()),
-               Catch::Contains("no records"));
+    CHECK_THAT(std::string(ValidateBatch(b, {}).status().message()), Catch::Contains("no records"));
   }
   SECTION("random garbage never crashes") {
     std::string garbage = batch;

@@ -67,8 +67,7 @@ int64_t ReadAcks(int fd, int stop_after, std::string* pending, int* seen) {
 
 }  // namespace
 
-TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged record",
-          "[integration]") {
+TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged record", "[integration]") {
   // RILL_CRASH_SEEDS=N runs more seeds than CI does; RILL_CRASH_FIRST_SEED replays one.
   const char* seeds_env = std::getenv("RILL_CRASH_SEEDS");
   const char* first_env = std::getenv("RILL_CRASH_FIRST_SEED");
@@ -81,7 +80,8 @@ TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged record",
     std::mt19937_64 rng(seed);
     int64_t acked_end = 0;
     for (int round = 0; round < rounds; ++round) {
-      INFO("seed " << seed << " round " << round << " (replay: RILL_CRASH_FIRST_SEED=" << seed << " RILL_CRASH_SEEDS=1)");
+      INFO("seed " << seed << " round " << round << " (replay: RILL_CRASH_FIRST_SEED=" << seed
+                   << " RILL_CRASH_SEEDS=1)");
       Writer writer = Spawn(dir, rng());
       std::string pending;
       int seen = 0;
@@ -98,7 +98,8 @@ TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged record",
       acked_end = std::max(acked_end, max_ack);
 
       storage::Flusher flusher;
-      auto log = storage::Log::Open(dir, {}, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+      auto log = storage::Log::Open(
+          dir, {}, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
       INFO(log.status().ToString());
       REQUIRE(log.ok());
       REQUIRE((*log)->next_offset().value() >= acked_end);

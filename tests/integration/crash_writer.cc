@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   storage::LogConfig config;
   config.segment_bytes = 64 * 1024;
   config.index_interval_bytes = 1024;
-  auto log = storage::Log::Open(argv[1], config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  auto log = storage::Log::Open(argv[1], config,
+                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
   if (!log.ok()) {
     std::fprintf(stderr, "open failed: %s\n", log.status().ToString().c_str());
     return 1;
@@ -38,13 +39,14 @@ int main(int argc, char** argv) {
     int count = 1 + static_cast<int>(rng() % 8);
     size_t value_bytes = 16 + rng() % 300;
     auto batch = testing::MakeBatch(next, count, value_bytes, testing::NowMs());
-    auto result = (*log)->Append(std::move(batch), {}, [&window, end = next + count](absl::Status s) {
-      if (s.ok()) {
-        std::string line = fmt::format("ack {}\n", end);
-        if (::write(STDOUT_FILENO, line.data(), line.size()) < 0) std::_Exit(3);
-      }
-      window.release();
-    });
+    auto result =
+        (*log)->Append(std::move(batch), {}, [&window, end = next + count](absl::Status s) {
+          if (s.ok()) {
+            std::string line = fmt::format("ack {}\n", end);
+            if (::write(STDOUT_FILENO, line.data(), line.size()) < 0) std::_Exit(3);
+          }
+          window.release();
+        });
     if (!result.ok() || result->base_offset.value() != next) {
       std::fprintf(stderr, "append failed: %s\n", result.status().ToString().c_str());
       return 1;

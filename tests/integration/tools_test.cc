@@ -33,7 +33,8 @@ void WriteLog(const std::string& dir) {
   storage::Flusher flusher;
   storage::LogConfig config;
   config.index_interval_bytes = 256;
-  auto log = storage::Log::Open(dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  auto log = storage::Log::Open(dir, config,
+                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
   REQUIRE(log.ok());
   for (int i = 0; i < 20; ++i) {
     int64_t first = (*log)->next_offset().value();
@@ -43,8 +44,9 @@ void WriteLog(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("rill-dump: prints batches, records and indexes, with exit codes that tell corruption apart",
-          "[integration]") {
+TEST_CASE(
+    "rill-dump: prints batches, records and indexes, with exit codes that tell corruption apart",
+    "[integration]") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("t-0");
   WriteLog(dir);

@@ -1,3 +1,5 @@
+#include "storage/log.h"
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -5,7 +7,6 @@
 #include <thread>
 
 #include "format/big_endian.h"
-#include "storage/log.h"
 #include "tests/support/fault_injection_fs.h"
 #include "tests/support/test_util.h"
 
@@ -68,8 +69,8 @@ std::vector<testing::DecodedRecord> ReadAll(const Log& log, int64_t from = -1) {
   return all;
 }
 
-void CheckContiguous(const std::vector<testing::DecodedRecord>& records, int64_t first,
-                     int64_t end, size_t value_bytes) {
+void CheckContiguous(const std::vector<testing::DecodedRecord>& records, int64_t first, int64_t end,
+                     size_t value_bytes) {
   REQUIRE(static_cast<int64_t>(records.size()) == end - first);
   for (size_t i = 0; i < records.size(); ++i) {
     REQUIRE(records[i].offset == first + static_cast<int64_t>(i));
@@ -144,7 +145,9 @@ TEST_CASE("log: invalid appends are rejected and change nothing", "[storage]") {
 TEST_CASE("log: leader epoch is stamped into stored batches", "[storage]") {
   Fixture f;
   auto log = f.Open();
-  REQUIRE(log->AppendAndWait(MakeBatch(0, 1, 1, 0), AppendOptions{.assign_offsets = true, .leader_epoch = 7}).ok());
+  REQUIRE(log->AppendAndWait(MakeBatch(0, 1, 1, 0),
+                             AppendOptions{.assign_offsets = true, .leader_epoch = 7})
+              .ok());
   auto r = log->Read(Offset(0), 1000);
   REQUIRE(r.ok());
   auto header = format::ValidateBatch(r->batches, {});

@@ -1,6 +1,7 @@
+#include "storage/meta_store.h"
+
 #include <catch2/catch.hpp>
 
-#include "storage/meta_store.h"
 #include "tests/support/test_util.h"
 
 using namespace rill::storage;

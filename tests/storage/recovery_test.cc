@@ -37,8 +37,8 @@ struct Paths {
   }
 };
 
-std::unique_ptr<Log> OpenLog(const std::string& dir, Flusher* flusher,
-                             const LogConfig& config = {}, FileSystem* fs = FileSystem::Default()) {
+std::unique_ptr<Log> OpenLog(const std::string& dir, Flusher* flusher, const LogConfig& config = {},
+                             FileSystem* fs = FileSystem::Default()) {
   auto log = Log::Open(dir, config, LogOptions{fs, flusher, {}});
   INFO(log.status().ToString());
   REQUIRE(log.ok());
@@ -90,9 +90,10 @@ int64_t ReadAllChecked(const Log& log) {
 
 }  // namespace
 
-TEST_CASE("recovery: a torn tail, cut at every byte of the last batch, is truncated to the "
-          "last whole batch",
-          "[storage]") {
+TEST_CASE(
+    "recovery: a torn tail, cut at every byte of the last batch, is truncated to the "
+    "last whole batch",
+    "[storage]") {
   Paths p;
   Flusher flusher;
   auto positions = WriteBatches(p.dir, &flusher, 5);
@@ -156,12 +157,15 @@ TEST_CASE("recovery: corruption of data that was cleanly closed is DataLoss, nev
     {
       auto log = OpenLog(p.dir, &flusher, SmallSegments());
       for (int i = 0; i < 60; ++i) {
-        REQUIRE(log->AppendAndWait(MakeBatch(log->next_offset().value(), 3, kValueBytes, NowMs() + i)).ok());
+        REQUIRE(
+            log->AppendAndWait(MakeBatch(log->next_offset().value(), 3, kValueBytes, NowMs() + i))
+                .ok());
       }
       REQUIRE(log->stats().segment_count >= 3);
     }
     for (const auto& entry : std::filesystem::directory_iterator(p.dir)) {
-      if (auto base = ParseSegmentFileName(entry.path().filename().string())) bases.push_back(*base);
+      if (auto base = ParseSegmentFileName(entry.path().filename().string()))
+        bases.push_back(*base);
     }
     std::sort(bases.begin(), bases.end());
     const std::string sealed = p.Segment(bases[1]);
@@ -182,7 +186,8 @@ TEST_CASE("recovery: corruption of data that was cleanly closed is DataLoss, nev
       std::filesystem::remove(sealed);
       auto log = Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}});
       CHECK(absl::IsDataLoss(log.status()));
-      CHECK_THAT(std::string(log.status().message()), Catch::Contains("but the next segment starts"));
+      CHECK_THAT(std::string(log.status().message()),
+                 Catch::Contains("but the next segment starts"));
     }
     SECTION("a damaged batch header is DataLoss on read") {
       std::string first_header(format::kBatchHeaderBytes, '\0');
@@ -244,14 +249,15 @@ TEST_CASE("recovery: power loss never loses an acknowledged append", "[storage]"
       for (int i = 0; i < appends; ++i) {
         int64_t first = log->next_offset().value();
         int count = 1 + static_cast<int>(rng() % 4);
-        auto r = log->Append(MakeBatch(first, count, kValueBytes, NowMs()), {},
-                             [&durable_end, end = first + count](absl::Status s) {
-                               if (s.ok()) {
-                                 int64_t prev = durable_end.load();
-                                 while (prev < end && !durable_end.compare_exchange_weak(prev, end)) {
-                                 }
-                               }
-                             });
+        auto r =
+            log->Append(MakeBatch(first, count, kValueBytes, NowMs()), {},
+                        [&durable_end, end = first + count](absl::Status s) {
+                          if (s.ok()) {
+                            int64_t prev = durable_end.load();
+                            while (prev < end && !durable_end.compare_exchange_weak(prev, end)) {
+                            }
+                          }
+                        });
         REQUIRE(r.ok());
         if (rng() % 3 == 0) {
           while (durable_end.load() < first + count) std::this_thread::yield();

@@ -1,7 +1,8 @@
+#include "storage/segment_index.h"
+
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "storage/segment_index.h"
 #include "tests/support/test_util.h"
 
 using namespace rill::storage;

@@ -118,7 +118,8 @@ absl::StatusOr<std::unique_ptr<storage::File>> FaultInjectionFileSystem::Open(
   return std::unique_ptr<storage::File>(new FaultInjectionFile(this, path, std::move(*file)));
 }
 
-absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const std::string& path) {
+absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(
+    const std::string& path) {
   if (crashed()) return absl::InternalError("simulated crash");
   auto names = base_->ListDir(path);
   if (!names.ok()) return names;

@@ -27,8 +27,8 @@ class FaultInjectionFileSystem final : public storage::FileSystem {
   // After this every operation fails, as if the machine had stopped.
   void Crash();
   // Applies the power loss: every file is cut back to its durable length, plus (when `torn`)
-  // a random part of what was written after it, sometimes with a hole of zeros; files never made durable vanish; removals not
-  // made durable are undone. Then the file system works again.
+  // a random part of what was written after it, sometimes with a hole of zeros; files never made
+  // durable vanish; removals not made durable are undone. Then the file system works again.
   void DropUnsyncedData(std::mt19937_64* rng, bool torn);
 
   // Makes the next `n` file syncs succeed and every later one fail with an I/O error.
@@ -36,8 +36,11 @@ class FaultInjectionFileSystem final : public storage::FileSystem {
   // Makes every write fail with "no space left" while set.
   void SetDiskFull(bool full);
 
-  absl::StatusOr<std::unique_ptr<storage::File>> Open(const std::string& path, bool create) override;
-  absl::Status CreateDirs(const std::string& path) override { return Guard([&] { return base_->CreateDirs(path); }); }
+  absl::StatusOr<std::unique_ptr<storage::File>> Open(const std::string& path,
+                                                      bool create) override;
+  absl::Status CreateDirs(const std::string& path) override {
+    return Guard([&] { return base_->CreateDirs(path); });
+  }
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override;
   absl::Status Remove(const std::string& path) override;
   absl::Status RemoveDirRecursively(const std::string& path) override;

@@ -86,8 +86,9 @@ inline std::vector<DecodedRecord> DecodeBatches(std::string_view bytes) {
     format::RecordReader reader(batch, *header);
     format::RecordView r;
     while (reader.Next(&r)) {
-      out.push_back({header->base_offset + r.offset_delta, header->base_timestamp + r.timestamp_delta,
-                     std::string(r.key.value_or("")), std::string(r.value.value_or(""))});
+      out.push_back({header->base_offset + r.offset_delta,
+                     header->base_timestamp + r.timestamp_delta, std::string(r.key.value_or("")),
+                     std::string(r.value.value_or(""))});
     }
     bytes.remove_prefix(header->size_bytes());
   }

@@ -105,29 +105,13 @@ bool RecordReader::Next(RecordView* record) {
   pos_ += framing.position();
 
   ByteReader in(body);
-  int32_t key_length = 0;
-  int32_t value_length = 0;
   int32_t header_count = 0;
   in.ReadI8(&record->attributes);
   in.ReadVarlong(&record->timestamp_delta);
   in.ReadVarint(&record->offset_delta);
-  in.ReadVarint(&key_length);
   if (!in.ok()) return fail(in.error());
-  if (key_length < -1) return fail(fmt::format("invalid key length {}", key_length));
-  record->key.reset();
-  if (key_length >= 0) {
-    std::string_view key;
-    if (!in.ReadBytes(static_cast<size_t>(key_length), &key)) return fail(in.error());
-    record->key = key;
-  }
-  if (!in.ReadVarint(&value_length)) return fail(in.error());
-  if (value_length < -1) return fail(fmt::format("invalid value length {}", value_length));
-  record->value.reset();
-  if (value_length >= 0) {
-    std::string_view value;
-    if (!in.ReadBytes(static_cast<size_t>(value_length), &value)) return fail(in.error());
-    record->value = value;
-  }
+  if (!in.ReadNullableBytes(&record->key)) return fail(fmt::format("key: {}", in.error()));
+  if (!in.ReadNullableBytes(&record->value)) return fail(fmt::format("value: {}", in.error()));
   if (!in.ReadVarint(&header_count)) return fail(in.error());
   // Each header takes at least two bytes, which bounds the count before anything is reserved.
   if (header_count < 0 || static_cast<size_t>(header_count) > in.remaining() / 2) {
@@ -136,20 +120,9 @@ bool RecordReader::Next(RecordView* record) {
   record->headers.clear();
   record->headers.reserve(static_cast<size_t>(header_count));
   for (int32_t i = 0; i < header_count; ++i) {
-    int32_t hkey_length = 0;
-    int32_t hvalue_length = 0;
     HeaderView header;
-    if (!in.ReadVarint(&hkey_length)) return fail(in.error());
-    if (hkey_length < 0) return fail(fmt::format("invalid header key length {}", hkey_length));
-    if (!in.ReadBytes(static_cast<size_t>(hkey_length), &header.key)) return fail(in.error());
-    if (!in.ReadVarint(&hvalue_length)) return fail(in.error());
-    if (hvalue_length < -1) {
-      return fail(fmt::format("invalid header value length {}", hvalue_length));
-    }
-    if (hvalue_length >= 0) {
-      std::string_view value;
-      if (!in.ReadBytes(static_cast<size_t>(hvalue_length), &value)) return fail(in.error());
-      header.value = value;
+    if (!in.ReadLengthPrefixedBytes(&header.key) || !in.ReadNullableBytes(&header.value)) {
+      return fail(fmt::format("header {}: {}", i, in.error()));
     }
     record->headers.push_back(header);
   }

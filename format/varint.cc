@@ -81,4 +81,25 @@ bool ByteReader::ReadBytes(size_t n, std::string_view* out) {
   return true;
 }
 
+bool ByteReader::ReadNullableBytes(std::optional<std::string_view>* out) {
+  int32_t length;
+  if (!ReadVarint(&length)) return false;
+  if (length < -1) return Fail("negative length");
+  if (length == -1) {
+    out->reset();
+    return true;
+  }
+  std::string_view bytes;
+  if (!ReadBytes(static_cast<size_t>(length), &bytes)) return false;
+  *out = bytes;
+  return true;
+}
+
+bool ByteReader::ReadLengthPrefixedBytes(std::string_view* out) {
+  int32_t length;
+  if (!ReadVarint(&length)) return false;
+  if (length < 0) return Fail("negative length");
+  return ReadBytes(static_cast<size_t>(length), out);
+}
+
 }  // namespace rill::format

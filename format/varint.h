@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,10 @@ class ByteReader {
   bool ReadI8(int8_t* v);
   // Returns a view of the next `n` bytes (no copy).
   bool ReadBytes(size_t n, std::string_view* out);
+  // A varint length followed by that many bytes; length -1 means null (nullopt).
+  bool ReadNullableBytes(std::optional<std::string_view>* out);
+  // The same where null is not allowed.
+  bool ReadLengthPrefixedBytes(std::string_view* out);
 
   bool ok() const { return ok_; }
   size_t remaining() const { return data_.size() - pos_; }

@@ -161,6 +161,16 @@ TEST_CASE("record batch: malformed batches are rejected with a clear error", "[f
     CHECK_THAT(std::string(ValidateBatch(b, {}).status().message()),
                Catch::Contains("exceeds the remaining bytes"));
   }
+  SECTION("a length below -1") {
+    BatchBuilder builder;
+    builder.Append(RecordInput{1, "key", "v", {}});
+    std::string b = builder.Build();
+    size_t key_len_pos = kBatchHeaderBytes + 4;
+    b[key_len_pos] = 3;  // zigzag(-2)
+    FixCrc(&b);
+    CHECK_THAT(std::string(ValidateBatch(b, {}).status().message()),
+               Catch::Contains("key: negative length"));
+  }
   SECTION("huge header count does not allocate") {
     BatchBuilder builder;
     builder.Append(RecordInput{1, "k", "v", {}});

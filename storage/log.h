@@ -13,10 +13,13 @@
 // anywhere else is reported as DataLoss and the log refuses to open rather than serve garbage.
 //
 // Thread-safety: every method is thread-safe. Appends are serialized by one lock; reads take it
-// only to locate segments and then read without it. Callbacks run on the flusher thread (or the
-// appending thread for relaxed logs) and must not call Close().
+// only to locate segments and then read without it. A read racing a TruncateTo of the very range
+// it reads may see the removed batches or fail; readers that stay below the committed offset (as
+// consumers below the high watermark do) never race one. Callbacks run on the flusher thread (or
+// the appending thread for relaxed logs) and must not call Close().
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -187,6 +190,8 @@ class Log final : public Flushable {
   Flusher* const flusher_;
   const std::function<int64_t()> clock_ms_;
   LogRecovery recovery_;
+  // config_.max_batch_bytes, readable without the lock.
+  std::atomic<size_t> max_batch_bytes_;
 
   mutable absl::Mutex mu_;
   LogConfig config_ ABSL_GUARDED_BY(mu_);

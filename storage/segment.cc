@@ -135,16 +135,17 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std
     if (auto s = segment->ScanAndRebuild(mode, recovery); !s.ok()) return s;
     return segment;
   }
-  if (segment->LoadIndexesAndVerifyTail(recovery).ok()) return segment;
+  absl::Status loaded = segment->LoadIndexesAndVerifyTail();
+  if (loaded.ok()) return segment;
   // The indexes did not check out against the log; the log alone decides whether the data is
   // intact, so rebuild from it and report DataLoss only if the log itself is bad.
-  logging::Info("storage", "rebuilding indexes of {}", segment->log_path());
+  logging::Info("storage", "rebuilding indexes of {}: {}", segment->log_path(), loaded.message());
   recovery->indexes_rebuilt = true;
   if (auto s = segment->ScanAndRebuild(mode, recovery); !s.ok()) return s;
   return segment;
 }
 
-absl::Status Segment::LoadIndexesAndVerifyTail(SegmentRecovery* recovery) {
+absl::Status Segment::LoadIndexesAndVerifyTail() {
   auto file_size = log_->Size();
   if (!file_size.ok()) return file_size.status();
   auto offset_index = OffsetIndex::Load(fs_, PathFor("index"), base_offset_, *file_size);
@@ -195,7 +196,6 @@ absl::Status Segment::LoadIndexesAndVerifyTail(SegmentRecovery* recovery) {
   rolling_base_ms_ = rolling_base;
   bytes_since_offset_entry_ = *file_size - start;
   bytes_since_time_entry_ = *file_size - start;
-  (void)recovery;
   return absl::OkStatus();
 }
 

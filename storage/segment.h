@@ -167,7 +167,7 @@ class Segment {
   absl::Status CreateIndexes();
   // Rebuilds the in-memory state and both indexes by scanning the whole .log file.
   absl::Status ScanAndRebuild(OpenMode mode, SegmentRecovery* recovery);
-  absl::Status LoadIndexesAndVerifyTail(SegmentRecovery* recovery);
+  absl::Status LoadIndexesAndVerifyTail();
   // Updates the in-memory state and the indexes for a batch now stored at `position`.
   absl::Status Index(const format::BatchHeader& header, uint64_t position);
   uint32_t Relative(int64_t offset) const { return static_cast<uint32_t>(offset - base_offset_); }

@@ -1,7 +1,7 @@
 // rill-bench: Rill's benchmark tool.
 //
 //   rill-bench storage [--dir DIR] [--record-bytes N] [--batch-records N] [--inflight N]
-//                      [--total-mb N] [--json]
+//                      [--total-mb N] [--rounds N] [--json]
 #include <cstdio>
 #include <string>
 
@@ -18,7 +18,8 @@ constexpr char kUsage[] =
     "  --record-bytes N     bytes per record value (default 1024)\n"
     "  --batch-records N    records per batch (default 64)\n"
     "  --inflight N         appends in flight (default 64)\n"
-    "  --total-mb N         megabytes to write (default 1024)\n"
+    "  --total-mb N         megabytes to write per round (default: 1 GiB)\n"
+    "  --rounds N           baseline/append rounds, best of each reported (default 3)\n"
     "  --json               print one JSON object instead of a table\n";
 
 bool ParseNumber(const char* text, uint64_t* out) {
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
       options.batch_records = static_cast<int>(std::min<uint64_t>(value, 1 << 20));
     } else if (flag == "--inflight") {
       options.inflight = static_cast<int>(std::min<uint64_t>(value, 1 << 20));
+    } else if (flag == "--rounds") {
+      options.rounds = static_cast<int>(std::min<uint64_t>(value, 100));
     } else if (flag == "--total-mb") {
       options.total_bytes = value * 1000 * 1000;
     } else {

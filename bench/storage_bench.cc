@@ -195,8 +195,10 @@ absl::StatusOr<double> ReadPhase(const storage::Log& log, const std::string& dir
 
 void PrintHuman(const StorageBenchOptions& o, const Figures& f) {
   auto ratio = [](double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; };
-  fmt::print("rill-bench storage: {} B records, {} per batch, {} appends in flight, {} MB\n",
-             o.record_bytes, o.batch_records, o.inflight, o.total_bytes / 1000000);
+  fmt::print(
+      "rill-bench storage: {} B records, {} per batch, {} appends in flight, {} MB, best of {} "
+      "rounds\n",
+      o.record_bytes, o.batch_records, o.inflight, o.total_bytes / 1000000, o.rounds);
   fmt::print("  write baseline (dd bs=1M conv=fdatasync) {:10.1f} MB/s\n", f.write_baseline_mbps);
   fmt::print(
       "  durable append                          {:10.1f} MB/s  {:.0f} records/s  "
@@ -233,9 +235,10 @@ void PrintJson(const StorageBenchOptions& o, const Figures& f) {
 
 absl::Status RunStorageBench(const StorageBenchOptions& o) {
   if (o.record_bytes == 0 || o.batch_records <= 0 || o.inflight <= 0 || o.inflight > kMaxInflight ||
-      o.total_bytes < kBlockBytes) {
+      o.total_bytes < kBlockBytes || o.rounds < 1) {
     return absl::InvalidArgumentError(fmt::format(
-        "need --record-bytes > 0, --batch-records > 0, --inflight in [1, {}], --total-mb >= 1",
+        "need --record-bytes > 0, --batch-records > 0, --inflight in [1, {}], --total-mb >= 1, "
+        "--rounds >= 1",
         kMaxInflight));
   }
   std::error_code ec;
@@ -244,24 +247,46 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
   std::filesystem::create_directories(root, ec);
   if (ec) return absl::InternalError(fmt::format("create {}: {}", root, ec.message()));
 
+  // Baseline and appends alternate for a few rounds and the best of each counts: on a shared
+  // virtual disk one run of either can be twice as fast as the next.
   Figures f;
-  const std::string baseline_file = root + "/dd-baseline";
-  auto write_baseline = WriteBaseline(baseline_file, o.total_bytes);
-  if (!write_baseline.ok()) return write_baseline.status();
-  f.write_baseline_mbps = *write_baseline;
-
   storage::Flusher flusher;
   storage::LogConfig config;
   config.max_batch_bytes = std::max<size_t>(
       config.max_batch_bytes, static_cast<size_t>(o.batch_records) * (o.record_bytes + 64) + 1024);
-  const std::string log_dir = root + "/bench-0";
-  auto log = storage::Log::Open(log_dir, config,
-                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
-  if (!log.ok()) return log.status();
-  uint64_t appended = 0;
-  uint64_t syncs_before = flusher.flush_count();
-  if (auto s = AppendPhase(log->get(), o, &f, &appended); !s.ok()) return s;
-  f.syncs = flusher.flush_count() - syncs_before;
+  std::unique_ptr<storage::Log> log;
+  std::string log_dir;
+  for (int round = 0; round < o.rounds; ++round) {
+    const std::string baseline_file = root + "/dd-baseline";
+    auto write_baseline = WriteBaseline(baseline_file, o.total_bytes);
+    if (!write_baseline.ok()) return write_baseline.status();
+    std::filesystem::remove(baseline_file, ec);
+    f.write_baseline_mbps = std::max(f.write_baseline_mbps, *write_baseline);
+
+    if (log) {
+      (void)log->Close();
+      log.reset();
+      std::filesystem::remove_all(log_dir, ec);
+    }
+    log_dir = fmt::format("{}/bench-{}", root, round);
+    auto opened = storage::Log::Open(
+        log_dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+    if (!opened.ok()) return opened.status();
+    log = std::move(*opened);
+    Figures round_figures;
+    uint64_t appended = 0;
+    uint64_t syncs_before = flusher.flush_count();
+    if (auto s = AppendPhase(log.get(), o, &round_figures, &appended); !s.ok()) return s;
+    round_figures.syncs = flusher.flush_count() - syncs_before;
+    if (round_figures.append_mbps > f.append_mbps) {
+      f.append_mbps = round_figures.append_mbps;
+      f.append_records_per_s = round_figures.append_records_per_s;
+      f.append_p50_ms = round_figures.append_p50_ms;
+      f.append_p99_ms = round_figures.append_p99_ms;
+      f.appends = round_figures.appends;
+      f.syncs = round_figures.syncs;
+    }
+  }
 
   const auto segment_files = SegmentFiles(log_dir);
   if (auto warm = ReadBaseline(segment_files, false); !warm.ok()) return warm.status();
@@ -269,7 +294,7 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
     for (int run = 0; run < 3; ++run) {
       auto baseline = ReadBaseline(segment_files, cold);
       if (!baseline.ok()) return baseline.status();
-      auto ours = ReadPhase(**log, log_dir, cold);
+      auto ours = ReadPhase(*log, log_dir, cold);
       if (!ours.ok()) return ours.status();
       double& best_baseline = cold ? f.read_baseline_cold_mbps : f.read_baseline_hot_mbps;
       double& best_ours = cold ? f.read_cold_mbps : f.read_hot_mbps;
@@ -277,8 +302,8 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
       best_ours = std::max(best_ours, *ours);
     }
   }
-  (void)(*log)->Close();
-  log->reset();
+  (void)log->Close();
+  log.reset();
   std::filesystem::remove_all(root, ec);
 
   if (o.json) {

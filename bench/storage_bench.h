@@ -17,6 +17,8 @@ struct StorageBenchOptions {
   // Appends waiting for durability at once, as from many producers and partitions.
   int inflight = 64;
   uint64_t total_bytes = uint64_t{1} << 30;
+  // Baseline and append runs alternate this many times; the best of each is reported.
+  int rounds = 3;
   bool json = false;
 };
 

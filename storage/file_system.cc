@@ -84,8 +84,6 @@ class PosixFile final : public File {
     return static_cast<uint64_t>(st.st_size);
   }
 
-  void DropCache() override { ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED); }
-
  private:
   int fd_;
   std::string path_;

@@ -32,8 +32,6 @@ class File {
   virtual absl::Status Sync() = 0;
   virtual absl::Status Truncate(uint64_t size) = 0;
   virtual absl::StatusOr<uint64_t> Size() const = 0;
-  // Tells the OS the cached pages of this file will not be needed soon (used by benchmarks).
-  virtual void DropCache() {}
 };
 
 class FileSystem {

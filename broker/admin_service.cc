@@ -1,0 +1,133 @@
+#include "broker/admin_service.h"
+
+#include "base/fmt_absl.h"
+#include "broker/api_error.h"
+
+namespace rill::broker {
+namespace {
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* call) {
+  auto* reactor = call->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+bool IsInternal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext* call,
+                                                     const v1::CreateTopicsRequest* request,
+                                                     v1::CreateTopicsResponse* response) {
+  for (const auto& topic : request->topics()) {
+    auto* result = response->add_topics();
+    result->set_name(topic.name());
+    int32_t partitions =
+        topic.partitions() != 0 ? topic.partitions() : context_->config.default_partitions;
+    int32_t replication = topic.replication_factor() != 0
+                              ? topic.replication_factor()
+                              : context_->config.default_replication_factor;
+    TopicConfigs configs(topic.configs().begin(), topic.configs().end());
+    auto created = context_->topics->Create(topic.name(), partitions, replication, configs,
+                                            request->validate_only());
+    SetError(created.status(), result->mutable_error());
+  }
+  return Done(call);
+}
+
+grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext* call,
+                                                     const v1::DeleteTopicsRequest* request,
+                                                     v1::DeleteTopicsResponse* response) {
+  for (const auto& name : request->names()) {
+    auto* result = response->add_topics();
+    result->set_name(name);
+    SetError(context_->topics->Delete(name), result->mutable_error());
+  }
+  return Done(call);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* call,
+                                                   const v1::ListTopicsRequest* request,
+                                                   v1::ListTopicsResponse* response) {
+  for (const auto& record : context_->topics->List()) {
+    if (IsInternal(record.name()) && !request->include_internal()) continue;
+    auto* listing = response->add_topics();
+    listing->set_name(record.name());
+    listing->set_partitions(record.partitions());
+    listing->set_replication_factor(record.replication_factor());
+    listing->set_internal(IsInternal(record.name()));
+  }
+  return Done(call);
+}
+
+grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerContext* call,
+                                                       const v1::DescribeTopicsRequest* request,
+                                                       v1::DescribeTopicsResponse* response) {
+  const int32_t node = context_->config.node_id;
+  for (const auto& name : request->names()) {
+    auto* topic = response->add_topics();
+    topic->set_name(name);
+    topic->mutable_error()->set_leader_hint(-1);
+    auto record = context_->topics->Get(name);
+    if (!record) {
+      SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name)),
+               topic->mutable_error());
+      continue;
+    }
+    topic->set_replication_factor(record->replication_factor());
+    topic->mutable_configs()->insert(record->configs().begin(), record->configs().end());
+    for (const auto& partition : context_->topics->Partitions(name)) {
+      auto stats = partition->log().stats();
+      auto* p = topic->add_partitions();
+      p->set_partition(partition->id());
+      p->set_leader(node);
+      p->add_replicas(node);
+      p->add_in_sync_replicas(node);
+      p->set_log_start_offset(stats.start_offset.value());
+      p->set_high_watermark(stats.durable_offset.value());
+      p->set_size_bytes(static_cast<int64_t>(stats.size_bytes));
+      p->set_segments(static_cast<int32_t>(stats.segment_count));
+    }
+  }
+  return Done(call);
+}
+
+grpc::ServerUnaryReactor* AdminService::CreatePartitions(grpc::CallbackServerContext* call,
+                                                         const v1::CreatePartitionsRequest* request,
+                                                         v1::CreatePartitionsResponse* response) {
+  SetError(context_->topics->CreatePartitions(request->topic(), request->total()),
+           response->mutable_error());
+  return Done(call);
+}
+
+grpc::ServerUnaryReactor* AdminService::DescribeConfigs(grpc::CallbackServerContext* call,
+                                                        const v1::DescribeConfigsRequest* request,
+                                                        v1::DescribeConfigsResponse* response) {
+  auto record = context_->topics->Get(request->topic());
+  if (!record) {
+    SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request->topic())),
+             response->mutable_error());
+    return Done(call);
+  }
+  SetError(absl::OkStatus(), response->mutable_error());
+  TopicConfigs configs(record->configs().begin(), record->configs().end());
+  for (const auto& entry : DescribeTopicConfigs(context_->topics->log_defaults(), configs)) {
+    auto* out = response->add_configs();
+    out->set_name(entry.name);
+    out->set_value(entry.value);
+    out->set_is_default(entry.is_default);
+  }
+  return Done(call);
+}
+
+grpc::ServerUnaryReactor* AdminService::AlterConfigs(grpc::CallbackServerContext* call,
+                                                     const v1::AlterConfigsRequest* request,
+                                                     v1::AlterConfigsResponse* response) {
+  TopicConfigs set(request->set().begin(), request->set().end());
+  std::vector<std::string> remove(request->remove().begin(), request->remove().end());
+  SetError(context_->topics->AlterConfigs(request->topic(), set, remove, request->validate_only()),
+           response->mutable_error());
+  return Done(call);
+}
+
+}  // namespace rill::broker

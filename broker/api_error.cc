@@ -1,0 +1,75 @@
+#include "broker/api_error.h"
+
+#include "absl/strings/cord.h"
+
+namespace rill::broker {
+namespace {
+
+constexpr char kPayloadUrl[] = "rill.v1.ErrorCode";
+
+absl::StatusCode CanonicalCode(ErrorCode code) {
+  switch (code) {
+    case v1::NONE:
+      return absl::StatusCode::kOk;
+    case v1::UNKNOWN_TOPIC:
+    case v1::UNKNOWN_PARTITION:
+      return absl::StatusCode::kNotFound;
+    case v1::NOT_LEADER:
+      return absl::StatusCode::kUnavailable;
+    case v1::MESSAGE_TOO_LARGE:
+      return absl::StatusCode::kResourceExhausted;
+    case v1::OFFSET_OUT_OF_RANGE:
+      return absl::StatusCode::kOutOfRange;
+    case v1::TOPIC_ALREADY_EXISTS:
+      return absl::StatusCode::kAlreadyExists;
+    case v1::STORAGE_ERROR:
+      return absl::StatusCode::kDataLoss;
+    case v1::REQUEST_TIMED_OUT:
+      return absl::StatusCode::kDeadlineExceeded;
+    case v1::UNKNOWN_SERVER_ERROR:
+      return absl::StatusCode::kInternal;
+    default:
+      return absl::StatusCode::kInvalidArgument;
+  }
+}
+
+}  // namespace
+
+absl::Status ApiError(ErrorCode code, std::string message) {
+  absl::Status status(CanonicalCode(code), message);
+  status.SetPayload(kPayloadUrl, absl::Cord(std::to_string(static_cast<int>(code))));
+  return status;
+}
+
+ErrorCode ErrorCodeOf(const absl::Status& status) {
+  if (status.ok()) return v1::NONE;
+  if (auto payload = status.GetPayload(kPayloadUrl)) {
+    int code = std::stoi(std::string(*payload));
+    if (v1::ErrorCode_IsValid(code)) return static_cast<ErrorCode>(code);
+  }
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return v1::CORRUPT_MESSAGE;
+    case absl::StatusCode::kResourceExhausted:
+      return v1::MESSAGE_TOO_LARGE;
+    case absl::StatusCode::kOutOfRange:
+      return v1::OFFSET_OUT_OF_RANGE;
+    case absl::StatusCode::kNotFound:
+      return v1::UNKNOWN_TOPIC;
+    case absl::StatusCode::kDeadlineExceeded:
+      return v1::REQUEST_TIMED_OUT;
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kFailedPrecondition:
+      return v1::STORAGE_ERROR;
+    default:
+      return v1::UNKNOWN_SERVER_ERROR;
+  }
+}
+
+void SetError(const absl::Status& status, v1::Error* error) {
+  error->set_code(ErrorCodeOf(status));
+  error->set_message(std::string(status.message()));
+  error->set_leader_hint(-1);
+}
+
+}  // namespace rill::broker

@@ -1,0 +1,141 @@
+#include "broker/broker.h"
+
+#include <filesystem>
+
+#include "base/fmt_absl.h"
+#include "base/logging.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace rill::broker {
+namespace {
+constexpr int kIoThreads = 2;
+constexpr auto kShutdownGrace = std::chrono::seconds(5);
+}  // namespace
+
+Broker::Broker(BrokerConfig config) { context_.config = std::move(config); }
+
+Broker::~Broker() { Stop(); }
+
+absl::Status Broker::Start() {
+  const BrokerConfig& config = context_.config;
+  logging::Level level;
+  if (!logging::ParseLevel(config.log_level, &level)) {
+    return absl::InvalidArgumentError(fmt::format("unknown log level '{}'", config.log_level));
+  }
+  logging::SetLevel(level);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot create data directory {}: {}", config.data_dir, ec.message()));
+  }
+  auto meta = storage::MetaStore::Open(config.data_dir + "/meta");
+  if (!meta.ok()) return meta.status();
+  meta_ = std::move(*meta);
+  storage::LogManagerOptions log_options;
+  log_options.data_dir = config.data_dir + "/logs";
+  log_options.retention_check_interval_ms = config.retention_check_interval_ms;
+  auto logs = storage::LogManager::Open(log_options);
+  if (!logs.ok()) return logs.status();
+  logs_ = std::move(*logs);
+  topics_ = std::make_unique<TopicRegistry>(
+      meta_.get(), logs_.get(), config.log,
+      TopicLimits{config.max_partitions_per_topic, /*max_replication_factor=*/1});
+  if (auto s = topics_->Load(); !s.ok()) return s;
+  metrics_ = std::make_unique<BrokerMetrics>();
+
+  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+      io_.get_executor());
+  for (int i = 0; i < kIoThreads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  context_.topics = topics_.get();
+  context_.metrics = metrics_.get();
+  context_.io = &io_;
+  if (auto s = StartServing(); !s.ok()) {
+    Stop();
+    return s;
+  }
+  ready_ = true;
+  logging::Info("broker", "rill-broker node={} listening grpc={} admin={} data={} topics={}",
+                config.node_id, grpc_address_, admin_address_, config.data_dir,
+                topics_->List().size());
+  return absl::OkStatus();
+}
+
+absl::Status Broker::StartServing() {
+  const BrokerConfig& config = context_.config;
+  std::string host;
+  int port = 0;
+  if (auto s = SplitHostPort(config.listen, &host, &port); !s.ok()) return s;
+  rill_service_ = std::make_unique<RillService>(&context_);
+  admin_service_ = std::make_unique<AdminService>(&context_);
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(rill_service_.get());
+  builder.RegisterService(admin_service_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_fetch_bytes + (1 << 20)));
+  server_ = builder.BuildAndStart();
+  if (!server_ || bound_port == 0) {
+    return absl::UnavailableError(fmt::format("cannot listen on {} (in use?)", config.listen));
+  }
+  grpc_address_ = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                              bound_port);
+  if (config.advertise.empty()) {
+    context_.advertised_host = host;
+    context_.advertised_port = bound_port;
+  } else if (auto s = SplitHostPort(config.advertise, &context_.advertised_host,
+                                    &context_.advertised_port);
+             !s.ok()) {
+    return s;
+  }
+
+  std::map<std::string, HttpServer::Handler> handlers;
+  handlers["/metrics"] = [this] {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                        metrics_->Render(*topics_, logs_->flusher())};
+  };
+  handlers["/healthz"] = [] { return HttpResponse{200, "text/plain", "ok\n"}; };
+  handlers["/readyz"] = [this] {
+    return ready_ ? HttpResponse{200, "text/plain", "ready\n"}
+                  : HttpResponse{503, "text/plain", "not ready\n"};
+  };
+  http_ = std::make_unique<HttpServer>(io_, std::move(handlers));
+  auto admin_port = http_->Start(config.admin_listen);
+  if (!admin_port.ok()) return admin_port.status();
+  std::string admin_host;
+  int unused = 0;
+  (void)SplitHostPort(config.admin_listen, &admin_host, &unused);
+  admin_address_ = fmt::format("{}:{}", admin_host, *admin_port);
+  return absl::OkStatus();
+}
+
+void Broker::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  ready_ = false;
+  context_.stopping = true;
+  if (topics_) {
+    // Long-polling fetches answer now rather than at their deadline.
+    for (const auto& partition : topics_->AllPartitions()) partition->WakeAll();
+  }
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  if (http_) http_->Stop();
+  work_.reset();
+  for (auto& thread : io_threads_) thread.join();
+  io_threads_.clear();
+  server_.reset();
+  if (logs_) {
+    if (auto s = logs_->Close(); !s.ok()) {
+      logging::Error("broker", "closing logs: {}", s.message());
+    }
+  }
+  topics_.reset();
+  logs_.reset();
+  meta_.reset();
+  logging::Info("broker", "rill-broker stopped");
+}
+
+}  // namespace rill::broker

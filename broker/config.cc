@@ -1,0 +1,262 @@
+#include "broker/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+#include "base/fmt_absl.h"
+#include "cpptoml.h"
+
+namespace rill::broker {
+namespace {
+
+struct Option {
+  const char* key;  // TOML key; the flag and environment names derive from it
+  const char* help;
+  std::function<absl::Status(BrokerConfig*, const std::string&)> set;
+  std::function<std::string(const BrokerConfig&)> get;
+};
+
+std::string FlagName(const std::string& key) {
+  std::string flag = "--";
+  for (char c : key) flag.push_back(c == '.' ? '-' : c);
+  return flag;
+}
+
+std::string EnvName(const std::string& key) {
+  std::string env = "RILL_";
+  for (char c : key) env.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+  return env;
+}
+
+template <typename T>
+absl::Status ParseInteger(const std::string& key, const std::string& text, T* out) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return absl::InvalidArgumentError(fmt::format("{}: '{}' is not an integer", key, text));
+  }
+  if (value < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+      static_cast<uint64_t>(value) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+    return absl::InvalidArgumentError(fmt::format("{}: {} is out of range", key, text));
+  }
+  *out = static_cast<T>(value);
+  return absl::OkStatus();
+}
+
+template <typename T>
+Option Integer(const char* key, const char* help, T BrokerConfig::*field) {
+  return Option{key, help,
+                [key, field](BrokerConfig* c, const std::string& v) {
+                  return ParseInteger(key, v, &(c->*field));
+                },
+                [field](const BrokerConfig& c) { return std::to_string(c.*field); }};
+}
+
+template <typename T>
+Option LogInteger(const char* key, const char* help, T storage::LogConfig::*field) {
+  return Option{key, help,
+                [key, field](BrokerConfig* c, const std::string& v) {
+                  return ParseInteger(key, v, &(c->log.*field));
+                },
+                [field](const BrokerConfig& c) { return std::to_string(c.log.*field); }};
+}
+
+Option String(const char* key, const char* help, std::string BrokerConfig::*field) {
+  return Option{key, help,
+                [field](BrokerConfig* c, const std::string& v) {
+                  c->*field = v;
+                  return absl::OkStatus();
+                },
+                [field](const BrokerConfig& c) { return c.*field; }};
+}
+
+Option Bool(const char* key, const char* help, bool BrokerConfig::*field) {
+  return Option{key, help,
+                [key, field](BrokerConfig* c, const std::string& v) -> absl::Status {
+                  if (v == "true" || v == "1") {
+                    c->*field = true;
+                  } else if (v == "false" || v == "0") {
+                    c->*field = false;
+                  } else {
+                    return absl::InvalidArgumentError(
+                        fmt::format("{}: '{}' is not true or false", key, v));
+                  }
+                  return absl::OkStatus();
+                },
+                [field](const BrokerConfig& c) { return std::string(c.*field ? "true" : "false"); }};
+}
+
+const std::vector<Option>& Options() {
+  static const auto* options = new std::vector<Option>{
+      Integer("node.id", "this broker's id", &BrokerConfig::node_id),
+      String("listen", "gRPC listen address HOST:PORT (port 0 picks a free one)",
+             &BrokerConfig::listen),
+      String("admin.listen", "HTTP address for /metrics, /healthz, /readyz (port 0: any free)",
+             &BrokerConfig::admin_listen),
+      String("advertise", "address clients are told to use (default: the bound gRPC address)",
+             &BrokerConfig::advertise),
+      String("data.dir", "where partition logs and metadata live", &BrokerConfig::data_dir),
+      String("log.level", "debug, info, warn or error", &BrokerConfig::log_level),
+      Bool("auto.create.topics.enable", "create unknown topics on produce and metadata",
+           &BrokerConfig::auto_create_topics),
+      Integer("num.partitions", "partitions of a new topic when not given",
+              &BrokerConfig::default_partitions),
+      Integer("default.replication.factor", "replication factor when not given",
+              &BrokerConfig::default_replication_factor),
+      Integer("max.partitions.per.topic", "upper bound on a topic's partitions",
+              &BrokerConfig::max_partitions_per_topic),
+      Integer("max.request.bytes", "largest request accepted", &BrokerConfig::max_request_bytes),
+      Integer("fetch.max.bytes", "cap on a fetch response", &BrokerConfig::max_fetch_bytes),
+      Integer("fetch.max.wait.ms", "cap on a fetch's long-poll", &BrokerConfig::max_fetch_wait_ms),
+      Integer("log.retention.check.interval.ms", "how often retention runs",
+              &BrokerConfig::retention_check_interval_ms),
+      LogInteger("log.segment.bytes", "default segment.bytes", &storage::LogConfig::segment_bytes),
+      LogInteger("log.segment.ms", "default segment.ms", &storage::LogConfig::segment_ms),
+      LogInteger("log.retention.bytes", "default retention.bytes (-1: unlimited)",
+                 &storage::LogConfig::retention_bytes),
+      LogInteger("log.retention.ms", "default retention.ms (-1: unlimited)",
+                 &storage::LogConfig::retention_ms),
+      LogInteger("log.index.interval.bytes", "default index.interval.bytes",
+                 &storage::LogConfig::index_interval_bytes),
+      LogInteger("message.max.bytes", "default max.message.bytes (largest batch)",
+                 &storage::LogConfig::max_batch_bytes),
+      LogInteger("log.flush.interval.ms", "default flush.ms (0: acknowledge only when durable)",
+                 &storage::LogConfig::flush_interval_ms),
+  };
+  return *options;
+}
+
+const Option* FindOption(std::string_view key) {
+  for (const auto& option : Options()) {
+    if (key == option.key) return &option;
+  }
+  return nullptr;
+}
+
+// The TOML value at `key` as text, if present.
+std::optional<std::string> TomlValue(const cpptoml::table& table, const std::string& key) {
+  if (!table.contains_qualified(key)) return std::nullopt;
+  if (auto v = table.get_qualified_as<std::string>(key)) return *v;
+  if (auto v = table.get_qualified_as<int64_t>(key)) return std::to_string(*v);
+  if (auto v = table.get_qualified_as<bool>(key)) return std::string(*v ? "true" : "false");
+  return std::string("\x01");  // present, but neither string, integer nor boolean
+}
+
+std::string HelpText() {
+  BrokerConfig defaults;
+  std::ostringstream out;
+  out << "usage: rill-broker [--config FILE] [--FLAG VALUE]...\n"
+         "With no arguments: a single-node cluster on 127.0.0.1:9290 with data in ./rill-data.\n"
+         "Every setting can also be set in the TOML config file (by its key) or in the\n"
+         "environment (RILL_ + key in capitals, dots as underscores). Flags win, then the\n"
+         "environment, then the file.\n\n"
+         "  --config FILE                         TOML config file\n";
+  for (const auto& option : Options()) {
+    out << fmt::format("  {:<37} {} (default: {})\n", FlagName(option.key) + " VALUE",
+                       option.help, option.get(defaults).empty() ? "none" : option.get(defaults));
+  }
+  return out.str();
+}
+
+}  // namespace
+
+absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args) {
+  ConfigLoad load;
+  std::string config_file;
+  std::vector<std::pair<const Option*, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      load.help = true;
+      load.help_text = HelpText();
+      return load;
+    }
+    std::string name = arg;
+    std::optional<std::string> value;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(fmt::format("{} needs a value (see --help)", name));
+      }
+      value = args[++i];
+    }
+    if (name == "--config") {
+      config_file = *value;
+      continue;
+    }
+    const Option* option = nullptr;
+    for (const auto& candidate : Options()) {
+      if (FlagName(candidate.key) == name) option = &candidate;
+    }
+    if (option == nullptr) {
+      return absl::InvalidArgumentError(fmt::format("unknown option {} (see --help)", name));
+    }
+    flags.emplace_back(option, *value);
+  }
+
+  if (!config_file.empty()) {
+    std::shared_ptr<cpptoml::table> table;
+    try {
+      table = cpptoml::parse_file(config_file);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(fmt::format("config file {}: {}", config_file, e.what()));
+    }
+    for (const auto& option : Options()) {
+      auto value = TomlValue(*table, option.key);
+      if (!value) continue;
+      if (*value == "\x01") {
+        return absl::InvalidArgumentError(
+            fmt::format("config file {}: {} must be a string, integer or boolean", config_file,
+                        option.key));
+      }
+      if (auto s = option.set(&load.config, *value); !s.ok()) {
+        return absl::InvalidArgumentError(fmt::format("config file {}: {}", config_file, s.message()));
+      }
+    }
+    // A misspelt key would otherwise be silently ignored.
+    std::function<absl::Status(const cpptoml::table&, const std::string&)> check_keys =
+        [&](const cpptoml::table& t, const std::string& prefix) -> absl::Status {
+      for (const auto& [key, value] : t) {
+        std::string full = prefix.empty() ? key : prefix + "." + key;
+        if (value->is_table()) {
+          if (auto s = check_keys(*value->as_table(), full); !s.ok()) return s;
+        } else if (FindOption(full) == nullptr) {
+          return absl::InvalidArgumentError(
+              fmt::format("config file {}: unknown setting '{}'", config_file, full));
+        }
+      }
+      return absl::OkStatus();
+    };
+    if (auto s = check_keys(*table, ""); !s.ok()) return s;
+  }
+  for (const auto& option : Options()) {
+    if (const char* env = std::getenv(EnvName(option.key).c_str())) {
+      if (auto s = option.set(&load.config, env); !s.ok()) {
+        return absl::InvalidArgumentError(fmt::format("{}: {}", EnvName(option.key), s.message()));
+      }
+    }
+  }
+  for (const auto& [option, value] : flags) {
+    if (auto s = option->set(&load.config, value); !s.ok()) return s;
+  }
+
+  const BrokerConfig& c = load.config;
+  if (auto s = c.log.Validate(); !s.ok()) return s;
+  if (c.default_partitions < 1 || c.default_partitions > c.max_partitions_per_topic) {
+    return absl::InvalidArgumentError("num.partitions must be 1 to max.partitions.per.topic");
+  }
+  if (c.max_request_bytes < 1024 || c.max_fetch_bytes < 1024 || c.max_fetch_wait_ms < 0) {
+    return absl::InvalidArgumentError(
+        "max.request.bytes and fetch.max.bytes must be >= 1024, fetch.max.wait.ms >= 0");
+  }
+  if (c.data_dir.empty()) return absl::InvalidArgumentError("data.dir must not be empty");
+  return load;
+}
+
+}  // namespace rill::broker

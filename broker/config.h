@@ -1,0 +1,49 @@
+// Broker configuration. Every setting has one name and can be set, in increasing precedence,
+// in the TOML config file (`log.retention.ms = 86400000`, or under a [log] table), by an
+// environment variable (RILL_LOG_RETENTION_MS) or by a flag (--log-retention-ms). `--help`
+// prints them all with their defaults (also in docs/operations.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/log_config.h"
+
+namespace rill::broker {
+
+struct BrokerConfig {
+  int32_t node_id = 1;
+  std::string listen = "127.0.0.1:9290";
+  std::string admin_listen = "127.0.0.1:9291";
+  // What clients are told to connect to; empty: the gRPC listen address as bound.
+  std::string advertise;
+  std::string data_dir = "rill-data";
+  std::string log_level = "info";
+  bool auto_create_topics = false;
+  int32_t default_partitions = 1;
+  int32_t default_replication_factor = 1;
+  int32_t max_partitions_per_topic = 10000;
+  // Largest gRPC request accepted (a produce request with all its batches).
+  int64_t max_request_bytes = 64 << 20;
+  // Cap on a fetch response, whatever the consumer asks.
+  int64_t max_fetch_bytes = 50 << 20;
+  // Cap on how long a fetch may long-poll.
+  int64_t max_fetch_wait_ms = 30000;
+  int64_t retention_check_interval_ms = 300000;
+  // Defaults for topics (each topic may override with its own configs).
+  storage::LogConfig log;
+};
+
+struct ConfigLoad {
+  BrokerConfig config;
+  bool help = false;
+  std::string help_text;
+};
+
+// Reads the config file named by --config (if any), then the environment, then the flags.
+// InvalidArgument names the offending setting.
+absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args);
+
+}  // namespace rill::broker

@@ -1,0 +1,43 @@
+// A minimal HTTP/1.1 server for the broker's admin endpoints (/metrics, /healthz, /readyz):
+// GET only, one request per connection, request head bounded at 8 KiB. Runs on the caller's
+// io_context.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "asio.hpp"
+
+namespace rill::broker {
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<HttpResponse()>;
+
+  HttpServer(asio::io_context& io, std::map<std::string, Handler> handlers);
+  // Binds HOST:PORT (port 0: any free) and starts accepting; returns the bound port.
+  absl::StatusOr<int> Start(const std::string& address);
+  void Stop();
+
+ private:
+  void Accept();
+  void Serve(std::shared_ptr<asio::ip::tcp::socket> socket);
+
+  asio::io_context& io_;
+  asio::ip::tcp::acceptor acceptor_;
+  const std::map<std::string, Handler> handlers_;
+};
+
+// Splits "HOST:PORT" (IPv6 as "[::1]:PORT").
+absl::Status SplitHostPort(const std::string& address, std::string* host, int* port);
+
+}  // namespace rill::broker

@@ -1,0 +1,86 @@
+#include "broker/metrics.h"
+
+#include "broker/topic_registry.h"
+#include "prometheus/gauge.h"
+#include "prometheus/text_serializer.h"
+#include "storage/flusher.h"
+
+namespace rill::broker {
+namespace {
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+}
+
+}  // namespace
+
+BrokerMetrics::BrokerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  using namespace prometheus;
+  auto& requests = BuildCounter().Name("rill_requests_total").Help("Requests handled, by API")
+                       .Register(*registry_);
+  produce_requests_ = &requests.Add({{"api", "produce"}});
+  fetch_requests_ = &requests.Add({{"api", "fetch"}});
+  auto& bytes = BuildCounter().Name("rill_record_bytes_total")
+                    .Help("Record batch bytes produced and fetched")
+                    .Register(*registry_);
+  produce_bytes_ = &bytes.Add({{"direction", "produce"}});
+  fetch_bytes_ = &bytes.Add({{"direction", "fetch"}});
+  auto& latency = BuildHistogram().Name("rill_request_latency_seconds")
+                      .Help("Time from request to response (produce: until acknowledged)")
+                      .Register(*registry_);
+  produce_latency_ = &latency.Add({{"api", "produce"}}, LatencyBuckets());
+  fetch_latency_ = &latency.Add({{"api", "fetch"}}, LatencyBuckets());
+  errors_ = &BuildCounter().Name("rill_request_errors_total")
+                 .Help("Error responses, by API and error code")
+                 .Register(*registry_);
+}
+
+void BrokerMetrics::Produced(uint64_t bytes, double seconds) {
+  produce_requests_->Increment();
+  produce_bytes_->Increment(static_cast<double>(bytes));
+  produce_latency_->Observe(seconds);
+}
+
+void BrokerMetrics::Fetched(uint64_t bytes, double seconds) {
+  fetch_requests_->Increment();
+  fetch_bytes_->Increment(static_cast<double>(bytes));
+  fetch_latency_->Observe(seconds);
+}
+
+void BrokerMetrics::Error(const char* api, v1::ErrorCode code) {
+  errors_->Add({{"api", api}, {"code", v1::ErrorCode_Name(code)}}).Increment();
+}
+
+std::string BrokerMetrics::Render(const TopicRegistry& topics,
+                                  const storage::Flusher& flusher) const {
+  using namespace prometheus;
+  // Partition gauges live in a registry built per scrape, so they always match the topics.
+  Registry snapshot;
+  auto& size = BuildGauge().Name("rill_partition_size_bytes").Help("Bytes on disk")
+                   .Register(snapshot);
+  auto& high = BuildGauge().Name("rill_partition_high_watermark")
+                   .Help("Offset below which records are durable and readable")
+                   .Register(snapshot);
+  auto& start = BuildGauge().Name("rill_partition_log_start_offset")
+                    .Help("First offset still retained")
+                    .Register(snapshot);
+  auto& segments = BuildGauge().Name("rill_partition_segments").Help("Segment files")
+                       .Register(snapshot);
+  for (const auto& partition : topics.AllPartitions()) {
+    auto stats = partition->log().stats();
+    Labels labels{{"topic", partition->topic()}, {"partition", std::to_string(partition->id())}};
+    size.Add(labels).Set(static_cast<double>(stats.size_bytes));
+    high.Add(labels).Set(static_cast<double>(stats.durable_offset.value()));
+    start.Add(labels).Set(static_cast<double>(stats.start_offset.value()));
+    segments.Add(labels).Set(static_cast<double>(stats.segment_count));
+  }
+  BuildGauge().Name("rill_storage_syncs").Help("Group-commit fdatasync rounds so far")
+      .Register(snapshot).Add({}).Set(static_cast<double>(flusher.flush_count()));
+
+  auto families = registry_->Collect();
+  auto more = snapshot.Collect();
+  families.insert(families.end(), more.begin(), more.end());
+  return TextSerializer().Serialize(families);
+}
+
+}  // namespace rill::broker

@@ -1,0 +1,47 @@
+// The broker's Prometheus metrics. Request counters and latency histograms are updated by the
+// handlers; per-partition gauges (size, offsets) are read from the logs at scrape time, so a
+// deleted partition stops being reported.
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "rill/v1/errors.pb.h"
+
+namespace rill::storage {
+class Flusher;
+}
+
+namespace rill::broker {
+
+class TopicRegistry;
+
+class BrokerMetrics {
+ public:
+  BrokerMetrics();
+
+  void Produced(uint64_t bytes, double seconds);
+  void Fetched(uint64_t bytes, double seconds);
+  void Error(const char* api, v1::ErrorCode code);
+
+  // The Prometheus text exposition of everything.
+  std::string Render(const TopicRegistry& topics, const storage::Flusher& flusher) const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Counter* produce_requests_;
+  prometheus::Counter* produce_bytes_;
+  prometheus::Counter* fetch_requests_;
+  prometheus::Counter* fetch_bytes_;
+  prometheus::Histogram* produce_latency_;
+  prometheus::Histogram* fetch_latency_;
+  prometheus::Family<prometheus::Counter>* errors_;
+};
+
+}  // namespace rill::broker

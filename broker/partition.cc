@@ -1,0 +1,113 @@
+#include "broker/partition.h"
+
+#include <vector>
+
+#include "base/fmt_absl.h"
+#include "broker/api_error.h"
+#include "format/record_batch.h"
+
+namespace rill::broker {
+
+Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
+    : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}
+
+void Partition::Produce(std::string_view records, v1::Acks acks, size_t max_batch_bytes,
+                        std::function<void(ProduceResult)> done) {
+  // Split into batches and validate every one before writing any, so a request is applied to a
+  // partition whole or not at all.
+  std::vector<std::string_view> batches;
+  std::string_view rest = records;
+  while (!rest.empty()) {
+    auto header = format::ParseBatchHeader(rest, max_batch_bytes);
+    if (header.ok() && header->size_bytes() > rest.size()) {
+      header = absl::InvalidArgumentError(fmt::format(
+          "batch claims {} bytes but only {} were sent", header->size_bytes(), rest.size()));
+    }
+    if (header.ok()) {
+      header = format::ValidateBatch(rest.substr(0, header->size_bytes()),
+                                     format::ValidationLimits{max_batch_bytes});
+    }
+    if (!header.ok()) {
+      done({absl::IsResourceExhausted(header.status())
+                ? ApiError(v1::MESSAGE_TOO_LARGE, std::string(header.status().message()))
+                : ApiError(v1::CORRUPT_MESSAGE, std::string(header.status().message())),
+            -1});
+      return;
+    }
+    batches.push_back(rest.substr(0, header->size_bytes()));
+    rest.remove_prefix(header->size_bytes());
+  }
+  if (batches.empty()) {
+    done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), -1});
+    return;
+  }
+
+  // Completion is counted: one for the submission itself plus one per append whose durability
+  // is awaited, so `done` runs exactly once, after the last of them.
+  struct State {
+    std::function<void(ProduceResult)> done;
+    absl::Mutex mu;
+    int outstanding ABSL_GUARDED_BY(mu) = 1;
+    absl::Status status ABSL_GUARDED_BY(mu);
+    int64_t base_offset = -1;
+  };
+  auto state = std::make_shared<State>();
+  state->done = std::move(done);
+  auto finish_one = [state](absl::Status s) {
+    absl::Status result;
+    {
+      absl::MutexLock lock(&state->mu);
+      if (!s.ok() && state->status.ok()) {
+        state->status = ApiError(v1::STORAGE_ERROR, std::string(s.message()));
+      }
+      if (--state->outstanding > 0) return;
+      result = state->status;
+    }
+    state->done({result, result.ok() ? state->base_offset : -1});
+  };
+
+  const bool await_durable = acks == v1::ACKS_ALL;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (await_durable) {
+      absl::MutexLock lock(&state->mu);
+      ++state->outstanding;
+    }
+    auto appended = log_->Append(std::string(batches[i]), {},
+                                 [this, await_durable, finish_one](absl::Status s) {
+                                   WakeWaiters();
+                                   if (await_durable) finish_one(s);
+                                 });
+    if (!appended.ok()) {
+      // Validated batches fail here only when the disk or the log does (full, failed,
+      // closed): the earlier batches of the request may be written.
+      if (await_durable) finish_one(absl::OkStatus());
+      finish_one(appended.status());
+      return;
+    }
+    if (i == 0 && acks != v1::ACKS_NONE) state->base_offset = appended->base_offset.value();
+  }
+  finish_one(absl::OkStatus());
+}
+
+uint64_t Partition::AddWaiter(std::function<void()> wake) {
+  absl::MutexLock lock(&mu_);
+  uint64_t id = next_waiter_id_++;
+  waiters_.emplace(id, std::move(wake));
+  return id;
+}
+
+void Partition::RemoveWaiter(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  waiters_.erase(id);
+}
+
+void Partition::WakeWaiters() {
+  absl::flat_hash_map<uint64_t, std::function<void()>> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    waiters.swap(waiters_);
+  }
+  for (auto& [id, wake] : waiters) wake();
+}
+
+}  // namespace rill::broker

@@ -1,0 +1,335 @@
+#include "broker/rill_service.h"
+
+#include <chrono>
+#include <vector>
+
+#include "base/fmt_absl.h"
+#include "base/logging.h"
+#include "broker/api_error.h"
+
+namespace rill::broker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One Fetch in progress: reads what is available, and if that is less than min_bytes waits
+// for any of its partitions' high watermarks to move or for max_wait, then reads again.
+class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
+ public:
+  FetchOperation(BrokerContext* context, grpc::ServerUnaryReactor* reactor,
+                 const v1::FetchRequest* request, v1::FetchResponse* response)
+      : context_(context),
+        reactor_(reactor),
+        request_(request),
+        response_(response),
+        start_(Clock::now()),
+        deadline_(start_ + std::chrono::milliseconds(std::clamp<int64_t>(
+                               request->max_wait_ms(), 0, context->config.max_fetch_wait_ms))),
+        timer_(*context->io) {}
+
+  void Start() {
+    for (const auto& p : request_->partitions()) {
+      partitions_.push_back(context_->topics->GetPartition(p.topic(), p.partition()));
+    }
+    Post(/*final=*/false);
+  }
+
+ private:
+  void Post(bool final) {
+    asio::post(*context_->io, [self = shared_from_this(), final] { self->Attempt(final); });
+  }
+
+  // Reads every partition into a fresh response; returns the bytes read and whether any
+  // partition answered with an error.
+  std::pair<int64_t, bool> ReadAll(v1::FetchResponse* out, std::vector<int64_t>* watermarks) {
+    const int64_t total_max =
+        std::min<int64_t>(request_->max_bytes() > 0 ? request_->max_bytes() : INT32_MAX,
+                          context_->config.max_fetch_bytes);
+    int64_t total = 0;
+    bool any_error = false;
+    watermarks->clear();
+    for (int i = 0; i < request_->partitions_size(); ++i) {
+      const auto& want = request_->partitions(i);
+      auto* got = out->add_partitions();
+      got->set_topic(want.topic());
+      got->set_partition(want.partition());
+      got->mutable_error()->set_leader_hint(-1);
+      watermarks->push_back(-1);
+      if (!partitions_[i].ok()) {
+        SetError(partitions_[i].status(), got->mutable_error());
+        any_error = true;
+        continue;
+      }
+      Partition& partition = **partitions_[i];
+      const int64_t high_watermark = partition.high_watermark();
+      const int64_t start = partition.log().start_offset().value();
+      (*watermarks)[i] = high_watermark;
+      got->set_high_watermark(high_watermark);
+      got->set_log_start_offset(start);
+      const int64_t offset = want.fetch_offset();
+      if (offset < start || offset > high_watermark) {
+        SetError(ApiError(v1::OFFSET_OUT_OF_RANGE,
+                          fmt::format("offset {} is outside [{}, {}]", offset, start, high_watermark)),
+                 got->mutable_error());
+        any_error = true;
+        continue;
+      }
+      if (offset == high_watermark || want.max_bytes() <= 0) continue;
+      // Past the total budget, only the first batch of the response may still be returned.
+      int64_t budget = std::min<int64_t>(want.max_bytes(), total_max - total);
+      if (budget <= 0 && total > 0) continue;
+      auto read = partition.log().Read(Offset(offset), static_cast<size_t>(std::max<int64_t>(budget, 1)),
+                                       Offset(high_watermark));
+      if (!read.ok()) {
+        SetError(read.status(), got->mutable_error());
+        any_error = true;
+        continue;
+      }
+      total += static_cast<int64_t>(read->batches.size());
+      got->set_records(std::move(read->batches));
+    }
+    return {total, any_error};
+  }
+
+  void Attempt(bool final) {
+    v1::FetchResponse attempt;
+    std::vector<int64_t> watermarks;
+    auto [bytes, any_error] = ReadAll(&attempt, &watermarks);
+    final = final || any_error || bytes >= std::max(1, request_->min_bytes()) ||
+            Clock::now() >= deadline_ || context_->stopping.load();
+    if (final) {
+      response_->Swap(&attempt);
+      context_->metrics->Fetched(static_cast<uint64_t>(bytes), SecondsSince(start_));
+      for (const auto& p : response_->partitions()) {
+        if (p.error().code() != v1::NONE) context_->metrics->Error("fetch", p.error().code());
+      }
+      reactor_->Finish(grpc::Status::OK);
+      return;
+    }
+    Wait(watermarks);
+  }
+
+  void Wait(const std::vector<int64_t>& watermarks) {
+    {
+      absl::MutexLock lock(&mu_);
+      waiting_ = true;
+      for (const auto& partition : partitions_) {
+        if (!partition.ok()) continue;
+        auto self = shared_from_this();
+        waiters_.emplace_back(*partition,
+                              (*partition)->AddWaiter([self] { self->Wake(/*final=*/false); }));
+      }
+    }
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (!ec) self->Wake(/*final=*/true);
+    });
+    // Data that arrived between the read and the registration would otherwise wake nobody.
+    for (size_t i = 0; i < partitions_.size(); ++i) {
+      if (partitions_[i].ok() && (*partitions_[i])->high_watermark() != watermarks[i]) {
+        Wake(/*final=*/false);
+        return;
+      }
+    }
+    if (context_->stopping.load()) Wake(/*final=*/true);
+  }
+
+  void Wake(bool final) {
+    std::vector<std::pair<std::shared_ptr<Partition>, uint64_t>> waiters;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!waiting_) return;
+      waiting_ = false;
+      waiters.swap(waiters_);
+    }
+    for (auto& [partition, id] : waiters) partition->RemoveWaiter(id);
+    if (!final) timer_.cancel();
+    Post(final);
+  }
+
+  BrokerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
+  const v1::FetchRequest* const request_;
+  v1::FetchResponse* const response_;
+  const Clock::time_point start_;
+  const Clock::time_point deadline_;
+  asio::steady_timer timer_;
+  std::vector<absl::StatusOr<std::shared_ptr<Partition>>> partitions_;
+  absl::Mutex mu_;
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<std::shared_ptr<Partition>, uint64_t>> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Partition>> RillService::Resolve(const std::string& topic,
+                                                                int32_t partition) {
+  auto found = context_->topics->GetPartition(topic, partition);
+  if (found.ok() || ErrorCodeOf(found.status()) != v1::UNKNOWN_TOPIC ||
+      !context_->config.auto_create_topics) {
+    return found;
+  }
+  auto created = context_->topics->Create(topic, context_->config.default_partitions,
+                                          context_->config.default_replication_factor, {}, false);
+  if (!created.ok() && ErrorCodeOf(created.status()) != v1::TOPIC_ALREADY_EXISTS) {
+    return created.status();
+  }
+  return context_->topics->GetPartition(topic, partition);
+}
+
+grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call,
+                                               const v1::ProduceRequest* request,
+                                               v1::ProduceResponse* response) {
+  auto* reactor = call->DefaultReactor();
+  struct State {
+    std::atomic<int> remaining{0};
+    uint64_t bytes = 0;
+    Clock::time_point start = Clock::now();
+  };
+  auto state = std::make_shared<State>();
+  int count = 0;
+  for (const auto& topic : request->topics()) {
+    for (const auto& partition : topic.partitions()) {
+      auto* entry = response->add_partitions();
+      entry->set_topic(topic.topic());
+      entry->set_partition(partition.partition());
+      entry->set_base_offset(-1);
+      entry->set_log_append_time_ms(-1);
+      entry->set_log_start_offset(-1);
+      state->bytes += partition.records().size();
+      ++count;
+    }
+  }
+  if (count == 0) {
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  // Each partition's answer goes into its own pre-allocated entry; the last one to complete
+  // finishes the call.
+  state->remaining.store(count + 1);
+  auto complete_one = [this, reactor, response, state] {
+    if (state->remaining.fetch_sub(1) != 1) return;
+    context_->metrics->Produced(state->bytes, SecondsSince(state->start));
+    for (const auto& p : response->partitions()) {
+      if (p.error().code() != v1::NONE) context_->metrics->Error("produce", p.error().code());
+    }
+    reactor->Finish(grpc::Status::OK);
+  };
+  int index = 0;
+  for (const auto& topic : request->topics()) {
+    for (const auto& data : topic.partitions()) {
+      v1::PartitionProduceResponse* entry = response->mutable_partitions(index++);
+      auto partition = Resolve(topic.topic(), data.partition());
+      if (!partition.ok()) {
+        SetError(partition.status(), entry->mutable_error());
+        complete_one();
+        continue;
+      }
+      auto record = context_->topics->Get(topic.topic());
+      if (!record) {  // deleted since it was resolved
+        SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic.topic())),
+                 entry->mutable_error());
+        complete_one();
+        continue;
+      }
+      const size_t max_batch_bytes = context_->topics->LogConfigFor(*record).max_batch_bytes;
+      const int64_t log_start = (*partition)->log().start_offset().value();
+      (*partition)->Produce(data.records(), request->acks(), max_batch_bytes,
+                            [entry, complete_one, log_start](ProduceResult result) {
+                              SetError(result.status, entry->mutable_error());
+                              entry->set_base_offset(result.base_offset);
+                              entry->set_log_start_offset(log_start);
+                              complete_one();
+                            });
+    }
+  }
+  complete_one();
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RillService::Fetch(grpc::CallbackServerContext* call,
+                                             const v1::FetchRequest* request,
+                                             v1::FetchResponse* response) {
+  auto* reactor = call->DefaultReactor();
+  std::make_shared<FetchOperation>(context_, reactor, request, response)->Start();
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RillService::ListOffsets(grpc::CallbackServerContext* call,
+                                                   const v1::ListOffsetsRequest* request,
+                                                   v1::ListOffsetsResponse* response) {
+  for (const auto& want : request->partitions()) {
+    auto* got = response->add_partitions();
+    got->set_topic(want.topic());
+    got->set_partition(want.partition());
+    got->set_offset(-1);
+    got->mutable_error()->set_leader_hint(-1);
+    auto partition = context_->topics->GetPartition(want.topic(), want.partition());
+    if (!partition.ok()) {
+      SetError(partition.status(), got->mutable_error());
+      continue;
+    }
+    const int64_t high_watermark = (*partition)->high_watermark();
+    if (want.timestamp() == v1::LATEST) {
+      got->set_offset(high_watermark);
+    } else if (want.timestamp() == v1::EARLIEST) {
+      got->set_offset((*partition)->log().start_offset().value());
+    } else if (want.timestamp() < 0) {
+      SetError(ApiError(v1::INVALID_REQUEST,
+                        fmt::format("timestamp {} is neither -1, -2 nor a time", want.timestamp())),
+               got->mutable_error());
+    } else {
+      auto found = (*partition)->log().FindOffsetByTimestamp(want.timestamp());
+      if (!found.ok()) {
+        SetError(found.status(), got->mutable_error());
+      } else if (found->has_value() && (*found)->value() < high_watermark) {
+        got->set_offset((*found)->value());
+      }
+    }
+  }
+  auto* reactor = call->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RillService::Metadata(grpc::CallbackServerContext* call,
+                                                const v1::MetadataRequest* request,
+                                                v1::MetadataResponse* response) {
+  const int32_t node = context_->config.node_id;
+  auto* broker = response->add_brokers();
+  broker->set_node_id(node);
+  broker->set_host(context_->advertised_host);
+  broker->set_port(context_->advertised_port);
+  response->set_controller_id(node);
+
+  std::vector<std::string> names(request->topics().begin(), request->topics().end());
+  if (names.empty()) {
+    for (const auto& record : context_->topics->List()) names.push_back(record.name());
+  }
+  for (const auto& name : names) {
+    auto* topic = response->add_topics();
+    topic->set_name(name);
+    topic->mutable_error()->set_leader_hint(-1);
+    auto partition = Resolve(name, 0);
+    if (!partition.ok()) {
+      SetError(partition.status(), topic->mutable_error());
+      continue;
+    }
+    for (const auto& p : context_->topics->Partitions(name)) {
+      auto* meta = topic->add_partitions();
+      meta->set_partition(p->id());
+      meta->set_leader(node);
+      meta->add_replicas(node);
+      meta->add_in_sync_replicas(node);
+    }
+  }
+  auto* reactor = call->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace rill::broker

@@ -1,0 +1,33 @@
+// Per-topic configs, by their Kafka names, on top of the broker's defaults:
+//
+//   retention.ms  retention.bytes  segment.bytes  segment.ms  max.message.bytes
+//   flush.ms  index.interval.bytes  cleanup.policy (only "delete": compaction comes later)
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/log_config.h"
+
+namespace rill::broker {
+
+using TopicConfigs = std::map<std::string, std::string>;
+
+// The log settings for a topic: `defaults` with `configs` applied. INVALID_CONFIG for an
+// unknown name or a bad value.
+absl::StatusOr<storage::LogConfig> ApplyTopicConfigs(const storage::LogConfig& defaults,
+                                                     const TopicConfigs& configs);
+
+struct EffectiveConfig {
+  std::string name;
+  std::string value;
+  bool is_default;
+};
+
+// Every supported config with its effective value, sorted by name.
+std::vector<EffectiveConfig> DescribeTopicConfigs(const storage::LogConfig& defaults,
+                                                  const TopicConfigs& configs);
+
+}  // namespace rill::broker

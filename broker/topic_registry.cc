@@ -1,0 +1,250 @@
+#include "broker/topic_registry.h"
+
+#include <chrono>
+
+#include "base/fmt_absl.h"
+#include "base/logging.h"
+#include "broker/api_error.h"
+
+namespace rill::broker {
+namespace {
+
+constexpr char kTopicKeyPrefix[] = "topics/";
+constexpr size_t kMaxTopics = 100000;
+
+std::string LogName(const std::string& topic, int32_t partition) {
+  return fmt::format("{}-{}", topic, partition);
+}
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+absl::Status ValidateTopicName(std::string_view name) {
+  if (name.empty() || name.size() > 249) {
+    return ApiError(v1::INVALID_TOPIC,
+                    fmt::format("topic name must be 1 to 249 characters, got {}", name.size()));
+  }
+  if (name == "." || name == "..") {
+    return ApiError(v1::INVALID_TOPIC, fmt::format("topic name cannot be '{}'", name));
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return ApiError(v1::INVALID_TOPIC,
+                      fmt::format("topic name '{}' has characters outside [a-zA-Z0-9._-]", name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+TopicRegistry::TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
+                             storage::LogConfig log_defaults, TopicLimits limits)
+    : meta_(meta), logs_(logs), log_defaults_(log_defaults), limits_(limits) {}
+
+storage::LogConfig TopicRegistry::LogConfigFor(const v1::TopicRecord& topic) const {
+  TopicConfigs configs(topic.configs().begin(), topic.configs().end());
+  auto config = ApplyTopicConfigs(log_defaults_, configs);
+  // Stored configs were validated when set; should the defaults have changed since so they no
+  // longer combine, the defaults win rather than leaving the topic unusable.
+  if (!config.ok()) {
+    logging::Warn("broker", "topic {}: stored configs no longer apply ({}); using defaults",
+                  topic.name(), config.status().message());
+    return log_defaults_;
+  }
+  return *config;
+}
+
+absl::Status TopicRegistry::Load() {
+  auto stored = meta_->Scan(kTopicKeyPrefix, kMaxTopics);
+  if (!stored.ok()) return stored.status();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, value] : *stored) {
+    Topic topic;
+    if (!topic.record.ParseFromString(value)) {
+      return absl::DataLossError(fmt::format("meta store entry {} is not a topic record", key));
+    }
+    if (auto s = OpenPartitions(&topic, 0, topic.record.partitions()); !s.ok()) return s;
+    std::string name = topic.record.name();
+    topics_.emplace(std::move(name), std::move(topic));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t to) {
+  storage::LogConfig config = LogConfigFor(topic->record);
+  for (int32_t p = from; p < to; ++p) {
+    auto log = logs_->GetOrCreate(LogName(topic->record.name(), p), config);
+    if (!log.ok()) {
+      return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{}: {}", topic->record.name(),
+                                                     p, log.status().message()));
+    }
+    topic->partitions.push_back(std::make_shared<Partition>(topic->record.name(), p, *log));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::Store(const v1::TopicRecord& record) {
+  return meta_->Put(kTopicKeyPrefix + record.name(), record.SerializeAsString());
+}
+
+absl::StatusOr<v1::TopicRecord> TopicRegistry::Create(const std::string& name, int32_t partitions,
+                                                      int32_t replication_factor,
+                                                      const TopicConfigs& configs,
+                                                      bool validate_only) {
+  if (auto s = ValidateTopicName(name); !s.ok()) return s;
+  if (partitions < 1 || partitions > limits_.max_partitions_per_topic) {
+    return ApiError(v1::INVALID_PARTITIONS,
+                    fmt::format("partitions must be 1 to {}, got {}",
+                                limits_.max_partitions_per_topic, partitions));
+  }
+  if (replication_factor < 1 || replication_factor > limits_.max_replication_factor) {
+    return ApiError(v1::INVALID_REPLICATION_FACTOR,
+                    fmt::format("replication factor must be 1 to {} (the number of brokers), "
+                                "got {}",
+                                limits_.max_replication_factor, replication_factor));
+  }
+  if (auto config = ApplyTopicConfigs(log_defaults_, configs); !config.ok()) {
+    return config.status();
+  }
+  absl::MutexLock lock(&mu_);
+  if (topics_.contains(name)) {
+    return ApiError(v1::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", name));
+  }
+  Topic topic;
+  topic.record.set_name(name);
+  topic.record.set_partitions(partitions);
+  topic.record.set_replication_factor(replication_factor);
+  topic.record.mutable_configs()->insert(configs.begin(), configs.end());
+  topic.record.set_created_ms(NowMs());
+  if (validate_only) return topic.record;
+  // The record is stored before the logs exist: should the broker stop in between, Load()
+  // creates them.
+  if (auto s = Store(topic.record); !s.ok()) return s;
+  if (auto s = OpenPartitions(&topic, 0, partitions); !s.ok()) return s;
+  v1::TopicRecord record = topic.record;
+  topics_.emplace(name, std::move(topic));
+  logging::Info("broker", "created topic {} partitions={}", name, partitions);
+  return record;
+}
+
+absl::Status TopicRegistry::Delete(const std::string& name) {
+  Topic topic;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = topics_.find(name);
+    if (it == topics_.end()) {
+      return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+    }
+    // The record goes first: should the broker stop before the logs are gone, the topic is
+    // deleted all the same and its leftover directories are not reopened.
+    if (auto s = meta_->Delete(kTopicKeyPrefix + name); !s.ok()) return s;
+    topic = std::move(it->second);
+    topics_.erase(it);
+  }
+  for (const auto& partition : topic.partitions) {
+    absl::Status s = logs_->Delete(LogName(name, partition->id()));
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      logging::Warn("broker", "deleting partition {}-{}: {}", name, partition->id(), s.message());
+    }
+  }
+  logging::Info("broker", "deleted topic {}", name);
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::CreatePartitions(const std::string& name, int32_t total) {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+  }
+  Topic& topic = it->second;
+  const int32_t current = topic.record.partitions();
+  if (total <= current || total > limits_.max_partitions_per_topic) {
+    return ApiError(v1::INVALID_PARTITIONS,
+                    fmt::format("topic '{}' has {} partitions; the new total must be more than "
+                                "that and at most {}, got {}",
+                                name, current, limits_.max_partitions_per_topic, total));
+  }
+  v1::TopicRecord updated = topic.record;
+  updated.set_partitions(total);
+  if (auto s = Store(updated); !s.ok()) return s;
+  topic.record = updated;
+  return OpenPartitions(&topic, current, total);
+}
+
+absl::Status TopicRegistry::AlterConfigs(const std::string& name, const TopicConfigs& set,
+                                         const std::vector<std::string>& remove,
+                                         bool validate_only) {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+  }
+  Topic& topic = it->second;
+  TopicConfigs configs(topic.record.configs().begin(), topic.record.configs().end());
+  for (const auto& key : remove) configs.erase(key);
+  for (const auto& [key, value] : set) configs[key] = value;
+  auto config = ApplyTopicConfigs(log_defaults_, configs);
+  if (!config.ok()) return config.status();
+  if (validate_only) return absl::OkStatus();
+  v1::TopicRecord updated = topic.record;
+  updated.mutable_configs()->clear();
+  updated.mutable_configs()->insert(configs.begin(), configs.end());
+  if (auto s = Store(updated); !s.ok()) return s;
+  topic.record = updated;
+  for (const auto& partition : topic.partitions) {
+    if (auto s = partition->log().UpdateConfig(*config); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<v1::TopicRecord> TopicRegistry::Get(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second.record;
+}
+
+std::vector<v1::TopicRecord> TopicRegistry::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::TopicRecord> out;
+  for (const auto& [name, topic] : topics_) out.push_back(topic.record);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::GetPartition(const std::string& topic,
+                                                                       int32_t partition) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic));
+  }
+  if (partition < 0 || partition >= static_cast<int32_t>(it->second.partitions.size())) {
+    return ApiError(v1::UNKNOWN_PARTITION, fmt::format("topic '{}' has no partition {}", topic,
+                                                       partition));
+  }
+  return it->second.partitions[static_cast<size_t>(partition)];
+}
+
+std::vector<std::shared_ptr<Partition>> TopicRegistry::Partitions(const std::string& topic) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return {};
+  return it->second.partitions;
+}
+
+std::vector<std::shared_ptr<Partition>> TopicRegistry::AllPartitions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Partition>> out;
+  for (const auto& [name, topic] : topics_) {
+    out.insert(out.end(), topic.partitions.begin(), topic.partitions.end());
+  }
+  return out;
+}
+
+}  // namespace rill::broker

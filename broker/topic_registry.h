@@ -1,0 +1,83 @@
+// TopicRegistry: the topics this broker hosts and their partitions.
+//
+// Topic metadata is a rill.v1.TopicRecord per topic in the MetaStore (key "topics/<name>");
+// each partition is the storage Log "<name>-<partition>". On start, Load() reopens every
+// topic's partitions (recovering them).
+//
+// Errors carry rill.v1 error codes (broker/api_error.h). Thread-safety: all methods are
+// thread-safe; a Partition handed out stays valid while held, even if its topic is deleted
+// (its log is then closed and refuses work).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "broker/partition.h"
+#include "broker/topic_config.h"
+#include "rill/v1/metadata.pb.h"
+#include "storage/log_manager.h"
+#include "storage/meta_store.h"
+
+namespace rill::broker {
+
+struct TopicLimits {
+  int32_t max_partitions_per_topic = 10000;
+  int32_t max_replication_factor = 1;  // one broker today
+};
+
+// Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
+absl::Status ValidateTopicName(std::string_view name);
+
+class TopicRegistry {
+ public:
+  TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
+                storage::LogConfig log_defaults, TopicLimits limits);
+
+  // Reopens every stored topic. Returns the first error (a partition that cannot be recovered).
+  absl::Status Load();
+
+  absl::StatusOr<v1::TopicRecord> Create(const std::string& name, int32_t partitions,
+                                         int32_t replication_factor, const TopicConfigs& configs,
+                                         bool validate_only);
+  absl::Status Delete(const std::string& name);
+  absl::Status CreatePartitions(const std::string& name, int32_t total);
+  absl::Status AlterConfigs(const std::string& name, const TopicConfigs& set,
+                            const std::vector<std::string>& remove, bool validate_only);
+
+  std::optional<v1::TopicRecord> Get(const std::string& name) const;
+  std::vector<v1::TopicRecord> List() const;
+  // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent.
+  absl::StatusOr<std::shared_ptr<Partition>> GetPartition(const std::string& topic,
+                                                          int32_t partition) const;
+  std::vector<std::shared_ptr<Partition>> Partitions(const std::string& topic) const;
+  // Every partition of every topic (for metrics).
+  std::vector<std::shared_ptr<Partition>> AllPartitions() const;
+
+  const storage::LogConfig& log_defaults() const { return log_defaults_; }
+  // The log settings of a topic: defaults plus its configs.
+  storage::LogConfig LogConfigFor(const v1::TopicRecord& topic) const;
+
+ private:
+  struct Topic {
+    v1::TopicRecord record;
+    std::vector<std::shared_ptr<Partition>> partitions;
+  };
+
+  absl::Status OpenPartitions(Topic* topic, int32_t from, int32_t to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Store(const v1::TopicRecord& record);
+
+  storage::MetaStore* const meta_;
+  storage::LogManager* const logs_;
+  const storage::LogConfig log_defaults_;
+  const TopicLimits limits_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Topic> topics_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rill::broker

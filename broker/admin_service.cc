@@ -1,9 +1,13 @@
 #include "broker/admin_service.h"
 
 #include "base/fmt_absl.h"
-#include "broker/api_error.h"
+#include "api/error.h"
 
 namespace rill::broker {
+
+using api::ApiError;
+using api::ErrorCodeOf;
+using api::SetError;
 namespace {
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* call) {

@@ -3,10 +3,14 @@
 #include <vector>
 
 #include "base/fmt_absl.h"
-#include "broker/api_error.h"
+#include "api/error.h"
 #include "format/record_batch.h"
 
 namespace rill::broker {
+
+using api::ApiError;
+using api::ErrorCodeOf;
+using api::SetError;
 
 Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
     : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}

@@ -5,9 +5,13 @@
 
 #include "base/fmt_absl.h"
 #include "base/logging.h"
-#include "broker/api_error.h"
+#include "api/error.h"
 
 namespace rill::broker {
+
+using api::ApiError;
+using api::ErrorCodeOf;
+using api::SetError;
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -4,9 +4,13 @@
 #include <functional>
 
 #include "base/fmt_absl.h"
-#include "broker/api_error.h"
+#include "api/error.h"
 
 namespace rill::broker {
+
+using api::ApiError;
+using api::ErrorCodeOf;
+using api::SetError;
 namespace {
 
 struct ConfigKey {

@@ -1,8 +1,8 @@
-#include "broker/api_error.h"
+#include "api/error.h"
 
 #include "absl/strings/cord.h"
 
-namespace rill::broker {
+namespace rill::api {
 namespace {
 
 constexpr char kPayloadUrl[] = "rill.v1.ErrorCode";
@@ -72,4 +72,20 @@ void SetError(const absl::Status& status, v1::Error* error) {
   error->set_leader_hint(-1);
 }
 
-}  // namespace rill::broker
+absl::Status FromError(const v1::Error& error) {
+  if (error.code() == v1::NONE) return absl::OkStatus();
+  return ApiError(error.code(), v1::ErrorCode_Name(error.code()) + ": " + error.message());
+}
+
+bool IsRetriable(const absl::Status& status) {
+  switch (ErrorCodeOf(status)) {
+    case v1::NOT_LEADER:
+    case v1::REQUEST_TIMED_OUT:
+    case v1::UNKNOWN_TOPIC:
+      return true;
+    default:
+      return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+  }
+}
+
+}  // namespace rill::api

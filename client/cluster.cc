@@ -1,0 +1,163 @@
+#include "client/cluster.h"
+
+#include <chrono>
+
+#include "api/error.h"
+#include "base/fmt_absl.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace rill {
+
+ErrorCode ErrorCodeOf(const absl::Status& status) {
+  if (status.ok()) return ErrorCode::kNone;
+  if (!status.GetPayload("rill.v1.ErrorCode")) return ErrorCode::kNone;
+  return static_cast<ErrorCode>(api::ErrorCodeOf(status));
+}
+
+}  // namespace rill
+
+namespace rill::client {
+namespace {
+// Responses carry up to fetch.max.bytes of records.
+constexpr int kMaxReceiveBytes = 128 << 20;
+}  // namespace
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& address) {
+  if (status.ok()) return absl::OkStatus();
+  std::string message = fmt::format("broker {}: {}", address, status.error_message());
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return absl::UnavailableError(message);
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::DeadlineExceededError(message);
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return absl::ResourceExhaustedError(message);
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+Cluster::Cluster(const ClientOptions& options, std::vector<std::string> bootstrap)
+    : options_(options), bootstrap_(std::move(bootstrap)) {}
+
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(const ClientOptions& options) {
+  std::vector<std::string> bootstrap;
+  std::string_view rest = options.bootstrap_brokers;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view address = rest.substr(0, comma);
+    if (!address.empty()) bootstrap.emplace_back(address);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+  }
+  if (bootstrap.empty()) return absl::InvalidArgumentError("no bootstrap brokers given");
+  for (const auto& address : bootstrap) {
+    if (address.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(fmt::format("broker address '{}' is not HOST:PORT", address));
+    }
+  }
+  if (options.request_timeout_ms <= 0) {
+    return absl::InvalidArgumentError("request timeout must be positive");
+  }
+  return std::unique_ptr<Cluster>(new Cluster(options, std::move(bootstrap)));
+}
+
+std::unique_ptr<grpc::ClientContext> Cluster::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(options_.request_timeout_ms));
+  return context;
+}
+
+std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& address) {
+  auto& channel = channels_[address];
+  if (!channel) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+    args.SetMaxSendMessageSize(kMaxReceiveBytes);
+    channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  }
+  return channel;
+}
+
+v1::Rill::Stub* Cluster::RillStub(int32_t node, std::string* address) {
+  absl::MutexLock lock(&mu_);
+  auto it = brokers_.find(node);
+  *address = it != brokers_.end() ? it->second : bootstrap_.front();
+  auto& stub = rill_stubs_[*address];
+  if (!stub) stub = v1::Rill::NewStub(Channel(*address));
+  return stub.get();
+}
+
+v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
+  absl::MutexLock lock(&mu_);
+  *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+  auto& stub = admin_stubs_[*address];
+  if (!stub) stub = v1::Admin::NewStub(Channel(*address));
+  return stub.get();
+}
+
+absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(const std::vector<std::string>& topics) {
+  v1::MetadataRequest request;
+  for (const auto& topic : topics) request.add_topics(topic);
+  absl::Status last;
+  for (const auto& address : bootstrap_) {
+    v1::Rill::Stub* stub;
+    {
+      absl::MutexLock lock(&mu_);
+      auto& owned = rill_stubs_[address];
+      if (!owned) owned = v1::Rill::NewStub(Channel(address));
+      stub = owned.get();
+    }
+    v1::MetadataResponse response;
+    auto context = NewContext();
+    grpc::Status status = stub->Metadata(context.get(), request, &response);
+    if (!status.ok()) {
+      last = FromGrpc(status, address);
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    for (const auto& broker : response.brokers()) {
+      brokers_[broker.node_id()] = fmt::format("{}:{}", broker.host(), broker.port());
+    }
+    for (const auto& topic : response.topics()) {
+      if (topic.error().code() != v1::NONE) {
+        topics_.erase(topic.name());
+        continue;
+      }
+      TopicMetadata meta;
+      meta.leaders.resize(static_cast<size_t>(topic.partitions_size()), -1);
+      for (const auto& p : topic.partitions()) {
+        if (p.partition() >= 0 && p.partition() < topic.partitions_size()) {
+          meta.leaders[static_cast<size_t>(p.partition())] = p.leader();
+        }
+      }
+      topics_[topic.name()] = std::move(meta);
+    }
+    return response;
+  }
+  return last;
+}
+
+absl::StatusOr<TopicMetadata> Cluster::Topic(const std::string& topic, bool refresh) {
+  if (!refresh) {
+    absl::MutexLock lock(&mu_);
+    if (auto it = topics_.find(topic); it != topics_.end()) return it->second;
+  }
+  auto response = FetchMetadata({topic});
+  if (!response.ok()) return response.status();
+  for (const auto& t : response->topics()) {
+    if (t.name() == topic && t.error().code() != v1::NONE) return api::FromError(t.error());
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return api::ApiError(v1::UNKNOWN_TOPIC, fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist", topic));
+  }
+  return it->second;
+}
+
+}  // namespace rill::client

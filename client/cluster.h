@@ -1,0 +1,61 @@
+// Cluster: the client's view of the brokers — bootstrap addresses, one gRPC channel per broker,
+// and a metadata cache (partitions and their leaders per topic) refreshed on demand.
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "rill/types.h"
+#include "rill/v1/admin.grpc.pb.h"
+#include "rill/v1/rill.grpc.pb.h"
+
+namespace rill::client {
+
+// The absl::Status for a failed RPC (Unavailable when the broker cannot be reached).
+absl::Status FromGrpc(const grpc::Status& status, const std::string& address);
+
+struct TopicMetadata {
+  // The leader's node id, by partition.
+  std::vector<int32_t> leaders;
+};
+
+class Cluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<Cluster>> Create(const ClientOptions& options);
+
+  // A context with the request deadline.
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  int request_timeout_ms() const { return options_.request_timeout_ms; }
+
+  // The data-plane stub of a broker (node -1: a bootstrap broker) and its address.
+  v1::Rill::Stub* RillStub(int32_t node, std::string* address);
+  v1::Admin::Stub* AdminStub(std::string* address);
+
+  // The topic's metadata from the cache, or fetched when absent or when `refresh`.
+  absl::StatusOr<TopicMetadata> Topic(const std::string& topic, bool refresh);
+  // A fresh Metadata response (topics empty: all), from the first bootstrap broker that answers.
+  absl::StatusOr<v1::MetadataResponse> FetchMetadata(const std::vector<std::string>& topics);
+
+ private:
+  explicit Cluster(const ClientOptions& options, std::vector<std::string> bootstrap);
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ClientOptions options_;
+  const std::vector<std::string> bootstrap_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<v1::Rill::Stub>> rill_stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<v1::Admin::Stub>> admin_stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, std::string> brokers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, TopicMetadata> topics_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rill::client

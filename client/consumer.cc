@@ -1,0 +1,443 @@
+#include "rill/consumer.h"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "api/error.h"
+#include "base/fmt_absl.h"
+#include "client/cluster.h"
+#include "format/record_batch.h"
+
+namespace rill::client {
+
+namespace {
+constexpr int64_t kNoPosition = -1;
+// Batches from the wire are bounded by the broker's limits; this only guards the parser.
+constexpr size_t kMaxFetchedBatchBytes = size_t{256} << 20;
+}  // namespace
+
+class ConsumerImpl {
+ public:
+  ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<Cluster> cluster)
+      : options_(options), cluster_(std::move(cluster)) {
+    fetcher_ = std::thread([this] { RunFetcher(); });
+  }
+  ~ConsumerImpl() { Close(); }
+
+  absl::Status Assign(const std::vector<TopicPartition>& partitions);
+  std::vector<TopicPartition> Assignment() const;
+  absl::Status Seek(const TopicPartition& partition, int64_t offset);
+  absl::Status SeekTo(const std::vector<TopicPartition>& partitions, int64_t spec);
+  absl::StatusOr<int64_t> Position(const TopicPartition& partition);
+  absl::StatusOr<std::vector<ConsumerRecord>> Poll(int timeout_ms);
+  void Close();
+
+ private:
+  struct PartitionState {
+    // Next offset Poll returns; kNoPosition until resolved by auto_offset_reset or a seek.
+    int64_t position = kNoPosition;
+    // Next offset to fetch (ahead of position by what is buffered).
+    int64_t fetch_position = kNoPosition;
+    // Bumped by every seek, so fetches issued before it are discarded.
+    uint64_t epoch = 0;
+    std::deque<std::string> batches;
+    size_t buffered_bytes = 0;
+    bool fetching = false;
+    absl::Status error;
+  };
+
+  void RunFetcher();
+  // Offsets per partition from ListOffsets (spec: -1 latest, -2 earliest, else a timestamp).
+  absl::StatusOr<std::map<TopicPartition, int64_t>> ListOffsets(
+      const std::vector<TopicPartition>& partitions, int64_t spec);
+  absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
+  void SeekLocked(PartitionState* state, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends decoded records of `state`'s buffered batches to `out`.
+  absl::Status Drain(const TopicPartition& tp, PartitionState* state,
+                     std::vector<ConsumerRecord>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ConsumerOptions options_;
+  const std::unique_ptr<Cluster> cluster_;
+  mutable absl::Mutex mu_;
+  std::map<TopicPartition, PartitionState> partitions_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread fetcher_;
+};
+
+absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions) {
+  for (const auto& tp : partitions) {
+    auto meta = cluster_->Topic(tp.topic, /*refresh=*/false);
+    if (!meta.ok()) return meta.status();
+    if (tp.partition < 0 || tp.partition >= static_cast<int32_t>(meta->leaders.size())) {
+      return api::ApiError(v1::UNKNOWN_PARTITION,
+                           fmt::format("UNKNOWN_PARTITION: topic '{}' has {} partitions, not {}",
+                                       tp.topic, meta->leaders.size(), tp.partition));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  std::map<TopicPartition, PartitionState> next;
+  for (const auto& tp : partitions) {
+    auto it = partitions_.find(tp);
+    next[tp] = it != partitions_.end() ? std::move(it->second) : PartitionState{};
+  }
+  partitions_.swap(next);
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> ConsumerImpl::Assignment() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, state] : partitions_) out.push_back(tp);
+  return out;
+}
+
+void ConsumerImpl::SeekLocked(PartitionState* state, int64_t offset) {
+  state->position = offset;
+  state->fetch_position = offset;
+  state->batches.clear();
+  state->buffered_bytes = 0;
+  state->error = absl::OkStatus();
+  ++state->epoch;
+}
+
+absl::Status ConsumerImpl::Seek(const TopicPartition& partition, int64_t offset) {
+  if (offset < 0) {
+    return api::ApiError(v1::OFFSET_OUT_OF_RANGE,
+                         fmt::format("OFFSET_OUT_OF_RANGE: cannot seek to offset {}", offset));
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) {
+    return absl::FailedPreconditionError(
+        fmt::format("{}-{} is not assigned to this consumer", partition.topic, partition.partition));
+  }
+  SeekLocked(&it->second, offset);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<TopicPartition, int64_t>> ConsumerImpl::ListOffsets(
+    const std::vector<TopicPartition>& partitions, int64_t spec) {
+  v1::ListOffsetsRequest request;
+  for (const auto& tp : partitions) {
+    auto* p = request.add_partitions();
+    p->set_topic(tp.topic);
+    p->set_partition(tp.partition);
+    p->set_timestamp(spec);
+  }
+  std::string address;
+  auto* stub = cluster_->RillStub(-1, &address);
+  v1::ListOffsetsResponse response;
+  auto context = cluster_->NewContext();
+  if (grpc::Status rpc = stub->ListOffsets(context.get(), request, &response); !rpc.ok()) {
+    return FromGrpc(rpc, address);
+  }
+  std::map<TopicPartition, int64_t> out;
+  for (const auto& p : response.partitions()) {
+    if (auto s = api::FromError(p.error()); !s.ok()) return s;
+    out[TopicPartition{p.topic(), p.partition()}] = p.offset();
+  }
+  return out;
+}
+
+absl::Status ConsumerImpl::SeekTo(const std::vector<TopicPartition>& partitions, int64_t spec) {
+  auto offsets = ListOffsets(partitions, spec);
+  if (!offsets.ok()) return offsets.status();
+  // A timestamp no record reaches lands at the end, as in Kafka's offsetsForTimes + seek.
+  std::vector<TopicPartition> to_end;
+  for (const auto& [tp, offset] : *offsets) {
+    if (offset < 0) to_end.push_back(tp);
+  }
+  std::map<TopicPartition, int64_t> ends;
+  if (!to_end.empty()) {
+    auto latest = ListOffsets(to_end, v1::LATEST);
+    if (!latest.ok()) return latest.status();
+    ends = *latest;
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [tp, offset] : *offsets) {
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end()) {
+      return absl::FailedPreconditionError(
+          fmt::format("{}-{} is not assigned to this consumer", tp.topic, tp.partition));
+    }
+    SeekLocked(&it->second, offset >= 0 ? offset : ends[tp]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::ResolvePositions(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return absl::OkStatus();
+  if (options_.auto_offset_reset == OffsetReset::kNone) {
+    return api::ApiError(v1::OFFSET_OUT_OF_RANGE,
+                         "OFFSET_OUT_OF_RANGE: no position and auto offset reset is none");
+  }
+  const int64_t spec =
+      options_.auto_offset_reset == OffsetReset::kEarliest ? v1::EARLIEST : v1::LATEST;
+  auto offsets = ListOffsets(partitions, spec);
+  if (!offsets.ok()) return offsets.status();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [tp, offset] : *offsets) {
+    auto it = partitions_.find(tp);
+    if (it != partitions_.end() && it->second.position == kNoPosition) {
+      SeekLocked(&it->second, offset);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ConsumerImpl::Position(const TopicPartition& partition) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = partitions_.find(partition);
+    if (it == partitions_.end()) {
+      return absl::FailedPreconditionError(fmt::format("{}-{} is not assigned to this consumer",
+                                                       partition.topic, partition.partition));
+    }
+    if (it->second.position != kNoPosition) return it->second.position;
+  }
+  if (auto s = ResolvePositions({partition}); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  return partitions_[partition].position;
+}
+
+void ConsumerImpl::RunFetcher() {
+  while (true) {
+    std::vector<TopicPartition> unresolved;
+    v1::FetchRequest request;
+    std::map<TopicPartition, uint64_t> epochs;
+    {
+      absl::MutexLock lock(&mu_);
+      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        if (closing_) return true;
+        for (const auto& [tp, s] : partitions_) {
+          if (!s.fetching && s.error.ok() && s.buffered_bytes < options_.prefetch_bytes) return true;
+        }
+        return false;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&has_work), absl::Milliseconds(100));
+      if (closing_) return;
+      for (auto& [tp, state] : partitions_) {
+        if (state.fetching || !state.error.ok() || state.buffered_bytes >= options_.prefetch_bytes) {
+          continue;
+        }
+        if (state.fetch_position == kNoPosition) {
+          unresolved.push_back(tp);
+          continue;
+        }
+        auto* p = request.add_partitions();
+        p->set_topic(tp.topic);
+        p->set_partition(tp.partition);
+        p->set_fetch_offset(state.fetch_position);
+        p->set_max_bytes(options_.max_partition_fetch_bytes);
+        state.fetching = true;
+        epochs[tp] = state.epoch;
+      }
+    }
+    if (!unresolved.empty()) {
+      if (absl::Status s = ResolvePositions(unresolved); !s.ok()) {
+        absl::MutexLock lock(&mu_);
+        for (const auto& tp : unresolved) {
+          auto it = partitions_.find(tp);
+          if (it != partitions_.end()) it->second.error = s;
+        }
+      }
+    }
+    if (request.partitions_size() == 0) continue;
+
+    request.set_max_wait_ms(options_.fetch_max_wait_ms);
+    request.set_min_bytes(options_.fetch_min_bytes);
+    request.set_max_bytes(options_.fetch_max_bytes);
+    std::string address;
+    auto* stub = cluster_->RillStub(-1, &address);
+    v1::FetchResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(options_.fetch_max_wait_ms +
+                                                   cluster_->request_timeout_ms()));
+    grpc::Status rpc = stub->Fetch(&context, request, &response);
+
+    std::vector<TopicPartition> out_of_range;
+    absl::MutexLock lock(&mu_);
+    for (auto& [tp, epoch] : epochs) {
+      auto it = partitions_.find(tp);
+      if (it != partitions_.end() && it->second.epoch == epoch) it->second.fetching = false;
+    }
+    if (!rpc.ok()) {
+      // The broker is unreachable: back off briefly; the next turn tries again.
+      mu_.AwaitWithTimeout(absl::Condition(&closing_), absl::Milliseconds(200));
+      continue;
+    }
+    for (const auto& p : response.partitions()) {
+      TopicPartition tp{p.topic(), p.partition()};
+      auto it = partitions_.find(tp);
+      if (it == partitions_.end() || it->second.epoch != epochs[tp]) continue;
+      PartitionState& state = it->second;
+      absl::Status error = api::FromError(p.error());
+      if (!error.ok()) {
+        if (api::ErrorCodeOf(error) == v1::OFFSET_OUT_OF_RANGE &&
+            options_.auto_offset_reset != OffsetReset::kNone) {
+          state.position = kNoPosition;
+          state.fetch_position = kNoPosition;
+        } else if (!api::IsRetriable(error)) {
+          state.error = error;
+        }
+        continue;
+      }
+      std::string_view records = p.records();
+      while (records.size() >= format::kBatchHeaderBytes) {
+        auto header = format::ParseBatchHeader(records, kMaxFetchedBatchBytes);
+        if (!header.ok() || header->size_bytes() > records.size()) {
+          state.error = absl::DataLossError(fmt::format(
+              "{}-{}: malformed batch from the broker at offset {}", tp.topic, tp.partition,
+              state.fetch_position));
+          break;
+        }
+        if (header->next_offset() > state.fetch_position) {
+          state.batches.emplace_back(records.substr(0, header->size_bytes()));
+          state.buffered_bytes += header->size_bytes();
+          state.fetch_position = header->next_offset();
+        }
+        records.remove_prefix(header->size_bytes());
+      }
+    }
+  }
+}
+
+absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state,
+                                 std::vector<ConsumerRecord>* out) {
+  while (!state->batches.empty() && out->size() < options_.max_poll_records) {
+    const std::string& batch = state->batches.front();
+    auto header = format::ValidateBatch(batch, format::ValidationLimits{kMaxFetchedBatchBytes});
+    if (!header.ok()) {
+      return absl::DataLossError(fmt::format("{}-{}: batch at offset {} is corrupt: {}", tp.topic,
+                                             tp.partition, state->position,
+                                             header.status().message()));
+    }
+    if (header->compression() != format::Compression::kNone) {
+      return absl::UnimplementedError(fmt::format(
+          "{}-{}: batch at offset {} is {}-compressed, which this client cannot read yet",
+          tp.topic, tp.partition, header->base_offset, format::CompressionName(header->compression())));
+    }
+    bool consumed_all = true;
+    if (!header->is_control()) {
+      format::RecordReader reader(batch, *header);
+      format::RecordView r;
+      while (reader.Next(&r)) {
+        const int64_t offset = header->base_offset + r.offset_delta;
+        if (offset < state->position) continue;
+        if (out->size() >= options_.max_poll_records) {
+          consumed_all = false;
+          break;
+        }
+        ConsumerRecord record;
+        record.topic = tp.topic;
+        record.partition = tp.partition;
+        record.offset = offset;
+        const bool append_time = header->timestamp_type() == format::TimestampType::kLogAppendTime;
+        record.timestamp_ms = append_time ? header->max_timestamp : header->base_timestamp + r.timestamp_delta;
+        record.timestamp_type = append_time ? TimestampType::kLogAppendTime : TimestampType::kCreateTime;
+        if (r.key) record.key = std::string(*r.key);
+        if (r.value) record.value = std::string(*r.value);
+        for (const auto& h : r.headers) {
+          record.headers.push_back(
+              {std::string(h.key), h.value ? std::optional<std::string>(std::string(*h.value)) : std::nullopt});
+        }
+        out->push_back(std::move(record));
+        state->position = offset + 1;
+      }
+    }
+    if (!consumed_all) break;
+    state->position = std::max(state->position, header->next_offset());
+    state->buffered_bytes -= batch.size();
+    state->batches.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(int timeout_ms) {
+  absl::MutexLock lock(&mu_);
+  auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& [tp, s] : partitions_) {
+      if (!s.batches.empty() || !s.error.ok()) return true;
+    }
+    return closing_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&available), absl::Milliseconds(std::max(0, timeout_ms)));
+  std::vector<ConsumerRecord> out;
+  for (auto& [tp, state] : partitions_) {
+    if (!state.error.ok()) {
+      // Reported once; the fetcher then tries the partition again.
+      absl::Status error = state.error;
+      state.error = absl::OkStatus();
+      if (out.empty()) return error;
+      break;
+    }
+    if (auto s = Drain(tp, &state, &out); !s.ok()) {
+      state.batches.clear();
+      state.buffered_bytes = 0;
+      state.fetch_position = state.position;
+      if (out.empty()) return s;
+      break;
+    }
+  }
+  return out;
+}
+
+void ConsumerImpl::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  if (fetcher_.joinable()) fetcher_.join();
+}
+
+}  // namespace rill::client
+
+namespace rill {
+
+Consumer::Consumer(std::unique_ptr<client::ConsumerImpl> impl) : impl_(std::move(impl)) {}
+Consumer::~Consumer() { Close(); }
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options) {
+  if (options.fetch_max_wait_ms < 0 || options.fetch_min_bytes < 0 ||
+      options.max_partition_fetch_bytes <= 0 || options.fetch_max_bytes <= 0 ||
+      options.max_poll_records == 0 || options.prefetch_bytes == 0) {
+    return absl::InvalidArgumentError("consumer options out of range");
+  }
+  auto cluster = client::Cluster::Create(options.client);
+  if (!cluster.ok()) return cluster.status();
+  return std::unique_ptr<Consumer>(
+      new Consumer(std::make_unique<client::ConsumerImpl>(options, std::move(*cluster))));
+}
+
+absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
+  return impl_->Assign(partitions);
+}
+std::vector<TopicPartition> Consumer::Assignment() const { return impl_->Assignment(); }
+absl::Status Consumer::Seek(const TopicPartition& partition, int64_t offset) {
+  return impl_->Seek(partition, offset);
+}
+absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
+  return impl_->SeekTo(partitions, v1::EARLIEST);
+}
+absl::Status Consumer::SeekToEnd(const std::vector<TopicPartition>& partitions) {
+  return impl_->SeekTo(partitions, v1::LATEST);
+}
+absl::Status Consumer::SeekToTimestamp(const TopicPartition& partition, int64_t timestamp_ms) {
+  if (timestamp_ms < 0) return absl::InvalidArgumentError("timestamp must not be negative");
+  return impl_->SeekTo({partition}, timestamp_ms);
+}
+absl::StatusOr<int64_t> Consumer::Position(const TopicPartition& partition) {
+  return impl_->Position(partition);
+}
+absl::StatusOr<std::vector<ConsumerRecord>> Consumer::Poll(int timeout_ms) {
+  return impl_->Poll(timeout_ms);
+}
+void Consumer::Close() {
+  if (impl_) impl_->Close();
+}
+
+}  // namespace rill

@@ -1,0 +1,105 @@
+// Admin: create, delete, list and describe topics, change their configs, read offsets and the
+// cluster's brokers. Every call is one synchronous request with ClientOptions'
+// request_timeout_ms. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rill/types.h"
+
+namespace rill {
+
+namespace client {
+class Cluster;
+}
+
+struct NewTopic {
+  std::string name;
+  // 0: the broker's default (num.partitions).
+  int32_t partitions = 0;
+  // 0: the broker's default.
+  int32_t replication_factor = 0;
+  // Kafka topic config names: retention.ms, retention.bytes, segment.bytes, ...
+  std::map<std::string, std::string> configs;
+};
+
+struct TopicListing {
+  std::string name;
+  int32_t partitions = 0;
+  int32_t replication_factor = 0;
+  bool internal = false;
+};
+
+struct PartitionInfo {
+  int32_t partition = 0;
+  int32_t leader = -1;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> in_sync_replicas;
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;
+  int64_t size_bytes = 0;
+  int32_t segments = 0;
+};
+
+struct TopicDescription {
+  std::string name;
+  int32_t replication_factor = 0;
+  std::vector<PartitionInfo> partitions;
+  std::map<std::string, std::string> configs;
+};
+
+struct ConfigEntry {
+  std::string name;
+  std::string value;
+  bool is_default = false;
+};
+
+struct BrokerNode {
+  int32_t node_id = 0;
+  std::string host;
+  int32_t port = 0;
+};
+
+struct ClusterDescription {
+  std::vector<BrokerNode> brokers;
+  int32_t controller_id = -1;
+};
+
+// Which offset ListOffsets finds.
+struct OffsetSpec {
+  static constexpr int64_t kLatest = -1;
+  static constexpr int64_t kEarliest = -2;
+  // kLatest, kEarliest, or a timestamp in ms: the first offset whose record is that new.
+  int64_t timestamp = kLatest;
+};
+
+class Admin {
+ public:
+  static absl::StatusOr<std::unique_ptr<Admin>> Create(const ClientOptions& options);
+  ~Admin();
+
+  absl::Status CreateTopic(const NewTopic& topic, bool validate_only = false);
+  absl::Status DeleteTopic(const std::string& name);
+  absl::StatusOr<std::vector<TopicListing>> ListTopics(bool include_internal = false);
+  absl::StatusOr<TopicDescription> DescribeTopic(const std::string& name);
+  // Grows the topic to `total` partitions.
+  absl::Status CreatePartitions(const std::string& topic, int32_t total);
+  // Every config of the topic with its effective value.
+  absl::StatusOr<std::vector<ConfigEntry>> DescribeConfigs(const std::string& topic);
+  absl::Status AlterConfigs(const std::string& topic, const std::map<std::string, std::string>& set,
+                            const std::vector<std::string>& remove = {});
+  // The offset per partition of `topic` (-1 where no record matches a timestamp).
+  absl::StatusOr<std::map<int32_t, int64_t>> ListOffsets(const std::string& topic, OffsetSpec spec);
+  absl::StatusOr<ClusterDescription> DescribeCluster();
+
+ private:
+  explicit Admin(std::unique_ptr<client::Cluster> cluster);
+  std::unique_ptr<client::Cluster> cluster_;
+};
+
+}  // namespace rill

@@ -1,0 +1,414 @@
+#include "rill/producer.h"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "api/error.h"
+#include "base/fmt_absl.h"
+#include "client/cluster.h"
+#include "format/murmur2.h"
+#include "format/record_batch.h"
+
+namespace rill::client {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t WallClockMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Bytes a record adds to a batch, near enough for batching and buffer accounting.
+size_t EstimateBytes(const ProducerRecord& r) {
+  size_t bytes = 24 + (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
+  for (const auto& h : r.headers) bytes += 8 + h.key.size() + (h.value ? h.value->size() : 0);
+  return bytes;
+}
+
+v1::Acks ToProto(Acks acks) {
+  switch (acks) {
+    case Acks::kLeader:
+      return v1::ACKS_LEADER;
+    case Acks::kNone:
+      return v1::ACKS_NONE;
+    case Acks::kAll:
+      return v1::ACKS_ALL;
+  }
+  return v1::ACKS_ALL;
+}
+
+}  // namespace
+
+class ProducerImpl {
+ public:
+  ProducerImpl(const ProducerOptions& options, std::unique_ptr<Cluster> cluster)
+      : options_(options), cluster_(std::move(cluster)), rng_(std::random_device{}()) {
+    sender_ = std::thread([this] { Run(); });
+  }
+
+  ~ProducerImpl() { Close(); }
+
+  absl::Status Send(ProducerRecord record, DeliveryCallback done);
+  void Flush();
+  void Close();
+
+ private:
+  struct Pending {
+    DeliveryCallback done;
+    int64_t timestamp_ms;
+  };
+  struct Batch {
+    TopicPartition partition;
+    uint64_t sequence = 0;
+    format::BatchBuilder builder;
+    std::vector<Pending> records;
+    size_t bytes = 0;
+    Clock::time_point created;
+    Clock::time_point expires;
+    Clock::time_point retry_at;
+    // Set when first sent: later records go to a new batch.
+    std::string encoded;
+  };
+  struct Queue {
+    std::deque<std::unique_ptr<Batch>> batches;
+    bool in_flight = false;
+  };
+  struct Call {
+    grpc::ClientContext context;
+    v1::ProduceRequest request;
+    v1::ProduceResponse response;
+    std::string address;
+    std::vector<Batch*> batches;
+  };
+
+  void Run();
+  bool Ready(const Batch& batch, const Queue& queue, Clock::time_point now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dispatch(std::vector<Batch*> batches) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnResponse(std::shared_ptr<Call> call, const grpc::Status& rpc) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes the front batch of its queue and reports `status` (or offsets) to its records.
+  void Finish(Batch* batch, const absl::Status& status, int64_t base_offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Retry(Batch* batch, Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int32_t ChoosePartition(const ProducerRecord& record, int32_t partitions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ProducerOptions options_;
+  const std::unique_ptr<Cluster> cluster_;
+  absl::Mutex mu_;
+  std::mt19937 rng_ ABSL_GUARDED_BY(mu_);
+  std::map<TopicPartition, Queue> queues_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int32_t> sticky_ ABSL_GUARDED_BY(mu_);
+  std::set<uint64_t> outstanding_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t buffered_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int flushing_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Set when something may have become ready to send before the sender's next timed check.
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // Callbacks taken from completions_ that the sender thread is still running.
+  size_t running_completions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Callbacks to run outside the lock, collected while holding it.
+  std::vector<std::function<void()>> completions_ ABSL_GUARDED_BY(mu_);
+  std::thread sender_;
+};
+
+int32_t ProducerImpl::ChoosePartition(const ProducerRecord& record, int32_t partitions) {
+  if (record.key) return format::PartitionForKey(*record.key, partitions);
+  auto it = sticky_.find(record.topic);
+  if (it == sticky_.end() || it->second >= partitions) {
+    it = sticky_.insert_or_assign(record.topic,
+                                  static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions)))
+             .first;
+  }
+  return it->second;
+}
+
+absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
+  const size_t estimate = EstimateBytes(record);
+  if (estimate > options_.max_request_bytes || estimate > options_.buffer_bytes) {
+    return api::ApiError(v1::MESSAGE_TOO_LARGE,
+                         fmt::format("MESSAGE_TOO_LARGE: record of about {} bytes exceeds the "
+                                     "producer's max request size {}",
+                                     estimate, options_.max_request_bytes));
+  }
+  auto meta = cluster_->Topic(record.topic, /*refresh=*/false);
+  if (!meta.ok()) return meta.status();
+  const auto partitions = static_cast<int32_t>(meta->leaders.size());
+  if (record.partition && (*record.partition < 0 || *record.partition >= partitions)) {
+    return api::ApiError(v1::UNKNOWN_PARTITION,
+                         fmt::format("UNKNOWN_PARTITION: topic '{}' has {} partitions, not {}",
+                                     record.topic, partitions, *record.partition));
+  }
+  const auto now = Clock::now();
+  const int64_t timestamp = record.timestamp_ms.value_or(WallClockMs());
+
+  absl::MutexLock lock(&mu_);
+  auto has_room = [this, estimate]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closing_ || buffered_bytes_ + estimate <= options_.buffer_bytes;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&has_room), absl::Milliseconds(options_.max_block_ms))) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "producer buffer of {} bytes stayed full for {} ms", options_.buffer_bytes,
+        options_.max_block_ms));
+  }
+  if (closing_) return absl::FailedPreconditionError("producer is closed");
+  const int32_t partition = record.partition ? *record.partition : ChoosePartition(record, partitions);
+  Queue& queue = queues_[TopicPartition{record.topic, partition}];
+  if (queue.batches.empty() || !queue.batches.back()->encoded.empty() ||
+      queue.batches.back()->bytes + estimate > options_.batch_bytes ||
+      queue.batches.back()->bytes + estimate > options_.max_request_bytes) {
+    auto batch = std::make_unique<Batch>();
+    batch->partition = TopicPartition{record.topic, partition};
+    batch->sequence = next_sequence_++;
+    batch->created = now;
+    batch->expires = now + std::chrono::milliseconds(options_.delivery_timeout_ms);
+    outstanding_.insert(batch->sequence);
+    queue.batches.push_back(std::move(batch));
+  }
+  Batch& batch = *queue.batches.back();
+  std::vector<format::HeaderView> headers;
+  for (const auto& h : record.headers) {
+    headers.push_back({h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
+  }
+  batch.builder.Append(timestamp,
+                       record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
+                       record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
+                       headers);
+  batch.records.push_back({std::move(done), timestamp});
+  batch.bytes += estimate;
+  buffered_bytes_ += estimate;
+  if (batch.bytes >= options_.batch_bytes || queue.batches.size() > 1) wake_ = true;
+  // A full batch moves a keyless topic on to another partition (Kafka's sticky partitioner).
+  if (!record.key && !record.partition && batch.bytes >= options_.batch_bytes && partitions > 1) {
+    sticky_[record.topic] = static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions));
+  }
+  return absl::OkStatus();
+}
+
+bool ProducerImpl::Ready(const Batch& batch, const Queue& queue, Clock::time_point now) const {
+  if (queue.in_flight || now < batch.retry_at) return false;
+  return !batch.encoded.empty() || closing_ || flushing_ > 0 || queue.batches.size() > 1 ||
+         batch.bytes >= options_.batch_bytes ||
+         now >= batch.created + std::chrono::milliseconds(options_.linger_ms);
+}
+
+void ProducerImpl::Run() {
+  while (true) {
+    std::vector<Batch*> ready;
+    std::vector<std::function<void()>> completions;
+    {
+      absl::MutexLock lock(&mu_);
+      const auto now = Clock::now();
+      Clock::time_point wake = now + std::chrono::milliseconds(100);
+      for (auto it = queues_.begin(); it != queues_.end();) {
+        Queue& queue = it->second;
+        if (queue.batches.empty() && !queue.in_flight) {
+          it = queues_.erase(it);
+          continue;
+        }
+        if (!queue.in_flight && !queue.batches.empty()) {
+          Batch* batch = queue.batches.front().get();
+          if (now >= batch->expires) {
+            Finish(batch,
+                   absl::DeadlineExceededError(fmt::format(
+                       "REQUEST_TIMED_OUT: not acknowledged within the delivery timeout of {} ms",
+                       options_.delivery_timeout_ms)),
+                   -1);
+            continue;  // look at this queue's next batch on the next turn
+          }
+          if (Ready(*batch, queue, now)) {
+            queue.in_flight = true;
+            ready.push_back(batch);
+          } else {
+            wake = std::min(wake, std::max(batch->retry_at,
+                                           batch->created +
+                                               std::chrono::milliseconds(options_.linger_ms)));
+          }
+        }
+        ++it;
+      }
+      completions.swap(completions_);
+      running_completions_ += completions.size();
+      if (ready.empty() && completions.empty()) {
+        if (closing_ && queues_.empty()) return;
+        auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return wake_ || !completions_.empty();
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&woken), absl::FromChrono(wake - now));
+        wake_ = false;
+        continue;
+      }
+    }
+    for (auto& completion : completions) completion();
+    if (!completions.empty()) {
+      absl::MutexLock lock(&mu_);
+      running_completions_ -= completions.size();
+    }
+    if (!ready.empty()) Dispatch(std::move(ready));
+  }
+}
+
+void ProducerImpl::Dispatch(std::vector<Batch*> batches) {
+  // One request per leader.
+  std::map<int32_t, std::shared_ptr<Call>> calls;
+  for (Batch* batch : batches) {
+    auto meta = cluster_->Topic(batch->partition.topic, /*refresh=*/false);
+    int32_t leader = -1;
+    if (meta.ok() && batch->partition.partition < static_cast<int32_t>(meta->leaders.size())) {
+      leader = meta->leaders[static_cast<size_t>(batch->partition.partition)];
+    }
+    auto& call = calls[leader];
+    if (!call) {
+      call = std::make_shared<Call>();
+      call->request.set_acks(ToProto(options_.acks));
+      call->request.set_timeout_ms(cluster_->request_timeout_ms());
+      call->context.set_deadline(std::chrono::system_clock::now() +
+                                 std::chrono::milliseconds(cluster_->request_timeout_ms()));
+    }
+    if (batch->encoded.empty()) batch->encoded = batch->builder.Build();
+    auto* topic = call->request.add_topics();
+    topic->set_topic(batch->partition.topic);
+    auto* data = topic->add_partitions();
+    data->set_partition(batch->partition.partition);
+    data->set_records(batch->encoded);
+    call->batches.push_back(batch);
+  }
+  for (auto& [leader, call] : calls) {
+    auto* stub = cluster_->RillStub(leader, &call->address);
+    stub->async()->Produce(&call->context, &call->request, &call->response,
+                           [this, call](grpc::Status rpc) { OnResponse(call, rpc); });
+  }
+}
+
+void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rpc) {
+  const auto now = Clock::now();
+  bool refresh = false;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < call->batches.size(); ++i) {
+      Batch* batch = call->batches[i];
+      absl::Status status = FromGrpc(rpc, call->address);
+      int64_t base_offset = -1;
+      if (rpc.ok()) {
+        if (static_cast<int>(i) < call->response.partitions_size()) {
+          const auto& p = call->response.partitions(static_cast<int>(i));
+          status = api::FromError(p.error());
+          base_offset = p.base_offset();
+        } else {
+          status = absl::InternalError("malformed produce response");
+        }
+      }
+      if (!status.ok() && (api::IsRetriable(status)) && now < batch->expires) {
+        refresh = refresh || api::ErrorCodeOf(status) == v1::NOT_LEADER ||
+                  api::ErrorCodeOf(status) == v1::UNKNOWN_TOPIC;
+        Retry(batch, now);
+        continue;
+      }
+      Finish(batch, status, base_offset);
+    }
+  }
+  if (refresh) {
+    for (Batch* batch : call->batches) (void)cluster_->Topic(batch->partition.topic, true);
+  }
+}
+
+void ProducerImpl::Retry(Batch* batch, Clock::time_point now) {
+  batch->retry_at = now + std::chrono::milliseconds(options_.retry_backoff_ms);
+  queues_[batch->partition].in_flight = false;
+  wake_ = true;
+}
+
+void ProducerImpl::Finish(Batch* batch, const absl::Status& status, int64_t base_offset) {
+  Queue& queue = queues_[batch->partition];
+  std::unique_ptr<Batch> owned = std::move(queue.batches.front());
+  queue.batches.pop_front();
+  queue.in_flight = false;
+  buffered_bytes_ -= std::min(buffered_bytes_, owned->bytes);
+  outstanding_.erase(owned->sequence);
+  auto shared = std::shared_ptr<Batch>(std::move(owned));
+  wake_ = true;
+  completions_.push_back([shared, status, base_offset] {
+    for (size_t i = 0; i < shared->records.size(); ++i) {
+      auto& record = shared->records[i];
+      if (!record.done) continue;
+      if (!status.ok()) {
+        record.done(status);
+        continue;
+      }
+      record.done(RecordMetadata{shared->partition.topic, shared->partition.partition,
+                                 base_offset < 0 ? -1 : base_offset + static_cast<int64_t>(i),
+                                 record.timestamp_ms});
+    }
+  });
+}
+
+void ProducerImpl::Flush() {
+  absl::MutexLock lock(&mu_);
+  if (outstanding_.empty() && completions_.empty() && running_completions_ == 0) return;
+  const uint64_t last = outstanding_.empty() ? 0 : *outstanding_.rbegin();
+  ++flushing_;
+  wake_ = true;
+  auto done = [this, last]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (outstanding_.empty() || *outstanding_.begin() > last) && completions_.empty() &&
+           running_completions_ == 0;
+  };
+  mu_.Await(absl::Condition(&done));
+  --flushing_;
+}
+
+void ProducerImpl::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    wake_ = true;
+  }
+  if (sender_.joinable()) sender_.join();
+}
+
+}  // namespace rill::client
+
+namespace rill {
+
+Producer::Producer(std::unique_ptr<client::ProducerImpl> impl) : impl_(std::move(impl)) {}
+Producer::~Producer() { Close(); }
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& options) {
+  if (options.batch_bytes == 0 || options.buffer_bytes == 0 || options.linger_ms < 0 ||
+      options.max_block_ms < 0 || options.delivery_timeout_ms <= 0 ||
+      options.retry_backoff_ms < 0 || options.max_request_bytes == 0) {
+    return absl::InvalidArgumentError("producer options out of range");
+  }
+  auto cluster = client::Cluster::Create(options.client);
+  if (!cluster.ok()) return cluster.status();
+  return std::unique_ptr<Producer>(
+      new Producer(std::make_unique<client::ProducerImpl>(options, std::move(*cluster))));
+}
+
+absl::Status Producer::Send(ProducerRecord record, DeliveryCallback done) {
+  return impl_->Send(std::move(record), std::move(done));
+}
+
+std::future<absl::StatusOr<RecordMetadata>> Producer::Send(ProducerRecord record, std::nullptr_t) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<RecordMetadata>>>();
+  auto future = promise->get_future();
+  absl::Status s = impl_->Send(std::move(record), [promise](const absl::StatusOr<RecordMetadata>& r) {
+    promise->set_value(r);
+  });
+  if (!s.ok()) promise->set_value(s);
+  return future;
+}
+
+void Producer::Flush() { impl_->Flush(); }
+void Producer::Close() {
+  if (impl_) impl_->Close();
+}
+
+}  // namespace rill

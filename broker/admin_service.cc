@@ -1,7 +1,7 @@
 #include "broker/admin_service.h"
 
-#include "base/fmt_absl.h"
 #include "api/error.h"
+#include "base/fmt_absl.h"
 
 namespace rill::broker {
 
@@ -109,8 +109,9 @@ grpc::ServerUnaryReactor* AdminService::DescribeConfigs(grpc::CallbackServerCont
                                                         v1::DescribeConfigsResponse* response) {
   auto record = context_->topics->Get(request->topic());
   if (!record) {
-    SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request->topic())),
-             response->mutable_error());
+    SetError(
+        ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request->topic())),
+        response->mutable_error());
     return Done(call);
   }
   SetError(absl::OkStatus(), response->mutable_error());

@@ -4,8 +4,8 @@
 
 #include "base/fmt_absl.h"
 #include "base/logging.h"
-#include "grpcpp/server_builder.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
 
 namespace rill::broker {
 namespace {
@@ -81,8 +81,8 @@ absl::Status Broker::StartServing() {
   if (!server_ || bound_port == 0) {
     return absl::UnavailableError(fmt::format("cannot listen on {} (in use?)", config.listen));
   }
-  grpc_address_ = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                              bound_port);
+  grpc_address_ = fmt::format(
+      "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
   if (config.advertise.empty()) {
     context_.advertised_host = host;
     context_.advertised_port = bound_port;

@@ -74,19 +74,19 @@ Option String(const char* key, const char* help, std::string BrokerConfig::*fiel
 }
 
 Option Bool(const char* key, const char* help, bool BrokerConfig::*field) {
-  return Option{key, help,
-                [key, field](BrokerConfig* c, const std::string& v) -> absl::Status {
-                  if (v == "true" || v == "1") {
-                    c->*field = true;
-                  } else if (v == "false" || v == "0") {
-                    c->*field = false;
-                  } else {
-                    return absl::InvalidArgumentError(
-                        fmt::format("{}: '{}' is not true or false", key, v));
-                  }
-                  return absl::OkStatus();
-                },
-                [field](const BrokerConfig& c) { return std::string(c.*field ? "true" : "false"); }};
+  return Option{
+      key, help,
+      [key, field](BrokerConfig* c, const std::string& v) -> absl::Status {
+        if (v == "true" || v == "1") {
+          c->*field = true;
+        } else if (v == "false" || v == "0") {
+          c->*field = false;
+        } else {
+          return absl::InvalidArgumentError(fmt::format("{}: '{}' is not true or false", key, v));
+        }
+        return absl::OkStatus();
+      },
+      [field](const BrokerConfig& c) { return std::string(c.*field ? "true" : "false"); }};
 }
 
 const std::vector<Option>& Options() {
@@ -155,8 +155,8 @@ std::string HelpText() {
          "environment, then the file.\n\n"
          "  --config FILE                         TOML config file\n";
   for (const auto& option : Options()) {
-    out << fmt::format("  {:<37} {} (default: {})\n", FlagName(option.key) + " VALUE",
-                       option.help, option.get(defaults).empty() ? "none" : option.get(defaults));
+    out << fmt::format("  {:<37} {} (default: {})\n", FlagName(option.key) + " VALUE", option.help,
+                       option.get(defaults).empty() ? "none" : option.get(defaults));
   }
   return out.str();
 }
@@ -211,12 +211,12 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
       auto value = TomlValue(*table, option.key);
       if (!value) continue;
       if (*value == "\x01") {
-        return absl::InvalidArgumentError(
-            fmt::format("config file {}: {} must be a string, integer or boolean", config_file,
-                        option.key));
+        return absl::InvalidArgumentError(fmt::format(
+            "config file {}: {} must be a string, integer or boolean", config_file, option.key));
       }
       if (auto s = option.set(&load.config, *value); !s.ok()) {
-        return absl::InvalidArgumentError(fmt::format("config file {}: {}", config_file, s.message()));
+        return absl::InvalidArgumentError(
+            fmt::format("config file {}: {}", config_file, s.message()));
       }
     }
     // A misspelt key would otherwise be silently ignored.

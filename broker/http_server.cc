@@ -83,35 +83,36 @@ void HttpServer::Accept() {
 
 void HttpServer::Serve(std::shared_ptr<asio::ip::tcp::socket> socket) {
   auto buffer = std::make_shared<asio::streambuf>(kMaxRequestHeadBytes);
-  asio::async_read_until(*socket, *buffer, "\r\n\r\n", [this, socket, buffer](
-                                                             std::error_code ec, size_t) {
-    HttpResponse response;
-    if (ec) {
-      response = {400, "text/plain", "bad request\n"};
-    } else {
-      std::istream in(buffer.get());
-      std::string method, target;
-      in >> method >> target;
-      auto query = target.find('?');
-      if (query != std::string::npos) target.resize(query);
-      auto it = handlers_.find(target);
-      if (method != "GET") {
-        response = {405, "text/plain", "only GET is supported\n"};
-      } else if (it == handlers_.end()) {
-        response = {404, "text/plain", "not found\n"};
-      } else {
-        response = it->second();
-      }
-    }
-    auto text = std::make_shared<std::string>(fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        response.status, Reason(response.status), response.content_type, response.body.size(),
-        response.body));
-    asio::async_write(*socket, asio::buffer(*text), [socket, text](std::error_code, size_t) {
-      std::error_code ignored;
-      socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    });
-  });
+  asio::async_read_until(
+      *socket, *buffer, "\r\n\r\n", [this, socket, buffer](std::error_code ec, size_t) {
+        HttpResponse response;
+        if (ec) {
+          response = {400, "text/plain", "bad request\n"};
+        } else {
+          std::istream in(buffer.get());
+          std::string method, target;
+          in >> method >> target;
+          auto query = target.find('?');
+          if (query != std::string::npos) target.resize(query);
+          auto it = handlers_.find(target);
+          if (method != "GET") {
+            response = {405, "text/plain", "only GET is supported\n"};
+          } else if (it == handlers_.end()) {
+            response = {404, "text/plain", "not found\n"};
+          } else {
+            response = it->second();
+          }
+        }
+        auto text = std::make_shared<std::string>(
+            fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: "
+                        "close\r\n\r\n{}",
+                        response.status, Reason(response.status), response.content_type,
+                        response.body.size(), response.body));
+        asio::async_write(*socket, asio::buffer(*text), [socket, text](std::error_code, size_t) {
+          std::error_code ignored;
+          socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        });
+      });
 }
 
 }  // namespace rill::broker

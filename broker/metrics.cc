@@ -16,21 +16,26 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 BrokerMetrics::BrokerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
   using namespace prometheus;
-  auto& requests = BuildCounter().Name("rill_requests_total").Help("Requests handled, by API")
+  auto& requests = BuildCounter()
+                       .Name("rill_requests_total")
+                       .Help("Requests handled, by API")
                        .Register(*registry_);
   produce_requests_ = &requests.Add({{"api", "produce"}});
   fetch_requests_ = &requests.Add({{"api", "fetch"}});
-  auto& bytes = BuildCounter().Name("rill_record_bytes_total")
+  auto& bytes = BuildCounter()
+                    .Name("rill_record_bytes_total")
                     .Help("Record batch bytes produced and fetched")
                     .Register(*registry_);
   produce_bytes_ = &bytes.Add({{"direction", "produce"}});
   fetch_bytes_ = &bytes.Add({{"direction", "fetch"}});
-  auto& latency = BuildHistogram().Name("rill_request_latency_seconds")
+  auto& latency = BuildHistogram()
+                      .Name("rill_request_latency_seconds")
                       .Help("Time from request to response (produce: until acknowledged)")
                       .Register(*registry_);
   produce_latency_ = &latency.Add({{"api", "produce"}}, LatencyBuckets());
   fetch_latency_ = &latency.Add({{"api", "fetch"}}, LatencyBuckets());
-  errors_ = &BuildCounter().Name("rill_request_errors_total")
+  errors_ = &BuildCounter()
+                 .Name("rill_request_errors_total")
                  .Help("Error responses, by API and error code")
                  .Register(*registry_);
 }
@@ -56,16 +61,18 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics,
   using namespace prometheus;
   // Partition gauges live in a registry built per scrape, so they always match the topics.
   Registry snapshot;
-  auto& size = BuildGauge().Name("rill_partition_size_bytes").Help("Bytes on disk")
-                   .Register(snapshot);
-  auto& high = BuildGauge().Name("rill_partition_high_watermark")
+  auto& size =
+      BuildGauge().Name("rill_partition_size_bytes").Help("Bytes on disk").Register(snapshot);
+  auto& high = BuildGauge()
+                   .Name("rill_partition_high_watermark")
                    .Help("Offset below which records are durable and readable")
                    .Register(snapshot);
-  auto& start = BuildGauge().Name("rill_partition_log_start_offset")
+  auto& start = BuildGauge()
+                    .Name("rill_partition_log_start_offset")
                     .Help("First offset still retained")
                     .Register(snapshot);
-  auto& segments = BuildGauge().Name("rill_partition_segments").Help("Segment files")
-                       .Register(snapshot);
+  auto& segments =
+      BuildGauge().Name("rill_partition_segments").Help("Segment files").Register(snapshot);
   for (const auto& partition : topics.AllPartitions()) {
     auto stats = partition->log().stats();
     Labels labels{{"topic", partition->topic()}, {"partition", std::to_string(partition->id())}};
@@ -74,8 +81,12 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics,
     start.Add(labels).Set(static_cast<double>(stats.start_offset.value()));
     segments.Add(labels).Set(static_cast<double>(stats.segment_count));
   }
-  BuildGauge().Name("rill_storage_syncs").Help("Group-commit fdatasync rounds so far")
-      .Register(snapshot).Add({}).Set(static_cast<double>(flusher.flush_count()));
+  BuildGauge()
+      .Name("rill_storage_syncs")
+      .Help("Group-commit fdatasync rounds so far")
+      .Register(snapshot)
+      .Add({})
+      .Set(static_cast<double>(flusher.flush_count()));
 
   auto families = registry_->Collect();
   auto more = snapshot.Collect();

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "base/fmt_absl.h"
 #include "api/error.h"
+#include "base/fmt_absl.h"
 #include "format/record_batch.h"
 
 namespace rill::broker {
@@ -24,8 +24,8 @@ void Partition::Produce(std::string_view records, v1::Acks acks, size_t max_batc
   while (!rest.empty()) {
     auto header = format::ParseBatchHeader(rest, max_batch_bytes);
     if (header.ok() && header->size_bytes() > rest.size()) {
-      header = absl::InvalidArgumentError(fmt::format(
-          "batch claims {} bytes but only {} were sent", header->size_bytes(), rest.size()));
+      header = absl::InvalidArgumentError(fmt::format("batch claims {} bytes but only {} were sent",
+                                                      header->size_bytes(), rest.size()));
     }
     if (header.ok()) {
       header = format::ValidateBatch(rest.substr(0, header->size_bytes()),

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <vector>
 
+#include "api/error.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
-#include "api/error.h"
 
 namespace rill::broker {
 
@@ -76,8 +76,8 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
       got->set_log_start_offset(start);
       const int64_t offset = want.fetch_offset();
       if (offset < start || offset > high_watermark) {
-        SetError(ApiError(v1::OFFSET_OUT_OF_RANGE,
-                          fmt::format("offset {} is outside [{}, {}]", offset, start, high_watermark)),
+        SetError(ApiError(v1::OFFSET_OUT_OF_RANGE, fmt::format("offset {} is outside [{}, {}]",
+                                                               offset, start, high_watermark)),
                  got->mutable_error());
         any_error = true;
         continue;
@@ -86,8 +86,9 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
       // Past the total budget, only the first batch of the response may still be returned.
       int64_t budget = std::min<int64_t>(want.max_bytes(), total_max - total);
       if (budget <= 0 && total > 0) continue;
-      auto read = partition.log().Read(Offset(offset), static_cast<size_t>(std::max<int64_t>(budget, 1)),
-                                       Offset(high_watermark));
+      auto read =
+          partition.log().Read(Offset(offset), static_cast<size_t>(std::max<int64_t>(budget, 1)),
+                               Offset(high_watermark));
       if (!read.ok()) {
         SetError(read.status(), got->mutable_error());
         any_error = true;
@@ -235,20 +236,22 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
       }
       auto record = context_->topics->Get(topic.topic());
       if (!record) {  // deleted since it was resolved
-        SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic.topic())),
-                 entry->mutable_error());
+        SetError(
+            ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic.topic())),
+            entry->mutable_error());
         complete_one();
         continue;
       }
       const size_t max_batch_bytes = context_->topics->LogConfigFor(*record).max_batch_bytes;
       const int64_t log_start = (*partition)->log().start_offset().value();
-      (*partition)->Produce(data.records(), request->acks(), max_batch_bytes,
-                            [entry, complete_one, log_start](ProduceResult result) {
-                              SetError(result.status, entry->mutable_error());
-                              entry->set_base_offset(result.base_offset);
-                              entry->set_log_start_offset(log_start);
-                              complete_one();
-                            });
+      (*partition)
+          ->Produce(data.records(), request->acks(), max_batch_bytes,
+                    [entry, complete_one, log_start](ProduceResult result) {
+                      SetError(result.status, entry->mutable_error());
+                      entry->set_base_offset(result.base_offset);
+                      entry->set_log_start_offset(log_start);
+                      complete_one();
+                    });
     }
   }
   complete_one();

@@ -3,8 +3,8 @@
 #include <charconv>
 #include <functional>
 
-#include "base/fmt_absl.h"
 #include "api/error.h"
+#include "base/fmt_absl.h"
 
 namespace rill::broker {
 

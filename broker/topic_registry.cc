@@ -2,9 +2,9 @@
 
 #include <chrono>
 
+#include "api/error.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
-#include "api/error.h"
 
 namespace rill::broker {
 
@@ -84,8 +84,8 @@ absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t t
   for (int32_t p = from; p < to; ++p) {
     auto log = logs_->GetOrCreate(LogName(topic->record.name(), p), config);
     if (!log.ok()) {
-      return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{}: {}", topic->record.name(),
-                                                     p, log.status().message()));
+      return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{}: {}", topic->record.name(), p,
+                                                     log.status().message()));
     }
     topic->partitions.push_back(std::make_shared<Partition>(topic->record.name(), p, *log));
   }
@@ -229,8 +229,8 @@ absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::GetPartition(const std
     return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic));
   }
   if (partition < 0 || partition >= static_cast<int32_t>(it->second.partitions.size())) {
-    return ApiError(v1::UNKNOWN_PARTITION, fmt::format("topic '{}' has no partition {}", topic,
-                                                       partition));
+    return ApiError(v1::UNKNOWN_PARTITION,
+                    fmt::format("topic '{}' has no partition {}", topic, partition));
   }
   return it->second.partitions[static_cast<size_t>(partition)];
 }

@@ -17,13 +17,13 @@ absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(const ClientOptions& option
 }
 
 // Runs one admin RPC; returns the transport error or OK.
-#define RILL_ADMIN_CALL(method, request, response)                               \
-  do {                                                                           \
-    std::string address;                                                         \
-    auto* stub = cluster_->AdminStub(&address);                                  \
-    auto context = cluster_->NewContext();                                       \
-    grpc::Status rpc = stub->method(context.get(), request, &response);          \
-    if (!rpc.ok()) return FromGrpc(rpc, address);                                \
+#define RILL_ADMIN_CALL(method, request, response)                      \
+  do {                                                                  \
+    std::string address;                                                \
+    auto* stub = cluster_->AdminStub(&address);                         \
+    auto context = cluster_->NewContext();                              \
+    grpc::Status rpc = stub->method(context.get(), request, &response); \
+    if (!rpc.ok()) return FromGrpc(rpc, address);                       \
   } while (0)
 
 absl::Status Admin::CreateTopic(const NewTopic& topic, bool validate_only) {
@@ -69,12 +69,16 @@ absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& name) {
   if (response.topics_size() != 1) return absl::InternalError("malformed DescribeTopics response");
   const auto& t = response.topics(0);
   if (auto s = api::FromError(t.error()); !s.ok()) return s;
-  TopicDescription out{t.name(), t.replication_factor(), {}, {t.configs().begin(), t.configs().end()}};
+  TopicDescription out{
+      t.name(), t.replication_factor(), {}, {t.configs().begin(), t.configs().end()}};
   for (const auto& p : t.partitions()) {
-    out.partitions.push_back({p.partition(), p.leader(),
+    out.partitions.push_back({p.partition(),
+                              p.leader(),
                               {p.replicas().begin(), p.replicas().end()},
                               {p.in_sync_replicas().begin(), p.in_sync_replicas().end()},
-                              p.log_start_offset(), p.high_watermark(), p.size_bytes(),
+                              p.log_start_offset(),
+                              p.high_watermark(),
+                              p.size_bytes(),
                               p.segments()});
   }
   return out;
@@ -143,7 +147,8 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
   if (!response.ok()) return response.status();
   ClusterDescription out;
   out.controller_id = response->controller_id();
-  for (const auto& b : response->brokers()) out.brokers.push_back({b.node_id(), b.host(), b.port()});
+  for (const auto& b : response->brokers())
+    out.brokers.push_back({b.node_id(), b.host(), b.port()});
   return out;
 }
 

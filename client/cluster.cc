@@ -56,7 +56,8 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(const ClientOptions& op
   if (bootstrap.empty()) return absl::InvalidArgumentError("no bootstrap brokers given");
   for (const auto& address : bootstrap) {
     if (address.find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(fmt::format("broker address '{}' is not HOST:PORT", address));
+      return absl::InvalidArgumentError(
+          fmt::format("broker address '{}' is not HOST:PORT", address));
     }
   }
   if (options.request_timeout_ms <= 0) {
@@ -100,7 +101,8 @@ v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
   return stub.get();
 }
 
-absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(const std::vector<std::string>& topics) {
+absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(
+    const std::vector<std::string>& topics) {
   v1::MetadataRequest request;
   for (const auto& topic : topics) request.add_topics(topic);
   absl::Status last;
@@ -155,7 +157,8 @@ absl::StatusOr<TopicMetadata> Cluster::Topic(const std::string& topic, bool refr
   absl::MutexLock lock(&mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
-    return api::ApiError(v1::UNKNOWN_TOPIC, fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist", topic));
+    return api::ApiError(v1::UNKNOWN_TOPIC,
+                         fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist", topic));
   }
   return it->second;
 }

@@ -46,7 +46,8 @@ class Cluster {
 
  private:
   explicit Cluster(const ClientOptions& options, std::vector<std::string> bootstrap);
-  std::shared_ptr<grpc::Channel> Channel(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClientOptions options_;
   const std::vector<std::string> bootstrap_;

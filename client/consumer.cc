@@ -111,8 +111,8 @@ absl::Status ConsumerImpl::Seek(const TopicPartition& partition, int64_t offset)
   absl::MutexLock lock(&mu_);
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) {
-    return absl::FailedPreconditionError(
-        fmt::format("{}-{} is not assigned to this consumer", partition.topic, partition.partition));
+    return absl::FailedPreconditionError(fmt::format("{}-{} is not assigned to this consumer",
+                                                     partition.topic, partition.partition));
   }
   SeekLocked(&it->second, offset);
   return absl::OkStatus();
@@ -213,14 +213,16 @@ void ConsumerImpl::RunFetcher() {
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         if (closing_) return true;
         for (const auto& [tp, s] : partitions_) {
-          if (!s.fetching && s.error.ok() && s.buffered_bytes < options_.prefetch_bytes) return true;
+          if (!s.fetching && s.error.ok() && s.buffered_bytes < options_.prefetch_bytes)
+            return true;
         }
         return false;
       };
       mu_.AwaitWithTimeout(absl::Condition(&has_work), absl::Milliseconds(100));
       if (closing_) return;
       for (auto& [tp, state] : partitions_) {
-        if (state.fetching || !state.error.ok() || state.buffered_bytes >= options_.prefetch_bytes) {
+        if (state.fetching || !state.error.ok() ||
+            state.buffered_bytes >= options_.prefetch_bytes) {
           continue;
         }
         if (state.fetch_position == kNoPosition) {
@@ -254,9 +256,9 @@ void ConsumerImpl::RunFetcher() {
     auto* stub = cluster_->RillStub(-1, &address);
     v1::FetchResponse response;
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::milliseconds(options_.fetch_max_wait_ms +
-                                                   cluster_->request_timeout_ms()));
+    context.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(options_.fetch_max_wait_ms + cluster_->request_timeout_ms()));
     grpc::Status rpc = stub->Fetch(&context, request, &response);
 
     std::vector<TopicPartition> out_of_range;
@@ -290,9 +292,9 @@ void ConsumerImpl::RunFetcher() {
       while (records.size() >= format::kBatchHeaderBytes) {
         auto header = format::ParseBatchHeader(records, kMaxFetchedBatchBytes);
         if (!header.ok() || header->size_bytes() > records.size()) {
-          state.error = absl::DataLossError(fmt::format(
-              "{}-{}: malformed batch from the broker at offset {}", tp.topic, tp.partition,
-              state.fetch_position));
+          state.error =
+              absl::DataLossError(fmt::format("{}-{}: malformed batch from the broker at offset {}",
+                                              tp.topic, tp.partition, state.fetch_position));
           break;
         }
         if (header->next_offset() > state.fetch_position) {
@@ -318,8 +320,8 @@ absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state
     }
     if (header->compression() != format::Compression::kNone) {
       return absl::UnimplementedError(fmt::format(
-          "{}-{}: batch at offset {} is {}-compressed, which this client cannot read yet",
-          tp.topic, tp.partition, header->base_offset, format::CompressionName(header->compression())));
+          "{}-{}: batch at offset {} is {}-compressed, which this client cannot read yet", tp.topic,
+          tp.partition, header->base_offset, format::CompressionName(header->compression())));
     }
     bool consumed_all = true;
     if (!header->is_control()) {
@@ -337,13 +339,16 @@ absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state
         record.partition = tp.partition;
         record.offset = offset;
         const bool append_time = header->timestamp_type() == format::TimestampType::kLogAppendTime;
-        record.timestamp_ms = append_time ? header->max_timestamp : header->base_timestamp + r.timestamp_delta;
-        record.timestamp_type = append_time ? TimestampType::kLogAppendTime : TimestampType::kCreateTime;
+        record.timestamp_ms =
+            append_time ? header->max_timestamp : header->base_timestamp + r.timestamp_delta;
+        record.timestamp_type =
+            append_time ? TimestampType::kLogAppendTime : TimestampType::kCreateTime;
         if (r.key) record.key = std::string(*r.key);
         if (r.value) record.value = std::string(*r.value);
         for (const auto& h : r.headers) {
           record.headers.push_back(
-              {std::string(h.key), h.value ? std::optional<std::string>(std::string(*h.value)) : std::nullopt});
+              {std::string(h.key),
+               h.value ? std::optional<std::string>(std::string(*h.value)) : std::nullopt});
         }
         out->push_back(std::move(record));
         state->position = offset + 1;

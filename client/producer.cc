@@ -124,8 +124,9 @@ int32_t ProducerImpl::ChoosePartition(const ProducerRecord& record, int32_t part
   if (record.key) return format::PartitionForKey(*record.key, partitions);
   auto it = sticky_.find(record.topic);
   if (it == sticky_.end() || it->second >= partitions) {
-    it = sticky_.insert_or_assign(record.topic,
-                                  static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions)))
+    it = sticky_
+             .insert_or_assign(record.topic,
+                               static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions)))
              .first;
   }
   return it->second;
@@ -154,13 +155,15 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   auto has_room = [this, estimate]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || buffered_bytes_ + estimate <= options_.buffer_bytes;
   };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&has_room), absl::Milliseconds(options_.max_block_ms))) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "producer buffer of {} bytes stayed full for {} ms", options_.buffer_bytes,
-        options_.max_block_ms));
+  if (!mu_.AwaitWithTimeout(absl::Condition(&has_room),
+                            absl::Milliseconds(options_.max_block_ms))) {
+    return absl::ResourceExhaustedError(
+        fmt::format("producer buffer of {} bytes stayed full for {} ms", options_.buffer_bytes,
+                    options_.max_block_ms));
   }
   if (closing_) return absl::FailedPreconditionError("producer is closed");
-  const int32_t partition = record.partition ? *record.partition : ChoosePartition(record, partitions);
+  const int32_t partition =
+      record.partition ? *record.partition : ChoosePartition(record, partitions);
   Queue& queue = queues_[TopicPartition{record.topic, partition}];
   if (queue.batches.empty() || !queue.batches.back()->encoded.empty() ||
       queue.batches.back()->bytes + estimate > options_.batch_bytes ||
@@ -178,10 +181,9 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   for (const auto& h : record.headers) {
     headers.push_back({h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
   }
-  batch.builder.Append(timestamp,
-                       record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
-                       record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
-                       headers);
+  batch.builder.Append(
+      timestamp, record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
+      record.value ? std::optional<std::string_view>(*record.value) : std::nullopt, headers);
   batch.records.push_back({std::move(done), timestamp});
   batch.bytes += estimate;
   buffered_bytes_ += estimate;
@@ -228,9 +230,9 @@ void ProducerImpl::Run() {
             queue.in_flight = true;
             ready.push_back(batch);
           } else {
-            wake = std::min(wake, std::max(batch->retry_at,
-                                           batch->created +
-                                               std::chrono::milliseconds(options_.linger_ms)));
+            wake = std::min(
+                wake, std::max(batch->retry_at,
+                               batch->created + std::chrono::milliseconds(options_.linger_ms)));
           }
         }
         ++it;
@@ -399,9 +401,9 @@ absl::Status Producer::Send(ProducerRecord record, DeliveryCallback done) {
 std::future<absl::StatusOr<RecordMetadata>> Producer::Send(ProducerRecord record, std::nullptr_t) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<RecordMetadata>>>();
   auto future = promise->get_future();
-  absl::Status s = impl_->Send(std::move(record), [promise](const absl::StatusOr<RecordMetadata>& r) {
-    promise->set_value(r);
-  });
+  absl::Status s =
+      impl_->Send(std::move(record),
+                  [promise](const absl::StatusOr<RecordMetadata>& r) { promise->set_value(r); });
   if (!s.ok()) promise->set_value(s);
   return future;
 }

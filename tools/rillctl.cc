@@ -1,0 +1,598 @@
+// rillctl: the operator's command line for Rill (habits of kafka-topics.sh, rpk and kcat).
+// `rillctl --help` lists the commands; docs/operations.md describes them.
+//
+// Exit status: 0 on success, 1 when the operation failed (one line on stderr saying why),
+// 2 for bad usage.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/fmt_absl.h"
+#include "rill/admin.h"
+#include "rill/consumer.h"
+#include "rill/producer.h"
+
+namespace {
+
+using namespace rill;
+
+constexpr char kUsage[] =
+    R"(usage: rillctl [--brokers HOST:PORT,...] [--output table|json] COMMAND ...
+
+Commands:
+  topic create NAME [--partitions N] [--replication-factor R] [--config KEY=VALUE]...
+  topic list
+  topic describe NAME
+  topic delete NAME
+  topic add-partitions NAME --total N
+  topic alter-config NAME [--set KEY=VALUE]... [--delete KEY]...
+  produce TOPIC [--key-separator SEP] [--partition P]
+      one record per line of standard input; prints a summary at the end
+  consume TOPIC [--partition P] [--offset N | --from-beginning | --from-timestamp MS]
+                [--max-messages N] [--format FMT]
+      follows the log until interrupted unless --max-messages is given. FMT uses kcat's tokens:
+      %t topic, %p partition, %o offset, %k key, %s value, %T timestamp, %h headers,
+      \t and \n; the default prints the value and a newline
+  offsets TOPIC           earliest and latest offset of every partition
+  cluster status          brokers, topics and partitions
+
+Global options:
+  --brokers LIST   bootstrap brokers (default: $RILL_BROKERS, else 127.0.0.1:9290)
+  --output FORMAT  table (default) or json
+)";
+
+struct UsageError {
+  std::string message;
+};
+
+class Args {
+ public:
+  explicit Args(std::vector<std::string> args) : args_(std::move(args)) {}
+
+  bool empty() const { return pos_ >= args_.size(); }
+  std::string Next(const char* what) {
+    if (empty()) throw UsageError{fmt::format("missing {}", what)};
+    return args_[pos_++];
+  }
+  // Takes "--flag VALUE" or "--flag=VALUE" if next; nullopt otherwise.
+  std::optional<std::string> Flag(const std::string& name) {
+    if (empty()) return std::nullopt;
+    const std::string& arg = args_[pos_];
+    if (arg == name) {
+      ++pos_;
+      return Next(name.c_str());
+    }
+    if (arg.rfind(name + "=", 0) == 0) {
+      ++pos_;
+      return arg.substr(name.size() + 1);
+    }
+    return std::nullopt;
+  }
+  bool Switch(const std::string& name) {
+    if (!empty() && args_[pos_] == name) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  [[noreturn]] void Unknown() {
+    throw UsageError{fmt::format("unexpected argument '{}'", args_[pos_])};
+  }
+
+ private:
+  std::vector<std::string> args_;
+  size_t pos_ = 0;
+};
+
+int64_t ParseInt(const std::string& flag, const std::string& text, int64_t min) {
+  try {
+    size_t used = 0;
+    int64_t value = std::stoll(text, &used);
+    if (used == text.size() && value >= min) return value;
+  } catch (const std::exception&) {
+  }
+  throw UsageError{fmt::format("{} needs an integer >= {}, got '{}'", flag, min, text)};
+}
+
+std::pair<std::string, std::string> ParseKeyValue(const std::string& flag,
+                                                  const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw UsageError{fmt::format("{} needs KEY=VALUE, got '{}'", flag, text)};
+  }
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Prints rows as an aligned table with a header.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size());
+  for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], widths[i]) : row[i];
+    }
+    fmt::print("{}\n", line);
+  };
+  print_row(header);
+  for (const auto& row : rows) print_row(row);
+}
+
+std::string JoinInts(const std::vector<int32_t>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  return out;
+}
+
+struct Context {
+  ClientOptions client;
+  bool json = false;
+};
+
+class Failure {
+ public:
+  explicit Failure(absl::Status status) : status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+template <typename T>
+T Check(absl::StatusOr<T> result) {
+  if (!result.ok()) throw Failure(result.status());
+  return std::move(*result);
+}
+void Check(const absl::Status& status) {
+  if (!status.ok()) throw Failure(status);
+}
+
+std::unique_ptr<Admin> MakeAdmin(const Context& ctx) { return Check(Admin::Create(ctx.client)); }
+
+int TopicCommand(const Context& ctx, Args& args) {
+  const std::string verb = args.Next(
+      "topic command (create, list, describe, delete, "
+      "add-partitions, alter-config)");
+  if (verb == "list") {
+    if (!args.empty()) args.Unknown();
+    auto topics = Check(MakeAdmin(ctx)->ListTopics());
+    if (ctx.json) {
+      std::string out = "[";
+      for (size_t i = 0; i < topics.size(); ++i) {
+        out += fmt::format("{}{{\"name\":{},\"partitions\":{},\"replication_factor\":{}}}",
+                           i ? "," : "", JsonString(topics[i].name), topics[i].partitions,
+                           topics[i].replication_factor);
+      }
+      fmt::print("{}]\n", out);
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& t : topics) {
+        rows.push_back(
+            {t.name, std::to_string(t.partitions), std::to_string(t.replication_factor)});
+      }
+      PrintTable({"NAME", "PARTITIONS", "REPLICAS"}, rows);
+    }
+    return 0;
+  }
+  const std::string name = args.Next("topic name");
+  if (verb == "create") {
+    NewTopic topic{name, 0, 0, {}};  // 0: the broker's defaults
+    while (!args.empty()) {
+      if (auto v = args.Flag("--partitions")) {
+        topic.partitions = static_cast<int32_t>(ParseInt("--partitions", *v, 1));
+      } else if (auto v = args.Flag("--replication-factor")) {
+        topic.replication_factor = static_cast<int32_t>(ParseInt("--replication-factor", *v, 1));
+      } else if (auto v = args.Flag("--config")) {
+        topic.configs.insert(ParseKeyValue("--config", *v));
+      } else {
+        args.Unknown();
+      }
+    }
+    Check(MakeAdmin(ctx)->CreateTopic(topic));
+    if (ctx.json) {
+      fmt::print("{{\"created\":{}}}\n", JsonString(name));
+    } else {
+      fmt::print("created topic {}\n", name);
+    }
+    return 0;
+  }
+  if (verb == "describe") {
+    if (!args.empty()) args.Unknown();
+    auto t = Check(MakeAdmin(ctx)->DescribeTopic(name));
+    if (ctx.json) {
+      std::string parts;
+      for (const auto& p : t.partitions) {
+        parts += fmt::format(
+            "{}{{\"partition\":{},\"leader\":{},\"replicas\":[{}],\"in_sync_replicas\":[{}],"
+            "\"log_start_offset\":{},\"high_watermark\":{},\"size_bytes\":{},\"segments\":{}}}",
+            parts.empty() ? "" : ",", p.partition, p.leader, JoinInts(p.replicas),
+            JoinInts(p.in_sync_replicas), p.log_start_offset, p.high_watermark, p.size_bytes,
+            p.segments);
+      }
+      std::string configs;
+      for (const auto& [k, v] : t.configs) {
+        configs += fmt::format("{}{}:{}", configs.empty() ? "" : ",", JsonString(k), JsonString(v));
+      }
+      fmt::print(
+          "{{\"name\":{},\"replication_factor\":{},\"configs\":{{{}}},\"partitions\":[{}]}}\n",
+          JsonString(t.name), t.replication_factor, configs, parts);
+      return 0;
+    }
+    fmt::print("topic {}: {} partition(s), replication factor {}\n", t.name, t.partitions.size(),
+               t.replication_factor);
+    for (const auto& [k, v] : t.configs) fmt::print("config {}={}\n", k, v);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : t.partitions) {
+      rows.push_back({std::to_string(p.partition), std::to_string(p.leader), JoinInts(p.replicas),
+                      JoinInts(p.in_sync_replicas), std::to_string(p.log_start_offset),
+                      std::to_string(p.high_watermark), std::to_string(p.size_bytes)});
+    }
+    PrintTable({"PARTITION", "LEADER", "REPLICAS", "ISR", "START", "END", "SIZE"}, rows);
+    return 0;
+  }
+  if (verb == "delete") {
+    if (!args.empty()) args.Unknown();
+    Check(MakeAdmin(ctx)->DeleteTopic(name));
+    if (ctx.json) {
+      fmt::print("{{\"deleted\":{}}}\n", JsonString(name));
+    } else {
+      fmt::print("deleted topic {}\n", name);
+    }
+    return 0;
+  }
+  if (verb == "add-partitions") {
+    auto total = args.Flag("--total");
+    if (!total) throw UsageError{"topic add-partitions needs --total N"};
+    if (!args.empty()) args.Unknown();
+    auto n = static_cast<int32_t>(ParseInt("--total", *total, 1));
+    Check(MakeAdmin(ctx)->CreatePartitions(name, n));
+    if (ctx.json) {
+      fmt::print("{{\"topic\":{},\"partitions\":{}}}\n", JsonString(name), n);
+    } else {
+      fmt::print("topic {} now has {} partitions\n", name, n);
+    }
+    return 0;
+  }
+  if (verb == "alter-config") {
+    std::map<std::string, std::string> set;
+    std::vector<std::string> remove;
+    while (!args.empty()) {
+      if (auto v = args.Flag("--set")) {
+        set.insert(ParseKeyValue("--set", *v));
+      } else if (auto v = args.Flag("--delete")) {
+        remove.push_back(*v);
+      } else {
+        args.Unknown();
+      }
+    }
+    if (set.empty() && remove.empty()) throw UsageError{"alter-config needs --set or --delete"};
+    auto admin = MakeAdmin(ctx);
+    Check(admin->AlterConfigs(name, set, remove));
+    if (ctx.json) {
+      fmt::print("{{\"altered\":{}}}\n", JsonString(name));
+    } else {
+      fmt::print("altered configs of topic {}\n", name);
+    }
+    return 0;
+  }
+  throw UsageError{fmt::format("unknown topic command '{}'", verb)};
+}
+
+int ProduceCommand(const Context& ctx, Args& args) {
+  const std::string topic = args.Next("topic");
+  std::optional<std::string> separator;
+  std::optional<int32_t> partition;
+  while (!args.empty()) {
+    if (auto v = args.Flag("--key-separator")) {
+      if (v->empty()) throw UsageError{"--key-separator must not be empty"};
+      separator = *v;
+    } else if (auto v = args.Flag("--partition")) {
+      partition = static_cast<int32_t>(ParseInt("--partition", *v, 0));
+    } else {
+      args.Unknown();
+    }
+  }
+  ProducerOptions options;
+  options.client = ctx.client;
+  options.delivery_timeout_ms = std::max(options.client.request_timeout_ms, 30000);
+  auto producer = Check(Producer::Create(options));
+  absl::Mutex mu;
+  int64_t acknowledged = 0;
+  int64_t failed = 0;
+  absl::Status first_error;
+  std::string line;
+  int64_t sent = 0;
+  while (std::getline(std::cin, line)) {
+    ProducerRecord record{topic, std::nullopt, line, {}, partition, std::nullopt};
+    if (separator) {
+      auto at = line.find(*separator);
+      if (at != std::string::npos) {
+        record.key = line.substr(0, at);
+        record.value = line.substr(at + separator->size());
+      }
+    }
+    Check(producer->Send(std::move(record), [&](const absl::StatusOr<RecordMetadata>& r) {
+      absl::MutexLock lock(&mu);
+      if (r.ok()) {
+        ++acknowledged;
+      } else {
+        ++failed;
+        if (first_error.ok()) first_error = r.status();
+      }
+    }));
+    ++sent;
+  }
+  producer->Flush();
+  producer->Close();
+  absl::MutexLock lock(&mu);
+  if (ctx.json) {
+    fmt::print("{{\"topic\":{},\"produced\":{},\"failed\":{}}}\n", JsonString(topic), acknowledged,
+               failed);
+  } else {
+    fmt::print("produced {} record(s) to {}{}\n", acknowledged, topic,
+               failed ? fmt::format(", {} failed", failed) : "");
+  }
+  if (failed > 0) throw Failure(first_error);
+  return 0;
+}
+
+std::atomic<bool> g_interrupted{false};
+
+std::string FormatRecord(const std::string& format, const ConsumerRecord& r) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    char c = format[i];
+    if (c == '\\' && i + 1 < format.size()) {
+      char e = format[++i];
+      out += e == 'n' ? "\n" : e == 't' ? "\t" : e == '\\' ? "\\" : std::string{'\\', e};
+      continue;
+    }
+    if (c != '%' || i + 1 >= format.size()) {
+      out.push_back(c);
+      continue;
+    }
+    switch (char t = format[++i]) {
+      case 't':
+        out += r.topic;
+        break;
+      case 'p':
+        out += std::to_string(r.partition);
+        break;
+      case 'o':
+        out += std::to_string(r.offset);
+        break;
+      case 'k':
+        out += r.key.value_or("");
+        break;
+      case 's':
+        out += r.value.value_or("");
+        break;
+      case 'T':
+        out += std::to_string(r.timestamp_ms);
+        break;
+      case 'h': {
+        std::string headers;
+        for (const auto& h : r.headers) {
+          headers +=
+              fmt::format("{}{}={}", headers.empty() ? "" : ",", h.key, h.value.value_or(""));
+        }
+        out += headers;
+        break;
+      }
+      case '%':
+        out.push_back('%');
+        break;
+      default:
+        out += std::string{'%', t};
+    }
+  }
+  return out;
+}
+
+int ConsumeCommand(const Context& ctx, Args& args) {
+  const std::string topic = args.Next("topic");
+  std::optional<int32_t> partition;
+  std::optional<int64_t> offset;
+  std::optional<int64_t> from_timestamp;
+  bool from_beginning = false;
+  int64_t max_messages = -1;
+  std::string format = "%s\\n";
+  while (!args.empty()) {
+    if (auto v = args.Flag("--partition")) {
+      partition = static_cast<int32_t>(ParseInt("--partition", *v, 0));
+    } else if (auto v = args.Flag("--offset")) {
+      offset = ParseInt("--offset", *v, 0);
+    } else if (args.Switch("--from-beginning")) {
+      from_beginning = true;
+    } else if (auto v = args.Flag("--from-timestamp")) {
+      from_timestamp = ParseInt("--from-timestamp", *v, 0);
+    } else if (auto v = args.Flag("--max-messages")) {
+      max_messages = ParseInt("--max-messages", *v, 1);
+    } else if (auto v = args.Flag("--format")) {
+      format = *v;
+    } else {
+      args.Unknown();
+    }
+  }
+  if ((offset ? 1 : 0) + (from_beginning ? 1 : 0) + (from_timestamp ? 1 : 0) > 1) {
+    throw UsageError{"use only one of --offset, --from-beginning and --from-timestamp"};
+  }
+  if (offset && !partition) throw UsageError{"--offset needs --partition"};
+
+  auto admin = MakeAdmin(ctx);
+  auto description = Check(admin->DescribeTopic(topic));
+  std::vector<TopicPartition> assignment;
+  for (const auto& p : description.partitions) {
+    if (!partition || *partition == p.partition) assignment.push_back({topic, p.partition});
+  }
+  if (assignment.empty()) {
+    throw Failure(absl::NotFoundError(
+        fmt::format("UNKNOWN_PARTITION: topic '{}' has no partition {}", topic, *partition)));
+  }
+  ConsumerOptions options;
+  options.client = ctx.client;
+  auto consumer = Check(Consumer::Create(options));
+  Check(consumer->Assign(assignment));
+  if (offset) {
+    Check(consumer->Seek(assignment.front(), *offset));
+  } else if (from_beginning) {
+    Check(consumer->SeekToBeginning(assignment));
+  } else if (from_timestamp) {
+    for (const auto& tp : assignment) Check(consumer->SeekToTimestamp(tp, *from_timestamp));
+  } else {
+    Check(consumer->SeekToEnd(assignment));
+  }
+
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  std::signal(SIGTERM, [](int) { g_interrupted = true; });
+  int64_t printed = 0;
+  while (!g_interrupted && (max_messages < 0 || printed < max_messages)) {
+    auto records = Check(consumer->Poll(200));
+    for (const auto& r : records) {
+      if (max_messages >= 0 && printed >= max_messages) break;
+      std::string text = ctx.json ? fmt::format(
+                                        "{{\"topic\":{},\"partition\":{},\"offset\":{},"
+                                        "\"timestamp\":{},\"key\":{},\"value\":{}}}\n",
+                                        JsonString(r.topic), r.partition, r.offset, r.timestamp_ms,
+                                        r.key ? JsonString(*r.key) : "null",
+                                        r.value ? JsonString(*r.value) : "null")
+                                  : FormatRecord(format, r);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      ++printed;
+    }
+    std::fflush(stdout);
+  }
+  consumer->Close();
+  return 0;
+}
+
+int OffsetsCommand(const Context& ctx, Args& args) {
+  const std::string topic = args.Next("topic");
+  if (!args.empty()) args.Unknown();
+  auto admin = MakeAdmin(ctx);
+  auto earliest = Check(admin->ListOffsets(topic, OffsetSpec{OffsetSpec::kEarliest}));
+  auto latest = Check(admin->ListOffsets(topic, OffsetSpec{OffsetSpec::kLatest}));
+  if (ctx.json) {
+    std::string out;
+    for (const auto& [p, start] : earliest) {
+      out += fmt::format("{}{{\"partition\":{},\"earliest\":{},\"latest\":{}}}",
+                         out.empty() ? "" : ",", p, start, latest[p]);
+    }
+    fmt::print("[{}]\n", out);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [p, start] : earliest) {
+    rows.push_back({std::to_string(p), std::to_string(start), std::to_string(latest[p])});
+  }
+  PrintTable({"PARTITION", "EARLIEST", "LATEST"}, rows);
+  return 0;
+}
+
+int ClusterCommand(const Context& ctx, Args& args) {
+  const std::string verb = args.Next("cluster command (status)");
+  if (verb != "status") throw UsageError{fmt::format("unknown cluster command '{}'", verb)};
+  if (!args.empty()) args.Unknown();
+  auto admin = MakeAdmin(ctx);
+  auto cluster = Check(admin->DescribeCluster());
+  auto topics = Check(admin->ListTopics());
+  int64_t partitions = 0;
+  for (const auto& t : topics) partitions += t.partitions;
+  if (ctx.json) {
+    std::string brokers;
+    for (const auto& b : cluster.brokers) {
+      brokers += fmt::format("{}{{\"node_id\":{},\"host\":{},\"port\":{}}}",
+                             brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port);
+    }
+    fmt::print("{{\"controller_id\":{},\"brokers\":[{}],\"topics\":{},\"partitions\":{}}}\n",
+               cluster.controller_id, brokers, topics.size(), partitions);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : cluster.brokers) {
+    rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
+                    b.node_id == cluster.controller_id ? "yes" : ""});
+  }
+  PrintTable({"NODE", "ADDRESS", "CONTROLLER"}, rows);
+  fmt::print("topics: {}, partitions: {}\n", topics.size(), partitions);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args(std::vector<std::string>(argv + 1, argv + argc));
+  Context ctx;
+  const char* env = std::getenv("RILL_BROKERS");
+  ctx.client.bootstrap_brokers = env && *env ? env : "127.0.0.1:9290";
+  ctx.client.request_timeout_ms = 10000;
+  try {
+    while (!args.empty()) {
+      if (auto v = args.Flag("--brokers")) {
+        ctx.client.bootstrap_brokers = *v;
+      } else if (auto v = args.Flag("--output")) {
+        if (*v != "table" && *v != "json") throw UsageError{"--output is table or json"};
+        ctx.json = *v == "json";
+      } else if (args.Switch("--help") || args.Switch("-h")) {
+        fmt::print("{}", kUsage);
+        return 0;
+      } else {
+        break;
+      }
+    }
+    const std::string command = args.Next("command");
+    if (command == "topic") return TopicCommand(ctx, args);
+    if (command == "produce") return ProduceCommand(ctx, args);
+    if (command == "consume") return ConsumeCommand(ctx, args);
+    if (command == "offsets") return OffsetsCommand(ctx, args);
+    if (command == "cluster") return ClusterCommand(ctx, args);
+    throw UsageError{fmt::format("unknown command '{}'", command)};
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "rillctl: {} (see rillctl --help)\n", e.message);
+    return 2;
+  } catch (const Failure& f) {
+    fmt::print(stderr, "rillctl: {}\n", f.status().message());
+    return 1;
+  }
+}

@@ -45,7 +45,6 @@ class ConsumerImpl {
     uint64_t epoch = 0;
     std::deque<std::string> batches;
     size_t buffered_bytes = 0;
-    bool fetching = false;
     absl::Status error;
   };
 
@@ -213,16 +212,14 @@ void ConsumerImpl::RunFetcher() {
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         if (closing_) return true;
         for (const auto& [tp, s] : partitions_) {
-          if (!s.fetching && s.error.ok() && s.buffered_bytes < options_.prefetch_bytes)
-            return true;
+          if (s.error.ok() && s.buffered_bytes < options_.prefetch_bytes) return true;
         }
         return false;
       };
       mu_.AwaitWithTimeout(absl::Condition(&has_work), absl::Milliseconds(100));
       if (closing_) return;
       for (auto& [tp, state] : partitions_) {
-        if (state.fetching || !state.error.ok() ||
-            state.buffered_bytes >= options_.prefetch_bytes) {
+        if (!state.error.ok() || state.buffered_bytes >= options_.prefetch_bytes) {
           continue;
         }
         if (state.fetch_position == kNoPosition) {
@@ -234,7 +231,6 @@ void ConsumerImpl::RunFetcher() {
         p->set_partition(tp.partition);
         p->set_fetch_offset(state.fetch_position);
         p->set_max_bytes(options_.max_partition_fetch_bytes);
-        state.fetching = true;
         epochs[tp] = state.epoch;
       }
     }
@@ -263,10 +259,6 @@ void ConsumerImpl::RunFetcher() {
 
     std::vector<TopicPartition> out_of_range;
     absl::MutexLock lock(&mu_);
-    for (auto& [tp, epoch] : epochs) {
-      auto it = partitions_.find(tp);
-      if (it != partitions_.end() && it->second.epoch == epoch) it->second.fetching = false;
-    }
     if (!rpc.ok()) {
       // The broker is unreachable: back off briefly; the next turn tries again.
       mu_.AwaitWithTimeout(absl::Condition(&closing_), absl::Milliseconds(200));

@@ -228,6 +228,8 @@ void ProducerImpl::Run() {
           }
           if (Ready(*batch, queue, now)) {
             queue.in_flight = true;
+            // Sealed here, under the lock: Send appends only to batches not yet encoded.
+            if (batch->encoded.empty()) batch->encoded = batch->builder.Build();
             ready.push_back(batch);
           } else {
             wake = std::min(
@@ -275,7 +277,6 @@ void ProducerImpl::Dispatch(std::vector<Batch*> batches) {
       call->context.set_deadline(std::chrono::system_clock::now() +
                                  std::chrono::milliseconds(cluster_->request_timeout_ms()));
     }
-    if (batch->encoded.empty()) batch->encoded = batch->builder.Build();
     auto* topic = call->request.add_topics();
     topic->set_topic(batch->partition.topic);
     auto* data = topic->add_partitions();

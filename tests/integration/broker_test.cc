@@ -1,0 +1,449 @@
+// The broker end to end: real rill-broker processes on random loopback ports, driven through
+// the client SDK, raw gRPC and rillctl.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "format/murmur2.h"
+#include "format/record_batch.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "rill/admin.h"
+#include "rill/consumer.h"
+#include "rill/producer.h"
+#include "rill/v1/admin.grpc.pb.h"
+#include "rill/v1/rill.grpc.pb.h"
+#include "tests/support/broker_process.h"
+#include "tests/support/test_util.h"
+
+using namespace rill;
+using rill::testing::BrokerProcess;
+using rill::testing::TempDir;
+
+namespace {
+
+ClientOptions Client(const BrokerProcess& broker) {
+  ClientOptions options;
+  options.bootstrap_brokers = broker.address();
+  options.request_timeout_ms = 10000;
+  return options;
+}
+
+void CreateTopic(const BrokerProcess& broker, const std::string& name, int partitions,
+                 std::map<std::string, std::string> configs = {}) {
+  auto admin = Admin::Create(Client(broker));
+  REQUIRE(admin.ok());
+  absl::Status s = (*admin)->CreateTopic(NewTopic{name, partitions, 1, std::move(configs)});
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+}
+
+// Reads every record of `topic` from the beginning until `expected` arrived (or 60 s passed).
+std::vector<ConsumerRecord> ConsumeAll(const ClientOptions& client, const std::string& topic,
+                                       int partitions, size_t expected) {
+  ConsumerOptions options;
+  options.client = client;
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  std::vector<TopicPartition> assignment;
+  for (int p = 0; p < partitions; ++p) assignment.push_back({topic, p});
+  REQUIRE((*consumer)->Assign(assignment).ok());
+  REQUIRE((*consumer)->SeekToBeginning(assignment).ok());
+  std::vector<ConsumerRecord> all;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (all.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    auto records = (*consumer)->Poll(500);
+    INFO(records.status().ToString());
+    REQUIRE(records.ok());
+    for (auto& r : *records) all.push_back(std::move(r));
+  }
+  return all;
+}
+
+std::unique_ptr<v1::Rill::Stub> RawStub(const BrokerProcess& broker) {
+  return v1::Rill::NewStub(
+      grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
+}
+
+v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, int partition,
+                               const std::string& records) {
+  v1::ProduceRequest request;
+  auto* t = request.add_topics();
+  t->set_topic(topic);
+  auto* p = t->add_partitions();
+  p->set_partition(partition);
+  p->set_records(records);
+  v1::ProduceResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub->Produce(&context, request, &response);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  REQUIRE(response.partitions_size() == 1);
+  return response;
+}
+
+std::string HttpGet(const std::string& address, const std::string& path) {
+  auto colon = address.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return response;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "broker: 100k keyed records come back from every partition in order, each on "
+    "Kafka's partition",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "orders", 4);
+  ProducerOptions options;
+  options.client = Client(broker);
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+
+  constexpr int kRecords = 100000;
+  absl::Mutex mu;
+  std::vector<RecordMetadata> acked;
+  std::atomic<int> failed{0};
+  absl::Status first_error;
+  for (int i = 0; i < kRecords; ++i) {
+    std::string key = "key-" + std::to_string(i % 1000);
+    ProducerRecord record{"orders", key, std::to_string(i), {{"n", std::to_string(i)}}, {}, {}};
+    REQUIRE((*producer)
+                ->Send(std::move(record),
+                       [&](const absl::StatusOr<RecordMetadata>& r) {
+                         absl::MutexLock lock(&mu);
+                         if (!r.ok()) {
+                           if (failed++ == 0) first_error = r.status();
+                           return;
+                         }
+                         acked.push_back(*r);
+                       })
+                .ok());
+  }
+  (*producer)->Flush();
+  INFO(first_error.ToString());
+  REQUIRE(failed == 0);
+  REQUIRE(acked.size() == kRecords);
+
+  auto records = ConsumeAll(Client(broker), "orders", 4, kRecords);
+  REQUIRE(records.size() == kRecords);
+  std::map<int32_t, int64_t> next_offset;
+  std::set<std::string> values;
+  std::map<std::string, int> last_seen_per_key;
+  for (const auto& r : records) {
+    REQUIRE(r.partition == format::PartitionForKey(*r.key, 4));
+    REQUIRE(r.offset == next_offset[r.partition]++);
+    REQUIRE(values.insert(*r.value).second);
+    // Records of one key keep their send order (one partition, one producer).
+    int n = std::stoi(*r.value);
+    auto [it, first] = last_seen_per_key.try_emplace(*r.key, n);
+    if (!first) {
+      REQUIRE(n > it->second);
+      it->second = n;
+    }
+    REQUIRE(r.headers.size() == 1);
+    REQUIRE(*r.headers[0].value == *r.value);
+  }
+  REQUIRE(values.size() == kRecords);
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("broker: keys land where Kafka's partitioner puts them", "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "vectors", 10);
+  ProducerOptions options;
+  options.client = Client(broker);
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  // Kafka's own murmur2 test vectors, as partitions of a 10-partition topic.
+  const std::map<std::string, int32_t> expected = {
+      {"21", (-973932308 & 0x7fffffff) % 10},
+      {"foobar", (-790332482 & 0x7fffffff) % 10},
+      {"a-little-bit-long-string", (-985981536 & 0x7fffffff) % 10},
+      {"a-little-bit-longer-string", (-1486304829 & 0x7fffffff) % 10},
+      {"abc", (479470107 & 0x7fffffff) % 10},
+  };
+  for (const auto& [key, partition] : expected) {
+    auto sent = (*producer)->Send(ProducerRecord{"vectors", key, "v", {}, {}, {}}, nullptr).get();
+    REQUIRE(sent.ok());
+    CHECK(sent->partition == partition);
+  }
+}
+
+TEST_CASE("broker: a long-poll fetch returns when data arrives, not at max_wait", "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "events", 1);
+  auto stub = RawStub(broker);
+
+  v1::FetchRequest request;
+  auto* p = request.add_partitions();
+  p->set_topic("events");
+  p->set_partition(0);
+  p->set_fetch_offset(0);
+  p->set_max_bytes(1 << 20);
+  request.set_max_wait_ms(20000);
+  request.set_min_bytes(1);
+
+  std::thread producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto response =
+        RawProduce(stub.get(), "events", 0, testing::MakeBatch(0, 3, 10, testing::NowMs()));
+    CHECK(response.partitions(0).error().code() == v1::NONE);
+  });
+  auto start = std::chrono::steady_clock::now();
+  v1::FetchResponse response;
+  grpc::ClientContext context;
+  REQUIRE(stub->Fetch(&context, request, &response).ok());
+  auto waited = std::chrono::steady_clock::now() - start;
+  producer.join();
+  REQUIRE(response.partitions_size() == 1);
+  CHECK(response.partitions(0).error().code() == v1::NONE);
+  CHECK(response.partitions(0).high_watermark() == 3);
+  CHECK(testing::DecodeBatches(response.partitions(0).records()).size() == 3);
+  // The data arrived after ~0.3 s; the fetch was allowed to wait 20 s.
+  CHECK(waited < std::chrono::seconds(10));
+
+  SECTION("with nothing arriving it answers empty at max_wait") {
+    request.mutable_partitions(0)->set_fetch_offset(3);
+    request.set_max_wait_ms(200);
+    v1::FetchResponse empty;
+    grpc::ClientContext context2;
+    REQUIRE(stub->Fetch(&context2, request, &empty).ok());
+    CHECK(empty.partitions(0).records().empty());
+    CHECK(empty.partitions(0).error().code() == v1::NONE);
+  }
+}
+
+TEST_CASE("broker: SIGKILL mid-produce loses no acknowledged record", "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "payments", 3);
+  std::map<std::pair<int32_t, int64_t>, std::string> acked;
+  {
+    ProducerOptions options;
+    options.client = Client(broker);
+    options.delivery_timeout_ms = 3000;
+    options.client.request_timeout_ms = 2000;
+    auto producer = Producer::Create(options);
+    REQUIRE(producer.ok());
+    absl::Mutex mu;
+    std::atomic<bool> stop{false};
+    std::thread sender([&] {
+      for (int i = 0; !stop; ++i) {
+        std::string value = "payment-" + std::to_string(i);
+        absl::Status s =
+            (*producer)->Send(ProducerRecord{"payments", std::to_string(i), value, {}, {}, {}},
+                              [&, value](const absl::StatusOr<RecordMetadata>& r) {
+                                if (!r.ok()) return;
+                                absl::MutexLock lock(&mu);
+                                acked[{r->partition, r->offset}] = value;
+                              });
+        if (!s.ok()) break;
+        if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+    auto has_acks = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu) { return acked.size() >= 5000; };
+    {
+      absl::MutexLock lock(&mu);
+      REQUIRE(mu.AwaitWithTimeout(absl::Condition(&has_acks), absl::Seconds(60)));
+    }
+    broker.Kill();
+    stop = true;
+    sender.join();
+    (*producer)->Close();  // unacknowledged sends fail after the delivery timeout
+  }
+  broker.Start();  // same data directory, new ports
+  auto records = ConsumeAll(Client(broker), "payments", 3, acked.size());
+  std::map<std::pair<int32_t, int64_t>, std::string> stored;
+  for (const auto& r : records) stored[{r.partition, r.offset}] = *r.value;
+  for (const auto& [where, value] : acked) {
+    INFO("partition " << where.first << " offset " << where.second);
+    REQUIRE(stored.count(where) == 1);
+    REQUIRE(stored[where] == value);
+  }
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("broker: bad input gets a typed error and the broker keeps serving", "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--message-max-bytes", "10000"});
+  CreateTopic(broker, "good", 2);
+  auto stub = RawStub(broker);
+  const std::string batch = testing::MakeBatch(0, 2, 10, testing::NowMs());
+
+  SECTION("unknown topic") {
+    CHECK(RawProduce(stub.get(), "nope", 0, batch).partitions(0).error().code() ==
+          v1::UNKNOWN_TOPIC);
+  }
+  SECTION("wrong partition") {
+    CHECK(RawProduce(stub.get(), "good", 7, batch).partitions(0).error().code() ==
+          v1::UNKNOWN_PARTITION);
+    CHECK(RawProduce(stub.get(), "good", -1, batch).partitions(0).error().code() ==
+          v1::UNKNOWN_PARTITION);
+  }
+  SECTION("corrupt CRC") {
+    std::string bad = batch;
+    bad[bad.size() - 2] ^= 0x10;
+    auto r = RawProduce(stub.get(), "good", 0, bad).partitions(0);
+    CHECK(r.error().code() == v1::CORRUPT_MESSAGE);
+    CHECK_THAT(r.error().message(), Catch::Contains("CRC"));
+  }
+  SECTION("truncated and garbage batches") {
+    CHECK(RawProduce(stub.get(), "good", 0, batch.substr(0, 40)).partitions(0).error().code() ==
+          v1::CORRUPT_MESSAGE);
+    CHECK(RawProduce(stub.get(), "good", 0, batch.substr(0, batch.size() - 5))
+              .partitions(0)
+              .error()
+              .code() == v1::CORRUPT_MESSAGE);
+    CHECK(
+        RawProduce(stub.get(), "good", 0, std::string(500, '\x7f')).partitions(0).error().code() ==
+        v1::CORRUPT_MESSAGE);
+    CHECK(RawProduce(stub.get(), "good", 0, "").partitions(0).error().code() ==
+          v1::CORRUPT_MESSAGE);
+  }
+  SECTION("oversized batch") {
+    auto big = testing::MakeBatch(0, 3, 5000, testing::NowMs());
+    CHECK(RawProduce(stub.get(), "good", 0, big).partitions(0).error().code() ==
+          v1::MESSAGE_TOO_LARGE);
+  }
+  SECTION("negative and out-of-range fetch offsets") {
+    for (int64_t offset : {int64_t{-1}, int64_t{5}}) {
+      v1::FetchRequest request;
+      auto* p = request.add_partitions();
+      p->set_topic("good");
+      p->set_partition(0);
+      p->set_fetch_offset(offset);
+      p->set_max_bytes(1000);
+      v1::FetchResponse response;
+      grpc::ClientContext context;
+      REQUIRE(stub->Fetch(&context, request, &response).ok());
+      CHECK(response.partitions(0).error().code() == v1::OFFSET_OUT_OF_RANGE);
+    }
+  }
+  SECTION("invalid topic names and counts") {
+    auto admin = Admin::Create(Client(broker));
+    REQUIRE(admin.ok());
+    for (const std::string& name : {std::string(""), std::string("a/b"), std::string(".."),
+                                    std::string(250, 'x'), std::string("sp ace")}) {
+      CHECK(ErrorCodeOf((*admin)->CreateTopic(NewTopic{name, 1, 1, {}})) ==
+            ErrorCode::kInvalidTopic);
+    }
+    CHECK(ErrorCodeOf((*admin)->CreateTopic(NewTopic{"t", -3, 1, {}})) ==
+          ErrorCode::kInvalidPartitions);
+    CHECK(ErrorCodeOf((*admin)->CreateTopic(NewTopic{"t", 1, 3, {}})) ==
+          ErrorCode::kInvalidReplicationFactor);
+    CHECK(ErrorCodeOf((*admin)->CreateTopic(NewTopic{"t", 1, 1, {{"retention.ms", "soon"}}})) ==
+          ErrorCode::kInvalidConfig);
+    CHECK(ErrorCodeOf((*admin)->CreateTopic(NewTopic{"t", 1, 1, {{"bogus.key", "1"}}})) ==
+          ErrorCode::kInvalidConfig);
+    CHECK(ErrorCodeOf((*admin)->CreatePartitions("good", 1)) == ErrorCode::kInvalidPartitions);
+    CHECK(ErrorCodeOf((*admin)->DeleteTopic("missing")) == ErrorCode::kUnknownTopic);
+  }
+  SECTION("garbage and truncated gRPC payloads") {
+    auto channel = grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials());
+    grpc::GenericStub generic(channel);
+    for (const std::string& payload :
+         {std::string("\xff\xff\xff\xff garbage", 13), std::string("\x0a\x7f", 2)}) {
+      grpc::Slice slice(payload);
+      grpc::ByteBuffer request(&slice, 1);
+      grpc::ByteBuffer response;
+      grpc::ClientContext context;
+      std::mutex m;
+      std::condition_variable cv;
+      bool done = false;
+      grpc::Status status;
+      generic.UnaryCall(&context, "/rill.v1.Rill/Produce", grpc::StubOptions(), &request, &response,
+                        [&](grpc::Status s) {
+                          std::lock_guard<std::mutex> lock(m);
+                          status = s;
+                          done = true;
+                          cv.notify_one();
+                        });
+      std::unique_lock<std::mutex> lock(m);
+      cv.wait(lock, [&] { return done; });
+      CHECK_FALSE(status.ok());
+    }
+  }
+  // Whatever came before, the broker still takes and serves good data.
+  auto ok = RawProduce(stub.get(), "good", 1, batch).partitions(0);
+  CHECK(ok.error().code() == v1::NONE);
+  CHECK(ok.base_offset() == 0);
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("broker: admin operations, configs, metrics and health endpoints", "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  auto admin = Admin::Create(Client(broker));
+  REQUIRE(admin.ok());
+  REQUIRE((*admin)->CreateTopic(NewTopic{"logs", 2, 1, {{"retention.ms", "3600000"}}}).ok());
+  CHECK(ErrorCodeOf((*admin)->CreateTopic(NewTopic{"logs", 2, 1, {}})) ==
+        ErrorCode::kTopicAlreadyExists);
+  REQUIRE((*admin)->CreatePartitions("logs", 5).ok());
+  auto description = (*admin)->DescribeTopic("logs");
+  REQUIRE(description.ok());
+  CHECK(description->partitions.size() == 5);
+  CHECK(description->configs.at("retention.ms") == "3600000");
+
+  REQUIRE((*admin)->AlterConfigs("logs", {{"segment.bytes", "1048576"}}, {"retention.ms"}).ok());
+  auto configs = (*admin)->DescribeConfigs("logs");
+  REQUIRE(configs.ok());
+  std::map<std::string, ConfigEntry> by_name;
+  for (const auto& c : *configs) by_name[c.name] = c;
+  CHECK(by_name["segment.bytes"].value == "1048576");
+  CHECK_FALSE(by_name["segment.bytes"].is_default);
+  CHECK(by_name["retention.ms"].is_default);
+
+  auto stub = RawStub(broker);
+  RawProduce(stub.get(), "logs", 0, testing::MakeBatch(0, 4, 10, testing::NowMs()));
+  auto latest = (*admin)->ListOffsets("logs", OffsetSpec{OffsetSpec::kLatest});
+  REQUIRE(latest.ok());
+  CHECK(latest->at(0) == 4);
+  CHECK(latest->at(4) == 0);
+
+  // Topics and their data survive a restart.
+  broker.Restart();
+  admin = Admin::Create(Client(broker));
+  REQUIRE(admin.ok());
+  auto listed = (*admin)->ListTopics();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].partitions == 5);
+  CHECK((*admin)->ListOffsets("logs", OffsetSpec{OffsetSpec::kLatest})->at(0) == 4);
+
+  std::string metrics = HttpGet(broker.admin_address(), "/metrics");
+  CHECK_THAT(metrics, Catch::StartsWith("HTTP/1.1 200"));
+  CHECK_THAT(metrics,
+             Catch::Contains("rill_partition_high_watermark{partition=\"0\",topic=\"logs\"} 4"));
+  CHECK_THAT(metrics, Catch::Contains("rill_request_latency_seconds_bucket"));
+  CHECK_THAT(HttpGet(broker.admin_address(), "/healthz"), Catch::Contains("200 OK"));
+  CHECK_THAT(HttpGet(broker.admin_address(), "/readyz"), Catch::Contains("ready"));
+  CHECK_THAT(HttpGet(broker.admin_address(), "/nope"), Catch::StartsWith("HTTP/1.1 404"));
+
+  REQUIRE((*admin)->DeleteTopic("logs").ok());
+  CHECK(ErrorCodeOf((*admin)->DescribeTopic("logs").status()) == ErrorCode::kUnknownTopic);
+  REQUIRE(broker.Stop() == 0);
+}

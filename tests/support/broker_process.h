@@ -1,0 +1,124 @@
+// A real rill-broker process for integration tests: listens on 127.0.0.1 with ports picked by
+// the OS, data in a directory the test owns, stderr captured (printed when a test fails), and
+// always stopped by the end of the test.
+#pragma once
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rill::testing {
+
+class BrokerProcess {
+ public:
+  // Starts the broker and waits until it serves; aborts the test binary if it cannot.
+  BrokerProcess(std::string data_dir, std::vector<std::string> extra_args = {})
+      : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
+    Start();
+  }
+  ~BrokerProcess() { Kill(); }
+
+  void Start() {
+    int fds[2];
+    if (pipe(fds) != 0) std::abort();
+    std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   "127.0.0.1:0", "--admin-listen",
+                                     "127.0.0.1:0",   "--data-dir", data_dir_};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ < 0) std::abort();
+    if (pid_ == 0) {
+      // The broker dies with the test process, even when a test crashes.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      execv(RILL_BROKER_BIN, argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    stderr_fd_ = fds[0];
+    // Read until the broker says where it listens; keep draining afterwards.
+    std::string line;
+    char c;
+    while (read(stderr_fd_, &c, 1) == 1) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        log_.push_back(c);
+      }
+      if (c != '\n') {
+        line.push_back(c);
+        continue;
+      }
+      if (auto at = line.find(" grpc="); at != std::string::npos) {
+        address_ = line.substr(at + 6, line.find(' ', at + 6) - at - 6);
+        auto admin = line.find(" admin=");
+        admin_address_ = line.substr(admin + 7, line.find(' ', admin + 7) - admin - 7);
+        break;
+      }
+      line.clear();
+    }
+    if (address_.empty()) {
+      fprintf(stderr, "rill-broker did not start:\n%s\n", log().c_str());
+      std::abort();
+    }
+    drain_ = std::thread([this] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(stderr_fd_, buf, sizeof buf)) > 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        log_.append(buf, static_cast<size_t>(n));
+      }
+    });
+  }
+
+  // SIGTERM and wait; returns the exit status (-1 if not running).
+  int Stop() { return Signal(SIGTERM); }
+  // SIGKILL and wait.
+  void Kill() { Signal(SIGKILL); }
+  void Restart() {
+    Stop();
+    address_.clear();
+    Start();
+  }
+
+  const std::string& address() const { return address_; }
+  const std::string& admin_address() const { return admin_address_; }
+  std::string log() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+
+ private:
+  int Signal(int sig) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (drain_.joinable()) drain_.join();
+    close(stderr_fd_);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  const std::string data_dir_;
+  const std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  std::thread drain_;
+  mutable std::mutex mu_;
+  std::string log_;
+  std::string address_;
+  std::string admin_address_;
+};
+
+}  // namespace rill::testing

@@ -562,25 +562,36 @@ int ClusterCommand(const Context& ctx, Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args(std::vector<std::string>(argv + 1, argv + argc));
   Context ctx;
   const char* env = std::getenv("RILL_BROKERS");
   ctx.client.bootstrap_brokers = env && *env ? env : "127.0.0.1:9290";
   ctx.client.request_timeout_ms = 10000;
   try {
-    while (!args.empty()) {
-      if (auto v = args.Flag("--brokers")) {
+    // Global options may stand anywhere, as with rpk.
+    std::vector<std::string> rest;
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      auto take = [&](const std::string& name) -> std::optional<std::string> {
+        if (arg == name) {
+          if (i + 1 >= argc) throw UsageError{fmt::format("{} needs a value", name)};
+          return std::string(argv[++i]);
+        }
+        if (arg.rfind(name + "=", 0) == 0) return arg.substr(name.size() + 1);
+        return std::nullopt;
+      };
+      if (auto v = take("--brokers")) {
         ctx.client.bootstrap_brokers = *v;
-      } else if (auto v = args.Flag("--output")) {
+      } else if (auto v = take("--output")) {
         if (*v != "table" && *v != "json") throw UsageError{"--output is table or json"};
         ctx.json = *v == "json";
-      } else if (args.Switch("--help") || args.Switch("-h")) {
+      } else if (arg == "--help" || arg == "-h") {
         fmt::print("{}", kUsage);
         return 0;
       } else {
-        break;
+        rest.push_back(arg);
       }
     }
+    Args args(std::move(rest));
     const std::string command = args.Next("command");
     if (command == "topic") return TopicCommand(ctx, args);
     if (command == "produce") return ProduceCommand(ctx, args);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "storage/log.h"
+#include "tests/support/broker_process.h"
 #include "tests/support/test_util.h"
 
 using namespace rill;
@@ -89,17 +90,63 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("rill-storage-demo: appends stdin durably and keeps it across runs", "[integration]") {
+TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with exit codes",
+          "[integration]") {
   testing::TempDir tmp;
-  const std::string demo = RILL_BIN_DIR "/rill-storage-demo --data-dir " + tmp.path();
-  Run first = RunCommand("printf 'alpha\\nbeta\\n' | " + demo);
-  CHECK(first.exit_code == 0);
-  CHECK_THAT(first.output, Catch::Contains("appended 2 records at offsets 0..1"));
-  Run second = RunCommand("printf 'gamma\\n' | " + demo);
-  CHECK(second.exit_code == 0);
-  CHECK_THAT(second.output, Catch::Contains("after a clean shutdown"));
-  CHECK_THAT(second.output, Catch::Contains("1  beta"));
-  CHECK_THAT(second.output, Catch::Contains("2  gamma"));
-  CHECK(RunCommand(demo + " --log 'bad/name' < /dev/null").exit_code == 1);
-  CHECK(RunCommand(demo + " --tail -3 < /dev/null").exit_code == 2);
+  testing::BrokerProcess broker(tmp.Sub("data"));
+  const std::string ctl =
+      std::string("RILL_BROKERS=") + broker.address() + " " RILL_BIN_DIR "/rillctl";
+
+  Run created = RunCommand(ctl + " topic create orders --partitions 3 --config retention.ms=60000");
+  CHECK(created.exit_code == 0);
+  CHECK_THAT(created.output, Catch::Contains("created topic orders"));
+  Run again = RunCommand(ctl + " topic create orders --partitions 3");
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.output, Catch::Contains("TOPIC_ALREADY_EXISTS"));
+
+  Run produced = RunCommand("printf 'a:1\\nb:2\\nc:3\\nd:4\\n' | " + ctl +
+                            " produce orders --key-separator :");
+  CHECK(produced.exit_code == 0);
+  CHECK_THAT(produced.output, Catch::Contains("produced 4 record(s) to orders"));
+  Run to_one = RunCommand("printf 'x\\ny\\n' | " + ctl + " produce orders --partition 2");
+  CHECK(to_one.exit_code == 0);
+
+  Run consumed =
+      RunCommand(ctl + " consume orders --from-beginning --max-messages 6 --format '%k=%s@%p\\n'");
+  CHECK(consumed.exit_code == 0);
+  for (const char* expected : {"a=1@", "b=2@", "c=3@", "d=4@", "=x@2", "=y@2"}) {
+    CHECK_THAT(consumed.output, Catch::Contains(expected));
+  }
+  Run one =
+      RunCommand(ctl + " consume orders --partition 2 --offset 0 --max-messages 1 --output json");
+  CHECK(one.exit_code == 0);
+  CHECK_THAT(one.output, Catch::Contains("\"partition\":2,\"offset\":0"));
+
+  Run described = RunCommand(ctl + " --output json topic describe orders");
+  CHECK(described.exit_code == 0);
+  CHECK_THAT(described.output, Catch::Contains("\"retention.ms\":\"60000\""));
+  CHECK_THAT(described.output, Catch::Contains("\"high_watermark\""));
+  Run offsets = RunCommand(ctl + " offsets orders");
+  CHECK(offsets.exit_code == 0);
+  CHECK_THAT(offsets.output, Catch::Contains("PARTITION  EARLIEST  LATEST"));
+  CHECK(RunCommand(ctl + " topic add-partitions orders --total 5").exit_code == 0);
+  CHECK(RunCommand(ctl + " topic alter-config orders --set segment.bytes=1048576").exit_code == 0);
+  CHECK(RunCommand(ctl + " topic alter-config orders --set nonsense=1").exit_code == 1);
+  Run status = RunCommand(ctl + " cluster status");
+  CHECK(status.exit_code == 0);
+  CHECK_THAT(status.output, Catch::Contains("topics: 1, partitions: 5"));
+
+  CHECK(RunCommand(ctl + " topic delete orders").exit_code == 0);
+  Run gone = RunCommand(ctl + " topic describe orders");
+  CHECK(gone.exit_code == 1);
+  CHECK_THAT(gone.output, Catch::Contains("UNKNOWN_TOPIC"));
+
+  // Bad usage is exit 2 with a one-line reason; an unreachable broker is exit 1.
+  CHECK(RunCommand(ctl + " topic create").exit_code == 2);
+  CHECK(RunCommand(ctl + " frobnicate").exit_code == 2);
+  CHECK(RunCommand(ctl + " topic create t --partitions zero").exit_code == 2);
+  CHECK(RunCommand(ctl + " consume orders --offset 3").exit_code == 2);
+  Run unreachable = RunCommand(RILL_BIN_DIR "/rillctl --brokers 127.0.0.1:1 topic list");
+  CHECK(unreachable.exit_code == 1);
+  CHECK(broker.Stop() == 0);
 }

@@ -1,33 +1,39 @@
-// rill-bench: Rill's benchmark tool.
-//
-//   rill-bench storage [--dir DIR] [--record-bytes N] [--batch-records N] [--inflight N]
-//                      [--total-mb N] [--rounds N] [--json]
+// rill-bench: Rill's benchmark tool. See kUsage.
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <string>
 
 #include "base/fmt_absl.h"
+#include "bench/broker_bench.h"
 #include "bench/storage_bench.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "usage: rill-bench storage [options]\n"
-    "  Durable appends and sequential reads of the storage engine, each beside a dd-style\n"
-    "  baseline measured in the same run on the same directory.\n"
-    "  --dir DIR            where to write (default: .); everything written is removed after\n"
-    "  --record-bytes N     bytes per record value (default 1024)\n"
-    "  --batch-records N    records per batch (default 64)\n"
-    "  --inflight N         appends in flight (default 64)\n"
-    "  --total-mb N         megabytes to write per round (default: 1 GiB)\n"
-    "  --rounds N           baseline/append rounds, best of each reported (default 3)\n"
-    "  --json               print one JSON object instead of a table\n";
+    "usage: rill-bench MODE [options]\n"
+    "\n"
+    "rill-bench storage   durable appends and reads of the storage engine, each beside a\n"
+    "                     dd-style baseline measured in the same run on the same directory\n"
+    "  --dir DIR  --record-bytes N (1024)  --batch-records N (64)  --inflight N (64)\n"
+    "  --total-mb N (1 GiB)  --rounds N (3)  --json\n"
+    "\n"
+    "rill-bench produce   producers against a running broker: records/s, MB/s, ack latency\n"
+    "rill-bench consume   consumers read the topic from the beginning: records/s, MB/s\n"
+    "rill-bench e2e       both at once: end-to-end latency from the send time in each record\n"
+    "  --brokers LIST (127.0.0.1:9290)  --topic NAME (rill-bench)  --partitions N (6, if created)\n"
+    "  --record-bytes N (1024)  --records N (1000000)  --duration-s N (0: until --records)\n"
+    "  --producers N (1)  --consumers N (1)  --acks all|leader|none (all)  --rate N (0: max)\n"
+    "  --linger-ms N (5)  --batch-bytes N (65536)\n"
+    "  --compare-storage DIR   produce: also measure the storage engine's direct durable append\n"
+    "                          in DIR (put it on the broker's disk), in the same run\n"
+    "  --json                  one JSON summary on stdout (progress goes to stderr)\n";
 
-bool ParseNumber(const char* text, uint64_t* out) {
+bool ParseNumber(const std::string& text, uint64_t* out) {
   try {
     size_t used = 0;
-    std::string s = text;
-    *out = std::stoull(s, &used);
-    return used == s.size() && !s.empty() && s[0] != '-';
+    *out = std::stoull(text, &used);
+    return used == text.size() && !text.empty() && text[0] != '-';
   } catch (const std::exception&) {
     return false;
   }
@@ -40,43 +46,81 @@ int main(int argc, char** argv) {
     fmt::print(argc < 2 ? stderr : stdout, "{}", kUsage);
     return argc < 2 ? 2 : 0;
   }
-  if (std::string(argv[1]) != "storage") {
-    fmt::print(stderr, "rill-bench: unknown benchmark '{}'\n{}", argv[1], kUsage);
+  const std::string mode = argv[1];
+  rill::bench::StorageBenchOptions storage;
+  rill::bench::BrokerBenchOptions broker;
+  broker.mode = mode;
+  using Setter = std::function<void(const std::string&)>;
+  auto number = [](auto* field) -> std::pair<bool, Setter> {
+    return {true, [field](const std::string& v) {
+              uint64_t n = 0;
+              ParseNumber(v, &n);
+              *field = static_cast<std::remove_reference_t<decltype(*field)>>(n);
+            }};
+  };
+  auto text = [](std::string* field) -> std::pair<bool, Setter> {
+    return {false, [field](const std::string& v) { *field = v; }};
+  };
+  std::map<std::string, std::pair<bool, Setter>> flags;
+  if (mode == "storage") {
+    flags = {{"--dir", text(&storage.dir)},
+             {"--record-bytes", number(&storage.record_bytes)},
+             {"--batch-records", number(&storage.batch_records)},
+             {"--inflight", number(&storage.inflight)},
+             {"--total-mb",
+              {true,
+               [&](const std::string& v) {
+                 uint64_t n = 0;
+                 ParseNumber(v, &n);
+                 storage.total_bytes = n * 1000 * 1000;
+               }}},
+             {"--rounds", number(&storage.rounds)}};
+  } else if (mode == "produce" || mode == "consume" || mode == "e2e") {
+    flags = {{"--brokers", text(&broker.brokers)},
+             {"--topic", text(&broker.topic)},
+             {"--partitions", number(&broker.partitions)},
+             {"--record-bytes", number(&broker.record_bytes)},
+             {"--records", number(&broker.records)},
+             {"--duration-s", number(&broker.duration_s)},
+             {"--producers", number(&broker.producers)},
+             {"--consumers", number(&broker.consumers)},
+             {"--acks", text(&broker.acks)},
+             {"--rate", number(&broker.rate)},
+             {"--linger-ms", number(&broker.linger_ms)},
+             {"--batch-bytes", number(&broker.batch_bytes)},
+             {"--compare-storage", text(&broker.compare_storage_dir)}};
+  } else {
+    fmt::print(stderr, "rill-bench: unknown mode '{}'\n{}", mode, kUsage);
     return 2;
   }
-  rill::bench::StorageBenchOptions options;
+  bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--json") {
-      options.json = true;
+      json = true;
       continue;
     }
-    if (flag == "--dir" && i + 1 < argc) {
-      options.dir = argv[++i];
-      continue;
-    }
-    uint64_t value = 0;
-    if (i + 1 >= argc || !ParseNumber(argv[i + 1], &value)) {
-      fmt::print(stderr, "rill-bench: {} needs a non-negative number\n{}", flag, kUsage);
+    auto it = flags.find(flag);
+    if (it == flags.end()) {
+      fmt::print(stderr, "rill-bench: unknown option {} for {}\n{}", flag, mode, kUsage);
       return 2;
     }
-    ++i;
-    if (flag == "--record-bytes") {
-      options.record_bytes = value;
-    } else if (flag == "--batch-records") {
-      options.batch_records = static_cast<int>(std::min<uint64_t>(value, 1 << 20));
-    } else if (flag == "--inflight") {
-      options.inflight = static_cast<int>(std::min<uint64_t>(value, 1 << 20));
-    } else if (flag == "--rounds") {
-      options.rounds = static_cast<int>(std::min<uint64_t>(value, 100));
-    } else if (flag == "--total-mb") {
-      options.total_bytes = value * 1000 * 1000;
-    } else {
-      fmt::print(stderr, "rill-bench: unknown option {}\n{}", flag, kUsage);
+    uint64_t unused = 0;
+    if (i + 1 >= argc || (it->second.first && !ParseNumber(argv[i + 1], &unused))) {
+      fmt::print(stderr, "rill-bench: {} needs {}\n", flag,
+                 it->second.first ? "a non-negative number" : "a value");
       return 2;
     }
+    it->second.second(argv[++i]);
   }
-  absl::Status s = rill::bench::RunStorageBench(options);
+  if (broker.acks != "all" && broker.acks != "leader" && broker.acks != "none") {
+    fmt::print(stderr, "rill-bench: --acks is all, leader or none\n");
+    return 2;
+  }
+  storage.json = json;
+  broker.json = json;
+  absl::Status s = mode == "storage" ? rill::bench::RunStorageBench(storage)
+                                     : rill::bench::RunBrokerBench(broker);
   if (!s.ok()) {
     fmt::print(stderr, "rill-bench: {}\n", s.message());
     return 1;

@@ -233,6 +233,27 @@ void PrintJson(const StorageBenchOptions& o, const Figures& f) {
 
 }  // namespace
 
+absl::StatusOr<double> MeasureDirectAppendMbps(const StorageBenchOptions& o) {
+  std::error_code ec;
+  const std::string dir = o.dir + "/rill-bench-direct-append";
+  std::filesystem::remove_all(dir, ec);
+  storage::Flusher flusher;
+  storage::LogConfig config;
+  config.max_batch_bytes = std::max<size_t>(
+      config.max_batch_bytes, static_cast<size_t>(o.batch_records) * (o.record_bytes + 64) + 1024);
+  auto log = storage::Log::Open(dir, config,
+                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  if (!log.ok()) return log.status();
+  Figures f;
+  uint64_t appended = 0;
+  absl::Status s = AppendPhase(log->get(), o, &f, &appended);
+  (void)(*log)->Close();
+  log->reset();
+  std::filesystem::remove_all(dir, ec);
+  if (!s.ok()) return s;
+  return f.append_mbps;
+}
+
 absl::Status RunStorageBench(const StorageBenchOptions& o) {
   if (o.record_bytes == 0 || o.batch_records <= 0 || o.inflight <= 0 || o.inflight > kMaxInflight ||
       o.total_bytes < kBlockBytes || o.rounds < 1) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace rill::bench {
 
@@ -23,5 +24,9 @@ struct StorageBenchOptions {
 };
 
 absl::Status RunStorageBench(const StorageBenchOptions& options);
+
+// One durable-append run of the storage engine in a temporary directory under options.dir
+// (removed after): the MB/s of batch bytes appended, for comparison with the broker.
+absl::StatusOr<double> MeasureDirectAppendMbps(const StorageBenchOptions& options);
 
 }  // namespace rill::bench

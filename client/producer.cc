@@ -85,13 +85,14 @@ class ProducerImpl {
     v1::ProduceRequest request;
     v1::ProduceResponse response;
     std::string address;
-    std::vector<Batch*> batches;
+    // Per partition entry of the request, in order: the batches it carries, oldest first.
+    std::vector<std::vector<Batch*>> groups;
   };
 
   void Run();
   bool Ready(const Batch& batch, const Queue& queue, Clock::time_point now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Dispatch(std::vector<Batch*> batches) ABSL_LOCKS_EXCLUDED(mu_);
+  void Dispatch(std::vector<std::vector<Batch*>> groups) ABSL_LOCKS_EXCLUDED(mu_);
   void OnResponse(std::shared_ptr<Call> call, const grpc::Status& rpc) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes the front batch of its queue and reports `status` (or offsets) to its records.
   void Finish(Batch* batch, const absl::Status& status, int64_t base_offset)
@@ -106,6 +107,8 @@ class ProducerImpl {
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Queue> queues_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int32_t> sticky_ ABSL_GUARDED_BY(mu_);
+  // Partitions per topic, cached from metadata (refreshed when a send says it moved).
+  std::map<std::string, int32_t> partition_counts_ ABSL_GUARDED_BY(mu_);
   std::set<uint64_t> outstanding_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   size_t buffered_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -140,9 +143,20 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
                                      "producer's max request size {}",
                                      estimate, options_.max_request_bytes));
   }
-  auto meta = cluster_->Topic(record.topic, /*refresh=*/false);
-  if (!meta.ok()) return meta.status();
-  const auto partitions = static_cast<int32_t>(meta->leaders.size());
+  int32_t partitions = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = partition_counts_.find(record.topic); it != partition_counts_.end()) {
+      partitions = it->second;
+    }
+  }
+  if (partitions == 0) {
+    auto meta = cluster_->Topic(record.topic, /*refresh=*/false);
+    if (!meta.ok()) return meta.status();
+    partitions = static_cast<int32_t>(meta->leaders.size());
+    absl::MutexLock lock(&mu_);
+    partition_counts_[record.topic] = partitions;
+  }
   if (record.partition && (*record.partition < 0 || *record.partition >= partitions)) {
     return api::ApiError(v1::UNKNOWN_PARTITION,
                          fmt::format("UNKNOWN_PARTITION: topic '{}' has {} partitions, not {}",
@@ -173,6 +187,7 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
     batch->sequence = next_sequence_++;
     batch->created = now;
     batch->expires = now + std::chrono::milliseconds(options_.delivery_timeout_ms);
+    batch->builder.Reserve(std::min(options_.batch_bytes, options_.max_request_bytes) + 1024);
     outstanding_.insert(batch->sequence);
     queue.batches.push_back(std::move(batch));
   }
@@ -204,7 +219,8 @@ bool ProducerImpl::Ready(const Batch& batch, const Queue& queue, Clock::time_poi
 
 void ProducerImpl::Run() {
   while (true) {
-    std::vector<Batch*> ready;
+    // Per partition: its oldest batches, sent together in one request entry.
+    std::vector<std::vector<Batch*>> ready;
     std::vector<std::function<void()>> completions;
     {
       absl::MutexLock lock(&mu_);
@@ -228,9 +244,25 @@ void ProducerImpl::Run() {
           }
           if (Ready(*batch, queue, now)) {
             queue.in_flight = true;
+            // Every batch but the last is full; the last goes too if it is ready on its own.
             // Sealed here, under the lock: Send appends only to batches not yet encoded.
-            if (batch->encoded.empty()) batch->encoded = batch->builder.Build();
-            ready.push_back(batch);
+            std::vector<Batch*> group;
+            size_t bytes = 0;
+            for (size_t i = 0; i < queue.batches.size(); ++i) {
+              Batch* b = queue.batches[i].get();
+              bool last = i + 1 == queue.batches.size();
+              if (!group.empty() &&
+                  (bytes + b->bytes > options_.max_request_bytes ||
+                   (last && b->encoded.empty() && b->bytes < options_.batch_bytes && !closing_ &&
+                    flushing_ == 0 &&
+                    now < b->created + std::chrono::milliseconds(options_.linger_ms)))) {
+                break;
+              }
+              if (b->encoded.empty()) b->encoded = b->builder.Build();
+              bytes += b->bytes;
+              group.push_back(b);
+            }
+            ready.push_back(std::move(group));
           } else {
             wake = std::min(
                 wake, std::max(batch->retry_at,
@@ -260,14 +292,15 @@ void ProducerImpl::Run() {
   }
 }
 
-void ProducerImpl::Dispatch(std::vector<Batch*> batches) {
-  // One request per leader.
+void ProducerImpl::Dispatch(std::vector<std::vector<Batch*>> groups) {
+  // One request per leader, one entry per partition.
   std::map<int32_t, std::shared_ptr<Call>> calls;
-  for (Batch* batch : batches) {
-    auto meta = cluster_->Topic(batch->partition.topic, /*refresh=*/false);
+  for (auto& group : groups) {
+    const TopicPartition& tp = group.front()->partition;
+    auto meta = cluster_->Topic(tp.topic, /*refresh=*/false);
     int32_t leader = -1;
-    if (meta.ok() && batch->partition.partition < static_cast<int32_t>(meta->leaders.size())) {
-      leader = meta->leaders[static_cast<size_t>(batch->partition.partition)];
+    if (meta.ok() && tp.partition < static_cast<int32_t>(meta->leaders.size())) {
+      leader = meta->leaders[static_cast<size_t>(tp.partition)];
     }
     auto& call = calls[leader];
     if (!call) {
@@ -278,11 +311,12 @@ void ProducerImpl::Dispatch(std::vector<Batch*> batches) {
                                  std::chrono::milliseconds(cluster_->request_timeout_ms()));
     }
     auto* topic = call->request.add_topics();
-    topic->set_topic(batch->partition.topic);
+    topic->set_topic(tp.topic);
     auto* data = topic->add_partitions();
-    data->set_partition(batch->partition.partition);
-    data->set_records(batch->encoded);
-    call->batches.push_back(batch);
+    data->set_partition(tp.partition);
+    std::string* records = data->mutable_records();
+    for (Batch* batch : group) records->append(batch->encoded);
+    call->groups.push_back(std::move(group));
   }
   for (auto& [leader, call] : calls) {
     auto* stub = cluster_->RillStub(leader, &call->address);
@@ -296,8 +330,8 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
   bool refresh = false;
   {
     absl::MutexLock lock(&mu_);
-    for (size_t i = 0; i < call->batches.size(); ++i) {
-      Batch* batch = call->batches[i];
+    for (size_t i = 0; i < call->groups.size(); ++i) {
+      const std::vector<Batch*>& group = call->groups[i];
       absl::Status status = FromGrpc(rpc, call->address);
       int64_t base_offset = -1;
       if (rpc.ok()) {
@@ -309,17 +343,28 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
           status = absl::InternalError("malformed produce response");
         }
       }
-      if (!status.ok() && (api::IsRetriable(status)) && now < batch->expires) {
+      if (!status.ok() && api::IsRetriable(status) && now < group.front()->expires) {
         refresh = refresh || api::ErrorCodeOf(status) == v1::NOT_LEADER ||
                   api::ErrorCodeOf(status) == v1::UNKNOWN_TOPIC;
-        Retry(batch, now);
+        Retry(group.front(), now);
         continue;
       }
-      Finish(batch, status, base_offset);
+      // The partition's batches were appended in order: each starts after the one before.
+      for (Batch* batch : group) {
+        const auto count = static_cast<int64_t>(batch->records.size());
+        Finish(batch, status, base_offset);
+        if (base_offset >= 0) base_offset += count;
+      }
     }
   }
   if (refresh) {
-    for (Batch* batch : call->batches) (void)cluster_->Topic(batch->partition.topic, true);
+    for (const auto& group : call->groups) {
+      const std::string& topic = group.front()->partition.topic;
+      auto meta = cluster_->Topic(topic, /*refresh=*/true);
+      if (!meta.ok()) continue;
+      absl::MutexLock lock(&mu_);
+      partition_counts_[topic] = static_cast<int32_t>(meta->leaders.size());
+    }
   }
 }
 

@@ -200,28 +200,38 @@ void BatchBuilder::Append(int64_t timestamp_ms, std::optional<std::string_view> 
   }
   max_timestamp_ = std::max(max_timestamp_, timestamp_ms);
 
-  scratch_.clear();
-  scratch_.push_back('\0');  // record attributes: unused in v2
-  AppendVarlong(&scratch_, timestamp_ms - base_timestamp_);
-  AppendVarint(&scratch_, record_count_);
+  // The record's length comes first, so it is computed before anything is written; the fields
+  // then go straight into the batch buffer.
+  auto nullable_size = [](std::optional<std::string_view> bytes) {
+    return bytes ? VarlongSize(static_cast<int64_t>(bytes->size())) + bytes->size()
+                 : VarlongSize(-1);
+  };
+  const int64_t timestamp_delta = timestamp_ms - base_timestamp_;
+  size_t body = 1 + VarlongSize(timestamp_delta) + VarlongSize(record_count_) + nullable_size(key) +
+                nullable_size(value) + VarlongSize(static_cast<int64_t>(headers.size()));
+  for (const auto& h : headers) {
+    body += VarlongSize(static_cast<int64_t>(h.key.size())) + h.key.size() + nullable_size(h.value);
+  }
   auto append_nullable = [this](std::optional<std::string_view> bytes) {
     if (!bytes) {
-      AppendVarint(&scratch_, -1);
+      AppendVarint(&buffer_, -1);
       return;
     }
-    AppendVarint(&scratch_, static_cast<int32_t>(bytes->size()));
-    scratch_.append(*bytes);
+    AppendVarint(&buffer_, static_cast<int32_t>(bytes->size()));
+    buffer_.append(*bytes);
   };
+  AppendVarint(&buffer_, static_cast<int32_t>(body));
+  buffer_.push_back('\0');  // record attributes: unused in v2
+  AppendVarlong(&buffer_, timestamp_delta);
+  AppendVarint(&buffer_, record_count_);
   append_nullable(key);
   append_nullable(value);
-  AppendVarint(&scratch_, static_cast<int32_t>(headers.size()));
+  AppendVarint(&buffer_, static_cast<int32_t>(headers.size()));
   for (const auto& h : headers) {
-    AppendVarint(&scratch_, static_cast<int32_t>(h.key.size()));
-    scratch_.append(h.key);
+    AppendVarint(&buffer_, static_cast<int32_t>(h.key.size()));
+    buffer_.append(h.key);
     append_nullable(h.value);
   }
-  AppendVarint(&buffer_, static_cast<int32_t>(scratch_.size()));
-  buffer_.append(scratch_);
   ++record_count_;
 }
 

@@ -181,6 +181,9 @@ class BatchBuilder {
   void Append(int64_t timestamp_ms, std::optional<std::string_view> key,
               std::optional<std::string_view> value, const std::vector<HeaderView>& headers = {});
 
+  // Reserves room for a batch of about `bytes`, so appends do not reallocate.
+  void Reserve(size_t bytes) { buffer_.reserve(bytes); }
+
   int32_t record_count() const { return record_count_; }
   // Bytes of the batch Build would return now.
   size_t size_bytes() const { return buffer_.size(); }
@@ -192,7 +195,6 @@ class BatchBuilder {
  private:
   BatchOptions options_;
   std::string buffer_;
-  std::string scratch_;
   int32_t record_count_ = 0;
   int64_t base_timestamp_ = 0;
   int64_t max_timestamp_ = 0;

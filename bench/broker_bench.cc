@@ -1,0 +1,295 @@
+#include "bench/broker_bench.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/fmt_absl.h"
+#include "bench/storage_bench.h"
+#include "format/big_endian.h"
+#include "rill/admin.h"
+#include "rill/consumer.h"
+#include "rill/producer.h"
+
+namespace rill::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMicros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Latencies in milliseconds, from any thread.
+class Latencies {
+ public:
+  void Add(double ms) {
+    absl::MutexLock lock(&mu_);
+    values_.push_back(ms);
+  }
+  struct Summary {
+    double p50 = 0, p99 = 0, p999 = 0, max = 0;
+    size_t count = 0;
+  };
+  Summary Summarize() {
+    absl::MutexLock lock(&mu_);
+    Summary s;
+    s.count = values_.size();
+    if (values_.empty()) return s;
+    std::sort(values_.begin(), values_.end());
+    auto at = [&](double q) {
+      return values_[std::min(values_.size() - 1, static_cast<size_t>(q * values_.size()))];
+    };
+    s.p50 = at(0.5);
+    s.p99 = at(0.99);
+    s.p999 = at(0.999);
+    s.max = values_.back();
+    return s;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<double> values_ ABSL_GUARDED_BY(mu_);
+};
+
+struct Counters {
+  std::atomic<int64_t> sent{0};
+  std::atomic<int64_t> acked{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> consumed{0};
+  std::atomic<int64_t> consumed_bytes{0};
+  std::atomic<bool> stop{false};
+};
+
+Acks ParseAcks(const std::string& acks) {
+  if (acks == "leader" || acks == "1") return Acks::kLeader;
+  if (acks == "none" || acks == "0") return Acks::kNone;
+  return Acks::kAll;
+}
+
+absl::Status EnsureTopic(const BrokerBenchOptions& o, int* partitions) {
+  auto admin = Admin::Create(ClientOptions{o.brokers, 10000});
+  if (!admin.ok()) return admin.status();
+  auto description = (*admin)->DescribeTopic(o.topic);
+  if (!description.ok() && ErrorCodeOf(description.status()) == ErrorCode::kUnknownTopic) {
+    if (auto s = (*admin)->CreateTopic(NewTopic{o.topic, o.partitions, 1, {}}); !s.ok()) return s;
+    description = (*admin)->DescribeTopic(o.topic);
+  }
+  if (!description.ok()) return description.status();
+  *partitions = static_cast<int>(description->partitions.size());
+  return absl::OkStatus();
+}
+
+void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latencies* ack_latency,
+             absl::Status* error) {
+  ProducerOptions options;
+  options.client = ClientOptions{o.brokers, 30000};
+  options.acks = ParseAcks(o.acks);
+  options.linger_ms = o.linger_ms;
+  options.batch_bytes = o.batch_bytes;
+  auto producer = Producer::Create(options);
+  if (!producer.ok()) {
+    *error = producer.status();
+    return;
+  }
+  const int64_t share = o.records / o.producers + (index < o.records % o.producers ? 1 : 0);
+  const double interval_us = o.rate > 0 ? 1e6 * o.producers / static_cast<double>(o.rate) : 0;
+  std::string padding(o.record_bytes, 'x');
+  for (size_t i = 8; i < padding.size(); ++i) padding[i] = static_cast<char>('a' + i % 26);
+  const auto start = Clock::now();
+  for (int64_t i = 0; i < share && !counters->stop; ++i) {
+    if (interval_us > 0) {
+      std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(
+                                                interval_us * static_cast<double>(i))));
+    }
+    std::string value = padding;
+    format::StoreI64(value.data(), NowMicros());
+    const auto sent = Clock::now();
+    absl::Status s = (*producer)->Send(
+        ProducerRecord{o.topic, std::nullopt, std::move(value), {}, std::nullopt, std::nullopt},
+        [counters, ack_latency, sent](const absl::StatusOr<RecordMetadata>& r) {
+          if (!r.ok()) {
+            ++counters->failed;
+            return;
+          }
+          ++counters->acked;
+          ack_latency->Add(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+        });
+    if (!s.ok()) {
+      *error = s;
+      break;
+    }
+    ++counters->sent;
+  }
+  (*producer)->Flush();
+  (*producer)->Close();
+}
+
+void Consume(const BrokerBenchOptions& o, std::vector<TopicPartition> assignment, bool from_end,
+             int64_t target, Counters* counters, Latencies* e2e_latency, absl::Status* error) {
+  ConsumerOptions options;
+  options.client = ClientOptions{o.brokers, 30000};
+  auto consumer = Consumer::Create(options);
+  if (!consumer.ok()) {
+    *error = consumer.status();
+    return;
+  }
+  if (auto s = (*consumer)->Assign(assignment); !s.ok()) {
+    *error = s;
+    return;
+  }
+  absl::Status seek =
+      from_end ? (*consumer)->SeekToEnd(assignment) : (*consumer)->SeekToBeginning(assignment);
+  if (!seek.ok()) {
+    *error = seek;
+    return;
+  }
+  while (!counters->stop && counters->consumed.load() < target) {
+    auto records = (*consumer)->Poll(200);
+    if (!records.ok()) {
+      *error = records.status();
+      return;
+    }
+    const int64_t now = NowMicros();
+    for (const auto& r : *records) {
+      if (e2e_latency != nullptr && r.value && r.value->size() >= 8) {
+        e2e_latency->Add(static_cast<double>(now - format::LoadI64(r.value->data())) / 1000.0);
+      }
+      counters->consumed_bytes += static_cast<int64_t>(r.value ? r.value->size() : 0);
+    }
+    counters->consumed += static_cast<int64_t>(records->size());
+  }
+}
+
+std::vector<std::vector<TopicPartition>> SplitPartitions(const std::string& topic, int partitions,
+                                                         int consumers) {
+  std::vector<std::vector<TopicPartition>> out(
+      static_cast<size_t>(std::min(consumers, partitions)));
+  for (int p = 0; p < partitions; ++p)
+    out[static_cast<size_t>(p) % out.size()].push_back({topic, p});
+  return out;
+}
+
+void PrintLatency(const char* name, const Latencies::Summary& s, bool json, std::string* json_out) {
+  if (json) {
+    *json_out += fmt::format(
+        ",\"{}_p50_ms\":{:.3f},\"{}_p99_ms\":{:.3f},\"{}_p999_ms\":{:.3f},"
+        "\"{}_max_ms\":{:.3f}",
+        name, s.p50, name, s.p99, name, s.p999, name, s.max);
+  } else {
+    fmt::print("  {} latency: p50 {:.2f} ms, p99 {:.2f} ms, p99.9 {:.2f} ms, max {:.2f} ms\n", name,
+               s.p50, s.p99, s.p999, s.max);
+  }
+}
+
+}  // namespace
+
+absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
+  if (o.record_bytes < 8 || o.records <= 0 || o.producers <= 0 || o.consumers <= 0 || o.rate < 0 ||
+      o.duration_s < 0) {
+    return absl::InvalidArgumentError(
+        "need --record-bytes >= 8, --records > 0, --producers > 0, --consumers > 0");
+  }
+  const bool produce = o.mode == "produce" || o.mode == "e2e";
+  const bool consume = o.mode == "consume" || o.mode == "e2e";
+
+  double direct_mbps = 0;
+  if (!o.compare_storage_dir.empty()) {
+    StorageBenchOptions storage;
+    storage.dir = o.compare_storage_dir;
+    storage.record_bytes = o.record_bytes;
+    storage.batch_records =
+        std::max<int>(1, static_cast<int>(o.batch_bytes / (o.record_bytes + 20)));
+    storage.total_bytes = std::max<uint64_t>(uint64_t{256} << 20,
+                                             static_cast<uint64_t>(o.records) * o.record_bytes / 2);
+    auto mbps = MeasureDirectAppendMbps(storage);
+    if (!mbps.ok()) return mbps.status();
+    direct_mbps = *mbps;
+  }
+
+  int partitions = 0;
+  if (auto s = EnsureTopic(o, &partitions); !s.ok()) return s;
+  Counters counters;
+  Latencies ack_latency;
+  Latencies e2e_latency;
+  std::vector<absl::Status> errors(static_cast<size_t>(o.producers + o.consumers));
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  if (consume) {
+    auto groups = SplitPartitions(o.topic, partitions, o.consumers);
+    for (size_t i = 0; i < groups.size(); ++i) {
+      threads.emplace_back(Consume, std::cref(o), groups[i], /*from_end=*/produce, o.records,
+                           &counters, produce ? &e2e_latency : nullptr,
+                           &errors[static_cast<size_t>(o.producers) + i]);
+    }
+    // Consumers position themselves at the end before anything is produced.
+    if (produce) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  const auto produce_start = Clock::now();
+  if (produce) {
+    for (int i = 0; i < o.producers; ++i) {
+      threads.emplace_back(Produce, std::cref(o), i, &counters, &ack_latency,
+                           &errors[static_cast<size_t>(i)]);
+    }
+  }
+  std::thread progress([&] {
+    while (!counters.stop) {
+      for (int i = 0; i < 10 && !counters.stop; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (counters.stop) break;
+      double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      if (o.duration_s > 0 && elapsed >= static_cast<double>(o.duration_s)) counters.stop = true;
+      fmt::print(stderr, "{:6.1f} s: sent {} acked {} consumed {}\n", elapsed, counters.sent.load(),
+                 counters.acked.load(), counters.consumed.load());
+    }
+  });
+  for (auto& t : threads) t.join();
+  const auto end = Clock::now();
+  counters.stop = true;
+  progress.join();
+  for (const auto& e : errors) {
+    if (!e.ok()) return e;
+  }
+
+  const double seconds =
+      std::chrono::duration<double>(end - (produce ? produce_start : start)).count();
+  const int64_t records = produce ? counters.acked.load() : counters.consumed.load();
+  const double mbps =
+      static_cast<double>(records) * static_cast<double>(o.record_bytes) / 1e6 / seconds;
+  std::string json = fmt::format(
+      "{{\"bench\":\"{}\",\"topic\":\"{}\",\"partitions\":{},\"record_bytes\":{},\"acks\":\"{}\","
+      "\"producers\":{},\"consumers\":{},\"records\":{},\"failed\":{},\"seconds\":{:.3f},"
+      "\"records_per_s\":{:.0f},\"mb_per_s\":{:.1f}",
+      o.mode, o.topic, partitions, o.record_bytes, o.acks, o.producers, o.consumers, records,
+      counters.failed.load(), seconds, static_cast<double>(records) / seconds, mbps);
+  if (!o.json) {
+    fmt::print(
+        "rill-bench {}: {} records of {} B, {} partitions, acks={}, {} producer(s), {} "
+        "consumer(s)\n",
+        o.mode, records, o.record_bytes, partitions, o.acks, o.producers, o.consumers);
+    fmt::print("  {:.0f} records/s, {:.1f} MB/s in {:.2f} s{}\n",
+               static_cast<double>(records) / seconds, mbps, seconds,
+               counters.failed ? fmt::format(", {} failed", counters.failed.load()) : "");
+  }
+  if (produce) PrintLatency("ack", ack_latency.Summarize(), o.json, &json);
+  if (produce && consume) PrintLatency("e2e", e2e_latency.Summarize(), o.json, &json);
+  if (direct_mbps > 0) {
+    if (o.json) {
+      json += fmt::format(",\"direct_append_mb_per_s\":{:.1f},\"vs_direct_append\":{:.3f}",
+                          direct_mbps, mbps / direct_mbps);
+    } else {
+      fmt::print("  storage direct durable append on {}: {:.1f} MB/s; this run is {:.1f}% of it\n",
+                 o.compare_storage_dir, direct_mbps, 100.0 * mbps / direct_mbps);
+    }
+  }
+  if (o.json) fmt::print("{}}}\n", json);
+  return counters.failed > 0
+             ? absl::DataLossError(fmt::format("{} records failed", counters.failed.load()))
+             : absl::OkStatus();
+}
+
+}  // namespace rill::bench

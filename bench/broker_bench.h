@@ -1,0 +1,42 @@
+// The broker benchmarks of rill-bench, through the client SDK against a running broker (in the
+// manner of kafka-producer-perf-test and the OpenMessaging Benchmark):
+//
+//   produce  producers send records as fast as allowed (or at --rate); throughput and
+//            send-to-acknowledgement latency; optionally beside a direct durable append of the
+//            storage engine on a given directory, measured in the same run
+//   consume  consumers read the topic from the beginning; throughput
+//   e2e      producers and consumers at once; end-to-end latency from the send time each
+//            record carries in its first 8 bytes
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace rill::bench {
+
+struct BrokerBenchOptions {
+  std::string mode;  // produce, consume or e2e
+  std::string brokers = "127.0.0.1:9290";
+  std::string topic = "rill-bench";
+  int partitions = 6;  // when the topic has to be created
+  size_t record_bytes = 1024;
+  int64_t records = 1000000;
+  // 0: no limit; otherwise stop after this many seconds even if fewer records were sent.
+  int64_t duration_s = 0;
+  int producers = 1;
+  int consumers = 1;
+  std::string acks = "all";
+  // Records per second across all producers; 0: as fast as possible.
+  int64_t rate = 0;
+  int linger_ms = 5;
+  size_t batch_bytes = 64 * 1024;
+  // produce: also measure the storage engine's direct durable append here (the broker's disk).
+  std::string compare_storage_dir;
+  bool json = false;
+};
+
+absl::Status RunBrokerBench(const BrokerBenchOptions& options);
+
+}  // namespace rill::bench

@@ -150,3 +150,12 @@ TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with 
   CHECK(unreachable.exit_code == 1);
   CHECK(broker.Stop() == 0);
 }
+
+TEST_CASE("examples/hello_rill runs against a broker", "[integration]") {
+  testing::TempDir tmp;
+  testing::BrokerProcess broker(tmp.Sub("data"));
+  Run hello = RunCommand(RILL_BIN_DIR "/hello-rill " + broker.address());
+  CHECK(hello.exit_code == 0);
+  CHECK_THAT(hello.output, Catch::Contains("consumed hello-rill-"));
+  CHECK(broker.Stop() == 0);
+}

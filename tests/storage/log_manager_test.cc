@@ -57,7 +57,8 @@ TEST_CASE("log manager: the background pass enforces retention", "[storage]") {
   for (int i = 0; i < 30; ++i) {
     REQUIRE((*log)->AppendAndWait(MakeBatch(0, 2, 100, testing::NowMs())).ok());
   }
-  REQUIRE((*log)->stats().segment_count > 3);
+  // The background pass may already be deleting segments; what matters is where it ends:
+  // one (active) segment left and the start offset moved past deleted data.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while ((*log)->stats().segment_count > 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -43,7 +43,13 @@ class ConsumerImpl {
     int64_t fetch_position = kNoPosition;
     // Bumped by every seek, so fetches issued before it are discarded.
     uint64_t epoch = 0;
-    std::deque<std::string> batches;
+    // Fetched batches not yet polled: views into the fetch responses' record buffers, which
+    // they keep alive.
+    struct FetchedBatch {
+      std::shared_ptr<const std::string> buffer;
+      std::string_view bytes;
+    };
+    std::deque<FetchedBatch> batches;
     size_t buffered_bytes = 0;
     absl::Status error;
   };
@@ -264,7 +270,7 @@ void ConsumerImpl::RunFetcher() {
       mu_.AwaitWithTimeout(absl::Condition(&closing_), absl::Milliseconds(200));
       continue;
     }
-    for (const auto& p : response.partitions()) {
+    for (auto& p : *response.mutable_partitions()) {
       TopicPartition tp{p.topic(), p.partition()};
       auto it = partitions_.find(tp);
       if (it == partitions_.end() || it->second.epoch != epochs[tp]) continue;
@@ -280,7 +286,8 @@ void ConsumerImpl::RunFetcher() {
         }
         continue;
       }
-      std::string_view records = p.records();
+      auto buffer = std::make_shared<const std::string>(std::move(*p.mutable_records()));
+      std::string_view records = *buffer;
       while (records.size() >= format::kBatchHeaderBytes) {
         auto header = format::ParseBatchHeader(records, kMaxFetchedBatchBytes);
         if (!header.ok() || header->size_bytes() > records.size()) {
@@ -290,7 +297,7 @@ void ConsumerImpl::RunFetcher() {
           break;
         }
         if (header->next_offset() > state.fetch_position) {
-          state.batches.emplace_back(records.substr(0, header->size_bytes()));
+          state.batches.push_back({buffer, records.substr(0, header->size_bytes())});
           state.buffered_bytes += header->size_bytes();
           state.fetch_position = header->next_offset();
         }
@@ -303,8 +310,11 @@ void ConsumerImpl::RunFetcher() {
 absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state,
                                  std::vector<ConsumerRecord>* out) {
   while (!state->batches.empty() && out->size() < options_.max_poll_records) {
-    const std::string& batch = state->batches.front();
-    auto header = format::ValidateBatch(batch, format::ValidationLimits{kMaxFetchedBatchBytes});
+    const std::string_view batch = state->batches.front().bytes;
+    auto header = format::ParseBatchHeader(batch, kMaxFetchedBatchBytes);
+    if (header.ok() && format::ComputeBatchCrc(batch) != header->crc) {
+      header = absl::InvalidArgumentError("CRC mismatch");
+    }
     if (!header.ok()) {
       return absl::DataLossError(fmt::format("{}-{}: batch at offset {} is corrupt: {}", tp.topic,
                                              tp.partition, state->position,
@@ -344,6 +354,11 @@ absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state
         }
         out->push_back(std::move(record));
         state->position = offset + 1;
+      }
+      if (consumed_all && !reader.status().ok()) {
+        return absl::DataLossError(fmt::format("{}-{}: batch at offset {} is malformed: {}",
+                                               tp.topic, tp.partition, header->base_offset,
+                                               reader.status().message()));
       }
     }
     if (!consumed_all) break;

@@ -76,7 +76,9 @@ void Partition::Produce(std::string_view records, v1::Acks acks, size_t max_batc
       absl::MutexLock lock(&state->mu);
       ++state->outstanding;
     }
-    auto appended = log_->Append(std::string(batches[i]), {},
+    storage::AppendOptions options;
+    options.validated = true;  // every batch passed ValidateBatch above, with the topic's limit
+    auto appended = log_->Append(std::string(batches[i]), options,
                                  [this, await_durable, finish_one](absl::Status s) {
                                    WakeWaiters();
                                    if (await_durable) finish_one(s);

@@ -49,6 +49,10 @@ struct AppendOptions {
   bool assign_offsets = true;
   // Stamped into the batch's partition leader epoch when set (the Raft term, later).
   std::optional<int32_t> leader_epoch;
+  // The caller ran format::ValidateBatch on this batch with limits no looser than the log's
+  // (as the broker does before appending any batch of a request): only the header is checked
+  // again, not the CRC and records.
+  bool validated = false;
 };
 
 struct AppendResult {

@@ -422,3 +422,20 @@ TEST_CASE("log: a full disk rejects the append and keeps the log intact", "[stor
   CheckContiguous(ReadAll(*log), 0, 40, 100);
   CHECK(log->Verify().ok());
 }
+
+TEST_CASE("log: a pre-validated append still checks the header and the length", "[storage]") {
+  Fixture f;
+  auto log = f.Open();
+  AppendOptions validated;
+  validated.validated = true;
+  std::string batch = MakeBatch(0, 2, 10, 0);
+  std::string bad_magic = batch;
+  bad_magic[format::kMagicPos] = 1;
+  CHECK(absl::IsInvalidArgument(log->AppendAndWait(bad_magic, validated).status()));
+  CHECK(absl::IsInvalidArgument(log->AppendAndWait(batch + "extra", validated).status()));
+  CHECK(absl::IsInvalidArgument(log->AppendAndWait(batch.substr(0, 40), validated).status()));
+  auto appended = log->AppendAndWait(batch, validated);
+  REQUIRE(appended.ok());
+  CHECK(appended->base_offset == Offset(0));
+  CheckContiguous(ReadAll(*log), 0, 2, 10);
+}

@@ -120,25 +120,14 @@ absl::StatusOr<std::map<int32_t, int64_t>> Admin::ListOffsets(const std::string&
                                                               OffsetSpec spec) {
   auto meta = cluster_->Topic(topic, /*refresh=*/true);
   if (!meta.ok()) return meta.status();
-  v1::ListOffsetsRequest request;
+  std::vector<TopicPartition> partitions;
   for (size_t p = 0; p < meta->leaders.size(); ++p) {
-    auto* want = request.add_partitions();
-    want->set_topic(topic);
-    want->set_partition(static_cast<int32_t>(p));
-    want->set_timestamp(spec.timestamp);
+    partitions.push_back({topic, static_cast<int32_t>(p)});
   }
-  std::string address;
-  auto* stub = cluster_->RillStub(meta->leaders.empty() ? -1 : meta->leaders[0], &address);
-  v1::ListOffsetsResponse response;
-  auto context = cluster_->NewContext();
-  if (grpc::Status rpc = stub->ListOffsets(context.get(), request, &response); !rpc.ok()) {
-    return FromGrpc(rpc, address);
-  }
+  auto offsets = cluster_->ListOffsets(partitions, spec.timestamp);
+  if (!offsets.ok()) return offsets.status();
   std::map<int32_t, int64_t> out;
-  for (const auto& p : response.partitions()) {
-    if (auto s = api::FromError(p.error()); !s.ok()) return s;
-    out[p.partition()] = p.offset();
-  }
+  for (const auto& [tp, offset] : *offsets) out[tp.partition] = offset;
   return out;
 }
 

@@ -144,6 +144,30 @@ absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(
   return last;
 }
 
+absl::StatusOr<std::map<TopicPartition, int64_t>> Cluster::ListOffsets(
+    const std::vector<TopicPartition>& partitions, int64_t spec) {
+  v1::ListOffsetsRequest request;
+  for (const auto& tp : partitions) {
+    auto* p = request.add_partitions();
+    p->set_topic(tp.topic);
+    p->set_partition(tp.partition);
+    p->set_timestamp(spec);
+  }
+  std::string address;
+  auto* stub = RillStub(-1, &address);
+  v1::ListOffsetsResponse response;
+  auto context = NewContext();
+  if (grpc::Status rpc = stub->ListOffsets(context.get(), request, &response); !rpc.ok()) {
+    return FromGrpc(rpc, address);
+  }
+  std::map<TopicPartition, int64_t> out;
+  for (const auto& p : response.partitions()) {
+    if (auto s = api::FromError(p.error()); !s.ok()) return s;
+    out[TopicPartition{p.topic(), p.partition()}] = p.offset();
+  }
+  return out;
+}
+
 absl::StatusOr<TopicMetadata> Cluster::Topic(const std::string& topic, bool refresh) {
   if (!refresh) {
     absl::MutexLock lock(&mu_);

@@ -41,6 +41,11 @@ class Cluster {
 
   // The topic's metadata from the cache, or fetched when absent or when `refresh`.
   absl::StatusOr<TopicMetadata> Topic(const std::string& topic, bool refresh);
+  // ListOffsets for `partitions` (spec: -1 latest, -2 earliest, else a timestamp in ms); an
+  // offset is -1 where no record is that new. The first partition error fails the call.
+  absl::StatusOr<std::map<TopicPartition, int64_t>> ListOffsets(
+      const std::vector<TopicPartition>& partitions, int64_t spec);
+
   // A fresh Metadata response (topics empty: all), from the first bootstrap broker that answers.
   absl::StatusOr<v1::MetadataResponse> FetchMetadata(const std::vector<std::string>& topics);
 

@@ -55,9 +55,6 @@ class ConsumerImpl {
   };
 
   void RunFetcher();
-  // Offsets per partition from ListOffsets (spec: -1 latest, -2 earliest, else a timestamp).
-  absl::StatusOr<std::map<TopicPartition, int64_t>> ListOffsets(
-      const std::vector<TopicPartition>& partitions, int64_t spec);
   absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
   void SeekLocked(PartitionState* state, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends decoded records of `state`'s buffered batches to `out`.
@@ -123,32 +120,8 @@ absl::Status ConsumerImpl::Seek(const TopicPartition& partition, int64_t offset)
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::map<TopicPartition, int64_t>> ConsumerImpl::ListOffsets(
-    const std::vector<TopicPartition>& partitions, int64_t spec) {
-  v1::ListOffsetsRequest request;
-  for (const auto& tp : partitions) {
-    auto* p = request.add_partitions();
-    p->set_topic(tp.topic);
-    p->set_partition(tp.partition);
-    p->set_timestamp(spec);
-  }
-  std::string address;
-  auto* stub = cluster_->RillStub(-1, &address);
-  v1::ListOffsetsResponse response;
-  auto context = cluster_->NewContext();
-  if (grpc::Status rpc = stub->ListOffsets(context.get(), request, &response); !rpc.ok()) {
-    return FromGrpc(rpc, address);
-  }
-  std::map<TopicPartition, int64_t> out;
-  for (const auto& p : response.partitions()) {
-    if (auto s = api::FromError(p.error()); !s.ok()) return s;
-    out[TopicPartition{p.topic(), p.partition()}] = p.offset();
-  }
-  return out;
-}
-
 absl::Status ConsumerImpl::SeekTo(const std::vector<TopicPartition>& partitions, int64_t spec) {
-  auto offsets = ListOffsets(partitions, spec);
+  auto offsets = cluster_->ListOffsets(partitions, spec);
   if (!offsets.ok()) return offsets.status();
   // A timestamp no record reaches lands at the end, as in Kafka's offsetsForTimes + seek.
   std::vector<TopicPartition> to_end;
@@ -157,7 +130,7 @@ absl::Status ConsumerImpl::SeekTo(const std::vector<TopicPartition>& partitions,
   }
   std::map<TopicPartition, int64_t> ends;
   if (!to_end.empty()) {
-    auto latest = ListOffsets(to_end, v1::LATEST);
+    auto latest = cluster_->ListOffsets(to_end, v1::LATEST);
     if (!latest.ok()) return latest.status();
     ends = *latest;
   }
@@ -181,7 +154,7 @@ absl::Status ConsumerImpl::ResolvePositions(const std::vector<TopicPartition>& p
   }
   const int64_t spec =
       options_.auto_offset_reset == OffsetReset::kEarliest ? v1::EARLIEST : v1::LATEST;
-  auto offsets = ListOffsets(partitions, spec);
+  auto offsets = cluster_->ListOffsets(partitions, spec);
   if (!offsets.ok()) return offsets.status();
   absl::MutexLock lock(&mu_);
   for (const auto& [tp, offset] : *offsets) {

@@ -118,6 +118,9 @@ class ProducerImpl {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   // Callbacks taken from completions_ that the sender thread is still running.
   size_t running_completions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Produce RPCs whose callback has not finished: Close waits for them, since a callback still
+  // running would otherwise outlive the channel it belongs to.
+  int calls_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // Callbacks to run outside the lock, collected while holding it.
   std::vector<std::function<void()>> completions_ ABSL_GUARDED_BY(mu_);
   std::thread sender_;
@@ -274,7 +277,7 @@ void ProducerImpl::Run() {
       completions.swap(completions_);
       running_completions_ += completions.size();
       if (ready.empty() && completions.empty()) {
-        if (closing_ && queues_.empty()) return;
+        if (closing_ && queues_.empty() && calls_in_flight_ == 0) return;
         auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return wake_ || !completions_.empty();
         };
@@ -318,10 +321,17 @@ void ProducerImpl::Dispatch(std::vector<std::vector<Batch*>> groups) {
     for (Batch* batch : group) records->append(batch->encoded);
     call->groups.push_back(std::move(group));
   }
+  {
+    absl::MutexLock lock(&mu_);
+    calls_in_flight_ += static_cast<int>(calls.size());
+  }
   for (auto& [leader, call] : calls) {
-    auto* stub = cluster_->RillStub(leader, &call->address);
-    stub->async()->Produce(&call->context, &call->request, &call->response,
-                           [this, call](grpc::Status rpc) { OnResponse(call, rpc); });
+    Call* raw = call.get();
+    auto* stub = cluster_->RillStub(leader, &raw->address);
+    stub->async()->Produce(&raw->context, &raw->request, &raw->response,
+                           [this, call = std::move(call)](grpc::Status rpc) mutable {
+                             OnResponse(std::move(call), rpc);
+                           });
   }
 }
 
@@ -366,6 +376,12 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
       partition_counts_[topic] = static_cast<int32_t>(meta->leaders.size());
     }
   }
+  // The call (and its gRPC context) goes before the count drops: once it is zero, Close may
+  // destroy the channel.
+  call.reset();
+  absl::MutexLock lock(&mu_);
+  --calls_in_flight_;
+  wake_ = true;
 }
 
 void ProducerImpl::Retry(Batch* batch, Clock::time_point now) {

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <string>
 
 namespace rill::format {
 
@@ -42,16 +41,5 @@ inline void StoreU64(char* p, uint64_t v) {
 inline void StoreI16(char* p, int16_t v) { StoreU16(p, static_cast<uint16_t>(v)); }
 inline void StoreI32(char* p, int32_t v) { StoreU32(p, static_cast<uint32_t>(v)); }
 inline void StoreI64(char* p, int64_t v) { StoreU64(p, static_cast<uint64_t>(v)); }
-
-inline void AppendU32(std::string* out, uint32_t v) {
-  char buf[4];
-  StoreU32(buf, v);
-  out->append(buf, sizeof buf);
-}
-inline void AppendI64(std::string* out, int64_t v) {
-  char buf[8];
-  StoreI64(buf, v);
-  out->append(buf, sizeof buf);
-}
 
 }  // namespace rill::format

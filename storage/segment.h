@@ -51,7 +51,6 @@ class BatchScanner {
   // The next batch, nullopt at a clean end, or DataLoss naming the position where the region
   // stops holding whole valid batches (torn write, bit flip, garbage).
   absl::StatusOr<std::optional<Batch>> Next();
-  uint64_t position() const { return position_; }
 
  private:
   absl::Status Fill(uint64_t position, size_t size);

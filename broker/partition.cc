@@ -15,8 +15,9 @@ using api::SetError;
 Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
     : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}
 
-void Partition::Produce(std::string_view records, v1::Acks acks, size_t max_batch_bytes,
+void Partition::Produce(std::string_view records, v1::Acks acks,
                         std::function<void(ProduceResult)> done) {
+  const size_t max_batch_bytes = log_->max_batch_bytes();
   // Split into batches and validate every one before writing any, so a request is applied to a
   // partition whole or not at all.
   std::vector<std::string_view> batches;
@@ -57,12 +58,16 @@ void Partition::Produce(std::string_view records, v1::Acks acks, size_t max_batc
   };
   auto state = std::make_shared<State>();
   state->done = std::move(done);
-  auto finish_one = [state](absl::Status s) {
+  auto finish_one = [state, topic = topic_](absl::Status s) {
     absl::Status result;
     {
       absl::MutexLock lock(&state->mu);
       if (!s.ok() && state->status.ok()) {
-        state->status = ApiError(v1::STORAGE_ERROR, std::string(s.message()));
+        // A closed log is a partition whose topic was deleted while the request was under way.
+        state->status =
+            absl::IsFailedPrecondition(s)
+                ? ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' was deleted", topic))
+                : ApiError(v1::STORAGE_ERROR, std::string(s.message()));
       }
       if (--state->outstanding > 0) return;
       result = state->status;
@@ -77,7 +82,7 @@ void Partition::Produce(std::string_view records, v1::Acks acks, size_t max_batc
       ++state->outstanding;
     }
     storage::AppendOptions options;
-    options.validated = true;  // every batch passed ValidateBatch above, with the topic's limit
+    options.validated = true;  // every batch passed ValidateBatch above, with the log's limit
     auto appended = log_->Append(std::string(batches[i]), options,
                                  [this, await_durable, finish_one](absl::Status s) {
                                    WakeWaiters();

@@ -33,8 +33,7 @@ class Partition {
 
   // Appends `records` (one or more whole batches; all are validated before any is written) and
   // calls `done` once `acks` is satisfied.
-  void Produce(std::string_view records, v1::Acks acks, size_t max_batch_bytes,
-               std::function<void(ProduceResult)> done);
+  void Produce(std::string_view records, v1::Acks acks, std::function<void(ProduceResult)> done);
 
   // Registers `wake` to run once the high watermark moves; returns an id for RemoveWaiter.
   uint64_t AddWaiter(std::function<void()> wake);

@@ -234,18 +234,9 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
         complete_one();
         continue;
       }
-      auto record = context_->topics->Get(topic.topic());
-      if (!record) {  // deleted since it was resolved
-        SetError(
-            ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic.topic())),
-            entry->mutable_error());
-        complete_one();
-        continue;
-      }
-      const size_t max_batch_bytes = context_->topics->LogConfigFor(*record).max_batch_bytes;
       const int64_t log_start = (*partition)->log().start_offset().value();
       (*partition)
-          ->Produce(data.records(), request->acks(), max_batch_bytes,
+          ->Produce(data.records(), request->acks(),
                     [entry, complete_one, log_start](ProduceResult result) {
                       SetError(result.status, entry->mutable_error());
                       entry->set_base_offset(result.base_offset);

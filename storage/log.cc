@@ -195,7 +195,7 @@ absl::StatusOr<AppendResult> Log::Append(std::string batch, const AppendOptions&
                                          AppendCallback on_durable) {
   // Validation (CRC, every record) is the expensive part of an append: done before taking
   // the lock so concurrent appends only serialize on the write itself.
-  const size_t max_batch_bytes = max_batch_bytes_.load(std::memory_order_relaxed);
+  const size_t max_batch_bytes = this->max_batch_bytes();
   auto header = options.validated ? format::ParseBatchHeader(batch, max_batch_bytes)
                                   : format::ValidateBatch(batch, {max_batch_bytes});
   if (header.ok() && header->size_bytes() != batch.size()) {

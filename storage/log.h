@@ -160,6 +160,9 @@ class Log final : public Flushable {
   // Syncs everything, completes pending appends and marks the shutdown clean. Idempotent.
   absl::Status Close();
 
+  // The largest batch Append accepts (the config's max_batch_bytes), without taking the lock.
+  size_t max_batch_bytes() const { return max_batch_bytes_.load(std::memory_order_relaxed); }
+
   Offset start_offset() const;
   Offset next_offset() const;
   // Everything below this is on disk.

@@ -81,12 +81,13 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics,
     start.Add(labels).Set(static_cast<double>(stats.start_offset.value()));
     segments.Add(labels).Set(static_cast<double>(stats.segment_count));
   }
-  BuildGauge()
-      .Name("rill_storage_syncs")
-      .Help("Group-commit fdatasync rounds so far")
+  // A counter (for rate()), filled from the flusher's own count at each scrape.
+  BuildCounter()
+      .Name("rill_storage_syncs_total")
+      .Help("Group-commit fdatasync rounds since start")
       .Register(snapshot)
       .Add({})
-      .Set(static_cast<double>(flusher.flush_count()));
+      .Increment(static_cast<double>(flusher.flush_count()));
 
   auto families = registry_->Collect();
   auto more = snapshot.Collect();

@@ -440,6 +440,7 @@ TEST_CASE("broker: admin operations, configs, metrics and health endpoints", "[i
   CHECK_THAT(metrics,
              Catch::Contains("rill_partition_high_watermark{partition=\"0\",topic=\"logs\"} 4"));
   CHECK_THAT(metrics, Catch::Contains("rill_request_latency_seconds_bucket"));
+  CHECK_THAT(metrics, Catch::Contains("# TYPE rill_storage_syncs_total counter"));
   CHECK_THAT(HttpGet(broker.admin_address(), "/healthz"), Catch::Contains("200 OK"));
   CHECK_THAT(HttpGet(broker.admin_address(), "/readyz"), Catch::Contains("ready"));
   CHECK_THAT(HttpGet(broker.admin_address(), "/nope"), Catch::StartsWith("HTTP/1.1 404"));

@@ -15,13 +15,13 @@ using api::SetError;
 Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
     : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}
 
-void Partition::Produce(std::string_view records, v1::Acks acks,
+void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks acks,
                         std::function<void(ProduceResult)> done) {
   const size_t max_batch_bytes = log_->max_batch_bytes();
   // Split into batches and validate every one before writing any, so a request is applied to a
   // partition whole or not at all.
   std::vector<std::string_view> batches;
-  std::string_view rest = records;
+  for (std::string_view rest : chunks) {
   while (!rest.empty()) {
     auto header = format::ParseBatchHeader(rest, max_batch_bytes);
     if (header.ok() && header->size_bytes() > rest.size()) {
@@ -41,6 +41,7 @@ void Partition::Produce(std::string_view records, v1::Acks acks,
     }
     batches.push_back(rest.substr(0, header->size_bytes()));
     rest.remove_prefix(header->size_bytes());
+  }
   }
   if (batches.empty()) {
     done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), -1});

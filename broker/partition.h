@@ -31,9 +31,9 @@ class Partition {
  public:
   Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log);
 
-  // Appends `records` (one or more whole batches; all are validated before any is written) and
-  // calls `done` once `acks` is satisfied.
-  void Produce(std::string_view records, v1::Acks acks, std::function<void(ProduceResult)> done);
+  // Appends the batches in `chunks` (each chunk one or more whole batches; all are validated
+  // before any is written), in order, and calls `done` once `acks` is satisfied.
+  void Produce(const std::vector<std::string_view>& chunks, v1::Acks acks, std::function<void(ProduceResult)> done);
 
   // Registers `wake` to run once the high watermark moves; returns an id for RemoveWaiter.
   uint64_t AddWaiter(std::function<void()> wake);

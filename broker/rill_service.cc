@@ -205,7 +205,7 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
       entry->set_base_offset(-1);
       entry->set_log_append_time_ms(-1);
       entry->set_log_start_offset(-1);
-      state->bytes += partition.records().size();
+      for (const std::string& chunk : partition.records()) state->bytes += chunk.size();
       ++count;
     }
   }
@@ -235,8 +235,9 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
         continue;
       }
       const int64_t log_start = (*partition)->log().start_offset().value();
+      const std::vector<std::string_view> chunks(data.records().begin(), data.records().end());
       (*partition)
-          ->Produce(data.records(), request->acks(),
+          ->Produce(chunks, request->acks(),
                     [entry, complete_one, log_start](ProduceResult result) {
                       SetError(result.status, entry->mutable_error());
                       entry->set_base_offset(result.base_offset);

@@ -74,6 +74,9 @@ class ProducerImpl {
     Clock::time_point expires;
     Clock::time_point retry_at;
     // Set when first sent: later records go to a new batch.
+    bool sealed = false;
+    // The built batch once sealed. While a request carries it, the request owns the bytes (no
+    // copy); they come back here when the request ends.
     std::string encoded;
   };
   struct Queue {
@@ -84,9 +87,12 @@ class ProducerImpl {
     grpc::ClientContext context;
     v1::ProduceRequest request;
     v1::ProduceResponse response;
+    int32_t leader = -1;
     std::string address;
     // Per partition entry of the request, in order: the batches it carries, oldest first.
     std::vector<std::vector<Batch*>> groups;
+    // The request entry of each group, holding one records element per batch.
+    std::vector<v1::PartitionProduceData*> entries;
   };
 
   void Run();
@@ -106,7 +112,12 @@ class ProducerImpl {
   absl::Mutex mu_;
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Queue> queues_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int32_t> sticky_ ABSL_GUARDED_BY(mu_);
+  // Keyless records of a topic go to one partition until about a batch of bytes went there.
+  struct Sticky {
+    int32_t partition = 0;
+    size_t bytes = 0;
+  };
+  std::map<std::string, Sticky> sticky_ ABSL_GUARDED_BY(mu_);
   // Partitions per topic, cached from metadata (refreshed when a send says it moved).
   std::map<std::string, int32_t> partition_counts_ ABSL_GUARDED_BY(mu_);
   std::set<uint64_t> outstanding_ ABSL_GUARDED_BY(mu_);
@@ -129,13 +140,26 @@ class ProducerImpl {
 int32_t ProducerImpl::ChoosePartition(const ProducerRecord& record, int32_t partitions) {
   if (record.key) return format::PartitionForKey(*record.key, partitions);
   auto it = sticky_.find(record.topic);
-  if (it == sticky_.end() || it->second >= partitions) {
+  if (it == sticky_.end() || it->second.partition >= partitions) {
     it = sticky_
              .insert_or_assign(record.topic,
-                               static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions)))
+                               Sticky{static_cast<int32_t>(
+                                          rng_() % static_cast<uint32_t>(partitions)),
+                                      0})
              .first;
   }
-  return it->second;
+  Sticky& sticky = it->second;
+  const int32_t chosen = sticky.partition;
+  // Like Kafka's sticky partitioner (KIP-480/794): once a batch worth went to this partition,
+  // the next keyless record starts on another one, chosen at random.
+  sticky.bytes += EstimateBytes(record);
+  if (sticky.bytes >= options_.batch_bytes && partitions > 1) {
+    const auto offset = 1 + rng_() % static_cast<uint32_t>(partitions - 1);
+    sticky.partition = static_cast<int32_t>((static_cast<uint32_t>(chosen) + offset) %
+                                            static_cast<uint32_t>(partitions));
+    sticky.bytes = 0;
+  }
+  return chosen;
 }
 
 absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
@@ -182,9 +206,10 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   const int32_t partition =
       record.partition ? *record.partition : ChoosePartition(record, partitions);
   Queue& queue = queues_[TopicPartition{record.topic, partition}];
-  if (queue.batches.empty() || !queue.batches.back()->encoded.empty() ||
-      queue.batches.back()->bytes + estimate > options_.batch_bytes ||
-      queue.batches.back()->bytes + estimate > options_.max_request_bytes) {
+  const bool new_batch = queue.batches.empty() || queue.batches.back()->sealed ||
+                         queue.batches.back()->bytes + estimate > options_.batch_bytes ||
+                         queue.batches.back()->bytes + estimate > options_.max_request_bytes;
+  if (new_batch) {
     auto batch = std::make_unique<Batch>();
     batch->partition = TopicPartition{record.topic, partition};
     batch->sequence = next_sequence_++;
@@ -205,17 +230,19 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   batch.records.push_back({std::move(done), timestamp});
   batch.bytes += estimate;
   buffered_bytes_ += estimate;
-  if (batch.bytes >= options_.batch_bytes || queue.batches.size() > 1) wake_ = true;
-  // A full batch moves a keyless topic on to another partition (Kafka's sticky partitioner).
-  if (!record.key && !record.partition && batch.bytes >= options_.batch_bytes && partitions > 1) {
-    sticky_[record.topic] = static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions));
+  // The sender only needs waking when this partition just got something to send: a full
+  // batch (one with another behind it counts as full). An in-flight partition is looked at
+  // again when its response arrives.
+  if (!queue.in_flight &&
+      (batch.bytes >= options_.batch_bytes || (new_batch && queue.batches.size() > 1))) {
+    wake_ = true;
   }
   return absl::OkStatus();
 }
 
 bool ProducerImpl::Ready(const Batch& batch, const Queue& queue, Clock::time_point now) const {
   if (queue.in_flight || now < batch.retry_at) return false;
-  return !batch.encoded.empty() || closing_ || flushing_ > 0 || queue.batches.size() > 1 ||
+  return batch.sealed || closing_ || flushing_ > 0 || queue.batches.size() > 1 ||
          batch.bytes >= options_.batch_bytes ||
          now >= batch.created + std::chrono::milliseconds(options_.linger_ms);
 }
@@ -248,7 +275,7 @@ void ProducerImpl::Run() {
           if (Ready(*batch, queue, now)) {
             queue.in_flight = true;
             // Every batch but the last is full; the last goes too if it is ready on its own.
-            // Sealed here, under the lock: Send appends only to batches not yet encoded.
+            // Sealed here, under the lock: Send appends only to batches not yet sealed.
             std::vector<Batch*> group;
             size_t bytes = 0;
             for (size_t i = 0; i < queue.batches.size(); ++i) {
@@ -256,12 +283,15 @@ void ProducerImpl::Run() {
               bool last = i + 1 == queue.batches.size();
               if (!group.empty() &&
                   (bytes + b->bytes > options_.max_request_bytes ||
-                   (last && b->encoded.empty() && b->bytes < options_.batch_bytes && !closing_ &&
+                   (last && !b->sealed && b->bytes < options_.batch_bytes && !closing_ &&
                     flushing_ == 0 &&
                     now < b->created + std::chrono::milliseconds(options_.linger_ms)))) {
                 break;
               }
-              if (b->encoded.empty()) b->encoded = b->builder.Build();
+              if (!b->sealed) {
+                b->encoded = b->builder.Build();
+                b->sealed = true;
+              }
               bytes += b->bytes;
               group.push_back(b);
             }
@@ -296,8 +326,11 @@ void ProducerImpl::Run() {
 }
 
 void ProducerImpl::Dispatch(std::vector<std::vector<Batch*>> groups) {
-  // One request per leader, one entry per partition.
-  std::map<int32_t, std::shared_ptr<Call>> calls;
+  // Per leader, requests of up to max_request_bytes with one entry per partition. Separate
+  // requests are answered independently, so a partition whose answer came back is sent again
+  // without waiting for the others.
+  std::vector<std::shared_ptr<Call>> calls;
+  std::map<int32_t, std::pair<Call*, size_t>> open;  // leader -> request being filled, bytes
   for (auto& group : groups) {
     const TopicPartition& tp = group.front()->partition;
     auto meta = cluster_->Topic(tp.topic, /*refresh=*/false);
@@ -305,29 +338,36 @@ void ProducerImpl::Dispatch(std::vector<std::vector<Batch*>> groups) {
     if (meta.ok() && tp.partition < static_cast<int32_t>(meta->leaders.size())) {
       leader = meta->leaders[static_cast<size_t>(tp.partition)];
     }
-    auto& call = calls[leader];
-    if (!call) {
-      call = std::make_shared<Call>();
+    size_t bytes = 0;
+    for (const Batch* batch : group) bytes += batch->encoded.size();
+    auto& [call, call_bytes] = open[leader];
+    if (call == nullptr || call_bytes + bytes > options_.max_request_bytes) {
+      calls.push_back(std::make_shared<Call>());
+      call = calls.back().get();
+      call_bytes = 0;
+      call->leader = leader;
       call->request.set_acks(ToProto(options_.acks));
       call->request.set_timeout_ms(cluster_->request_timeout_ms());
       call->context.set_deadline(std::chrono::system_clock::now() +
                                  std::chrono::milliseconds(cluster_->request_timeout_ms()));
     }
+    call_bytes += bytes;
     auto* topic = call->request.add_topics();
     topic->set_topic(tp.topic);
     auto* data = topic->add_partitions();
     data->set_partition(tp.partition);
-    std::string* records = data->mutable_records();
-    for (Batch* batch : group) records->append(batch->encoded);
+    // The queue is marked in flight, so nothing else touches these batches until the response.
+    for (Batch* batch : group) data->add_records(std::move(batch->encoded));
+    call->entries.push_back(data);
     call->groups.push_back(std::move(group));
   }
   {
     absl::MutexLock lock(&mu_);
     calls_in_flight_ += static_cast<int>(calls.size());
   }
-  for (auto& [leader, call] : calls) {
+  for (auto& call : calls) {
     Call* raw = call.get();
-    auto* stub = cluster_->RillStub(leader, &raw->address);
+    auto* stub = cluster_->RillStub(raw->leader, &raw->address);
     stub->async()->Produce(&raw->context, &raw->request, &raw->response,
                            [this, call = std::move(call)](grpc::Status rpc) mutable {
                              OnResponse(std::move(call), rpc);
@@ -342,6 +382,9 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < call->groups.size(); ++i) {
       const std::vector<Batch*>& group = call->groups[i];
+      for (size_t j = 0; j < group.size(); ++j) {
+        group[j]->encoded = std::move(*call->entries[i]->mutable_records(static_cast<int>(j)));
+      }
       absl::Status status = FromGrpc(rpc, call->address);
       int64_t base_offset = -1;
       if (rpc.ok()) {

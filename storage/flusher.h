@@ -1,9 +1,14 @@
-// Group commit: one thread that makes logs durable on behalf of every appender.
+// Group commit: a few threads that make logs durable on behalf of every appender.
 //
-// An appender writes its batch into the page cache and asks the flusher to flush the log; the
-// flusher calls Flush() on it, which fdatasyncs once for everything written so far and
+// An appender writes its batch into the page cache and asks the flusher to flush the log; a
+// flusher thread calls Flush() on it, which fdatasyncs once for everything written so far and
 // completes every append that sync covered. While one sync runs, new appends pile up and are
 // covered together by the next one, so the number of syncs adapts to the load.
+//
+// One log is flushed by at most one thread at a time; different logs are flushed in parallel,
+// in the order they asked, because a sync mostly waits on the disk and the file system joins
+// concurrent syncs into one journal commit. With one thread, N busy partitions would each wait
+// for N syncs in a row.
 //
 // Logs with a relaxed policy (flush.ms > 0) are flushed at their interval instead.
 //
@@ -13,7 +18,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -28,7 +35,9 @@ class Flushable {
 
 class Flusher {
  public:
-  Flusher();
+  static constexpr int kDefaultThreads = 4;
+
+  explicit Flusher(int threads = kDefaultThreads);
   ~Flusher();
   Flusher(const Flusher&) = delete;
   Flusher& operator=(const Flusher&) = delete;
@@ -48,20 +57,25 @@ class Flusher {
   struct Entry {
     int64_t interval_ms = 0;
     Clock::time_point next_due = Clock::time_point::max();
-    bool requested = false;
+    // In ready_: flushed by the next free thread once no other thread is flushing it.
+    bool queued = false;
     bool in_flight = false;
   };
 
   void Run();
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Enqueue(Flushable* target, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the entries whose interval is up; returns the earliest deadline still ahead.
+  Clock::time_point QueueDue(Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Flushable*, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::deque<Flushable*> ready_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Set when a registration changed the deadlines the thread sleeps on.
+  // Set when a registration changed the deadlines the threads sleep on.
   bool deadlines_changed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flush_count_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace rill::storage

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -73,14 +74,15 @@ std::unique_ptr<v1::Rill::Stub> RawStub(const BrokerProcess& broker) {
       grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
 }
 
+// `chunks` become the entry's records elements, applied as if concatenated.
 v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, int partition,
-                               const std::string& records) {
+                               const std::vector<std::string>& chunks) {
   v1::ProduceRequest request;
   auto* t = request.add_topics();
   t->set_topic(topic);
   auto* p = t->add_partitions();
   p->set_partition(partition);
-  p->set_records(records);
+  for (const auto& chunk : chunks) p->add_records(chunk);
   v1::ProduceResponse response;
   grpc::ClientContext context;
   grpc::Status status = stub->Produce(&context, request, &response);
@@ -88,6 +90,11 @@ v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, i
   REQUIRE(status.ok());
   REQUIRE(response.partitions_size() == 1);
   return response;
+}
+
+v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, int partition,
+                               const std::string& records) {
+  return RawProduce(stub, topic, partition, std::vector<std::string>{records});
 }
 
 std::string HttpGet(const std::string& address, const std::string& path) {
@@ -191,6 +198,39 @@ TEST_CASE("broker: keys land where Kafka's partitioner puts them", "[integration
     REQUIRE(sent.ok());
     CHECK(sent->partition == partition);
   }
+}
+
+TEST_CASE("broker: keyless records stick to a partition for about a batch, then move on",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "keyless", 4);
+  ProducerOptions options;
+  options.client = Client(broker);
+  options.batch_bytes = 16 * 1024;
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  // ~50 batches' worth: each partition is chosen many times over.
+  std::vector<std::future<absl::StatusOr<RecordMetadata>>> sent;
+  for (int i = 0; i < 800; ++i) {
+    sent.push_back(
+        (*producer)->Send(ProducerRecord{"keyless", {}, std::string(1100, 'v'), {}, {}, {}}, nullptr));
+  }
+  std::map<int32_t, int> per_partition;
+  int switches = 0;
+  int32_t previous = -1;
+  for (auto& f : sent) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    ++per_partition[r->partition];
+    if (previous >= 0 && r->partition != previous) ++switches;
+    previous = r->partition;
+  }
+  CHECK(per_partition.size() == 4);
+  // Each stay fills about one batch (15 records of ~1.1 KB: a batch's worth, though the 15th
+  // record itself opens a second batch), not one record and not forever.
+  CHECK(switches >= 800 / 16 - 1);
+  CHECK(switches <= 800 / 14 + 1);
 }
 
 TEST_CASE("broker: a long-poll fetch returns when data arrives, not at max_wait", "[integration]") {
@@ -324,6 +364,18 @@ TEST_CASE("broker: bad input gets a typed error and the broker keeps serving", "
         v1::CORRUPT_MESSAGE);
     CHECK(RawProduce(stub.get(), "good", 0, "").partitions(0).error().code() ==
           v1::CORRUPT_MESSAGE);
+  }
+  SECTION("a bad batch in a later records element rejects the whole entry") {
+    std::string bad = batch;
+    bad[bad.size() - 2] ^= 0x10;
+    auto r = RawProduce(stub.get(), "good", 0, std::vector<std::string>{batch, batch + bad});
+    CHECK(r.partitions(0).error().code() == v1::CORRUPT_MESSAGE);
+    // Nothing of it was written: the next good entry starts at offset 0, and its elements
+    // follow each other.
+    auto ok = RawProduce(stub.get(), "good", 0, std::vector<std::string>{batch, batch + batch});
+    CHECK(ok.partitions(0).error().code() == v1::NONE);
+    CHECK(ok.partitions(0).base_offset() == 0);
+    CHECK(RawProduce(stub.get(), "good", 0, batch).partitions(0).base_offset() == 6);
   }
   SECTION("oversized batch") {
     auto big = testing::MakeBatch(0, 3, 5000, testing::NowMs());

@@ -91,7 +91,6 @@ void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latenci
   options.acks = ParseAcks(o.acks);
   options.linger_ms = o.linger_ms;
   options.batch_bytes = o.batch_bytes;
-  if (getenv("RILL_REQ")) options.max_request_bytes = atoi(getenv("RILL_REQ"));
   auto producer = Producer::Create(options);
   if (!producer.ok()) {
     *error = producer.status();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -17,6 +18,10 @@ namespace {
 constexpr int64_t kNoPosition = -1;
 // Batches from the wire are bounded by the broker's limits; this only guards the parser.
 constexpr size_t kMaxFetchedBatchBytes = size_t{256} << 20;
+// Fetches one consumer keeps in flight to one broker. Each partition has at most one; spreading
+// the partitions over several requests lets the broker read one while the client decodes
+// another, instead of every partition waiting for the slowest in one round trip.
+constexpr int kMaxFetchesPerBroker = 8;
 }  // namespace
 
 class ConsumerImpl {
@@ -43,6 +48,10 @@ class ConsumerImpl {
     int64_t fetch_position = kNoPosition;
     // Bumped by every seek, so fetches issued before it are discarded.
     uint64_t epoch = 0;
+    // A fetch issued at the current epoch has not been answered yet.
+    bool fetching = false;
+    // Broker leading the partition, from metadata; -1 until known.
+    int32_t leader = -1;
     // Fetched batches not yet polled: views into the fetch responses' record buffers, which
     // they keep alive.
     struct FetchedBatch {
@@ -54,7 +63,20 @@ class ConsumerImpl {
     absl::Status error;
   };
 
+  struct FetchCall {
+    grpc::ClientContext context;
+    v1::FetchRequest request;
+    v1::FetchResponse response;
+    int32_t leader = -1;
+    // The epoch of each partition when the fetch was issued.
+    std::map<TopicPartition, uint64_t> epochs;
+  };
+
   void RunFetcher();
+  // Whether `state` may be fetched now (it has a position, room, no error, no fetch out).
+  bool Fetchable(const PartitionState& state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
   void SeekLocked(PartitionState* state, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends decoded records of `state`'s buffered batches to `out`.
@@ -66,10 +88,18 @@ class ConsumerImpl {
   mutable absl::Mutex mu_;
   std::map<TopicPartition, PartitionState> partitions_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Fetch RPCs whose callback has not finished, by leader; Close cancels and waits for them.
+  std::map<int32_t, int> fetches_in_flight_ ABSL_GUARDED_BY(mu_);
+  std::set<FetchCall*> calls_ ABSL_GUARDED_BY(mu_);
+  // Topics whose metadata must be refreshed (a NOT_LEADER answer or an unknown leader).
+  std::set<std::string> stale_topics_ ABSL_GUARDED_BY(mu_);
+  // A broker whose last fetch failed is not asked again before this time.
+  std::map<int32_t, std::chrono::steady_clock::time_point> backoff_until_ ABSL_GUARDED_BY(mu_);
   std::thread fetcher_;
 };
 
 absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions) {
+  std::map<TopicPartition, int32_t> leaders;
   for (const auto& tp : partitions) {
     auto meta = cluster_->Topic(tp.topic, /*refresh=*/false);
     if (!meta.ok()) return meta.status();
@@ -78,12 +108,14 @@ absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions)
                            fmt::format("UNKNOWN_PARTITION: topic '{}' has {} partitions, not {}",
                                        tp.topic, meta->leaders.size(), tp.partition));
     }
+    leaders[tp] = meta->leaders[static_cast<size_t>(tp.partition)];
   }
   absl::MutexLock lock(&mu_);
   std::map<TopicPartition, PartitionState> next;
   for (const auto& tp : partitions) {
     auto it = partitions_.find(tp);
     next[tp] = it != partitions_.end() ? std::move(it->second) : PartitionState{};
+    next[tp].leader = leaders[tp];
   }
   partitions_.swap(next);
   return absl::OkStatus();
@@ -103,6 +135,8 @@ void ConsumerImpl::SeekLocked(PartitionState* state, int64_t offset) {
   state->buffered_bytes = 0;
   state->error = absl::OkStatus();
   ++state->epoch;
+  // A fetch still out belongs to the old epoch: its answer is dropped, and a new one may go.
+  state->fetching = false;
 }
 
 absl::Status ConsumerImpl::Seek(const TopicPartition& partition, int64_t offset) {
@@ -181,36 +215,102 @@ absl::StatusOr<int64_t> ConsumerImpl::Position(const TopicPartition& partition) 
   return partitions_[partition].position;
 }
 
+bool ConsumerImpl::Fetchable(const PartitionState& state) const {
+  if (!state.error.ok() || state.fetching || state.buffered_bytes >= options_.prefetch_bytes) {
+    return false;
+  }
+  if (state.fetch_position == kNoPosition) return true;  // to be resolved first
+  if (auto b = backoff_until_.find(state.leader);
+      b != backoff_until_.end() && std::chrono::steady_clock::now() < b->second) {
+    return false;
+  }
+  auto it = fetches_in_flight_.find(state.leader);
+  return it == fetches_in_flight_.end() || it->second < kMaxFetchesPerBroker;
+}
+
 void ConsumerImpl::RunFetcher() {
   while (true) {
     std::vector<TopicPartition> unresolved;
-    v1::FetchRequest request;
-    std::map<TopicPartition, uint64_t> epochs;
+    std::set<std::string> stale;
+    std::vector<std::shared_ptr<FetchCall>> calls;
     {
       absl::MutexLock lock(&mu_);
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        if (closing_) return true;
+        if (closing_ || !stale_topics_.empty()) return true;
         for (const auto& [tp, s] : partitions_) {
-          if (s.error.ok() && s.buffered_bytes < options_.prefetch_bytes) return true;
+          if (Fetchable(s)) return true;
         }
         return false;
       };
       mu_.AwaitWithTimeout(absl::Condition(&has_work), absl::Milliseconds(100));
-      if (closing_) return;
+      if (closing_) {
+        // Long-polls would otherwise hold Close up for up to max_wait.
+        for (FetchCall* call : calls_) call->context.TryCancel();
+        auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_.empty(); };
+        mu_.Await(absl::Condition(&drained));
+        return;
+      }
+      stale.swap(stale_topics_);
+      // Per leader, the partitions to fetch now, spread over as many requests as the leader
+      // has room for.
+      std::map<int32_t, std::vector<TopicPartition>> ready;
       for (auto& [tp, state] : partitions_) {
-        if (!state.error.ok() || state.buffered_bytes >= options_.prefetch_bytes) {
-          continue;
-        }
+        if (!Fetchable(state) || stale.count(tp.topic) > 0) continue;
         if (state.fetch_position == kNoPosition) {
           unresolved.push_back(tp);
           continue;
         }
-        auto* p = request.add_partitions();
-        p->set_topic(tp.topic);
-        p->set_partition(tp.partition);
-        p->set_fetch_offset(state.fetch_position);
-        p->set_max_bytes(options_.max_partition_fetch_bytes);
-        epochs[tp] = state.epoch;
+        ready[state.leader].push_back(tp);
+      }
+      for (auto& [leader, tps] : ready) {
+        const int room = kMaxFetchesPerBroker - fetches_in_flight_[leader];
+        const size_t requests = std::min(tps.size(), static_cast<size_t>(room));
+        const size_t first = calls.size();
+        for (size_t i = 0; i < requests; ++i) {
+          auto call = std::make_shared<FetchCall>();
+          call->leader = leader;
+          call->request.set_max_wait_ms(options_.fetch_max_wait_ms);
+          call->request.set_min_bytes(options_.fetch_min_bytes);
+          call->request.set_max_bytes(options_.fetch_max_bytes);
+          call->context.set_deadline(std::chrono::system_clock::now() +
+                                     std::chrono::milliseconds(options_.fetch_max_wait_ms +
+                                                               cluster_->request_timeout_ms()));
+          calls.push_back(std::move(call));
+        }
+        for (size_t i = 0; i < tps.size(); ++i) {
+          FetchCall& call = *calls[first + i % requests];
+          PartitionState& state = partitions_[tps[i]];
+          auto* p = call.request.add_partitions();
+          p->set_topic(tps[i].topic);
+          p->set_partition(tps[i].partition);
+          p->set_fetch_offset(state.fetch_position);
+          p->set_max_bytes(options_.max_partition_fetch_bytes);
+          call.epochs[tps[i]] = state.epoch;
+          state.fetching = true;
+        }
+        fetches_in_flight_[leader] += static_cast<int>(requests);
+      }
+      for (const auto& call : calls) calls_.insert(call.get());
+    }
+    for (auto& call : calls) {
+      FetchCall* raw = call.get();
+      std::string address;
+      auto* stub = cluster_->RillStub(raw->leader, &address);
+      stub->async()->Fetch(&raw->context, &raw->request, &raw->response,
+                           [this, call = std::move(call)](grpc::Status rpc) mutable {
+                             OnFetched(std::move(call), rpc);
+                           });
+    }
+    for (const std::string& topic : stale) {
+      auto meta = cluster_->Topic(topic, /*refresh=*/true);
+      absl::MutexLock lock(&mu_);
+      for (auto& [tp, state] : partitions_) {
+        if (tp.topic != topic) continue;
+        if (meta.ok() && tp.partition < static_cast<int32_t>(meta->leaders.size())) {
+          state.leader = meta->leaders[static_cast<size_t>(tp.partition)];
+        } else if (!meta.ok() && !api::IsRetriable(meta.status())) {
+          state.error = meta.status();
+        }
       }
     }
     if (!unresolved.empty()) {
@@ -222,62 +322,68 @@ void ConsumerImpl::RunFetcher() {
         }
       }
     }
-    if (request.partitions_size() == 0) continue;
+  }
+}
 
-    request.set_max_wait_ms(options_.fetch_max_wait_ms);
-    request.set_min_bytes(options_.fetch_min_bytes);
-    request.set_max_bytes(options_.fetch_max_bytes);
-    std::string address;
-    auto* stub = cluster_->RillStub(-1, &address);
-    v1::FetchResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(
-        std::chrono::system_clock::now() +
-        std::chrono::milliseconds(options_.fetch_max_wait_ms + cluster_->request_timeout_ms()));
-    grpc::Status rpc = stub->Fetch(&context, request, &response);
-
-    std::vector<TopicPartition> out_of_range;
-    absl::MutexLock lock(&mu_);
-    if (!rpc.ok()) {
-      // The broker is unreachable: back off briefly; the next turn tries again.
-      mu_.AwaitWithTimeout(absl::Condition(&closing_), absl::Milliseconds(200));
+void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc) {
+  absl::MutexLock lock(&mu_);
+  if (!rpc.ok() && rpc.error_code() != grpc::StatusCode::CANCELLED) {
+    // The broker is unreachable: back off briefly, and look its partitions up again.
+    backoff_until_[call->leader] =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    for (const auto& [tp, epoch] : call->epochs) stale_topics_.insert(tp.topic);
+  }
+  for (auto& p : *call->response.mutable_partitions()) {
+    TopicPartition tp{p.topic(), p.partition()};
+    auto it = partitions_.find(tp);
+    auto sent = call->epochs.find(tp);
+    if (it == partitions_.end() || sent == call->epochs.end() ||
+        it->second.epoch != sent->second) {
       continue;
     }
-    for (auto& p : *response.mutable_partitions()) {
-      TopicPartition tp{p.topic(), p.partition()};
-      auto it = partitions_.find(tp);
-      if (it == partitions_.end() || it->second.epoch != epochs[tp]) continue;
-      PartitionState& state = it->second;
-      absl::Status error = api::FromError(p.error());
-      if (!error.ok()) {
-        if (api::ErrorCodeOf(error) == v1::OFFSET_OUT_OF_RANGE &&
-            options_.auto_offset_reset != OffsetReset::kNone) {
-          state.position = kNoPosition;
-          state.fetch_position = kNoPosition;
-        } else if (!api::IsRetriable(error)) {
-          state.error = error;
-        }
-        continue;
+    PartitionState& state = it->second;
+    state.fetching = false;
+    absl::Status error = api::FromError(p.error());
+    if (!error.ok()) {
+      const auto code = api::ErrorCodeOf(error);
+      if (code == v1::OFFSET_OUT_OF_RANGE && options_.auto_offset_reset != OffsetReset::kNone) {
+        state.position = kNoPosition;
+        state.fetch_position = kNoPosition;
+      } else if (code == v1::NOT_LEADER || code == v1::UNKNOWN_TOPIC) {
+        stale_topics_.insert(tp.topic);
+      } else if (!api::IsRetriable(error)) {
+        state.error = error;
       }
-      auto buffer = std::make_shared<const std::string>(std::move(*p.mutable_records()));
-      std::string_view records = *buffer;
-      while (records.size() >= format::kBatchHeaderBytes) {
-        auto header = format::ParseBatchHeader(records, kMaxFetchedBatchBytes);
-        if (!header.ok() || header->size_bytes() > records.size()) {
-          state.error =
-              absl::DataLossError(fmt::format("{}-{}: malformed batch from the broker at offset {}",
-                                              tp.topic, tp.partition, state.fetch_position));
-          break;
-        }
-        if (header->next_offset() > state.fetch_position) {
-          state.batches.push_back({buffer, records.substr(0, header->size_bytes())});
-          state.buffered_bytes += header->size_bytes();
-          state.fetch_position = header->next_offset();
-        }
-        records.remove_prefix(header->size_bytes());
+      continue;
+    }
+    auto buffer = std::make_shared<const std::string>(std::move(*p.mutable_records()));
+    std::string_view records = *buffer;
+    while (records.size() >= format::kBatchHeaderBytes) {
+      auto header = format::ParseBatchHeader(records, kMaxFetchedBatchBytes);
+      if (!header.ok() || header->size_bytes() > records.size()) {
+        state.error =
+            absl::DataLossError(fmt::format("{}-{}: malformed batch from the broker at offset {}",
+                                            tp.topic, tp.partition, state.fetch_position));
+        break;
       }
+      if (header->next_offset() > state.fetch_position) {
+        state.batches.push_back({buffer, records.substr(0, header->size_bytes())});
+        state.buffered_bytes += header->size_bytes();
+        state.fetch_position = header->next_offset();
+      }
+      records.remove_prefix(header->size_bytes());
     }
   }
+  // Partitions the answer did not cover (a failed or cancelled call) may be fetched again.
+  for (const auto& [tp, epoch] : call->epochs) {
+    auto it = partitions_.find(tp);
+    if (it != partitions_.end() && it->second.epoch == epoch) it->second.fetching = false;
+  }
+  --fetches_in_flight_[call->leader];
+  calls_.erase(call.get());
+  // The call (and its gRPC context) goes before calls_ can be seen empty: once it is, Close
+  // may destroy the channel.
+  call.reset();
 }
 
 absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state,
@@ -361,9 +467,8 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(int timeout_ms) {
       break;
     }
     if (auto s = Drain(tp, &state, &out); !s.ok()) {
-      state.batches.clear();
-      state.buffered_bytes = 0;
-      state.fetch_position = state.position;
+      // Fetched again from the first record not returned (a fetch under way is dropped).
+      SeekLocked(&state, state.position);
       if (out.empty()) return s;
       break;
     }

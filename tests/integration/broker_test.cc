@@ -535,3 +535,65 @@ TEST_CASE("broker: a consumer detects a batch corrupted on disk by its CRC", "[i
   CHECK_THAT(std::string(seen.message()), Catch::Contains("CRC"));
   REQUIRE(broker.Stop() == 0);
 }
+
+TEST_CASE("broker: consumer seeks and closes while its long-polls are out", "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "replay", 3);
+  ProducerOptions producer_options;
+  producer_options.client = Client(broker);
+  auto producer = Producer::Create(producer_options);
+  REQUIRE(producer.ok());
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE((*producer)
+                ->Send(ProducerRecord{"replay", {}, std::to_string(i), {}, i % 3, {}}, nullptr)
+                .get()
+                .ok());
+  }
+
+  ConsumerOptions options;
+  options.client = Client(broker);
+  options.fetch_max_wait_ms = 20000;  // a caught-up partition's fetch waits at the broker
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  const std::vector<TopicPartition> all = {{"replay", 0}, {"replay", 1}, {"replay", 2}};
+  REQUIRE((*consumer)->Assign(all).ok());
+  REQUIRE((*consumer)->SeekToEnd(all).ok());
+  auto none = (*consumer)->Poll(300);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+
+  // The long-polls at the end are still out; a seek back must not wait for them.
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE((*consumer)->Seek({"replay", 1}, 4).ok());
+  std::vector<int64_t> offsets;
+  while (offsets.size() < 6 && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
+    auto records = (*consumer)->Poll(200);
+    REQUIRE(records.ok());
+    for (const auto& r : *records) {
+      CHECK(r.partition == 1);
+      offsets.push_back(r.offset);
+    }
+  }
+  CHECK(offsets == std::vector<int64_t>{4, 5, 6, 7, 8, 9});
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+
+  // New records reach the waiting fetches of the other partitions.
+  REQUIRE((*producer)->Send(ProducerRecord{"replay", {}, "late", {}, 2, {}}, nullptr).get().ok());
+  std::optional<ConsumerRecord> late;
+  while (!late && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
+    auto records = (*consumer)->Poll(200);
+    REQUIRE(records.ok());
+    if (!records->empty()) late = records->front();
+  }
+  REQUIRE(late.has_value());
+  CHECK(late->partition == 2);
+  CHECK(late->offset == 10);
+  CHECK(*late->value == "late");
+
+  // Close cancels the outstanding long-polls instead of waiting out fetch_max_wait_ms.
+  const auto closing = std::chrono::steady_clock::now();
+  (*consumer)->Close();
+  CHECK(std::chrono::steady_clock::now() - closing < std::chrono::seconds(5));
+  REQUIRE(broker.Stop() == 0);
+}

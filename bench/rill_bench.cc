@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "base/allocator.h"
 #include "base/fmt_absl.h"
 #include "bench/broker_bench.h"
 #include "bench/storage_bench.h"
@@ -42,6 +43,7 @@ bool ParseNumber(const std::string& text, uint64_t* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rill::base::TuneAllocatorForLargeBuffers();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     fmt::print(argc < 2 ? stderr : stdout, "{}", kUsage);
     return argc < 2 ? 2 : 0;

@@ -4,11 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "base/allocator.h"
 #include "base/fmt_absl.h"
 #include "broker/broker.h"
 #include "broker/config.h"
 
 int main(int argc, char** argv) {
+  rill::base::TuneAllocatorForLargeBuffers();
   auto load = rill::broker::LoadBrokerConfig(std::vector<std::string>(argv + 1, argv + argc));
   if (!load.ok()) {
     fmt::print(stderr, "rill-broker: {}\n", load.status().message());

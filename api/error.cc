@@ -82,6 +82,8 @@ bool IsRetriable(const absl::Status& status) {
     case v1::NOT_LEADER:
     case v1::REQUEST_TIMED_OUT:
     case v1::UNKNOWN_TOPIC:
+    case v1::NOT_COORDINATOR:
+    case v1::COORDINATOR_NOT_AVAILABLE:
       return true;
     default:
       return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);

@@ -32,6 +32,10 @@ grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext
                               ? topic.replication_factor()
                               : context_->config.default_replication_factor;
     TopicConfigs configs(topic.configs().begin(), topic.configs().end());
+    if (auto s = RejectInternalTopic(topic.name(), "create"); !s.ok()) {
+      SetError(s, result->mutable_error());
+      continue;
+    }
     auto created = context_->topics->Create(topic.name(), partitions, replication, configs,
                                             request->validate_only());
     SetError(created.status(), result->mutable_error());
@@ -45,7 +49,8 @@ grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext
   for (const auto& name : request->names()) {
     auto* result = response->add_topics();
     result->set_name(name);
-    SetError(context_->topics->Delete(name), result->mutable_error());
+    absl::Status s = RejectInternalTopic(name, "delete");
+    SetError(s.ok() ? context_->topics->Delete(name) : s, result->mutable_error());
   }
   return Done(call);
 }
@@ -99,7 +104,9 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AdminService::CreatePartitions(grpc::CallbackServerContext* call,
                                                          const v1::CreatePartitionsRequest* request,
                                                          v1::CreatePartitionsResponse* response) {
-  SetError(context_->topics->CreatePartitions(request->topic(), request->total()),
+  absl::Status internal = RejectInternalTopic(request->topic(), "add partitions to");
+  SetError(internal.ok() ? context_->topics->CreatePartitions(request->topic(), request->total())
+                         : internal,
            response->mutable_error());
   return Done(call);
 }
@@ -130,7 +137,10 @@ grpc::ServerUnaryReactor* AdminService::AlterConfigs(grpc::CallbackServerContext
                                                      v1::AlterConfigsResponse* response) {
   TopicConfigs set(request->set().begin(), request->set().end());
   std::vector<std::string> remove(request->remove().begin(), request->remove().end());
-  SetError(context_->topics->AlterConfigs(request->topic(), set, remove, request->validate_only()),
+  absl::Status internal = RejectInternalTopic(request->topic(), "reconfigure");
+  SetError(internal.ok() ? context_->topics->AlterConfigs(request->topic(), set, remove,
+                                                          request->validate_only())
+                         : internal,
            response->mutable_error());
   return Done(call);
 }

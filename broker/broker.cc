@@ -52,6 +52,11 @@ absl::Status Broker::Start() {
   context_.topics = topics_.get();
   context_.metrics = metrics_.get();
   context_.io = &io_;
+  coordinator_ = std::make_unique<GroupCoordinator>(&context_);
+  if (auto s = coordinator_->Start(); !s.ok()) {
+    Stop();
+    return s;
+  }
   if (auto s = StartServing(); !s.ok()) {
     Stop();
     return s;
@@ -70,11 +75,13 @@ absl::Status Broker::StartServing() {
   if (auto s = SplitHostPort(config.listen, &host, &port); !s.ok()) return s;
   rill_service_ = std::make_unique<RillService>(&context_);
   admin_service_ = std::make_unique<AdminService>(&context_);
+  group_service_ = std::make_unique<GroupService>(&context_, coordinator_.get());
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(rill_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(group_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_fetch_bytes + (1 << 20)));
   server_ = builder.BuildAndStart();
@@ -123,6 +130,8 @@ void Broker::Stop() {
   }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   if (http_) http_->Stop();
+  // Before the io threads go: its timer runs on them.
+  if (coordinator_) coordinator_->Stop();
   work_.reset();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();

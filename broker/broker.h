@@ -11,6 +11,8 @@
 #include "asio.hpp"
 #include "broker/admin_service.h"
 #include "broker/broker_context.h"
+#include "broker/group_coordinator.h"
+#include "broker/group_service.h"
 #include "broker/http_server.h"
 #include "broker/rill_service.h"
 #include "grpcpp/server.h"
@@ -45,6 +47,8 @@ class Broker {
   std::vector<std::thread> io_threads_;
   std::unique_ptr<RillService> rill_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<GroupCoordinator> coordinator_;
+  std::unique_ptr<GroupService> group_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> ready_{false};

@@ -113,6 +113,19 @@ const std::vector<Option>& Options() {
       Integer("fetch.max.wait.ms", "cap on a fetch's long-poll", &BrokerConfig::max_fetch_wait_ms),
       Integer("log.retention.check.interval.ms", "how often retention runs",
               &BrokerConfig::retention_check_interval_ms),
+      Integer("offsets.topic.num.partitions",
+              "partitions of __consumer_offsets (fixed once created)",
+              &BrokerConfig::offsets_topic_partitions),
+      Integer("offsets.retention.ms", "empty groups whose offsets are older are deleted (-1: never)",
+              &BrokerConfig::offsets_retention_ms),
+      Integer("group.consumer.session.timeout.ms", "a member silent this long is removed",
+              &BrokerConfig::group_session_timeout_ms),
+      Integer("group.consumer.heartbeat.interval.ms", "how often members heartbeat",
+              &BrokerConfig::group_heartbeat_interval_ms),
+      Integer("group.consumer.max.size", "most members in one group",
+              &BrokerConfig::group_max_size),
+      String("group.consumer.assignor", "assignor of new groups: uniform or range",
+             &BrokerConfig::group_assignor),
       LogInteger("log.segment.bytes", "default segment.bytes", &storage::LogConfig::segment_bytes),
       LogInteger("log.segment.ms", "default segment.ms", &storage::LogConfig::segment_ms),
       LogInteger("log.retention.bytes", "default retention.bytes (-1: unlimited)",
@@ -256,6 +269,22 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
         "max.request.bytes and fetch.max.bytes must be >= 1024, fetch.max.wait.ms >= 0");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data.dir must not be empty");
+  if (c.offsets_topic_partitions < 1 || c.offsets_topic_partitions > 1000) {
+    return absl::InvalidArgumentError("offsets.topic.num.partitions must be 1 to 1000");
+  }
+  if (c.group_heartbeat_interval_ms < 10 ||
+      c.group_session_timeout_ms < 2 * c.group_heartbeat_interval_ms) {
+    return absl::InvalidArgumentError(
+        "group.consumer.heartbeat.interval.ms must be >= 10 and the session timeout at least "
+        "twice the heartbeat interval");
+  }
+  if (c.group_max_size < 1) {
+    return absl::InvalidArgumentError("group.consumer.max.size must be >= 1");
+  }
+  if (c.group_assignor != "uniform" && c.group_assignor != "range") {
+    return absl::InvalidArgumentError(fmt::format(
+        "group.consumer.assignor must be uniform or range, not '{}'", c.group_assignor));
+  }
   return load;
 }
 

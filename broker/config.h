@@ -32,6 +32,14 @@ struct BrokerConfig {
   // Cap on how long a fetch may long-poll.
   int64_t max_fetch_wait_ms = 30000;
   int64_t retention_check_interval_ms = 300000;
+  // Consumer groups (docs/groups.md). The offsets topic's partition count places every group
+  // and cannot change once the topic exists.
+  int32_t offsets_topic_partitions = 16;
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  int32_t group_session_timeout_ms = 45000;
+  int32_t group_heartbeat_interval_ms = 5000;
+  int32_t group_max_size = 1000;
+  std::string group_assignor = "uniform";
   // Defaults for topics (each topic may override with its own configs).
   storage::LogConfig log;
 };

@@ -20,6 +20,7 @@ BrokerMetrics::BrokerMetrics() : registry_(std::make_shared<prometheus::Registry
                        .Name("rill_requests_total")
                        .Help("Requests handled, by API")
                        .Register(*registry_);
+  requests_ = &requests;
   produce_requests_ = &requests.Add({{"api", "produce"}});
   fetch_requests_ = &requests.Add({{"api", "fetch"}});
   auto& bytes = BuildCounter()
@@ -51,6 +52,8 @@ void BrokerMetrics::Fetched(uint64_t bytes, double seconds) {
   fetch_bytes_->Increment(static_cast<double>(bytes));
   fetch_latency_->Observe(seconds);
 }
+
+void BrokerMetrics::Request(const char* api) { requests_->Add({{"api", api}}).Increment(); }
 
 void BrokerMetrics::Error(const char* api, v1::ErrorCode code) {
   errors_->Add({{"api", api}, {"code", v1::ErrorCode_Name(code)}}).Increment();

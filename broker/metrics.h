@@ -29,6 +29,8 @@ class BrokerMetrics {
   void Produced(uint64_t bytes, double seconds);
   void Fetched(uint64_t bytes, double seconds);
   void Error(const char* api, v1::ErrorCode code);
+  // A request of another API (the group APIs), counted under rill_requests_total.
+  void Request(const char* api);
 
   // The Prometheus text exposition of everything.
   std::string Render(const TopicRegistry& topics, const storage::Flusher& flusher) const;
@@ -41,6 +43,7 @@ class BrokerMetrics {
   prometheus::Counter* fetch_bytes_;
   prometheus::Histogram* produce_latency_;
   prometheus::Histogram* fetch_latency_;
+  prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* errors_;
 };
 

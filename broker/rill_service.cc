@@ -228,7 +228,9 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
   for (const auto& topic : request->topics()) {
     for (const auto& data : topic.partitions()) {
       v1::PartitionProduceResponse* entry = response->mutable_partitions(index++);
-      auto partition = Resolve(topic.topic(), data.partition());
+      absl::Status internal = RejectInternalTopic(topic.topic(), "produce to");
+      absl::StatusOr<std::shared_ptr<Partition>> partition =
+          internal.ok() ? Resolve(topic.topic(), data.partition()) : internal;
       if (!partition.ok()) {
         SetError(partition.status(), entry->mutable_error());
         complete_one();

@@ -27,6 +27,13 @@ int64_t NowMs() {
 
 }  // namespace
 
+absl::Status RejectInternalTopic(std::string_view name, std::string_view action) {
+  if (name != "__consumer_offsets") return absl::OkStatus();
+  return ApiError(v1::INVALID_TOPIC,
+                  fmt::format("INVALID_TOPIC: cannot {} '{}': it is internal to the broker",
+                              std::string(action), std::string(name)));
+}
+
 absl::Status ValidateTopicName(std::string_view name) {
   if (name.empty() || name.size() > 249) {
     return ApiError(v1::INVALID_TOPIC,

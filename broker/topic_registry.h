@@ -33,6 +33,10 @@ struct TopicLimits {
 // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
 absl::Status ValidateTopicName(std::string_view name);
 
+// Topics the broker runs itself (__consumer_offsets): clients may read them but not produce
+// to, create, delete, grow or reconfigure them. INVALID_TOPIC naming `action` for those.
+absl::Status RejectInternalTopic(std::string_view name, std::string_view action);
+
 class TopicRegistry {
  public:
   TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,

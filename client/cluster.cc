@@ -101,6 +101,14 @@ v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
   return stub.get();
 }
 
+v1::Groups::Stub* Cluster::GroupsStub(std::string* address) {
+  absl::MutexLock lock(&mu_);
+  *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+  auto& stub = group_stubs_[*address];
+  if (!stub) stub = v1::Groups::NewStub(Channel(*address));
+  return stub.get();
+}
+
 absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(
     const std::vector<std::string>& topics) {
   v1::MetadataRequest request;

@@ -15,6 +15,7 @@
 #include "grpcpp/client_context.h"
 #include "rill/types.h"
 #include "rill/v1/admin.grpc.pb.h"
+#include "rill/v1/group.grpc.pb.h"
 #include "rill/v1/rill.grpc.pb.h"
 
 namespace rill::client {
@@ -38,6 +39,9 @@ class Cluster {
   // The data-plane stub of a broker (node -1: a bootstrap broker) and its address.
   v1::Rill::Stub* RillStub(int32_t node, std::string* address);
   v1::Admin::Stub* AdminStub(std::string* address);
+  // The group coordinator's stub. One broker coordinates every group today; with a cluster this
+  // becomes the leader of the group's __consumer_offsets partition.
+  v1::Groups::Stub* GroupsStub(std::string* address);
 
   // The topic's metadata from the cache, or fetched when absent or when `refresh`.
   absl::StatusOr<TopicMetadata> Topic(const std::string& topic, bool refresh);
@@ -60,6 +64,7 @@ class Cluster {
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<v1::Rill::Stub>> rill_stubs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<v1::Admin::Stub>> admin_stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<v1::Groups::Stub>> group_stubs_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, std::string> brokers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, TopicMetadata> topics_ ABSL_GUARDED_BY(mu_);
 };

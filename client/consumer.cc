@@ -10,93 +10,12 @@
 #include "api/error.h"
 #include "base/fmt_absl.h"
 #include "client/cluster.h"
+#include "client/consumer_impl.h"
 #include "format/record_batch.h"
 
 namespace rill::client {
 
-namespace {
-constexpr int64_t kNoPosition = -1;
-// Batches from the wire are bounded by the broker's limits; this only guards the parser.
-constexpr size_t kMaxFetchedBatchBytes = size_t{256} << 20;
-// Fetches one consumer keeps in flight to one broker. Each partition has at most one; spreading
-// the partitions over several requests lets the broker read one while the client decodes
-// another, instead of every partition waiting for the slowest in one round trip.
-constexpr int kMaxFetchesPerBroker = 8;
-}  // namespace
 
-class ConsumerImpl {
- public:
-  ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<Cluster> cluster)
-      : options_(options), cluster_(std::move(cluster)) {
-    fetcher_ = std::thread([this] { RunFetcher(); });
-  }
-  ~ConsumerImpl() { Close(); }
-
-  absl::Status Assign(const std::vector<TopicPartition>& partitions);
-  std::vector<TopicPartition> Assignment() const;
-  absl::Status Seek(const TopicPartition& partition, int64_t offset);
-  absl::Status SeekTo(const std::vector<TopicPartition>& partitions, int64_t spec);
-  absl::StatusOr<int64_t> Position(const TopicPartition& partition);
-  absl::StatusOr<std::vector<ConsumerRecord>> Poll(int timeout_ms);
-  void Close();
-
- private:
-  struct PartitionState {
-    // Next offset Poll returns; kNoPosition until resolved by auto_offset_reset or a seek.
-    int64_t position = kNoPosition;
-    // Next offset to fetch (ahead of position by what is buffered).
-    int64_t fetch_position = kNoPosition;
-    // Bumped by every seek, so fetches issued before it are discarded.
-    uint64_t epoch = 0;
-    // A fetch issued at the current epoch has not been answered yet.
-    bool fetching = false;
-    // Broker leading the partition, from metadata; -1 until known.
-    int32_t leader = -1;
-    // Fetched batches not yet polled: views into the fetch responses' record buffers, which
-    // they keep alive.
-    struct FetchedBatch {
-      std::shared_ptr<const std::string> buffer;
-      std::string_view bytes;
-    };
-    std::deque<FetchedBatch> batches;
-    size_t buffered_bytes = 0;
-    absl::Status error;
-  };
-
-  struct FetchCall {
-    grpc::ClientContext context;
-    v1::FetchRequest request;
-    v1::FetchResponse response;
-    int32_t leader = -1;
-    // The epoch of each partition when the fetch was issued.
-    std::map<TopicPartition, uint64_t> epochs;
-  };
-
-  void RunFetcher();
-  // Whether `state` may be fetched now (it has a position, room, no error, no fetch out).
-  bool Fetchable(const PartitionState& state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
-  void SeekLocked(PartitionState* state, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Appends decoded records of `state`'s buffered batches to `out`.
-  absl::Status Drain(const TopicPartition& tp, PartitionState* state,
-                     std::vector<ConsumerRecord>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  const ConsumerOptions options_;
-  const std::unique_ptr<Cluster> cluster_;
-  mutable absl::Mutex mu_;
-  std::map<TopicPartition, PartitionState> partitions_ ABSL_GUARDED_BY(mu_);
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  // Fetch RPCs whose callback has not finished, by leader; Close cancels and waits for them.
-  std::map<int32_t, int> fetches_in_flight_ ABSL_GUARDED_BY(mu_);
-  std::set<FetchCall*> calls_ ABSL_GUARDED_BY(mu_);
-  // Topics whose metadata must be refreshed (a NOT_LEADER answer or an unknown leader).
-  std::set<std::string> stale_topics_ ABSL_GUARDED_BY(mu_);
-  // A broker whose last fetch failed is not asked again before this time.
-  std::map<int32_t, std::chrono::steady_clock::time_point> backoff_until_ ABSL_GUARDED_BY(mu_);
-  std::thread fetcher_;
-};
 
 absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions) {
   std::map<TopicPartition, int32_t> leaders;
@@ -111,6 +30,10 @@ absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions)
     leaders[tp] = meta->leaders[static_cast<size_t>(tp.partition)];
   }
   absl::MutexLock lock(&mu_);
+  if (subscribed_) {
+    return absl::FailedPreconditionError(
+        "the consumer is subscribed to a group; Unsubscribe before assigning partitions");
+  }
   std::map<TopicPartition, PartitionState> next;
   for (const auto& tp : partitions) {
     auto it = partitions_.find(tp);
@@ -449,14 +372,38 @@ absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state
 }
 
 absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(int timeout_ms) {
-  absl::MutexLock lock(&mu_);
-  auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& [tp, s] : partitions_) {
-      if (!s.batches.empty() || !s.error.ok()) return true;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+  bool membership_applies = true;
+  while (true) {
+    // Group changes are applied here, on the caller's thread, so the listener runs there.
+    if (membership_applies) {
+      if (absl::Status s = ApplyMembership(); !s.ok()) {
+        membership_applies = false;  // retried on the next Poll, not in a loop
+        return s;
+      }
+      MaybeAutoCommit();
     }
-    return closing_;
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&available), absl::Milliseconds(std::max(0, timeout_ms)));
+    absl::MutexLock lock(&mu_);
+    auto ready = [this, &membership_applies]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (closing_ || !membership_error_.ok()) return true;
+      if (membership_applies && (lost_ || target_.has_value())) return true;
+      for (const auto& [tp, s] : partitions_) {
+        if (!s.batches.empty() || !s.error.ok()) return true;
+      }
+      return false;
+    };
+    const auto remaining = std::max<std::chrono::steady_clock::duration>(
+        deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(remaining));
+    if (!membership_error_.ok()) return std::exchange(membership_error_, absl::OkStatus());
+    if (membership_applies && (lost_ || target_.has_value()) &&
+        std::chrono::steady_clock::now() < deadline) {
+      continue;
+    }
+    break;
+  }
+  absl::MutexLock lock(&mu_);
   std::vector<ConsumerRecord> out;
   for (auto& [tp, state] : partitions_) {
     if (!state.error.ok()) {
@@ -476,13 +423,6 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(int timeout_ms) {
   return out;
 }
 
-void ConsumerImpl::Close() {
-  {
-    absl::MutexLock lock(&mu_);
-    closing_ = true;
-  }
-  if (fetcher_.joinable()) fetcher_.join();
-}
 
 }  // namespace rill::client
 
@@ -526,6 +466,26 @@ absl::StatusOr<int64_t> Consumer::Position(const TopicPartition& partition) {
 absl::StatusOr<std::vector<ConsumerRecord>> Consumer::Poll(int timeout_ms) {
   return impl_->Poll(timeout_ms);
 }
+absl::Status Consumer::Subscribe(const std::vector<std::string>& topics,
+                                RebalanceListener listener) {
+  return impl_->Subscribe(topics, "", std::move(listener));
+}
+absl::Status Consumer::SubscribePattern(const std::string& pattern, RebalanceListener listener) {
+  return impl_->Subscribe({}, pattern, std::move(listener));
+}
+void Consumer::Unsubscribe() { impl_->Unsubscribe(); }
+absl::Status Consumer::Commit() { return impl_->Commit(std::nullopt); }
+absl::Status Consumer::Commit(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {
+  return impl_->Commit(offsets);
+}
+void Consumer::CommitAsync(std::function<void(absl::Status)> done) {
+  impl_->CommitAsync(std::move(done));
+}
+absl::StatusOr<std::map<TopicPartition, int64_t>> Consumer::Committed(
+    const std::vector<TopicPartition>& partitions) {
+  return impl_->Committed(partitions);
+}
+std::string Consumer::MemberId() const { return impl_->MemberId(); }
 void Consumer::Close() {
   if (impl_) impl_->Close();
 }

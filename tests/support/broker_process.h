@@ -90,6 +90,12 @@ class BrokerProcess {
     address_.clear();
     Start();
   }
+  // SIGKILL (no clean shutdown) and start again on the same data.
+  void KillAndRestart() {
+    Kill();
+    address_.clear();
+    Start();
+  }
 
   const std::string& address() const { return address_; }
   const std::string& admin_address() const { return admin_address_; }

@@ -1,4 +1,16 @@
-// Consumer: reads records from assigned partitions (consumer groups come later).
+// Consumer: reads records from partitions it assigns itself (Assign) or that its consumer
+// group gives it (Subscribe).
+//
+// In a group (docs/groups.md), the broker decides which member reads which partition and moves
+// partitions as members come and go; a background thread heartbeats, and Poll applies the
+// changes: it calls on_revoked before a partition goes (commit there if you commit yourself),
+// then on_assigned once new partitions are ready. Every record goes to one member of a group;
+// every group gets every record. A newly assigned partition starts at the group's committed
+// offset, else at auto_offset_reset.
+//
+// Delivery is at least once: with enable_auto_commit (the default) each Poll first commits the
+// positions of the records returned by the previous Poll, and a revoke or Close commits too, so
+// a crash re-delivers at most what came after the last commit.
 //
 // Position per partition starts at auto_offset_reset (latest by default, as in Kafka) and moves
 // as Poll returns records; Seek moves it anywhere. A background fetcher keeps up to
@@ -9,6 +21,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +54,36 @@ struct ConsumerOptions {
   size_t max_poll_records = 500;
   // Fetched but not yet polled bytes per partition before the fetcher pauses it.
   size_t prefetch_bytes = 4 << 20;
+
+  // group.id: needed to Subscribe and to Commit. Empty: no group.
+  std::string group_id;
+  // group.instance.id: static membership. A member that restarts with the same id within the
+  // session timeout gets its partitions back without moving anything.
+  std::string group_instance_id;
+  std::string client_id = "rill-consumer";
+  // enable.auto.commit and auto.commit.interval.ms.
+  bool enable_auto_commit = true;
+  int auto_commit_interval_ms = 5000;
+  // How long this member may take to give up revoked partitions (between Polls) before the
+  // group removes it; 0: the broker's default.
+  int rebalance_timeout_ms = 0;
+};
+
+// Called from inside Poll (and Close / Unsubscribe), on the caller's thread.
+struct RebalanceListener {
+  // Partitions about to move to another member: the last chance to commit their progress.
+  std::function<void(const std::vector<TopicPartition>&)> on_revoked;
+  // Partitions this member now reads, positioned at their committed offsets.
+  std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+  // Partitions taken away without a chance to commit (this member was expelled: its session
+  // expired or it was fenced). Another member may already be reading them.
+  std::function<void(const std::vector<TopicPartition>&)> on_lost;
+};
+
+struct OffsetAndMetadata {
+  // The next offset to read.
+  int64_t offset = 0;
+  std::string metadata;
 };
 
 enum class TimestampType { kCreateTime, kLogAppendTime };
@@ -61,8 +105,29 @@ class Consumer {
   ~Consumer();
 
   // Replaces the assignment. UNKNOWN_TOPIC / UNKNOWN_PARTITION if any does not exist.
+  // FailedPrecondition while subscribed.
   absl::Status Assign(const std::vector<TopicPartition>& partitions);
   std::vector<TopicPartition> Assignment() const;
+
+  // Joins group_id, reading the given topics (or every topic matching an RE2 pattern, in
+  // full); replaces a previous subscription. FailedPrecondition without a group_id or with
+  // partitions assigned by Assign. Membership starts in the background; Poll applies it.
+  absl::Status Subscribe(const std::vector<std::string>& topics, RebalanceListener listener = {});
+  absl::Status SubscribePattern(const std::string& pattern, RebalanceListener listener = {});
+  // Commits (with auto-commit), gives up every partition and leaves the group.
+  void Unsubscribe();
+
+  // Commits the positions of every partition read (the offsets after the records Poll
+  // returned), or the given offsets, and waits for the answer.
+  absl::Status Commit();
+  absl::Status Commit(const std::map<TopicPartition, OffsetAndMetadata>& offsets);
+  // The same without waiting: `done` runs on a background thread with the outcome.
+  void CommitAsync(std::function<void(absl::Status)> done = nullptr);
+  // The group's committed offsets for `partitions` (-1: none committed).
+  absl::StatusOr<std::map<TopicPartition, int64_t>> Committed(
+      const std::vector<TopicPartition>& partitions);
+  // This member's id and epoch in the group (empty / 0 outside one).
+  std::string MemberId() const;
 
   absl::Status Seek(const TopicPartition& partition, int64_t offset);
   absl::Status SeekToBeginning(const std::vector<TopicPartition>& partitions);
@@ -77,6 +142,7 @@ class Consumer {
   // CRC (DataLoss), OFFSET_OUT_OF_RANGE with OffsetReset::kNone, or the cluster unreachable.
   absl::StatusOr<std::vector<ConsumerRecord>> Poll(int timeout_ms);
 
+  // Commits (with auto-commit), leaves the group, stops fetching. Idempotent.
   void Close();
 
  private:

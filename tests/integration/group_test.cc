@@ -342,7 +342,7 @@ TEST_CASE("groups: two groups on one topic each receive every record", "[integra
   CHECK(overlap == 0);
 }
 
-TEST_CASE("groups: replay from earliest, a timestamp, or a shift; commits survive SIGKILL",
+TEST_CASE("groups: replay from earliest, a timestamp, or a shift, and commits survive SIGKILL",
           "[integration]") {
   TempDir tmp;
   BrokerProcess broker(tmp.path(), kGroupFlags);

@@ -143,4 +143,101 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
 
 #undef RILL_ADMIN_CALL
 
+#define RILL_GROUPS_CALL(method, request, response)                     \
+  do {                                                                  \
+    std::string address;                                                \
+    auto* stub = cluster_->GroupsStub(&address);                        \
+    auto context = cluster_->NewContext();                              \
+    grpc::Status rpc = stub->method(context.get(), request, &response); \
+    if (!rpc.ok()) return FromGrpc(rpc, address);                       \
+    if (auto s = api::FromError(response.error()); !s.ok()) return s;   \
+  } while (0)
+
+namespace {
+std::vector<TopicPartition> Flatten(
+    const google::protobuf::RepeatedPtrField<v1::TopicPartitions>& sets) {
+  std::vector<TopicPartition> out;
+  for (const auto& s : sets) {
+    for (int32_t p : s.partitions()) out.push_back({s.topic(), p});
+  }
+  return out;
+}
+}  // namespace
+
+absl::StatusOr<std::vector<GroupListing>> Admin::ListGroups() {
+  v1::ListGroupsRequest request;
+  v1::ListGroupsResponse response;
+  RILL_GROUPS_CALL(ListGroups, request, response);
+  std::vector<GroupListing> out;
+  for (const auto& g : response.groups()) out.push_back({g.group_id(), g.state(), g.members()});
+  return out;
+}
+
+absl::StatusOr<GroupDescription> Admin::DescribeGroup(const std::string& group_id) {
+  v1::DescribeGroupRequest request;
+  request.set_group_id(group_id);
+  v1::DescribeGroupResponse response;
+  RILL_GROUPS_CALL(DescribeGroup, request, response);
+  GroupDescription out;
+  out.group_id = response.group_id();
+  out.state = response.state();
+  out.group_epoch = response.group_epoch();
+  out.assignor = response.assignor();
+  out.total_lag = response.total_lag();
+  for (const auto& m : response.members()) {
+    out.members.push_back({m.member_id(), m.instance_id(), m.client_id(), m.member_epoch(),
+                           Flatten(m.assignment()), Flatten(m.pending())});
+  }
+  for (const auto& p : response.partitions()) {
+    out.partitions.push_back({{p.topic(), p.partition()},
+                              p.committed_offset(),
+                              p.log_end_offset(),
+                              p.lag(),
+                              p.member_id()});
+  }
+  return out;
+}
+
+absl::Status Admin::DeleteGroup(const std::string& group_id) {
+  v1::DeleteGroupRequest request;
+  request.set_group_id(group_id);
+  v1::DeleteGroupResponse response;
+  RILL_GROUPS_CALL(DeleteGroup, request, response);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<GroupOffsetChange>> Admin::ResetGroupOffsets(
+    const std::string& group_id, const std::string& topic, const std::vector<int32_t>& partitions,
+    GroupOffsetTarget target, bool execute) {
+  v1::ResetOffsetsRequest request;
+  request.set_group_id(group_id);
+  request.set_topic(topic);
+  for (int32_t p : partitions) request.add_partitions(p);
+  switch (target.kind) {
+    case GroupOffsetTarget::kEarliest:
+      request.set_to_earliest(true);
+      break;
+    case GroupOffsetTarget::kLatest:
+      request.set_to_latest(true);
+      break;
+    case GroupOffsetTarget::kOffset:
+      request.set_to_offset(target.value);
+      break;
+    case GroupOffsetTarget::kTimestamp:
+      request.set_to_timestamp_ms(target.value);
+      break;
+    case GroupOffsetTarget::kShiftBy:
+      request.set_shift_by(target.value);
+      break;
+  }
+  request.set_execute(execute);
+  v1::ResetOffsetsResponse response;
+  RILL_GROUPS_CALL(ResetOffsets, request, response);
+  std::vector<GroupOffsetChange> out;
+  for (const auto& p : response.partitions()) {
+    out.push_back({p.partition(), p.previous_offset(), p.new_offset()});
+  }
+  return out;
+}
+
 }  // namespace rill

@@ -3,6 +3,8 @@
 //
 // Exit status: 0 on success, 1 when the operation failed (one line on stderr saying why),
 // 2 for bad usage.
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -11,7 +13,10 @@
 #include <string>
 #include <vector>
 
+#include <limits>
+
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "base/fmt_absl.h"
 #include "rill/admin.h"
 #include "rill/consumer.h"
@@ -38,6 +43,17 @@ Commands:
       follows the log until interrupted unless --max-messages is given. FMT uses kcat's tokens:
       %t topic, %p partition, %o offset, %k key, %s value, %T timestamp, %h headers,
       \t and \n; the default prints the value and a newline
+  consume TOPIC --group G [--max-messages N] [--format FMT]
+      reads as a member of group G: the group's partitions, from its committed offsets
+      (earliest when none), committing as it goes
+  group list
+  group describe G        state, members, and per partition the committed offset, log end
+                          and lag (with the total)
+  group reset-offsets G --topic T [--partition P]...
+        (--to-earliest | --to-latest | --to-offset N | --to-datetime ISO8601 | --shift-by N)
+        [--execute]       a dry run unless --execute; only for a group without members.
+                          --to-datetime is RFC 3339 (UTC when no zone is given)
+  group delete G          only a group without members
   offsets TOPIC           earliest and latest offset of every partition
   cluster status          brokers, topics and partitions
 
@@ -438,8 +454,11 @@ int ConsumeCommand(const Context& ctx, Args& args) {
   bool from_beginning = false;
   int64_t max_messages = -1;
   std::string format = "%s\\n";
+  std::optional<std::string> group;
   while (!args.empty()) {
-    if (auto v = args.Flag("--partition")) {
+    if (auto v = args.Flag("--group")) {
+      group = *v;
+    } else if (auto v = args.Flag("--partition")) {
       partition = static_cast<int32_t>(ParseInt("--partition", *v, 0));
     } else if (auto v = args.Flag("--offset")) {
       offset = ParseInt("--offset", *v, 0);
@@ -459,6 +478,11 @@ int ConsumeCommand(const Context& ctx, Args& args) {
     throw UsageError{"use only one of --offset, --from-beginning and --from-timestamp"};
   }
   if (offset && !partition) throw UsageError{"--offset needs --partition"};
+  if (group && (partition || offset || from_beginning || from_timestamp)) {
+    throw UsageError{"--group reads the group's partitions from its committed offsets; "
+                     "--partition, --offset and --from-* do not combine with it (reset the "
+                     "group's offsets instead)"};
+  }
 
   auto admin = MakeAdmin(ctx);
   auto description = Check(admin->DescribeTopic(topic));
@@ -472,22 +496,58 @@ int ConsumeCommand(const Context& ctx, Args& args) {
   }
   ConsumerOptions options;
   options.client = ctx.client;
+  if (group) {
+    options.group_id = *group;
+    options.auto_offset_reset = OffsetReset::kEarliest;
+    options.client_id = "rillctl";
+    // Commits exactly what was printed (a Poll may return more than --max-messages takes).
+    options.enable_auto_commit = false;
+  }
   auto consumer = Check(Consumer::Create(options));
-  Check(consumer->Assign(assignment));
-  if (offset) {
-    Check(consumer->Seek(assignment.front(), *offset));
-  } else if (from_beginning) {
-    Check(consumer->SeekToBeginning(assignment));
-  } else if (from_timestamp) {
-    for (const auto& tp : assignment) Check(consumer->SeekToTimestamp(tp, *from_timestamp));
+  // Per partition: the offset after the last record printed, not yet committed.
+  std::map<TopicPartition, OffsetAndMetadata> printed_upto;
+  auto commit_printed = [&](const std::vector<TopicPartition>* only) {
+    std::map<TopicPartition, OffsetAndMetadata> offsets;
+    for (auto it = printed_upto.begin(); it != printed_upto.end();) {
+      if (only == nullptr || std::find(only->begin(), only->end(), it->first) != only->end()) {
+        offsets.insert(*it);
+        it = printed_upto.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!offsets.empty()) Check(consumer->Commit(offsets));
+  };
+  if (group) {
+    RebalanceListener listener;
+    listener.on_revoked = [&](const std::vector<TopicPartition>& revoked) {
+      commit_printed(&revoked);
+    };
+    Check(consumer->Subscribe({topic}, listener));
   } else {
-    Check(consumer->SeekToEnd(assignment));
+    Check(consumer->Assign(assignment));
+  }
+  if (!group) {
+    if (offset) {
+      Check(consumer->Seek(assignment.front(), *offset));
+    } else if (from_beginning) {
+      Check(consumer->SeekToBeginning(assignment));
+    } else if (from_timestamp) {
+      for (const auto& tp : assignment) Check(consumer->SeekToTimestamp(tp, *from_timestamp));
+    } else {
+      Check(consumer->SeekToEnd(assignment));
+    }
   }
 
   std::signal(SIGINT, [](int) { g_interrupted = true; });
   std::signal(SIGTERM, [](int) { g_interrupted = true; });
   int64_t printed = 0;
+  auto last_commit = std::chrono::steady_clock::now();
   while (!g_interrupted && (max_messages < 0 || printed < max_messages)) {
+    if (group && std::chrono::steady_clock::now() - last_commit > std::chrono::seconds(1)) {
+      commit_printed(nullptr);
+      last_commit = std::chrono::steady_clock::now();
+    }
     auto records = Check(consumer->Poll(200));
     for (const auto& r : records) {
       if (max_messages >= 0 && printed >= max_messages) break;
@@ -500,11 +560,176 @@ int ConsumeCommand(const Context& ctx, Args& args) {
                                   : FormatRecord(format, r);
       std::fwrite(text.data(), 1, text.size(), stdout);
       ++printed;
+      if (group) printed_upto[{r.topic, r.partition}] = {r.offset + 1, ""};
     }
     std::fflush(stdout);
   }
+  if (group) {
+    std::fflush(stdout);
+    commit_printed(nullptr);
+  }
   consumer->Close();
   return 0;
+}
+
+std::string Partitions(const std::vector<TopicPartition>& tps) {
+  std::string out;
+  for (const auto& tp : tps) {
+    out += fmt::format("{}{}-{}", out.empty() ? "" : ",", tp.topic, tp.partition);
+  }
+  return out;
+}
+
+// RFC 3339 ("2026-11-23T10:00:00Z", "...+01:00", fractions allowed); UTC without a zone.
+int64_t ParseDateTime(const std::string& text) {
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return absl::ToUnixMillis(t);
+  if (absl::ParseTime("%Y-%m-%d%ET%H:%M:%E*S", text, absl::UTCTimeZone(), &t, &error)) {
+    return absl::ToUnixMillis(t);
+  }
+  throw UsageError{fmt::format("--to-datetime needs ISO 8601 like 2026-11-23T10:00:00Z, got '{}'",
+                               text)};
+}
+
+int GroupCommand(const Context& ctx, Args& args) {
+  const std::string verb = args.Next("group command (list, describe, reset-offsets, delete)");
+  auto admin = MakeAdmin(ctx);
+  if (verb == "list") {
+    if (!args.empty()) args.Unknown();
+    auto groups = Check(admin->ListGroups());
+    if (ctx.json) {
+      std::string out;
+      for (const auto& g : groups) {
+        out += fmt::format("{}{{\"group\":{},\"state\":{},\"members\":{}}}", out.empty() ? "" : ",",
+                           JsonString(g.group_id), JsonString(g.state), g.members);
+      }
+      fmt::print("[{}]\n", out);
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& g : groups) rows.push_back({g.group_id, g.state, std::to_string(g.members)});
+    PrintTable({"GROUP", "STATE", "MEMBERS"}, rows);
+    return 0;
+  }
+  const std::string group = args.Next("group id");
+  if (verb == "describe") {
+    if (!args.empty()) args.Unknown();
+    auto d = Check(admin->DescribeGroup(group));
+    if (ctx.json) {
+      std::string members, partitions;
+      for (const auto& m : d.members) {
+        members += fmt::format(
+            "{}{{\"member_id\":{},\"instance_id\":{},\"client_id\":{},\"epoch\":{},"
+            "\"assignment\":{},\"pending\":{}}}",
+            members.empty() ? "" : ",", JsonString(m.member_id), JsonString(m.instance_id),
+            JsonString(m.client_id), m.member_epoch, JsonString(Partitions(m.assignment)),
+            JsonString(Partitions(m.pending)));
+      }
+      for (const auto& p : d.partitions) {
+        partitions += fmt::format(
+            "{}{{\"topic\":{},\"partition\":{},\"committed\":{},\"log_end\":{},\"lag\":{},"
+            "\"member_id\":{}}}",
+            partitions.empty() ? "" : ",", JsonString(p.partition.topic), p.partition.partition,
+            p.committed_offset, p.log_end_offset, p.lag, JsonString(p.member_id));
+      }
+      fmt::print(
+          "{{\"group\":{},\"state\":{},\"epoch\":{},\"assignor\":{},\"members\":[{}],"
+          "\"partitions\":[{}],\"total_lag\":{}}}\n",
+          JsonString(d.group_id), JsonString(d.state), d.group_epoch, JsonString(d.assignor),
+          members, partitions, d.total_lag);
+      return 0;
+    }
+    fmt::print("group {}: {}, epoch {}, assignor {}, {} member(s), total lag {}\n\n", d.group_id,
+               d.state, d.group_epoch, d.assignor, d.members.size(), d.total_lag);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : d.partitions) {
+      rows.push_back({p.partition.topic, std::to_string(p.partition.partition),
+                      p.committed_offset >= 0 ? std::to_string(p.committed_offset) : "-",
+                      std::to_string(p.log_end_offset), std::to_string(p.lag),
+                      p.member_id.empty() ? "-" : p.member_id});
+    }
+    PrintTable({"TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "MEMBER"}, rows);
+    if (!d.members.empty()) {
+      fmt::print("\n");
+      rows.clear();
+      for (const auto& m : d.members) {
+        rows.push_back({m.member_id, m.instance_id.empty() ? "-" : m.instance_id, m.client_id,
+                        std::to_string(m.member_epoch), Partitions(m.assignment),
+                        m.pending.empty() ? "-" : Partitions(m.pending)});
+      }
+      PrintTable({"MEMBER", "INSTANCE", "CLIENT", "EPOCH", "ASSIGNMENT", "PENDING"}, rows);
+    }
+    return 0;
+  }
+  if (verb == "delete") {
+    if (!args.empty()) args.Unknown();
+    Check(admin->DeleteGroup(group));
+    fmt::print("deleted group {}\n", group);
+    return 0;
+  }
+  if (verb == "reset-offsets") {
+    std::optional<std::string> topic;
+    std::vector<int32_t> partitions;
+    std::optional<GroupOffsetTarget> target;
+    bool execute = false;
+    auto set_target = [&](GroupOffsetTarget t) {
+      if (target) {
+        throw UsageError{"use one of --to-earliest, --to-latest, --to-offset, --to-datetime, "
+                         "--shift-by"};
+      }
+      target = t;
+    };
+    while (!args.empty()) {
+      if (auto v = args.Flag("--topic")) {
+        topic = *v;
+      } else if (auto v = args.Flag("--partition")) {
+        partitions.push_back(static_cast<int32_t>(ParseInt("--partition", *v, 0)));
+      } else if (args.Switch("--to-earliest")) {
+        set_target({GroupOffsetTarget::kEarliest, 0});
+      } else if (args.Switch("--to-latest")) {
+        set_target({GroupOffsetTarget::kLatest, 0});
+      } else if (auto v = args.Flag("--to-offset")) {
+        set_target({GroupOffsetTarget::kOffset, ParseInt("--to-offset", *v, 0)});
+      } else if (auto v = args.Flag("--to-datetime")) {
+        set_target({GroupOffsetTarget::kTimestamp, ParseDateTime(*v)});
+      } else if (auto v = args.Flag("--shift-by")) {
+        set_target({GroupOffsetTarget::kShiftBy,
+                    ParseInt("--shift-by", *v, std::numeric_limits<int64_t>::min())});
+      } else if (args.Switch("--execute")) {
+        execute = true;
+      } else {
+        args.Unknown();
+      }
+    }
+    if (!topic) throw UsageError{"reset-offsets needs --topic"};
+    if (!target) {
+      throw UsageError{"reset-offsets needs one of --to-earliest, --to-latest, --to-offset, "
+                       "--to-datetime, --shift-by"};
+    }
+    auto changes =
+        Check(admin->ResetGroupOffsets(group, *topic, partitions, *target, execute));
+    if (ctx.json) {
+      std::string out;
+      for (const auto& c : changes) {
+        out += fmt::format("{}{{\"partition\":{},\"previous\":{},\"new\":{}}}",
+                           out.empty() ? "" : ",", c.partition, c.previous_offset, c.new_offset);
+      }
+      fmt::print("{{\"executed\":{},\"partitions\":[{}]}}\n", execute ? "true" : "false", out);
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : changes) {
+      rows.push_back({*topic, std::to_string(c.partition),
+                      c.previous_offset >= 0 ? std::to_string(c.previous_offset) : "-",
+                      std::to_string(c.new_offset)});
+    }
+    PrintTable({"TOPIC", "PARTITION", "PREVIOUS", "NEW"}, rows);
+    fmt::print("{}\n", execute ? "offsets reset"
+                                : "dry run: nothing changed (add --execute to commit these offsets)");
+    return 0;
+  }
+  throw UsageError{fmt::format("unknown group command '{}'", verb)};
 }
 
 int OffsetsCommand(const Context& ctx, Args& args) {
@@ -598,6 +823,7 @@ int main(int argc, char** argv) {
     if (command == "consume") return ConsumeCommand(ctx, args);
     if (command == "offsets") return OffsetsCommand(ctx, args);
     if (command == "cluster") return ClusterCommand(ctx, args);
+    if (command == "group") return GroupCommand(ctx, args);
     throw UsageError{fmt::format("unknown command '{}'", command)};
   } catch (const UsageError& e) {
     fmt::print(stderr, "rillctl: {} (see rillctl --help)\n", e.message);

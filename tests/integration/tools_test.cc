@@ -151,6 +151,54 @@ TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with 
   CHECK(broker.Stop() == 0);
 }
 
+TEST_CASE("rillctl: consume as a group, describe its lag, reset and delete it, with exit codes",
+          "[integration]") {
+  testing::TempDir tmp;
+  testing::BrokerProcess broker(tmp.Sub("data"));
+  const std::string ctl =
+      std::string("RILL_BROKERS=") + broker.address() + " " RILL_BIN_DIR "/rillctl";
+  REQUIRE(RunCommand(ctl + " topic create pay --partitions 1").exit_code == 0);
+  REQUIRE(RunCommand("seq 1 10 | " + ctl + " produce pay").exit_code == 0);
+
+  // Each run continues where the group's last one stopped, committing only what it printed.
+  Run first = RunCommand(ctl + " consume pay --group billing --max-messages 4");
+  CHECK(first.exit_code == 0);
+  CHECK(first.output == "1\n2\n3\n4\n");
+  Run second = RunCommand(ctl + " consume pay --group billing --max-messages 3");
+  CHECK(second.output == "5\n6\n7\n");
+
+  Run listed = RunCommand(ctl + " group list");
+  CHECK(listed.exit_code == 0);
+  CHECK_THAT(listed.output, Catch::Contains("billing"));
+  Run described = RunCommand(ctl + " group describe billing");
+  CHECK(described.exit_code == 0);
+  CHECK_THAT(described.output, Catch::Contains("total lag 3"));
+  Run json = RunCommand(ctl + " --output json group describe billing");
+  CHECK_THAT(json.output, Catch::Contains("\"committed\":7,\"log_end\":10,\"lag\":3"));
+
+  Run dry = RunCommand(ctl + " group reset-offsets billing --topic pay --to-earliest");
+  CHECK(dry.exit_code == 0);
+  CHECK_THAT(dry.output, Catch::Contains("dry run"));
+  CHECK_THAT(RunCommand(ctl + " group describe billing").output, Catch::Contains("total lag 3"));
+  CHECK(RunCommand(ctl + " group reset-offsets billing --topic pay --shift-by -2 --execute")
+            .exit_code == 0);
+  CHECK(RunCommand(ctl + " consume pay --group billing --max-messages 1").output == "6\n");
+  CHECK(RunCommand(ctl + " group reset-offsets billing --topic pay --to-datetime 2000-01-01T00:00:00Z "
+                         "--execute")
+            .exit_code == 0);
+  CHECK(RunCommand(ctl + " consume pay --group billing --max-messages 1").output == "1\n");
+
+  CHECK(RunCommand(ctl + " group reset-offsets billing --topic pay").exit_code == 2);
+  CHECK(RunCommand(ctl + " group reset-offsets billing --topic pay --to-datetime soon").exit_code ==
+        2);
+  CHECK(RunCommand(ctl + " consume pay --group billing --partition 0").exit_code == 2);
+  CHECK(RunCommand(ctl + " group delete billing").exit_code == 0);
+  Run gone = RunCommand(ctl + " group describe billing");
+  CHECK(gone.exit_code == 1);
+  CHECK_THAT(gone.output, Catch::Contains("GROUP_NOT_FOUND"));
+  CHECK(broker.Stop() == 0);
+}
+
 TEST_CASE("examples/hello_rill runs against a broker", "[integration]") {
   testing::TempDir tmp;
   testing::BrokerProcess broker(tmp.Sub("data"));

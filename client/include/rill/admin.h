@@ -78,6 +78,55 @@ struct OffsetSpec {
   int64_t timestamp = kLatest;
 };
 
+struct GroupListing {
+  std::string group_id;
+  // empty, stable (every member owns its target), reconciling (partitions still moving).
+  std::string state;
+  int32_t members = 0;
+};
+
+struct GroupMemberDescription {
+  std::string member_id;
+  std::string instance_id;
+  std::string client_id;
+  int32_t member_epoch = 0;
+  std::vector<TopicPartition> assignment;
+  // Assigned to this member but still being given up by another.
+  std::vector<TopicPartition> pending;
+};
+
+struct GroupPartitionLag {
+  TopicPartition partition;
+  int64_t committed_offset = -1;  // -1: nothing committed
+  int64_t log_end_offset = -1;
+  int64_t lag = 0;
+  std::string member_id;  // the owner, if any
+};
+
+struct GroupDescription {
+  std::string group_id;
+  std::string state;
+  int32_t group_epoch = 0;
+  std::string assignor;
+  std::vector<GroupMemberDescription> members;
+  std::vector<GroupPartitionLag> partitions;
+  int64_t total_lag = 0;
+};
+
+// Where ResetGroupOffsets moves a group's committed offsets.
+struct GroupOffsetTarget {
+  enum Kind { kEarliest, kLatest, kOffset, kTimestamp, kShiftBy };
+  Kind kind = kEarliest;
+  // The offset, timestamp (ms) or shift, by kind.
+  int64_t value = 0;
+};
+
+struct GroupOffsetChange {
+  int32_t partition = 0;
+  int64_t previous_offset = -1;  // -1: nothing was committed
+  int64_t new_offset = 0;
+};
+
 class Admin {
  public:
   static absl::StatusOr<std::unique_ptr<Admin>> Create(const ClientOptions& options);
@@ -96,6 +145,17 @@ class Admin {
   // The offset per partition of `topic` (-1 where no record matches a timestamp).
   absl::StatusOr<std::map<int32_t, int64_t>> ListOffsets(const std::string& topic, OffsetSpec spec);
   absl::StatusOr<ClusterDescription> DescribeCluster();
+
+  // Consumer groups (docs/groups.md).
+  absl::StatusOr<std::vector<GroupListing>> ListGroups();
+  absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group_id);
+  // GROUP_NOT_EMPTY while the group has members.
+  absl::Status DeleteGroup(const std::string& group_id);
+  // Computes the new offsets of `topic`'s partitions (all when `partitions` is empty) and, with
+  // `execute`, commits them. GROUP_NOT_EMPTY while the group has members.
+  absl::StatusOr<std::vector<GroupOffsetChange>> ResetGroupOffsets(
+      const std::string& group_id, const std::string& topic,
+      const std::vector<int32_t>& partitions, GroupOffsetTarget target, bool execute);
 
  private:
   explicit Admin(std::unique_ptr<client::Cluster> cluster);

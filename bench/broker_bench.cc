@@ -71,18 +71,6 @@ Acks ParseAcks(const std::string& acks) {
   return Acks::kAll;
 }
 
-absl::Status EnsureTopic(const BrokerBenchOptions& o, int* partitions) {
-  auto admin = Admin::Create(ClientOptions{o.brokers, 10000});
-  if (!admin.ok()) return admin.status();
-  auto description = (*admin)->DescribeTopic(o.topic);
-  if (!description.ok() && ErrorCodeOf(description.status()) == ErrorCode::kUnknownTopic) {
-    if (auto s = (*admin)->CreateTopic(NewTopic{o.topic, o.partitions, 1, {}}); !s.ok()) return s;
-    description = (*admin)->DescribeTopic(o.topic);
-  }
-  if (!description.ok()) return description.status();
-  *partitions = static_cast<int>(description->partitions.size());
-  return absl::OkStatus();
-}
 
 void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latencies* ack_latency,
              absl::Status* error) {
@@ -133,20 +121,30 @@ void Consume(const BrokerBenchOptions& o, std::vector<TopicPartition> assignment
              int64_t target, Counters* counters, Latencies* e2e_latency, absl::Status* error) {
   ConsumerOptions options;
   options.client = ClientOptions{o.brokers, 30000};
+  options.group_id = o.group;
+  options.auto_offset_reset = from_end ? OffsetReset::kLatest : OffsetReset::kEarliest;
   auto consumer = Consumer::Create(options);
   if (!consumer.ok()) {
     *error = consumer.status();
     return;
   }
-  if (auto s = (*consumer)->Assign(assignment); !s.ok()) {
-    *error = s;
-    return;
-  }
-  absl::Status seek =
-      from_end ? (*consumer)->SeekToEnd(assignment) : (*consumer)->SeekToBeginning(assignment);
-  if (!seek.ok()) {
-    *error = seek;
-    return;
+  if (!o.group.empty()) {
+    // The group hands out the partitions (and commits as it reads).
+    if (auto s = (*consumer)->Subscribe({o.topic}); !s.ok()) {
+      *error = s;
+      return;
+    }
+  } else {
+    if (auto s = (*consumer)->Assign(assignment); !s.ok()) {
+      *error = s;
+      return;
+    }
+    absl::Status seek =
+        from_end ? (*consumer)->SeekToEnd(assignment) : (*consumer)->SeekToBeginning(assignment);
+    if (!seek.ok()) {
+      *error = seek;
+      return;
+    }
   }
   while (!counters->stop && counters->consumed.load() < target) {
     auto records = (*consumer)->Poll(200);
@@ -188,6 +186,19 @@ void PrintLatency(const char* name, const Latencies::Summary& s, bool json, std:
 
 }  // namespace
 
+absl::Status EnsureTopic(const BrokerBenchOptions& o, int* partitions) {
+  auto admin = Admin::Create(ClientOptions{o.brokers, 10000});
+  if (!admin.ok()) return admin.status();
+  auto description = (*admin)->DescribeTopic(o.topic);
+  if (!description.ok() && ErrorCodeOf(description.status()) == ErrorCode::kUnknownTopic) {
+    if (auto s = (*admin)->CreateTopic(NewTopic{o.topic, o.partitions, 1, {}}); !s.ok()) return s;
+    description = (*admin)->DescribeTopic(o.topic);
+  }
+  if (!description.ok()) return description.status();
+  *partitions = static_cast<int>(description->partitions.size());
+  return absl::OkStatus();
+}
+
 absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
   if (o.record_bytes < 8 || o.records <= 0 || o.producers <= 0 || o.consumers <= 0 || o.rate < 0 ||
       o.duration_s < 0) {
@@ -220,7 +231,9 @@ absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
   std::vector<std::thread> threads;
   const auto start = Clock::now();
   if (consume) {
-    auto groups = SplitPartitions(o.topic, partitions, o.consumers);
+    auto groups = o.group.empty()
+                      ? SplitPartitions(o.topic, partitions, o.consumers)
+                      : std::vector<std::vector<TopicPartition>>(static_cast<size_t>(o.consumers));
     for (size_t i = 0; i < groups.size(); ++i) {
       threads.emplace_back(Consume, std::cref(o), groups[i], /*from_end=*/produce, o.records,
                            &counters, produce ? &e2e_latency : nullptr,
@@ -271,6 +284,7 @@ absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
         "rill-bench {}: {} records of {} B, {} partitions, acks={}, {} producer(s), {} "
         "consumer(s)\n",
         o.mode, records, o.record_bytes, partitions, o.acks, o.producers, o.consumers);
+    if (!o.group.empty()) fmt::print("  consumers are members of group {}\n", o.group);
     fmt::print("  {:.0f} records/s, {:.1f} MB/s in {:.2f} s{}\n",
                static_cast<double>(records) / seconds, mbps, seconds,
                counters.failed ? fmt::format(", {} failed", counters.failed.load()) : "");

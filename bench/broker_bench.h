@@ -34,9 +34,21 @@ struct BrokerBenchOptions {
   size_t batch_bytes = 64 * 1024;
   // produce: also measure the storage engine's direct durable append here (the broker's disk).
   std::string compare_storage_dir;
+  // consume / e2e: consumers join this consumer group (the broker assigns partitions) instead
+  // of splitting the partitions among themselves. rebalance: the group to measure.
+  std::string group;
   bool json = false;
 };
 
 absl::Status RunBrokerBench(const BrokerBenchOptions& options);
+
+// rebalance: with records flowing, how long a new group member waits for partitions, and how
+// long a SIGKILLed member's partitions go unread (bench/rebalance_bench.cc).
+absl::Status RunRebalanceBench(const BrokerBenchOptions& options, const std::string& self_exe);
+// The member process RunRebalanceBench starts (and kills): prints "assigned P,P,..." lines.
+int RunBenchMember(const BrokerBenchOptions& options);
+
+// Creates the topic if missing; returns its partition count.
+absl::Status EnsureTopic(const BrokerBenchOptions& o, int* partitions);
 
 }  // namespace rill::bench

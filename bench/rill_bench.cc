@@ -1,4 +1,6 @@
 // rill-bench: Rill's benchmark tool. See kUsage.
+#include <unistd.h>
+
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -21,11 +23,15 @@ constexpr char kUsage[] =
     "\n"
     "rill-bench produce   producers against a running broker: records/s, MB/s, ack latency\n"
     "rill-bench consume   consumers read the topic from the beginning: records/s, MB/s\n"
-    "rill-bench e2e       both at once: end-to-end latency from the send time in each record\n"
+    "rill-bench e2e       both at once: end-to-end latency from the send time in each record\n"    "rill-bench rebalance records flow at --rate (10000) while a member joins --consumers\n"
+    "                     members of --group, then one in its own process is SIGKILLed: time\n"
+    "                     until the joiner gets partitions and until the victim's are read again\n"
     "  --brokers LIST (127.0.0.1:9290)  --topic NAME (rill-bench)  --partitions N (6, if created)\n"
     "  --record-bytes N (1024)  --records N (1000000)  --duration-s N (0: until --records)\n"
     "  --producers N (1)  --consumers N (1)  --acks all|leader|none (all)  --rate N (0: max)\n"
     "  --linger-ms N (5)  --batch-bytes N (65536)\n"
+    "  --group NAME            consume/e2e: consumers join this consumer group (a new name per\n"
+    "                          run) instead of splitting the partitions among themselves\n"
     "  --compare-storage DIR   produce: also measure the storage engine's direct durable append\n"
     "                          in DIR (put it on the broker's disk), in the same run\n"
     "  --json                  one JSON summary on stdout (progress goes to stderr)\n";
@@ -77,7 +83,8 @@ int main(int argc, char** argv) {
                  storage.total_bytes = n * 1000 * 1000;
                }}},
              {"--rounds", number(&storage.rounds)}};
-  } else if (mode == "produce" || mode == "consume" || mode == "e2e") {
+  } else if (mode == "produce" || mode == "consume" || mode == "e2e" || mode == "rebalance" ||
+             mode == "member") {
     flags = {{"--brokers", text(&broker.brokers)},
              {"--topic", text(&broker.topic)},
              {"--partitions", number(&broker.partitions)},
@@ -90,7 +97,8 @@ int main(int argc, char** argv) {
              {"--rate", number(&broker.rate)},
              {"--linger-ms", number(&broker.linger_ms)},
              {"--batch-bytes", number(&broker.batch_bytes)},
-             {"--compare-storage", text(&broker.compare_storage_dir)}};
+             {"--compare-storage", text(&broker.compare_storage_dir)},
+             {"--group", text(&broker.group)}};
   } else {
     fmt::print(stderr, "rill-bench: unknown mode '{}'\n{}", mode, kUsage);
     return 2;
@@ -121,8 +129,18 @@ int main(int argc, char** argv) {
   }
   storage.json = json;
   broker.json = json;
-  absl::Status s = mode == "storage" ? rill::bench::RunStorageBench(storage)
-                                     : rill::bench::RunBrokerBench(broker);
+  if (mode == "member") return rill::bench::RunBenchMember(broker);
+  absl::Status s;
+  if (mode == "storage") {
+    s = rill::bench::RunStorageBench(storage);
+  } else if (mode == "rebalance") {
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    s = n > 0 ? rill::bench::RunRebalanceBench(broker, std::string(self, static_cast<size_t>(n)))
+              : absl::InternalError("cannot find this program's path in /proc/self/exe");
+  } else {
+    s = rill::bench::RunBrokerBench(broker);
+  }
   if (!s.ok()) {
     fmt::print(stderr, "rill-bench: {}\n", s.message());
     return 1;

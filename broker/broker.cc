@@ -102,7 +102,7 @@ absl::Status Broker::StartServing() {
   std::map<std::string, HttpServer::Handler> handlers;
   handlers["/metrics"] = [this] {
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                        metrics_->Render(*topics_, logs_->flusher())};
+                        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics())};
   };
   handlers["/healthz"] = [] { return HttpResponse{200, "text/plain", "ok\n"}; };
   handlers["/readyz"] = [this] {

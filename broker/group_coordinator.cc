@@ -312,6 +312,23 @@ void GroupCoordinator::ListGroups(v1::ListGroupsResponse* response) {
   }
 }
 
+std::vector<GroupMetrics> GroupCoordinator::Metrics() {
+  v1::ListGroupsResponse listed;
+  ListGroups(&listed);
+  std::vector<GroupMetrics> out;
+  for (const auto& g : listed.groups()) {
+    v1::DescribeGroupRequest request;
+    request.set_group_id(g.group_id());
+    v1::DescribeGroupResponse described;
+    DescribeGroup(request, &described);
+    if (described.error().code() != v1::NONE) continue;
+    GroupMetrics m{g.group_id(), described.members_size(), {}};
+    for (const auto& p : described.partitions()) m.lag_by_topic[p.topic()] += p.lag();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
                                      v1::DescribeGroupResponse* response) {
   auto shard = ShardFor(request.group_id());

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "asio.hpp"
 #include "broker/broker_context.h"
+#include "broker/metrics.h"
 #include "groups/group_store.h"
 #include "rill/v1/group.pb.h"
 
@@ -53,6 +54,8 @@ class GroupCoordinator {
   // Read-only: answered at once.
   void FetchOffsets(const v1::FetchOffsetsRequest& request, v1::FetchOffsetsResponse* response);
   void ListGroups(v1::ListGroupsResponse* response);
+  // Members and lag of every group, for /metrics.
+  std::vector<GroupMetrics> Metrics();
   void DescribeGroup(const v1::DescribeGroupRequest& request,
                      v1::DescribeGroupResponse* response);
 

@@ -59,8 +59,8 @@ void BrokerMetrics::Error(const char* api, v1::ErrorCode code) {
   errors_->Add({{"api", api}, {"code", v1::ErrorCode_Name(code)}}).Increment();
 }
 
-std::string BrokerMetrics::Render(const TopicRegistry& topics,
-                                  const storage::Flusher& flusher) const {
+std::string BrokerMetrics::Render(const TopicRegistry& topics, const storage::Flusher& flusher,
+                                  const std::vector<GroupMetrics>& groups) const {
   using namespace prometheus;
   // Partition gauges live in a registry built per scrape, so they always match the topics.
   Registry snapshot;
@@ -91,6 +91,21 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics,
       .Register(snapshot)
       .Add({})
       .Increment(static_cast<double>(flusher.flush_count()));
+
+  auto& members = BuildGauge()
+                      .Name("rill_consumer_group_members")
+                      .Help("Active members of a consumer group")
+                      .Register(snapshot);
+  auto& lag = BuildGauge()
+                  .Name("rill_consumer_group_lag")
+                  .Help("Records not yet committed by a consumer group, per topic")
+                  .Register(snapshot);
+  for (const auto& g : groups) {
+    members.Add({{"group", g.group}}).Set(g.members);
+    for (const auto& [topic, records] : g.lag_by_topic) {
+      lag.Add({{"group", g.group}, {"topic", topic}}).Set(static_cast<double>(records));
+    }
+  }
 
   auto families = registry_->Collect();
   auto more = snapshot.Collect();

@@ -5,8 +5,10 @@
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -22,6 +24,14 @@ namespace rill::broker {
 
 class TopicRegistry;
 
+// One consumer group as the metrics show it.
+struct GroupMetrics {
+  std::string group;
+  int32_t members = 0;
+  // Records between the committed offset and the log end, summed per topic.
+  std::map<std::string, int64_t> lag_by_topic;
+};
+
 class BrokerMetrics {
  public:
   BrokerMetrics();
@@ -33,7 +43,8 @@ class BrokerMetrics {
   void Request(const char* api);
 
   // The Prometheus text exposition of everything.
-  std::string Render(const TopicRegistry& topics, const storage::Flusher& flusher) const;
+  std::string Render(const TopicRegistry& topics, const storage::Flusher& flusher,
+                     const std::vector<GroupMetrics>& groups) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -97,23 +97,6 @@ v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, i
   return RawProduce(stub, topic, partition, std::vector<std::string>{records});
 }
 
-std::string HttpGet(const std::string& address, const std::string& path) {
-  auto colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
-  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return response;
-}
 
 }  // namespace
 
@@ -487,15 +470,15 @@ TEST_CASE("broker: admin operations, configs, metrics and health endpoints", "[i
   CHECK((*listed)[0].partitions == 5);
   CHECK((*admin)->ListOffsets("logs", OffsetSpec{OffsetSpec::kLatest})->at(0) == 4);
 
-  std::string metrics = HttpGet(broker.admin_address(), "/metrics");
+  std::string metrics = testing::HttpGet(broker.admin_address(), "/metrics");
   CHECK_THAT(metrics, Catch::StartsWith("HTTP/1.1 200"));
   CHECK_THAT(metrics,
              Catch::Contains("rill_partition_high_watermark{partition=\"0\",topic=\"logs\"} 4"));
   CHECK_THAT(metrics, Catch::Contains("rill_request_latency_seconds_bucket"));
   CHECK_THAT(metrics, Catch::Contains("# TYPE rill_storage_syncs_total counter"));
-  CHECK_THAT(HttpGet(broker.admin_address(), "/healthz"), Catch::Contains("200 OK"));
-  CHECK_THAT(HttpGet(broker.admin_address(), "/readyz"), Catch::Contains("ready"));
-  CHECK_THAT(HttpGet(broker.admin_address(), "/nope"), Catch::StartsWith("HTTP/1.1 404"));
+  CHECK_THAT(testing::HttpGet(broker.admin_address(), "/healthz"), Catch::Contains("200 OK"));
+  CHECK_THAT(testing::HttpGet(broker.admin_address(), "/readyz"), Catch::Contains("ready"));
+  CHECK_THAT(testing::HttpGet(broker.admin_address(), "/nope"), Catch::StartsWith("HTTP/1.1 404"));
 
   REQUIRE((*admin)->DeleteTopic("logs").ok());
   CHECK(ErrorCodeOf((*admin)->DescribeTopic("logs").status()) == ErrorCode::kUnknownTopic);

@@ -340,6 +340,18 @@ TEST_CASE("groups: two groups on one topic each receive every record", "[integra
   int overlap = 0;
   for (const auto& r : g1b.Read()) overlap += static_cast<int>(a.count(r));
   CHECK(overlap == 0);
+
+  // Operators graph members and lag per group.
+  REQUIRE(WaitFor(
+      [&] {
+        return testing::HttpGet(broker.admin_address(), "/metrics")
+                   .find("rill_consumer_group_lag{group=\"audit\",topic=\"fanout\"} 0") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  const std::string metrics = testing::HttpGet(broker.admin_address(), "/metrics");
+  CHECK_THAT(metrics, Catch::Contains("rill_consumer_group_members{group=\"alerts\"} 2"));
+  CHECK_THAT(metrics, Catch::Contains("rill_consumer_group_members{group=\"audit\"} 1"));
 }
 
 TEST_CASE("groups: replay from earliest, a timestamp, or a shift, and commits survive SIGKILL",

@@ -1,6 +1,11 @@
 // Helpers shared by the storage unit tests and the integration tests.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -93,6 +98,31 @@ inline std::vector<DecodedRecord> DecodeBatches(std::string_view bytes) {
     bytes.remove_prefix(header->size_bytes());
   }
   return out;
+}
+
+// A plain HTTP GET of `path` from HOST:PORT (the broker's admin endpoint): the raw response,
+// empty if the connection failed.
+inline std::string HttpGet(const std::string& address, const std::string& path) {
+  auto colon = address.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return {};
+  }
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string response;
+  if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return response;
 }
 
 }  // namespace rill::testing

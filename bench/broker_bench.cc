@@ -71,7 +71,6 @@ Acks ParseAcks(const std::string& acks) {
   return Acks::kAll;
 }
 
-
 void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latencies* ack_latency,
              absl::Status* error) {
   ProducerOptions options;

@@ -158,8 +158,8 @@ absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& s
       dup2(fds[1], STDOUT_FILENO);
       close(fds[0]);
       close(fds[1]);
-      execl(self_exe.c_str(), self_exe.c_str(), "member", "--brokers", o.brokers.c_str(),
-            "--group", o.group.c_str(), "--topic", topic.c_str(), nullptr);
+      execl(self_exe.c_str(), self_exe.c_str(), "member", "--brokers", o.brokers.c_str(), "--group",
+            o.group.c_str(), "--topic", topic.c_str(), nullptr);
       _exit(127);
     }
     close(fds[1]);

@@ -121,10 +121,9 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
         groups::GroupLogRecord record{std::string(*r.key), std::nullopt};
         if (r.value) record.value = std::string(*r.value);
         if (auto s = shard->store.Apply(record, now); !s.ok()) {
-          return absl::DataLossError(fmt::format("{}-{} at offset {}: {}", kOffsetsTopic,
-                                                 shard->partition->id(),
-                                                 header->base_offset + r.offset_delta,
-                                                 s.message()));
+          return absl::DataLossError(
+              fmt::format("{}-{} at offset {}: {}", kOffsetsTopic, shard->partition->id(),
+                          header->base_offset + r.offset_delta, s.message()));
         }
         ++records;
       }
@@ -133,8 +132,8 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
     offset = read->next_offset.value();
   }
   if (records > 0) {
-    logging::Debug("groups", "{}-{}: replayed {} records", kOffsetsTopic,
-                   shard->partition->id(), records);
+    logging::Debug("groups", "{}-{}: replayed {} records", kOffsetsTopic, shard->partition->id(),
+                   records);
   }
   return absl::OkStatus();
 }
@@ -145,9 +144,8 @@ absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::s
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
                     "COORDINATOR_NOT_AVAILABLE: the group coordinator is not running");
   }
-  Shard* shard = shards_[static_cast<size_t>(
-                             groups::GroupPartitionFor(group_id,
-                                                       static_cast<int32_t>(shards_.size())))]
+  Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
+                             group_id, static_cast<int32_t>(shards_.size())))]
                      .get();
   if (shard->failed.load()) {
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
@@ -256,9 +254,8 @@ void GroupCoordinator::CommitOffsets(const v1::CommitOffsetsRequest& request,
   std::vector<groups::GroupLogRecord> records;
   std::vector<absl::Status> results;
   absl::Status s =
-      (*shard)->store.CommitOffsets(request.group_id(), request.member_id(),
-                                    request.member_epoch(), commits, catalog, NowMs(), &results,
-                                    &records);
+      (*shard)->store.CommitOffsets(request.group_id(), request.member_id(), request.member_epoch(),
+                                    commits, catalog, NowMs(), &results, &records);
   if (!s.ok()) {
     SetError(s, response->mutable_error());
     done();
@@ -373,7 +370,7 @@ void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
     row->set_partition(tp.partition);
     auto committed = described->offsets.find(tp);
     row->set_committed_offset(committed != described->offsets.end() ? committed->second.offset
-                                                                      : -1);
+                                                                    : -1);
     if (auto owner = owners.find(tp); owner != owners.end()) row->set_member_id(owner->second);
     auto partition = context_->topics->GetPartition(tp.topic, tp.partition);
     if (!partition.ok()) {
@@ -460,9 +457,9 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
         break;
       case v1::ResetOffsetsRequest::kToOffset:
         if (request.to_offset() < 0) {
-          return fail(ApiError(v1::INVALID_OFFSET,
-                               fmt::format("INVALID_OFFSET: cannot reset to offset {}",
-                                           request.to_offset())));
+          return fail(ApiError(
+              v1::INVALID_OFFSET,
+              fmt::format("INVALID_OFFSET: cannot reset to offset {}", request.to_offset())));
         }
         next = request.to_offset();
         break;

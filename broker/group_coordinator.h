@@ -45,8 +45,8 @@ class GroupCoordinator {
   // Each fills `response` (errors included) and then calls `done` exactly once.
   void Heartbeat(const v1::GroupHeartbeatRequest& request, v1::GroupHeartbeatResponse* response,
                  Done done);
-  void CommitOffsets(const v1::CommitOffsetsRequest& request,
-                     v1::CommitOffsetsResponse* response, Done done);
+  void CommitOffsets(const v1::CommitOffsetsRequest& request, v1::CommitOffsetsResponse* response,
+                     Done done);
   void DeleteGroup(const v1::DeleteGroupRequest& request, v1::DeleteGroupResponse* response,
                    Done done);
   void ResetOffsets(const v1::ResetOffsetsRequest& request, v1::ResetOffsetsResponse* response,
@@ -56,8 +56,7 @@ class GroupCoordinator {
   void ListGroups(v1::ListGroupsResponse* response);
   // Members and lag of every group, for /metrics.
   std::vector<GroupMetrics> Metrics();
-  void DescribeGroup(const v1::DescribeGroupRequest& request,
-                     v1::DescribeGroupResponse* response);
+  void DescribeGroup(const v1::DescribeGroupRequest& request, v1::DescribeGroupResponse* response);
 
  private:
   struct Shard {

@@ -22,26 +22,26 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
   // partition whole or not at all.
   std::vector<std::string_view> batches;
   for (std::string_view rest : chunks) {
-  while (!rest.empty()) {
-    auto header = format::ParseBatchHeader(rest, max_batch_bytes);
-    if (header.ok() && header->size_bytes() > rest.size()) {
-      header = absl::InvalidArgumentError(fmt::format("batch claims {} bytes but only {} were sent",
-                                                      header->size_bytes(), rest.size()));
+    while (!rest.empty()) {
+      auto header = format::ParseBatchHeader(rest, max_batch_bytes);
+      if (header.ok() && header->size_bytes() > rest.size()) {
+        header = absl::InvalidArgumentError(fmt::format(
+            "batch claims {} bytes but only {} were sent", header->size_bytes(), rest.size()));
+      }
+      if (header.ok()) {
+        header = format::ValidateBatch(rest.substr(0, header->size_bytes()),
+                                       format::ValidationLimits{max_batch_bytes});
+      }
+      if (!header.ok()) {
+        done({absl::IsResourceExhausted(header.status())
+                  ? ApiError(v1::MESSAGE_TOO_LARGE, std::string(header.status().message()))
+                  : ApiError(v1::CORRUPT_MESSAGE, std::string(header.status().message())),
+              -1});
+        return;
+      }
+      batches.push_back(rest.substr(0, header->size_bytes()));
+      rest.remove_prefix(header->size_bytes());
     }
-    if (header.ok()) {
-      header = format::ValidateBatch(rest.substr(0, header->size_bytes()),
-                                     format::ValidationLimits{max_batch_bytes});
-    }
-    if (!header.ok()) {
-      done({absl::IsResourceExhausted(header.status())
-                ? ApiError(v1::MESSAGE_TOO_LARGE, std::string(header.status().message()))
-                : ApiError(v1::CORRUPT_MESSAGE, std::string(header.status().message())),
-            -1});
-      return;
-    }
-    batches.push_back(rest.substr(0, header->size_bytes()));
-    rest.remove_prefix(header->size_bytes());
-  }
   }
   if (batches.empty()) {
     done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), -1});

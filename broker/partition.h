@@ -33,7 +33,8 @@ class Partition {
 
   // Appends the batches in `chunks` (each chunk one or more whole batches; all are validated
   // before any is written), in order, and calls `done` once `acks` is satisfied.
-  void Produce(const std::vector<std::string_view>& chunks, v1::Acks acks, std::function<void(ProduceResult)> done);
+  void Produce(const std::vector<std::string_view>& chunks, v1::Acks acks,
+               std::function<void(ProduceResult)> done);
 
   // Registers `wake` to run once the high watermark moves; returns an id for RemoveWaiter.
   uint64_t AddWaiter(std::function<void()> wake);

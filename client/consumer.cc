@@ -15,8 +15,6 @@
 
 namespace rill::client {
 
-
-
 absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions) {
   std::map<TopicPartition, int32_t> leaders;
   for (const auto& tp : partitions) {
@@ -260,8 +258,7 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
     TopicPartition tp{p.topic(), p.partition()};
     auto it = partitions_.find(tp);
     auto sent = call->epochs.find(tp);
-    if (it == partitions_.end() || sent == call->epochs.end() ||
-        it->second.epoch != sent->second) {
+    if (it == partitions_.end() || sent == call->epochs.end() || it->second.epoch != sent->second) {
       continue;
     }
     PartitionState& state = it->second;
@@ -423,7 +420,6 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(int timeout_ms) {
   return out;
 }
 
-
 }  // namespace rill::client
 
 namespace rill {
@@ -467,7 +463,7 @@ absl::StatusOr<std::vector<ConsumerRecord>> Consumer::Poll(int timeout_ms) {
   return impl_->Poll(timeout_ms);
 }
 absl::Status Consumer::Subscribe(const std::vector<std::string>& topics,
-                                RebalanceListener listener) {
+                                 RebalanceListener listener) {
   return impl_->Subscribe(topics, "", std::move(listener));
 }
 absl::Status Consumer::SubscribePattern(const std::string& pattern, RebalanceListener listener) {

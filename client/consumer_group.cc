@@ -270,8 +270,8 @@ void ConsumerImpl::SendCommit(std::map<TopicPartition, OffsetAndMetadata> offset
       [this, call, done = std::move(done), address](grpc::Status rpc) mutable {
         absl::Status result;
         if (!rpc.ok()) {
-          result = absl::UnavailableError(
-              fmt::format("broker {}: {}", address, rpc.error_message()));
+          result =
+              absl::UnavailableError(fmt::format("broker {}: {}", address, rpc.error_message()));
         } else {
           result = api::FromError(call->response.error());
           for (const auto& p : call->response.partitions()) {

@@ -97,14 +97,13 @@ class ConsumerImpl {
   // Sends one commit; `done` gets the first error (request-wide or of any partition).
   void SendCommit(std::map<TopicPartition, OffsetAndMetadata> offsets,
                   std::function<void(absl::Status)> done);
-  std::map<TopicPartition, OffsetAndMetadata> Positions(const std::set<TopicPartition>* only)
-      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<TopicPartition, OffsetAndMetadata> Positions(const std::set<TopicPartition>* only) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The leave heartbeat; on the caller's thread.
   void LeaveGroup();
   // Whether `state` may be fetched now (it has a position, room, no error, no fetch out).
   bool Fetchable(const PartitionState& state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
   void SeekLocked(PartitionState* state, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends decoded records of `state`'s buffered batches to `out`.

@@ -142,10 +142,9 @@ int32_t ProducerImpl::ChoosePartition(const ProducerRecord& record, int32_t part
   auto it = sticky_.find(record.topic);
   if (it == sticky_.end() || it->second.partition >= partitions) {
     it = sticky_
-             .insert_or_assign(record.topic,
-                               Sticky{static_cast<int32_t>(
-                                          rng_() % static_cast<uint32_t>(partitions)),
-                                      0})
+             .insert_or_assign(
+                 record.topic,
+                 Sticky{static_cast<int32_t>(rng_() % static_cast<uint32_t>(partitions)), 0})
              .first;
   }
   Sticky& sticky = it->second;

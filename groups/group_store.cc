@@ -97,8 +97,7 @@ GroupLogRecord GroupStore::GroupRecordOf(const std::string& group_id, const Grou
   return {KeyBytes(v1::GroupRecordKey::GROUP, group_id), value.SerializeAsString()};
 }
 
-GroupLogRecord GroupStore::MemberRecordOf(const std::string& group_id,
-                                          const std::string& member_id,
+GroupLogRecord GroupStore::MemberRecordOf(const std::string& group_id, const std::string& member_id,
                                           const Member& m) const {
   v1::MemberRecord value;
   value.set_instance_id(m.instance_id);
@@ -273,9 +272,9 @@ void GroupStore::MaybeRetarget(const std::string& group_id, Group& group,
   group.assignment_epoch = group.group_epoch;
 }
 
-void GroupStore::Reconcile(const std::string& group_id, Group& group,
-                           const std::string& member_id, const PartitionSet& owned,
-                           bool owned_known, int64_t now_ms, std::vector<GroupLogRecord>* out) {
+void GroupStore::Reconcile(const std::string& group_id, Group& group, const std::string& member_id,
+                           const PartitionSet& owned, bool owned_known, int64_t now_ms,
+                           std::vector<GroupLogRecord>* out) {
   Member& m = group.members.at(member_id);
   bool changed = false;
   if (!m.revoking.empty() && owned_known && !Intersects(m.revoking, owned)) {
@@ -366,8 +365,9 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
   if (!req.subscribed_regex.empty()) {
     RE2 pattern(req.subscribed_regex, RE2::Quiet);
     if (!pattern.ok()) {
-      return ApiError(v1::INVALID_REQUEST,
-                      fmt::format("INVALID_REQUEST: bad subscription pattern: {}", pattern.error()));
+      return ApiError(
+          v1::INVALID_REQUEST,
+          fmt::format("INVALID_REQUEST: bad subscription pattern: {}", pattern.error()));
     }
   }
   if (req.rebalance_timeout_ms < 0 || req.rebalance_timeout_ms > limits_.max_rebalance_timeout_ms) {
@@ -387,8 +387,8 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
       // fall through: the size check for static rejoins happens below
     } else {
       return ApiError(v1::INVALID_REQUEST,
-                      fmt::format("INVALID_REQUEST: group '{}' is full ({} members)",
-                                  req.group_id, limits_.max_members));
+                      fmt::format("INVALID_REQUEST: group '{}' is full ({} members)", req.group_id,
+                                  limits_.max_members));
     }
     Group& group = GetOrCreate(req.group_id, now_ms, out);
     Member joined;
@@ -417,13 +417,12 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
     }
     if (group.members.size() >= limits_.max_members) {
       return ApiError(v1::INVALID_REQUEST,
-                      fmt::format("INVALID_REQUEST: group '{}' is full ({} members)",
-                                  req.group_id, limits_.max_members));
+                      fmt::format("INVALID_REQUEST: group '{}' is full ({} members)", req.group_id,
+                                  limits_.max_members));
     }
     member_id = new_member_id();
     const bool takeover = !joined.instance_id.empty();
-    const bool same_subscription = takeover &&
-                                   joined.subscribed_topics == req.subscribed_topics &&
+    const bool same_subscription = takeover && joined.subscribed_topics == req.subscribed_topics &&
                                    joined.subscribed_regex == req.subscribed_regex;
     joined.instance_id = req.instance_id;
     joined.client_id = req.client_id;
@@ -439,8 +438,7 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
     out->push_back(MemberRecordOf(req.group_id, member_id, group.members[member_id]));
     MaybeRetarget(req.group_id, group, topics, out);
     // A fresh member owns nothing yet; a static takeover owns what its predecessor did.
-    Reconcile(req.group_id, group, member_id, group.members[member_id].assigned, true, now_ms,
-              out);
+    Reconcile(req.group_id, group, member_id, group.members[member_id].assigned, true, now_ms, out);
   } else {
     auto g = groups_.find(req.group_id);
     if (g == groups_.end() || g->second.members.count(member_id) == 0) {
@@ -453,13 +451,14 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
     const bool current = req.member_epoch == m.member_epoch;
     // The answer carrying the current epoch may have been lost: the previous epoch is
     // accepted while the member owns nothing it should not.
-    const bool previous =
-        req.member_epoch == m.previous_member_epoch &&
-        Minus(req.owned, [&] {
-          PartitionSet allowed = m.assigned;
-          allowed.insert(m.revoking.begin(), m.revoking.end());
-          return allowed;
-        }()).empty();
+    const bool previous = req.member_epoch == m.previous_member_epoch &&
+                          Minus(req.owned,
+                                [&] {
+                                  PartitionSet allowed = m.assigned;
+                                  allowed.insert(m.revoking.begin(), m.revoking.end());
+                                  return allowed;
+                                }())
+                              .empty();
     if (m.left_static || (!current && !previous)) {
       return ApiError(v1::FENCED_MEMBER_EPOCH,
                       fmt::format("FENCED_MEMBER_EPOCH: member '{}' sent epoch {}, its epoch is {}",
@@ -468,8 +467,7 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
     m.last_heartbeat_ms = now_ms;
     m.client_id = req.client_id;
     if (m.subscribed_topics != req.subscribed_topics ||
-        m.subscribed_regex != req.subscribed_regex ||
-        m.rebalance_timeout_ms != rebalance_timeout) {
+        m.subscribed_regex != req.subscribed_regex || m.rebalance_timeout_ms != rebalance_timeout) {
       const bool resubscribed = m.subscribed_topics != req.subscribed_topics ||
                                 m.subscribed_regex != req.subscribed_regex;
       m.subscribed_topics = req.subscribed_topics;
@@ -535,8 +533,8 @@ absl::Status GroupStore::CommitOffsets(const std::string& group_id, const std::s
     auto t = topics.find(tp.topic);
     absl::Status s;
     if (t == topics.end()) {
-      s = ApiError(v1::UNKNOWN_TOPIC, fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist",
-                                                  tp.topic));
+      s = ApiError(v1::UNKNOWN_TOPIC,
+                   fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist", tp.topic));
     } else if (tp.partition < 0 || tp.partition >= t->second) {
       s = ApiError(v1::UNKNOWN_PARTITION,
                    fmt::format("UNKNOWN_PARTITION: topic '{}' has {} partitions, not {}", tp.topic,
@@ -550,9 +548,8 @@ absl::Status GroupStore::CommitOffsets(const std::string& group_id, const std::s
                                c.metadata.size(), limits_.max_metadata_bytes));
     } else if (member != nullptr && member->assigned.count(tp) == 0 &&
                member->revoking.count(tp) == 0) {
-      s = ApiError(v1::NOT_ASSIGNED,
-                   fmt::format("NOT_ASSIGNED: member '{}' does not own {}-{}", member_id, tp.topic,
-                               tp.partition));
+      s = ApiError(v1::NOT_ASSIGNED, fmt::format("NOT_ASSIGNED: member '{}' does not own {}-{}",
+                                                 member_id, tp.topic, tp.partition));
     }
     results->push_back(s);
     if (s.ok()) valid.push_back({tp, {c.offset, c.metadata, now_ms}});
@@ -589,8 +586,7 @@ std::map<TopicPartition, CommittedOffset> GroupStore::FetchOffsets(
 std::string GroupStore::StateOf(const Group& group) {
   if (group.members.empty()) return "empty";
   for (const auto& [id, m] : group.members) {
-    if (m.assigned != m.target || !m.revoking.empty() ||
-        m.member_epoch != group.assignment_epoch) {
+    if (m.assigned != m.target || !m.revoking.empty() || m.member_epoch != group.assignment_epoch) {
       return "reconciling";
     }
   }
@@ -601,8 +597,7 @@ absl::StatusOr<GroupDescription> GroupStore::Describe(const std::string& group_i
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
   auto g = groups_.find(group_id);
   if (g == groups_.end()) {
-    return ApiError(v1::GROUP_NOT_FOUND,
-                    fmt::format("GROUP_NOT_FOUND: no group '{}'", group_id));
+    return ApiError(v1::GROUP_NOT_FOUND, fmt::format("GROUP_NOT_FOUND: no group '{}'", group_id));
   }
   const Group& group = g->second;
   GroupDescription d;

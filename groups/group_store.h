@@ -137,8 +137,7 @@ class GroupStore {
 
   // Removes members whose session or revocation time ran out, re-targets their groups, and
   // deletes empty groups whose offsets expired. Needs the catalog to re-target.
-  void ExpireSessions(const TopicCatalog& topics, int64_t now_ms,
-                      std::vector<GroupLogRecord>* out);
+  void ExpireSessions(const TopicCatalog& topics, int64_t now_ms, std::vector<GroupLogRecord>* out);
 
   bool HasGroup(const std::string& group_id) const { return groups_.count(group_id) > 0; }
 
@@ -170,12 +169,10 @@ class GroupStore {
     TopicCatalog subscribed_metadata;
   };
 
-  Group& GetOrCreate(const std::string& group_id, int64_t now_ms,
-                     std::vector<GroupLogRecord>* out);
+  Group& GetOrCreate(const std::string& group_id, int64_t now_ms, std::vector<GroupLogRecord>* out);
   // The subscribed topics that exist, with partition counts, over every member.
   TopicCatalog SubscribedTopics(const Group& group, const TopicCatalog& topics) const;
-  std::set<std::string> ResolveSubscription(const Member& member,
-                                            const TopicCatalog& topics) const;
+  std::set<std::string> ResolveSubscription(const Member& member, const TopicCatalog& topics) const;
   // Recomputes the target assignment if the group epoch moved past it.
   void MaybeRetarget(const std::string& group_id, Group& group, const TopicCatalog& topics,
                      std::vector<GroupLogRecord>* out);

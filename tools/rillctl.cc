@@ -8,12 +8,11 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <limits>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -479,9 +478,10 @@ int ConsumeCommand(const Context& ctx, Args& args) {
   }
   if (offset && !partition) throw UsageError{"--offset needs --partition"};
   if (group && (partition || offset || from_beginning || from_timestamp)) {
-    throw UsageError{"--group reads the group's partitions from its committed offsets; "
-                     "--partition, --offset and --from-* do not combine with it (reset the "
-                     "group's offsets instead)"};
+    throw UsageError{
+        "--group reads the group's partitions from its committed offsets; "
+        "--partition, --offset and --from-* do not combine with it (reset the "
+        "group's offsets instead)"};
   }
 
   auto admin = MakeAdmin(ctx);
@@ -588,8 +588,8 @@ int64_t ParseDateTime(const std::string& text) {
   if (absl::ParseTime("%Y-%m-%d%ET%H:%M:%E*S", text, absl::UTCTimeZone(), &t, &error)) {
     return absl::ToUnixMillis(t);
   }
-  throw UsageError{fmt::format("--to-datetime needs ISO 8601 like 2026-11-23T10:00:00Z, got '{}'",
-                               text)};
+  throw UsageError{
+      fmt::format("--to-datetime needs ISO 8601 like 2026-11-23T10:00:00Z, got '{}'", text)};
 }
 
 int GroupCommand(const Context& ctx, Args& args) {
@@ -675,8 +675,9 @@ int GroupCommand(const Context& ctx, Args& args) {
     bool execute = false;
     auto set_target = [&](GroupOffsetTarget t) {
       if (target) {
-        throw UsageError{"use one of --to-earliest, --to-latest, --to-offset, --to-datetime, "
-                         "--shift-by"};
+        throw UsageError{
+            "use one of --to-earliest, --to-latest, --to-offset, --to-datetime, "
+            "--shift-by"};
       }
       target = t;
     };
@@ -704,11 +705,11 @@ int GroupCommand(const Context& ctx, Args& args) {
     }
     if (!topic) throw UsageError{"reset-offsets needs --topic"};
     if (!target) {
-      throw UsageError{"reset-offsets needs one of --to-earliest, --to-latest, --to-offset, "
-                       "--to-datetime, --shift-by"};
+      throw UsageError{
+          "reset-offsets needs one of --to-earliest, --to-latest, --to-offset, "
+          "--to-datetime, --shift-by"};
     }
-    auto changes =
-        Check(admin->ResetGroupOffsets(group, *topic, partitions, *target, execute));
+    auto changes = Check(admin->ResetGroupOffsets(group, *topic, partitions, *target, execute));
     if (ctx.json) {
       std::string out;
       for (const auto& c : changes) {
@@ -725,8 +726,9 @@ int GroupCommand(const Context& ctx, Args& args) {
                       std::to_string(c.new_offset)});
     }
     PrintTable({"TOPIC", "PARTITION", "PREVIOUS", "NEW"}, rows);
-    fmt::print("{}\n", execute ? "offsets reset"
-                                : "dry run: nothing changed (add --execute to commit these offsets)");
+    fmt::print("{}\n", execute
+                           ? "offsets reset"
+                           : "dry run: nothing changed (add --execute to commit these offsets)");
     return 0;
   }
   throw UsageError{fmt::format("unknown group command '{}'", verb)};

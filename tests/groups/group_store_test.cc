@@ -27,8 +27,8 @@ struct Harness {
       req.subscribed_topics = {"orders"};
     }
     std::vector<GroupLogRecord> out;
-    auto r = store.Heartbeat(req, topics, now, [this] { return "m" + std::to_string(next_id++); },
-                             &out);
+    auto r = store.Heartbeat(
+        req, topics, now, [this] { return "m" + std::to_string(next_id++); }, &out);
     log.insert(log.end(), out.begin(), out.end());
     return r;
   }
@@ -131,8 +131,7 @@ TEST_CASE("groups: stale epochs are fenced, expired members lose their partition
         v1::UNKNOWN_MEMBER_ID);
 }
 
-TEST_CASE("groups: commits are checked per partition and replay rebuilds the state",
-          "[groups]") {
+TEST_CASE("groups: commits are checked per partition and replay rebuilds the state", "[groups]") {
   Harness h;
   Member a;
   Settle(h, {&a});

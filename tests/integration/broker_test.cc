@@ -97,7 +97,6 @@ v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, i
   return RawProduce(stub, topic, partition, std::vector<std::string>{records});
 }
 
-
 }  // namespace
 
 TEST_CASE(
@@ -196,8 +195,8 @@ TEST_CASE("broker: keyless records stick to a partition for about a batch, then 
   // ~50 batches' worth: each partition is chosen many times over.
   std::vector<std::future<absl::StatusOr<RecordMetadata>>> sent;
   for (int i = 0; i < 800; ++i) {
-    sent.push_back(
-        (*producer)->Send(ProducerRecord{"keyless", {}, std::string(1100, 'v'), {}, {}, {}}, nullptr));
+    sent.push_back((*producer)->Send(
+        ProducerRecord{"keyless", {}, std::string(1100, 'v'), {}, {}, {}}, nullptr));
   }
   std::map<int32_t, int> per_partition;
   int switches = 0;
@@ -550,7 +549,8 @@ TEST_CASE("broker: consumer seeks and closes while its long-polls are out", "[in
   const auto start = std::chrono::steady_clock::now();
   REQUIRE((*consumer)->Seek({"replay", 1}, 4).ok());
   std::vector<int64_t> offsets;
-  while (offsets.size() < 6 && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
+  while (offsets.size() < 6 &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
     auto records = (*consumer)->Poll(200);
     REQUIRE(records.ok());
     for (const auto& r : *records) {

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   while (true) {
     auto records = (*consumer)->Poll(200);
     if (!records.ok()) continue;
-    for (const auto& r : *records) std::printf("R %d %lld\n", r.partition, static_cast<long long>(r.offset));
+    for (const auto& r : *records)
+      std::printf("R %d %lld\n", r.partition, static_cast<long long>(r.offset));
     if (!records->empty()) std::fflush(stdout);
   }
 }

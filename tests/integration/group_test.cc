@@ -29,8 +29,9 @@ namespace {
 
 constexpr int kSessionMs = 2000;
 const std::vector<std::string> kGroupFlags = {
-    "--group-consumer-session-timeout-ms", std::to_string(kSessionMs),
-    "--group-consumer-heartbeat-interval-ms", "100", "--offsets-topic-num-partitions", "4"};
+    "--group-consumer-session-timeout-ms",    std::to_string(kSessionMs),
+    "--group-consumer-heartbeat-interval-ms", "100",
+    "--offsets-topic-num-partitions",         "4"};
 
 ClientOptions Client(const BrokerProcess& broker) {
   ClientOptions options;
@@ -195,9 +196,10 @@ v1::DescribeGroupResponse Describe(v1::Groups::Stub* stub, const std::string& gr
 
 }  // namespace
 
-TEST_CASE("groups: members split partitions, a joiner moves only what it must, a killed "
-          "member's partitions move after its session",
-          "[integration]") {
+TEST_CASE(
+    "groups: members split partitions, a joiner moves only what it must, a killed "
+    "member's partitions move after its session",
+    "[integration]") {
   TempDir tmp;
   BrokerProcess broker(tmp.path(), kGroupFlags);
   CreateTopic(broker, "orders", 6);
@@ -248,16 +250,19 @@ TEST_CASE("groups: members split partitions, a joiner moves only what it must, a
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count();
   // Nobody takes a crashed member's partitions before its session has run out.
   CHECK(failover_ms >= kSessionMs - 200);
-  WARN("new member received partitions after " << join_ms << " ms; a SIGKILLed member's "
-       "partitions were reassigned after " << failover_ms << " ms (session " << kSessionMs
-       << " ms)");
+  WARN("new member received partitions after " << join_ms
+                                               << " ms; a SIGKILLed member's "
+                                                  "partitions were reassigned after "
+                                               << failover_ms << " ms (session " << kSessionMs
+                                               << " ms)");
   auto stub = GroupsStub(broker);
   CHECK(Describe(stub.get(), "billing").members_size() == 3);
 }
 
-TEST_CASE("groups: at least once under churn, duplicates only from a crashed member, "
-          "per-partition order kept",
-          "[integration]") {
+TEST_CASE(
+    "groups: at least once under churn, duplicates only from a crashed member, "
+    "per-partition order kept",
+    "[integration]") {
   TempDir tmp;
   BrokerProcess broker(tmp.path(), kGroupFlags);
   CreateTopic(broker, "events", 6);
@@ -313,8 +318,9 @@ TEST_CASE("groups: at least once under churn, duplicates only from a crashed mem
   }
   CHECK(total == kRecords);  // every record at least once
   CHECK(unexplained == 0);   // a duplicate is always one the crashed member had read
-  WARN(duplicates << " duplicate deliveries of " << kRecords << " records, all re-reads of "
-       "what the SIGKILLed member read after its last commit");
+  WARN(duplicates << " duplicate deliveries of " << kRecords
+                  << " records, all re-reads of "
+                     "what the SIGKILLed member read after its last commit");
 }
 
 TEST_CASE("groups: two groups on one topic each receive every record", "[integration]") {
@@ -332,8 +338,11 @@ TEST_CASE("groups: two groups on one topic each receive every record", "[integra
     }
     return got.size();
   };
-  CHECK(WaitFor([&] { return count({&g1a, &g1b}) == 3000 && count({&g2}) == 3000; },
-                std::chrono::seconds(30)));
+  CHECK(WaitFor(
+      [&] {
+        return count({&g1a, &g1b}) == 3000 && count({&g2}) == 3000;
+      },
+      std::chrono::seconds(30)));
   // Inside a group, each record went to one member.
   const auto read_by_a = g1a.Read();
   const std::set<std::pair<int32_t, int64_t>> a(read_by_a.begin(), read_by_a.end());
@@ -421,8 +430,8 @@ TEST_CASE("groups: replay from earliest, a timestamp, or a shift, and commits su
     CHECK(first_offsets() == std::map<int32_t, int64_t>{{0, 0}, {1, 0}});
   }
   SECTION("to a timestamp") {
-    auto r = reset([&](v1::ResetOffsetsRequest* q) { q->set_to_timestamp_ms(second_wave_ms); },
-                   true);
+    auto r =
+        reset([&](v1::ResetOffsetsRequest* q) { q->set_to_timestamp_ms(second_wave_ms); }, true);
     std::map<int32_t, int64_t> expected;
     for (const auto& p : r.partitions()) expected[p.partition()] = p.new_offset();
     CHECK(expected.at(0) + expected.at(1) == 200);  // the second wave's first offsets

@@ -183,8 +183,9 @@ TEST_CASE("rillctl: consume as a group, describe its lag, reset and delete it, w
   CHECK(RunCommand(ctl + " group reset-offsets billing --topic pay --shift-by -2 --execute")
             .exit_code == 0);
   CHECK(RunCommand(ctl + " consume pay --group billing --max-messages 1").output == "6\n");
-  CHECK(RunCommand(ctl + " group reset-offsets billing --topic pay --to-datetime 2000-01-01T00:00:00Z "
-                         "--execute")
+  CHECK(RunCommand(ctl +
+                   " group reset-offsets billing --topic pay --to-datetime 2000-01-01T00:00:00Z "
+                   "--execute")
             .exit_code == 0);
   CHECK(RunCommand(ctl + " consume pay --group billing --max-messages 1").output == "1\n");
 

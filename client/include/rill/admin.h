@@ -154,8 +154,8 @@ class Admin {
   // Computes the new offsets of `topic`'s partitions (all when `partitions` is empty) and, with
   // `execute`, commits them. GROUP_NOT_EMPTY while the group has members.
   absl::StatusOr<std::vector<GroupOffsetChange>> ResetGroupOffsets(
-      const std::string& group_id, const std::string& topic,
-      const std::vector<int32_t>& partitions, GroupOffsetTarget target, bool execute);
+      const std::string& group_id, const std::string& topic, const std::vector<int32_t>& partitions,
+      GroupOffsetTarget target, bool execute);
 
  private:
   explicit Admin(std::unique_ptr<client::Cluster> cluster);

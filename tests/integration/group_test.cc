@@ -444,6 +444,50 @@ TEST_CASE("groups: replay from earliest, a timestamp, or a shift, and commits su
   }
 }
 
+TEST_CASE("groups: a pattern subscription picks up new topics and new partitions",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), kGroupFlags);
+  CreateTopic(broker, "metrics-a", 1);
+  CreateTopic(broker, "other", 1);
+  ConsumerOptions options;
+  options.client = Client(broker);
+  options.group_id = "dashboards";
+  options.auto_offset_reset = OffsetReset::kEarliest;
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  REQUIRE((*consumer)->SubscribePattern("metrics-.*").ok());
+  std::set<std::string> topics_read;
+  auto poll_until = [&](const std::function<bool()>& done) {
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (!done() && Clock::now() < deadline) {
+      auto records = (*consumer)->Poll(100);
+      REQUIRE(records.ok());
+      for (const auto& r : *records)
+        topics_read.insert(r.topic + "-" + std::to_string(r.partition));
+    }
+    return done();
+  };
+  Produce(broker, "metrics-a", 0, 10);
+  Produce(broker, "other", 0, 10);
+  CHECK(poll_until([&] { return topics_read.count("metrics-a-0") > 0; }));
+
+  // A topic created later that matches, and a partition added to it, are read without
+  // resubscribing.
+  CreateTopic(broker, "metrics-b", 1);
+  Produce(broker, "metrics-b", 0, 10);
+  CHECK(poll_until([&] { return topics_read.count("metrics-b-0") > 0; }));
+  auto admin = Admin::Create(Client(broker));
+  REQUIRE(admin.ok());
+  REQUIRE((*admin)->CreatePartitions("metrics-b", 3).ok());
+  Produce(broker, "metrics-b", 10, 60);
+  CHECK(poll_until([&] {
+    return topics_read.count("metrics-b-1") > 0 && topics_read.count("metrics-b-2") > 0;
+  }));
+  CHECK(topics_read.count("other-0") == 0);
+  (*consumer)->Close();
+}
+
 TEST_CASE("groups: an expelled member is fenced, and bad input gets typed errors",
           "[integration]") {
   TempDir tmp;

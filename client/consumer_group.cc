@@ -87,10 +87,16 @@ void ConsumerImpl::RunMembership() {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(cluster_->request_timeout_ms()));
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return;
+      heartbeat_context_ = &context;
+    }
     v1::GroupHeartbeatResponse response;
     grpc::Status rpc = stub->Heartbeat(&context, request, &response);
 
     absl::MutexLock lock(&mu_);
+    heartbeat_context_ = nullptr;
     if (!subscribed_ || request.member_epoch() != member_epoch_ ||
         request.member_id() != member_id_) {
       continue;  // unsubscribed or rejoined meanwhile: this answer is stale
@@ -404,6 +410,7 @@ void ConsumerImpl::Close() {
   {
     absl::MutexLock lock(&mu_);
     closing_ = true;
+    if (heartbeat_context_ != nullptr) heartbeat_context_->TryCancel();
     auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return commits_in_flight_ == 0; };
     mu_.Await(absl::Condition(&idle));
   }

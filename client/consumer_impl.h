@@ -143,6 +143,8 @@ class ConsumerImpl {
   // Commit RPCs under way: Close waits for them.
   int commits_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The heartbeat under way, so Close can cancel it rather than wait out its deadline.
+  grpc::ClientContext* heartbeat_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread membership_;
 };
 

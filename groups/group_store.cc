@@ -486,6 +486,10 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
   response.member_id = member_id;
   response.member_epoch = m.member_epoch;
   response.assignment = m.assigned;
+  if (m.assigned != m.target || !m.revoking.empty()) {
+    response.heartbeat_interval_ms =
+        std::min(limits_.heartbeat_interval_ms, limits_.reconciling_heartbeat_interval_ms);
+  }
   return response;
 }
 

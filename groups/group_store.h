@@ -36,6 +36,9 @@ struct GroupLogRecord {
 struct GroupLimits {
   int32_t session_timeout_ms = 45000;
   int32_t heartbeat_interval_ms = 5000;
+  // The interval for a member whose partitions are still moving (it waits for partitions
+  // others are giving up, or has some to give up): the next step comes sooner.
+  int32_t reconciling_heartbeat_interval_ms = 250;
   int32_t default_rebalance_timeout_ms = 60000;
   int32_t max_rebalance_timeout_ms = 300000;
   size_t max_metadata_bytes = 4096;

@@ -72,8 +72,13 @@ TEST_CASE("groups: three members split six partitions, a fourth takes only what 
 
   const auto before = std::vector<PartitionSet>{a.owned, b.owned, c.owned};
   Member d;
-  Step(h, d);
+  HeartbeatRequest join;
+  auto joined = h.Beat(join);
+  REQUIRE(joined.ok());
+  d = {joined->member_id, joined->member_epoch, joined->assignment};
   CHECK(d.owned.empty());  // nothing is free until someone revokes
+  // While its partitions are on their way, the joiner is asked to come back sooner.
+  CHECK(joined->heartbeat_interval_ms == h.limits.reconciling_heartbeat_interval_ms);
   // Never two owners: after every single step, owned sets stay disjoint.
   for (int round = 0; round < 6; ++round) {
     for (Member* m : {&a, &b, &c, &d}) {

@@ -1,0 +1,36 @@
+// A seeded, deterministic simulator for the Raft core: a cluster on a virtual clock with
+// message loss, delay, reordering, duplication, (asymmetric) partitions, and crashes that lose
+// everything not yet persisted. It checks Raft's safety properties after every step and, once
+// the faults heal, liveness. Everything random comes from the seed, so a failure replays.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rill::raft::sim {
+
+struct SimOptions {
+  uint64_t seed = 1;
+  int nodes = 3;
+  int fault_ticks = 2000;    // ticks with faults
+  int heal_ticks = 400;      // ticks without, before liveness is checked
+  double drop = 0.05;        // per message
+  double duplicate = 0.02;   // per message
+  int max_delay_ticks = 3;   // delivery after 0..max ticks (reorders)
+  double partition = 0.004;  // per tick: a new partition (or heal)
+  double crash = 0.003;      // per tick: a node crashes (losing unpersisted state)
+  double propose = 0.3;      // per tick: the leader gets a proposal
+};
+
+struct SimResult {
+  bool ok = true;
+  std::string failure;  // what broke, with the tick
+  int64_t committed = 0;
+  int64_t elections = 0;
+  // Ticks from the start of the heal phase until a leader existed.
+  int ticks_to_elect_after_heal = -1;
+};
+
+SimResult RunSimulation(const SimOptions& options);
+
+}  // namespace rill::raft::sim

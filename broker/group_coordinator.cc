@@ -7,6 +7,7 @@
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "format/record_batch.h"
+#include "groups/partition_proto.h"
 
 namespace rill::broker {
 namespace {
@@ -24,27 +25,6 @@ int64_t NowMs() {
 std::string NewMemberId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{:016x}{:016x}", rng(), rng());
-}
-
-groups::PartitionSet FromProto(
-    const google::protobuf::RepeatedPtrField<v1::TopicPartitions>& sets) {
-  groups::PartitionSet out;
-  for (const auto& s : sets) {
-    for (int32_t p : s.partitions()) out.insert({s.topic(), p});
-  }
-  return out;
-}
-
-void ToProto(const groups::PartitionSet& set,
-             google::protobuf::RepeatedPtrField<v1::TopicPartitions>* out) {
-  v1::TopicPartitions* current = nullptr;
-  for (const auto& tp : set) {
-    if (current == nullptr || current->topic() != tp.topic) {
-      current = out->Add();
-      current->set_topic(tp.topic);
-    }
-    current->add_partitions(tp.partition);
-  }
 }
 
 }  // namespace
@@ -214,7 +194,7 @@ void GroupCoordinator::Heartbeat(const v1::GroupHeartbeatRequest& request,
   req.subscribed_topics.assign(request.subscribed_topics().begin(),
                                request.subscribed_topics().end());
   req.subscribed_regex = request.subscribed_regex();
-  req.owned = FromProto(request.owned());
+  req.owned = groups::FromProto(request.owned());
   const groups::TopicCatalog catalog = Catalog();
   absl::MutexLock lock(&(*shard)->mu);
   std::vector<groups::GroupLogRecord> records;
@@ -228,7 +208,7 @@ void GroupCoordinator::Heartbeat(const v1::GroupHeartbeatRequest& request,
   response->set_member_id(result->member_id);
   response->set_member_epoch(result->member_epoch);
   response->set_heartbeat_interval_ms(result->heartbeat_interval_ms);
-  ToProto(result->assignment, response->mutable_assignment());
+  groups::ToProto(result->assignment, response->mutable_assignment());
   Append(*shard, records, [response, done](absl::Status s) {
     if (!s.ok()) SetError(s, response->mutable_error());
     done();
@@ -285,7 +265,7 @@ void GroupCoordinator::FetchOffsets(const v1::FetchOffsetsRequest& request,
     SetError(shard.status(), response->mutable_error());
     return;
   }
-  const groups::PartitionSet wanted = FromProto(request.partitions());
+  const groups::PartitionSet wanted = groups::FromProto(request.partitions());
   absl::MutexLock lock(&(*shard)->mu);
   for (const auto& [tp, offset] : (*shard)->store.FetchOffsets(request.group_id(), wanted)) {
     auto* entry = response->add_offsets();
@@ -356,8 +336,8 @@ void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
     md->set_member_epoch(m.member_epoch);
     for (const auto& t : m.subscribed_topics) md->add_subscribed_topics(t);
     md->set_subscribed_regex(m.subscribed_regex);
-    ToProto(m.assigned, md->mutable_assignment());
-    ToProto(m.pending, md->mutable_pending());
+    groups::ToProto(m.assigned, md->mutable_assignment());
+    groups::ToProto(m.pending, md->mutable_pending());
     for (const auto& tp : m.assigned) owners[tp] = m.member_id;
   }
   std::set<groups::TopicPartition> rows;
@@ -529,13 +509,12 @@ void GroupCoordinator::ScheduleExpiry() {
 }
 
 void GroupCoordinator::ExpireSessions() {
-  const groups::TopicCatalog catalog = Catalog();
   const int64_t now = NowMs();
   for (const auto& shard : shards_) {
     if (shard->failed.load()) continue;
     absl::MutexLock lock(&shard->mu);
     std::vector<groups::GroupLogRecord> records;
-    shard->store.ExpireSessions(catalog, now, &records);
+    shard->store.ExpireSessions([this] { return Catalog(); }, now, &records);
     Append(shard.get(), records, [](absl::Status) {});
   }
 }

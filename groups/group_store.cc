@@ -5,6 +5,7 @@
 #include "api/error.h"
 #include "fmt/format.h"
 #include "groups/assignor.h"
+#include "groups/partition_proto.h"
 #include "re2/re2.h"
 #include "rill/v1/group_records.pb.h"
 
@@ -27,25 +28,6 @@ std::string KeyBytes(v1::GroupRecordKey::Type type, const std::string& group,
   key.set_partition(partition);
   key.set_member_id(member_id);
   return key.SerializeAsString();
-}
-
-void ToProto(const PartitionSet& set, google::protobuf::RepeatedPtrField<v1::PartitionSet>* out) {
-  v1::PartitionSet* current = nullptr;
-  for (const auto& tp : set) {
-    if (current == nullptr || current->topic() != tp.topic) {
-      current = out->Add();
-      current->set_topic(tp.topic);
-    }
-    current->add_partitions(tp.partition);
-  }
-}
-
-PartitionSet FromProto(const google::protobuf::RepeatedPtrField<v1::PartitionSet>& sets) {
-  PartitionSet out;
-  for (const auto& s : sets) {
-    for (int32_t p : s.partitions()) out.insert({s.topic(), p});
-  }
-  return out;
 }
 
 bool Intersects(const PartitionSet& a, const PartitionSet& b) {
@@ -381,15 +363,6 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
 
   std::string member_id = req.member_id;
   if (req.member_epoch == 0) {
-    auto existing = groups_.find(req.group_id);
-    if (existing == groups_.end() || existing->second.members.size() < limits_.max_members ||
-        (!req.instance_id.empty())) {
-      // fall through: the size check for static rejoins happens below
-    } else {
-      return ApiError(v1::INVALID_REQUEST,
-                      fmt::format("INVALID_REQUEST: group '{}' is full ({} members)", req.group_id,
-                                  limits_.max_members));
-    }
     Group& group = GetOrCreate(req.group_id, now_ms, out);
     Member joined;
     if (!member_id.empty() && group.members.count(member_id) > 0) {
@@ -688,8 +661,9 @@ absl::Status GroupStore::ResetOffsets(const std::string& group_id,
   return absl::OkStatus();
 }
 
-void GroupStore::ExpireSessions(const TopicCatalog& topics, int64_t now_ms,
+void GroupStore::ExpireSessions(const std::function<TopicCatalog()>& topics, int64_t now_ms,
                                 std::vector<GroupLogRecord>* out) {
+  std::optional<TopicCatalog> catalog;
   std::vector<std::string> emptied;
   for (auto& [group_id, group] : groups_) {
     std::vector<std::string> expired;
@@ -699,7 +673,10 @@ void GroupStore::ExpireSessions(const TopicCatalog& topics, int64_t now_ms,
       if (session_over || revocation_over) expired.push_back(id);
     }
     for (const auto& id : expired) RemoveMember(group_id, group, id, out);
-    if (!expired.empty()) MaybeRetarget(group_id, group, topics, out);
+    if (!expired.empty()) {
+      if (!catalog) catalog = topics();
+      MaybeRetarget(group_id, group, *catalog, out);
+    }
     if (group.members.empty()) {
       bool expired_offsets = limits_.offsets_retention_ms > 0;
       for (const auto& [tp, offset] : group.offsets) {

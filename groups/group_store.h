@@ -139,10 +139,10 @@ class GroupStore {
                             std::vector<GroupLogRecord>* out);
 
   // Removes members whose session or revocation time ran out, re-targets their groups, and
-  // deletes empty groups whose offsets expired. Needs the catalog to re-target.
-  void ExpireSessions(const TopicCatalog& topics, int64_t now_ms, std::vector<GroupLogRecord>* out);
-
-  bool HasGroup(const std::string& group_id) const { return groups_.count(group_id) > 0; }
+  // deletes empty groups whose offsets expired. `topics` is asked for the catalog only when a
+  // group has to be re-targeted (this runs on a short timer; usually nothing expires).
+  void ExpireSessions(const std::function<TopicCatalog()>& topics, int64_t now_ms,
+                      std::vector<GroupLogRecord>* out);
 
  private:
   struct Member {

@@ -120,7 +120,7 @@ TEST_CASE("groups: stale epochs are fenced, expired members lose their partition
   Step(h, a);
   h.now += 600;
   std::vector<GroupLogRecord> out;
-  h.store.ExpireSessions(h.topics, h.now, &out);
+  h.store.ExpireSessions([&] { return h.topics; }, h.now, &out);
   h.log.insert(h.log.end(), out.begin(), out.end());
   Settle(h, {&a});
   CHECK(a.owned.size() == 6);
@@ -187,6 +187,27 @@ TEST_CASE("groups: commits are checked per partition and replay rebuilds the sta
   CHECK(h.store.FetchOffsets("g", {{"orders", 1}})[{"orders", 1}].offset == 7);
   REQUIRE(h.store.DeleteGroup("g", &out).ok());
   CHECK(api::ErrorCodeOf(h.store.Describe("g").status()) == v1::GROUP_NOT_FOUND);
+}
+
+TEST_CASE("groups: a full group refuses a new member but lets a member start over", "[groups]") {
+  Harness h;
+  h.limits.max_members = 2;
+  GroupStore store(h.limits);
+  auto join = [&](const std::string& member_id) {
+    HeartbeatRequest req;
+    req.group_id = "g";
+    req.member_id = member_id;
+    req.subscribed_topics = {"orders"};
+    std::vector<GroupLogRecord> out;
+    return store.Heartbeat(
+        req, h.topics, h.now, [&] { return "m" + std::to_string(h.next_id++); }, &out);
+  };
+  auto a = join("");
+  REQUIRE(a.ok());
+  REQUIRE(join("").ok());
+  CHECK(api::ErrorCodeOf(join("").status()) == v1::INVALID_REQUEST);
+  // A member rejoining with epoch 0 replaces its old incarnation instead of counting twice.
+  CHECK(join(a->member_id).ok());
 }
 
 TEST_CASE("groups: a static member restarting keeps its partitions", "[groups]") {

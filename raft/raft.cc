@@ -13,11 +13,9 @@ RaftNode::RaftNode(RaftConfig config, RaftLog* log, HardState state)
       term_(state.term),
       vote_(state.vote),
       commit_(std::min(state.commit, log->LastIndex())),
-      applied_(commit_),
       persisted_(state) {
-  // Entries up to the persisted commit were applied before the restart by the caller's state
-  // machine, which is rebuilt from them; the simulator re-applies them from index 0 itself.
-  applied_ = 0;
+  // applied_ starts at 0: a restarted node hands out every committed entry again, from which
+  // the caller rebuilds its state machine.
   ResetRandomizedTimeout();
 }
 

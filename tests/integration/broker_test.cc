@@ -23,29 +23,16 @@
 #include "rill/v1/admin.grpc.pb.h"
 #include "rill/v1/rill.grpc.pb.h"
 #include "tests/support/broker_process.h"
+#include "tests/support/client_util.h"
 #include "tests/support/test_util.h"
 
 using namespace rill;
 using rill::testing::BrokerProcess;
+using rill::testing::Client;
+using rill::testing::CreateTopic;
 using rill::testing::TempDir;
 
 namespace {
-
-ClientOptions Client(const BrokerProcess& broker) {
-  ClientOptions options;
-  options.bootstrap_brokers = broker.address();
-  options.request_timeout_ms = 10000;
-  return options;
-}
-
-void CreateTopic(const BrokerProcess& broker, const std::string& name, int partitions,
-                 std::map<std::string, std::string> configs = {}) {
-  auto admin = Admin::Create(Client(broker));
-  REQUIRE(admin.ok());
-  absl::Status s = (*admin)->CreateTopic(NewTopic{name, partitions, 1, std::move(configs)});
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-}
 
 // Reads every record of `topic` from the beginning until `expected` arrived (or 60 s passed).
 std::vector<ConsumerRecord> ConsumeAll(const ClientOptions& client, const std::string& topic,

@@ -17,11 +17,14 @@
 #include "rill/v1/group.grpc.pb.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/child_process.h"
+#include "tests/support/client_util.h"
 #include "tests/support/test_util.h"
 
 using namespace rill;
 using rill::testing::BrokerProcess;
 using rill::testing::ChildProcess;
+using rill::testing::Client;
+using rill::testing::CreateTopic;
 using rill::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
@@ -32,19 +35,6 @@ const std::vector<std::string> kGroupFlags = {
     "--group-consumer-session-timeout-ms",    std::to_string(kSessionMs),
     "--group-consumer-heartbeat-interval-ms", "100",
     "--offsets-topic-num-partitions",         "4"};
-
-ClientOptions Client(const BrokerProcess& broker) {
-  ClientOptions options;
-  options.bootstrap_brokers = broker.address();
-  options.request_timeout_ms = 10000;
-  return options;
-}
-
-void CreateTopic(const BrokerProcess& broker, const std::string& name, int partitions) {
-  auto admin = Admin::Create(Client(broker));
-  REQUIRE(admin.ok());
-  REQUIRE((*admin)->CreateTopic(NewTopic{name, partitions, 1, {}}).ok());
-}
 
 // Produces `count` records numbered from `first` (value = the number), keyed by number.
 void Produce(const BrokerProcess& broker, const std::string& topic, int first, int count) {

@@ -1,10 +1,12 @@
-// RaftLog: the log storage the Raft core reads and the caller writes. Entries are whole; an
-// index is the last offset of an entry (docs/raft.md).
+// RaftLog: the log storage the Raft core reads; the caller writes it from each Ready. Entries
+// are whole; an index is the last offset of an entry (docs/raft.md). A compacted log starts
+// after a snapshot.
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "raft/types.h"
 
@@ -13,30 +15,48 @@ namespace rill::raft {
 class RaftLog {
  public:
   virtual ~RaftLog() = default;
-  // Index of the last entry, or 0 for an empty log.
+  // Where the log starts: index 0, term 0 and an empty configuration if never compacted.
+  virtual SnapshotMeta SnapshotMetadata() const = 0;
+  // Index of the last entry, or the snapshot's index when no entry follows it.
   virtual Index LastIndex() const = 0;
-  // Term of the entry ending exactly at `index` (0 for index 0); NotFound if no entry ends
-  // there.
+  // Term of the entry ending exactly at `index` (the snapshot's term at its index). OutOfRange
+  // if `index` is compacted away, NotFound if no entry ends there.
   virtual absl::StatusOr<Term> TermAt(Index index) const = 0;
-  // Index of the last entry at or before `index` (0 if none).
+  // The last entry boundary at or before `index` (the snapshot index when none is after it); a
+  // compacted `index` is returned unchanged.
   virtual Index BoundaryAtOrBefore(Index index) const = 0;
-  // The entries after `index` (an entry boundary), at most `max_entries`.
-  virtual std::vector<Entry> EntriesAfter(Index index, size_t max_entries) const = 0;
-  // Removes every entry after `index`, then appends `entries`.
-  virtual void TruncateAndAppend(Index index, const std::vector<Entry>& entries) = 0;
+  // The entries after boundary `index` (not compacted): at most `max_entries` and `max_bytes`
+  // (EntryBytes), but at least one if there is one.
+  virtual std::vector<Entry> EntriesAfter(Index index, size_t max_entries,
+                                          size_t max_bytes) const = 0;
+  // The newest snapshot, with its data; Unavailable if none can be had right now.
+  virtual absl::StatusOr<Snapshot> GetSnapshot() const = 0;
 };
 
 // In memory, for tests and the simulator.
 class MemoryLog final : public RaftLog {
  public:
-  Index LastIndex() const override { return entries_.empty() ? 0 : entries_.back().index; }
+  SnapshotMeta SnapshotMetadata() const override { return snapshot_.meta; }
+  Index LastIndex() const override {
+    return entries_.empty() ? snapshot_.meta.index : entries_.back().index;
+  }
   absl::StatusOr<Term> TermAt(Index index) const override;
   Index BoundaryAtOrBefore(Index index) const override;
-  std::vector<Entry> EntriesAfter(Index index, size_t max_entries) const override;
-  void TruncateAndAppend(Index index, const std::vector<Entry>& entries) override;
+  std::vector<Entry> EntriesAfter(Index index, size_t max_entries,
+                                  size_t max_bytes) const override;
+  absl::StatusOr<Snapshot> GetSnapshot() const override { return snapshot_; }
+
+  // Writes a Ready's entries: removes every entry after `after`, then appends `entries`.
+  void Append(Index after, const std::vector<Entry>& entries);
+  // Installs a Ready's snapshot: the log becomes empty after it.
+  void ApplySnapshot(Snapshot snapshot);
+  // Folds the entries through boundary `index` into a snapshot of `conf` and `data`.
+  absl::Status Compact(Index index, ConfState conf, std::string data);
+
   const std::vector<Entry>& entries() const { return entries_; }
 
  private:
+  Snapshot snapshot_;
   std::vector<Entry> entries_;
 };
 

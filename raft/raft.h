@@ -1,38 +1,59 @@
 // RaftNode: the Raft consensus core, a pure state machine (docs/raft.md). No I/O, no threads,
-// no clock: time is Tick(), messages come in through Step() and go out through TakeReady().
+// no clock: time is Tick(), messages come in through Step() and requests through Propose(),
+// ProposeConfChange(), ReadIndex() and TransferLeadership(); everything to act on comes out of
+// TakeReady().
 //
-// This is the first part of the core: elections with pre-vote and check-quorum, log
-// replication with probe/replicate flow control and fast backtracking, and the commit rule.
-// Snapshots, membership changes, learners, leadership transfer and read-index come next.
-//
-// The caller's loop: Tick()/Step()/Propose(), then TakeReady(): persist the log (already
-// written to the RaftLog) and the hard state, then send the messages, then apply the committed
-// entries. Not thread-safe.
+// The caller's loop, after any of those calls:
+//   Ready r = node.TakeReady();
+//   install r.snapshot; write r.entries after r.entries_after; persist r.hard_state (durably);
+//   send r.messages; apply r.committed; serve r.read_states once applied through their index;
+//   node.Advance();
+// Not thread-safe.
 #pragma once
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "raft/log.h"
+#include "raft/log_view.h"
 #include "raft/types.h"
 
 namespace rill::raft {
 
+// Defaults are documented in docs/raft.md ("Limits").
 struct RaftConfig {
   NodeId id = kNoNode;
-  // Every voter, this node included.
-  std::vector<NodeId> voters;
+  // The members of a brand-new group, used only while the log holds no configuration (no
+  // snapshot, no configuration entry). A node joining an existing group starts with none and
+  // learns the configuration from the leader's log.
+  ConfState bootstrap;
   // A follower campaigns after [election_ticks, 2 * election_ticks) ticks without a leader.
   int election_ticks = 10;
   int heartbeat_ticks = 1;
   bool pre_vote = true;
   bool check_quorum = true;
-  // Entries per append message, and append messages in flight per follower.
-  size_t max_entries_per_append = 64;
-  size_t max_inflight_appends = 16;
+  // Per append message: entries and payload bytes (one entry is always allowed).
+  size_t max_entries_per_append = 256;
+  size_t max_bytes_per_append = 1 << 20;
+  // Per follower in replicate state: append messages and their payload bytes in flight.
+  size_t max_inflight_appends = 64;
+  size_t max_inflight_bytes = 8 << 20;
+  // Proposed but not yet committed payload bytes on a leader; beyond it proposals are refused.
+  size_t max_uncommitted_bytes = 64 << 20;
+  // Committed entries' payload bytes handed out per Ready (one entry is always allowed).
+  size_t max_committed_bytes_per_ready = 8 << 20;
+  // Read requests waiting for a quorum's heartbeat answers.
+  size_t max_pending_reads = 4096;
+  // A learner is promoted only when its log is within this many offsets of the leader's.
+  Index promotion_max_lag = 1000;
   // Seeds the election timeout randomization (with the node id).
   uint64_t seed = 0;
 };
@@ -42,63 +63,137 @@ enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 struct Ready {
   // Set when term, vote or commit changed: persist before sending `messages`.
   std::optional<HardState> hard_state;
+  // Install before writing `entries`: the log becomes empty after it.
+  std::optional<Snapshot> snapshot;
+  // Remove every log entry after `entries_after`, then append `entries`; durably, before
+  // sending `messages`.
+  Index entries_after = 0;
+  std::vector<Entry> entries;
   std::vector<Message> messages;
   // Newly committed entries, in order, to apply after persisting.
   std::vector<Entry> committed;
+  // Read points whose reads may be served once applied through their index.
+  std::vector<ReadState> read_states;
+
+  bool empty() const {
+    return !hard_state && !snapshot && entries.empty() && messages.empty() &&
+           committed.empty() && read_states.empty();
+  }
+};
+
+// One entry to propose: `offsets` is how many offsets it covers (a batch's record count).
+struct Proposal {
+  std::string data;
+  int64_t offsets = 1;
 };
 
 class RaftNode {
  public:
-  // `log` holds what was persisted before a restart; `state` the persisted hard state.
-  RaftNode(RaftConfig config, RaftLog* log, HardState state);
+  // `log` holds what was persisted before a restart, `state` the persisted hard state. On a
+  // restart the caller restores its state machine from the log's snapshot; committed entries
+  // after it are handed out again. DataLoss if the persisted state is inconsistent.
+  static absl::StatusOr<std::unique_ptr<RaftNode>> Create(RaftConfig config, const RaftLog* log,
+                                                          HardState state);
 
   void Tick();
   void Step(const Message& message);
-  // Appends an entry covering `offsets` offsets (>= 1) if this node leads; its index, or
-  // FailedPrecondition naming the leader (kNoNode when unknown).
-  absl::StatusOr<Index> Propose(std::string data, int64_t offsets = 1);
+  // Starts an election now, as an election timeout would.
+  absl::Status Campaign();
+  // Appends entries if this node leads and returns the last one's index. FailedPrecondition
+  // naming the leader (0 when unknown) on a follower or during a leadership transfer;
+  // ResourceExhausted (retriable) beyond max_uncommitted_bytes.
+  absl::StatusOr<Index> Propose(std::vector<Proposal> proposals);
+  absl::StatusOr<Index> Propose(std::string data, int64_t offsets = 1) {
+    return Propose(std::vector<Proposal>{Proposal{std::move(data), offsets}});
+  }
+  // Appends a membership change, in effect as soon as it is appended. FailedPrecondition while
+  // an earlier change is uncommitted or when promoting a learner that has not caught up.
+  absl::StatusOr<Index> ProposeConfChange(const ConfChange& change);
+  // Asks for a linearizable read point for `context` (unique per request); it comes back as
+  // a ReadState. Unavailable (retriable) when there is no leader or the leader has not yet
+  // committed an entry of its term.
+  absl::Status ReadIndex(std::string context);
+  // Hands leadership to voter `to`: proposals are refused until it takes over or an election
+  // timeout passes.
+  absl::Status TransferLeadership(NodeId to);
+
+  // Everything to act on since the last Ready; call Advance() once it is done.
   Ready TakeReady();
+  void Advance();
 
   Role role() const { return role_; }
   Term term() const { return term_; }
   NodeId leader() const { return leader_; }
   Index commit() const { return commit_; }
   NodeId id() const { return config_.id; }
+  // The configuration in effect (the newest one in the log).
+  const ConfState& conf() const { return conf_; }
+  NodeId transferee() const { return transferee_; }
+  Index LastIndex() const { return log_.LastIndex(); }
+  absl::StatusOr<Term> TermAt(Index index) const { return log_.TermAt(index); }
+  // Role, term, commit and, on a leader, each follower's progress, one line each.
+  std::string Describe() const;
 
  private:
+  enum class ProgressState { kProbe, kReplicate, kSnapshot };
   struct Progress {
+    ProgressState state = ProgressState::kProbe;
     Index match = 0;
     // The entry after which the next append starts (an entry boundary of this log).
     Index next_after = 0;
-    bool replicate = false;  // false: probe (one append at a time)
     // Probe: an append is out and unanswered (no more until an answer or a heartbeat reply).
     bool probe_sent = false;
-    // Replicate: the last index of each append in flight, oldest first.
-    std::deque<Index> inflight;
+    // Replicate: the last index and payload bytes of each append in flight, oldest first.
+    std::deque<std::pair<Index, size_t>> inflight;
+    size_t inflight_bytes = 0;
+    // Snapshot: the index of the snapshot sent, and ticks since (resent after a timeout).
+    Index pending_snapshot = 0;
+    int snapshot_ticks = 0;
     bool recent_active = false;
   };
+  struct PendingRead {
+    Index index = 0;
+    std::string context;
+    NodeId from = kNoNode;
+    std::set<NodeId> acks;
+  };
+
+  RaftNode(RaftConfig config, const RaftLog* log, HardState state);
 
   void BecomeFollower(Term term, NodeId leader);
   void BecomePreCandidate();
   void BecomeCandidate();
   void BecomeLeader();
-  void Campaign(bool pre_vote);
+  void StartCampaign(bool pre_vote, bool transfer);
   void Send(Message m);
-  void SendAppend(NodeId to);
+  bool SendAppend(NodeId to);
+  void SendSnapshot(NodeId to, Progress& p);
+  void SendTimeoutNow(NodeId to);
   void BroadcastAppend();
-  void BroadcastHeartbeat();
+  void BroadcastHeartbeat(const std::string& context);
   void HandleVoteRequest(const Message& m);
   void HandleVoteResponse(const Message& m);
   void HandleAppend(const Message& m);
+  void HandleSnapshot(const Message& m);
   void HandleAppendResponse(const Message& m);
+  void HandleReadRequest(NodeId from, std::string context);
+  void HandleReadAck(NodeId from, const std::string& context);
+  void AnswerRead(NodeId to, Index index, std::string context);
+  Index AppendAsLeader(std::vector<Entry> entries);
   void MaybeCommit();
+  void CommitTo(Index index);
+  bool CommittedInTerm() const;
   bool LogUpToDate(Index index, Term log_term) const;
-  Term LastTerm() const;
-  size_t Quorum() const { return config_.voters.size() / 2 + 1; }
+  size_t Quorum() const { return conf_.voters.size() / 2 + 1; }
   void ResetRandomizedTimeout();
+  void ResetProgress(Progress& p) const;
+  // Membership: the configuration history of the uncommitted log tail.
+  void TruncateConfsAfter(Index index);
+  void RecordConfEntries(const std::vector<Entry>& entries);
+  void ConfChanged();
 
   const RaftConfig config_;
-  RaftLog* const log_;
+  LogView log_;
   std::mt19937_64 rng_;
   Role role_ = Role::kFollower;
   Term term_ = 0;
@@ -111,8 +206,20 @@ class RaftNode {
   int randomized_timeout_ = 0;
   std::map<NodeId, bool> votes_;
   std::map<NodeId, Progress> progress_;
+  // Configurations by the index of the entry that made them; the first is the committed one.
+  std::map<Index, ConfState> confs_;
+  ConfState conf_;
+  Index pending_conf_index_ = 0;
+  NodeId transferee_ = kNoNode;
+  size_t uncommitted_bytes_ = 0;
+  std::deque<PendingRead> pending_reads_;
+  std::vector<ReadState> read_states_;
   std::vector<Message> outbox_;
   HardState persisted_;
+  // What the last Ready handed out, for Advance().
+  Index handed_snapshot_ = 0;
+  Index handed_index_ = 0;
+  Term handed_term_ = 0;
 };
 
 }  // namespace rill::raft

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     }
   }
   std::map<int, int> elect;
+  int64_t committed = 0, elections = 0, conf_changes = 0, snapshots = 0, transfers = 0, reads = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     rill::raft::sim::SimOptions options;
     options.seed = seed;
@@ -40,10 +41,21 @@ int main(int argc, char** argv) {
       return 1;
     }
     ++elect[result.ticks_to_elect_after_heal];
+    committed += result.committed;
+    elections += result.elections;
+    conf_changes += result.conf_changes;
+    snapshots += result.snapshots;
+    transfers += result.transfers;
+    reads += result.reads;
   }
   std::printf("%llu seed(s) clean. ticks to elect a leader after faults healed:",
               static_cast<unsigned long long>(count));
   for (const auto& [ticks, n] : elect) std::printf(" %d:%d", ticks, n);
-  std::printf("\n");
+  std::printf(
+      "\ntotals: %lld entries committed, %lld elections, %lld membership changes, %lld snapshots "
+      "installed, %lld transfers, %lld reads checked\n",
+      static_cast<long long>(committed), static_cast<long long>(elections),
+      static_cast<long long>(conf_changes), static_cast<long long>(snapshots),
+      static_cast<long long>(transfers), static_cast<long long>(reads));
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "tests/sim/raft_simulator.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -16,11 +17,12 @@ struct Node {
   NodeId id = kNoNode;
   bool up = true;
   int restart_at = -1;
-  MemoryLog log;          // what the node works on
-  MemoryLog durable_log;  // what survives a crash
+  MemoryLog storage;  // what survives a crash, with `durable_state`
   HardState durable_state;
   std::unique_ptr<RaftNode> raft;
-  Index applied = 0;  // applied through this index (since the last restart)
+  // The state machine: applied through `applied`, with the configuration applied so far.
+  Index applied = 0;
+  ConfState applied_conf;
 };
 
 struct InFlight {
@@ -28,15 +30,26 @@ struct InFlight {
   Message message;
 };
 
+struct PendingReadCheck {
+  NodeId node = kNoNode;
+  // The newest index committed anywhere when the read was asked: the read must see it.
+  Index must_see = 0;
+  bool served = false;
+};
+
 class Simulator {
  public:
   explicit Simulator(const SimOptions& o) : o_(o), rng_(o.seed) {
-    for (int i = 1; i <= o.nodes; ++i) voters_.push_back(i);
-    for (NodeId id : voters_) {
+    // The first `nodes` ids form the group; the rest are spares that may be added later.
+    for (int i = 1; i <= 2 * o.nodes; ++i) {
+      all_.push_back(i);
+      if (i <= o.nodes) bootstrap_.voters.push_back(i);
+    }
+    for (NodeId id : all_) {
       auto node = std::make_unique<Node>();
       node->id = id;
-      Start(*node);
       nodes_[id] = std::move(node);
+      Start(*nodes_[id]);
     }
   }
 
@@ -58,14 +71,28 @@ class Simulator {
     if (!result_.ok) return result_;
     Node* leader = Leader();
     if (leader == nullptr) return Fail("no leader after the faults healed");
-    // One last proposal must reach every node, and with it everything committed before.
-    auto index = leader->raft->Propose("final");
-    if (!index.ok()) return Fail("the leader refused a proposal");
+    // One last proposal must reach every member, and with it everything committed before.
+    absl::StatusOr<Index> index = absl::UnavailableError("not proposed");
+    for (int i = 0; i < 50 && !index.ok() && result_.ok; ++i, ++tick_) {
+      if ((leader = Leader()) != nullptr) {
+        index = leader->raft->Propose("final");
+        HandleReady(*leader);
+      }
+      Step(false);
+    }
+    if (!index.ok()) return Fail(fmt::format("the leader refused a proposal: {}", index.status().ToString()));
     for (int i = 0; i < 200 && result_.ok; ++i, ++tick_) Step(false);
-    for (auto& [id, n] : nodes_) {
-      if (n->applied < *index) {
-        return Fail(
-            fmt::format("node {} applied through {} but {} was committed", id, n->applied, *index));
+    if (!result_.ok) return result_;
+    leader = Leader();
+    if (leader == nullptr) return Fail("no leader at the end");
+    const ConfState conf = leader->raft->conf();
+    std::vector<NodeId> members = conf.voters;
+    members.insert(members.end(), conf.learners.begin(), conf.learners.end());
+    for (NodeId id : members) {
+      const Node& n = *nodes_[id];
+      if (n.applied < *index) {
+        return Fail(fmt::format("member {} applied through {} but {} was committed", id,
+                                n.applied, *index));
       }
     }
     result_.committed = static_cast<int64_t>(committed_.size());
@@ -75,6 +102,10 @@ class Simulator {
  private:
   bool Chance(double p) { return std::uniform_real_distribution<>(0, 1)(rng_) < p; }
   int Uniform(int lo, int hi) { return std::uniform_int_distribution<>(lo, hi)(rng_); }
+  template <typename T>
+  T Pick(const std::vector<T>& from) {
+    return from[static_cast<size_t>(Uniform(0, static_cast<int>(from.size()) - 1))];
+  }
 
   SimResult Fail(std::string what) {
     if (result_.ok) {
@@ -87,11 +118,22 @@ class Simulator {
   void Start(Node& n) {
     RaftConfig config;
     config.id = n.id;
-    config.voters = voters_;
+    config.bootstrap = bootstrap_;
     config.seed = o_.seed;
-    n.log = n.durable_log;
-    n.applied = 0;
-    n.raft = std::make_unique<RaftNode>(config, &n.log, n.durable_state);
+    // Small limits, so flow control and backpressure are exercised.
+    config.max_entries_per_append = 4;
+    config.max_inflight_appends = 4;
+    auto raft = RaftNode::Create(config, &n.storage, n.durable_state);
+    if (!raft.ok()) {
+      Fail(fmt::format("node {} cannot restart: {}", n.id, raft.status().ToString()));
+      n.up = false;
+      return;
+    }
+    n.raft = *std::move(raft);
+    // The state machine restarts from the snapshot; committed entries after it come again.
+    const SnapshotMeta snap = n.storage.SnapshotMetadata();
+    n.applied = snap.index;
+    n.applied_conf = snap.index > 0 ? snap.conf : bootstrap_;
   }
 
   void Restart(Node& n) {
@@ -111,10 +153,14 @@ class Simulator {
     return best;
   }
 
+  Index NewestCommitted() const { return committed_.empty() ? 0 : committed_.rbegin()->first; }
+
   // Persist, then send, then apply: the order the core requires.
   void HandleReady(Node& n) {
+    if (!n.up) return;
     Ready ready = n.raft->TakeReady();
-    n.durable_log = n.log;
+    if (ready.snapshot) InstallSnapshot(n, *ready.snapshot);
+    if (!ready.entries.empty()) n.storage.Append(ready.entries_after, ready.entries);
     if (ready.hard_state) n.durable_state = *ready.hard_state;
     for (auto& m : ready.messages) {
       if (!faults_off_ && Chance(o_.drop)) continue;
@@ -124,6 +170,32 @@ class Simulator {
       }
     }
     for (const auto& e : ready.committed) Apply(n, e);
+    for (const auto& rs : ready.read_states) CheckRead(n, rs);
+    n.raft->Advance();
+  }
+
+  void InstallSnapshot(Node& n, const Snapshot& snapshot) {
+    const SnapshotMeta& meta = snapshot.meta;
+    auto it = committed_.find(meta.index);
+    if (it == committed_.end() || it->second.first != meta.term ||
+        snapshot.data != SnapshotData(meta.index, meta.term)) {
+      Fail(fmt::format("node {} got a snapshot at {} term {} that matches no committed entry",
+                       n.id, meta.index, meta.term));
+      return;
+    }
+    if (meta.index <= n.applied) {
+      Fail(fmt::format("node {} got a snapshot at {} after applying {}", n.id, meta.index,
+                       n.applied));
+      return;
+    }
+    n.storage.ApplySnapshot(snapshot);
+    n.applied = meta.index;
+    n.applied_conf = meta.conf;
+    ++result_.snapshots;
+  }
+
+  static std::string SnapshotData(Index index, Term term) {
+    return fmt::format("state@{}/{}", index, term);
   }
 
   void Apply(Node& n, const Entry& e) {
@@ -140,12 +212,63 @@ class Simulator {
                       n.id, e.term, e.index, it->second.first));
     }
     if (first) commit_term_[e.index] = n.raft->term();
+    if (e.type == EntryType::kConfChange) {
+      auto change = DecodeConfChange(e.data);
+      auto next = change.ok() ? ApplyConfChange(n.applied_conf, *change) : change.status();
+      if (!next.ok()) {
+        Fail(fmt::format("node {} cannot apply the conf change at {}: {}", n.id, e.index,
+                         next.status().ToString()));
+        return;
+      }
+      n.applied_conf = *next;
+      if (first) ++result_.conf_changes;
+    }
+  }
+
+  void CheckRead(Node& n, const ReadState& rs) {
+    auto it = reads_.find(rs.context);
+    if (it == reads_.end() || it->second.node != n.id) {
+      Fail(fmt::format("node {} got a read state for {} it did not ask for", n.id, rs.context));
+      return;
+    }
+    if (rs.index < it->second.must_see) {
+      Fail(fmt::format("read {} on node {} at index {} misses committed index {}", rs.context,
+                       n.id, rs.index, it->second.must_see));
+      return;
+    }
+    // A duplicated request or answer may serve one read twice; each must be correct.
+    if (!it->second.served) ++result_.reads;
+    it->second.served = true;
   }
 
   void Crash(Node& n) {
     // Whatever the node did since its last Ready is lost: it restarts from what it persisted.
     n.up = false;
+    n.raft.reset();
     n.restart_at = tick_ + Uniform(5, 60);
+  }
+
+  void ChangeMembership(Node& leader) {
+    const ConfState& conf = leader.raft->conf();
+    std::vector<ConfChange> options;
+    for (NodeId id : all_) {
+      if (!conf.IsMember(id) && !retired_.count(id)) {
+        options.push_back({ConfChangeType::kAddLearner, id});
+      }
+    }
+    for (NodeId id : conf.learners) {
+      options.push_back({ConfChangeType::kAddVoter, id});
+      options.push_back({ConfChangeType::kRemoveNode, id});
+    }
+    if (conf.voters.size() > 3 || (conf.voters.size() > 1 && o_.nodes < 3)) {
+      for (NodeId id : conf.voters) options.push_back({ConfChangeType::kRemoveNode, id});
+    }
+    if (options.empty()) return;
+    const ConfChange change = Pick(options);
+    // A removed node's id is never reused: it may still hold an old log.
+    if (leader.raft->ProposeConfChange(change).ok() && change.type == ConfChangeType::kRemoveNode) {
+      retired_.insert(change.node);
+    }
   }
 
   void Step(bool faults) {
@@ -155,9 +278,9 @@ class Simulator {
           blocked_.clear();
         } else {
           // Cut one node off, in one direction or both.
-          const NodeId victim = voters_[static_cast<size_t>(Uniform(0, o_.nodes - 1))];
+          const NodeId victim = Pick(all_);
           const bool one_way = Chance(0.3);
-          for (NodeId other : voters_) {
+          for (NodeId other : all_) {
             if (other == victim) continue;
             blocked_.insert({victim, other});
             if (!one_way) blocked_.insert({other, victim});
@@ -165,11 +288,35 @@ class Simulator {
         }
       }
       if (Chance(o_.crash)) {
-        auto& n = *nodes_[voters_[static_cast<size_t>(Uniform(0, o_.nodes - 1))]];
+        Node& n = *nodes_[Pick(all_)];
         if (n.up) {
           // Crash between a step and its Ready: the step's effects are lost.
           n.raft->Tick();
           Crash(n);
+        }
+      }
+      if (Chance(o_.compact)) {
+        Node& n = *nodes_[Pick(all_)];
+        if (n.up && n.applied > n.storage.SnapshotMetadata().index) {
+          auto term = n.storage.TermAt(n.applied);
+          if (term.ok()) {
+            (void)n.storage.Compact(n.applied, n.applied_conf, SnapshotData(n.applied, *term));
+          }
+        }
+      }
+      if (Node* leader = Leader(); leader != nullptr) {
+        if (Chance(o_.conf_change)) {
+          ChangeMembership(*leader);
+          HandleReady(*leader);
+        }
+        if (Chance(o_.transfer)) {
+          const auto& voters = leader->raft->conf().voters;
+          const NodeId to = Pick(voters);
+          if (to != leader->id && leader->raft->TransferLeadership(to).ok()) {
+            transfer_to_ = to;
+            transfer_term_ = leader->raft->term();
+          }
+          HandleReady(*leader);
         }
       }
     }
@@ -180,6 +327,14 @@ class Simulator {
       if (Node* leader = Leader(); leader != nullptr) {
         (void)leader->raft->Propose(fmt::format("v{}", next_value_++), Uniform(1, 3));
         HandleReady(*leader);
+      }
+    }
+    if (Chance(o_.read)) {
+      Node& n = *nodes_[Pick(all_)];
+      if (n.up) {
+        const std::string context = fmt::format("read{}", next_read_++);
+        if (n.raft->ReadIndex(context).ok()) reads_[context] = {n.id, NewestCommitted()};
+        HandleReady(n);
       }
     }
     for (auto& [id, n] : nodes_) {
@@ -214,42 +369,61 @@ class Simulator {
       if (!n->up || n->raft->role() != Role::kLeader) continue;
       const Term term = n->raft->term();
       auto [it, first] = leaders_.try_emplace(term, id);
-      if (first) ++result_.elections;
+      if (first) {
+        ++result_.elections;
+        if (id == transfer_to_ && term > transfer_term_) {
+          ++result_.transfers;
+          transfer_to_ = kNoNode;
+        }
+      }
       if (it->second != id) {
         Fail(fmt::format("two leaders in term {}: {} and {}", term, it->second, id));
         return;
       }
-      // Leader completeness: an entry committed in an earlier term is in this leader's log.
+      // Leader completeness: an entry committed in an earlier term is in this leader's log
+      // (or folded into its snapshot).
       for (const auto& [index, entry] : committed_) {
         if (commit_term_[index] >= term) continue;
-        auto t = n->log.TermAt(index);
+        auto t = n->raft->TermAt(index);
+        if (t.status().code() == absl::StatusCode::kOutOfRange) continue;
         if (!t.ok() || *t != entry.first) {
           Fail(fmt::format("leader {} of term {} lacks committed entry {}", id, term, index));
           return;
         }
       }
     }
-    if (tick_ % 25 != 0) return;
-    // Log matching: same index and term means identical logs up to there.
+    if (tick_ % 25 == 0) CheckLogMatching();
+  }
+
+  // Log matching: two logs with an entry of the same index and term are identical up to it
+  // (over the part both still hold).
+  void CheckLogMatching() {
     for (auto& [a_id, a] : nodes_) {
       for (auto& [b_id, b] : nodes_) {
         if (a_id >= b_id) continue;
-        const auto& ea = a->log.entries();
-        const auto& eb = b->log.entries();
-        size_t common = 0;
-        while (common < ea.size() && common < eb.size() && ea[common].index == eb[common].index &&
-               ea[common].term == eb[common].term && ea[common].data == eb[common].data) {
-          ++common;
-        }
-        for (size_t i = common; i < ea.size(); ++i) {
-          auto t = b->log.TermAt(ea[i].index);
-          if (t.ok() && *t == ea[i].term) {
-            Fail(
-                fmt::format("log matching: nodes {} and {} share index {} term {} but differ "
-                            "before it",
-                            a_id, b_id, ea[i].index, ea[i].term));
-            return;
+        const auto& ea = a->storage.entries();
+        const auto& eb = b->storage.entries();
+        const Index start = std::max(a->storage.SnapshotMetadata().index,
+                                     b->storage.SnapshotMetadata().index);
+        Index agree = 0;
+        for (auto it = ea.rbegin(); it != ea.rend() && it->index > start; ++it) {
+          auto t = b->storage.TermAt(it->index);
+          if (t.ok() && *t == it->term) {
+            agree = it->index;
+            break;
           }
+        }
+        std::vector<Entry> pa, pb;
+        for (const auto& e : ea) {
+          if (e.index > start && e.index <= agree) pa.push_back(e);
+        }
+        for (const auto& e : eb) {
+          if (e.index > start && e.index <= agree) pb.push_back(e);
+        }
+        if (pa != pb) {
+          Fail(fmt::format("log matching: nodes {} and {} share index {} but differ before it",
+                           a_id, b_id, agree));
+          return;
         }
       }
     }
@@ -257,16 +431,22 @@ class Simulator {
 
   const SimOptions o_;
   std::mt19937_64 rng_;
-  std::vector<NodeId> voters_;
+  std::vector<NodeId> all_;
+  ConfState bootstrap_;
+  std::set<NodeId> retired_;
   std::map<NodeId, std::unique_ptr<Node>> nodes_;
   std::vector<InFlight> network_;
   std::set<std::pair<NodeId, NodeId>> blocked_;
   bool faults_off_ = false;
   int tick_ = 0;
   int next_value_ = 0;
+  int next_read_ = 0;
+  NodeId transfer_to_ = kNoNode;
+  Term transfer_term_ = 0;
   std::map<Term, NodeId> leaders_;
   std::map<Index, std::pair<Term, std::string>> committed_;
   std::map<Index, Term> commit_term_;
+  std::map<std::string, PendingReadCheck> reads_;
   SimResult result_;
 };
 

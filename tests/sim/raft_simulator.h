@@ -1,7 +1,9 @@
 // A seeded, deterministic simulator for the Raft core: a cluster on a virtual clock with
-// message loss, delay, reordering, duplication, (asymmetric) partitions, and crashes that lose
-// everything not yet persisted. It checks Raft's safety properties after every step and, once
-// the faults heal, liveness. Everything random comes from the seed, so a failure replays.
+// message loss, delay, reordering, duplication, (asymmetric) partitions, crashes that lose
+// everything not yet persisted, membership changes, log compaction with snapshot installs,
+// leadership transfers and read-index requests. It checks Raft's safety properties after every
+// step and, once the faults heal, liveness. Everything random comes from the seed, so a
+// failure replays.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,7 @@ namespace rill::raft::sim {
 
 struct SimOptions {
   uint64_t seed = 1;
-  int nodes = 3;
+  int nodes = 3;             // initial voters; as many spare nodes can join
   int fault_ticks = 2000;    // ticks with faults
   int heal_ticks = 400;      // ticks without, before liveness is checked
   double drop = 0.05;        // per message
@@ -20,6 +22,10 @@ struct SimOptions {
   double partition = 0.004;  // per tick: a new partition (or heal)
   double crash = 0.003;      // per tick: a node crashes (losing unpersisted state)
   double propose = 0.3;      // per tick: the leader gets a proposal
+  double conf_change = 0.01; // per tick: the leader gets a membership change
+  double compact = 0.01;     // per tick: a node compacts its log through what it applied
+  double transfer = 0.003;   // per tick: the leader is asked to hand over
+  double read = 0.05;        // per tick: a node asks for a read index
 };
 
 struct SimResult {
@@ -27,6 +33,10 @@ struct SimResult {
   std::string failure;  // what broke, with the tick
   int64_t committed = 0;
   int64_t elections = 0;
+  int64_t conf_changes = 0;     // committed membership changes
+  int64_t snapshots = 0;        // snapshots installed from a leader
+  int64_t transfers = 0;        // leaderships that moved by transfer
+  int64_t reads = 0;            // read indexes served and checked
   // Ticks from the start of the heal phase until a leader existed.
   int ticks_to_elect_after_heal = -1;
 };

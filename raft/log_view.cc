@@ -1,0 +1,100 @@
+#include "raft/log_view.h"
+
+#include <algorithm>
+
+#include "fmt/format.h"
+
+namespace rill::raft {
+namespace {
+
+std::vector<Entry>::const_iterator FirstAfter(const std::vector<Entry>& entries, Index index) {
+  return std::upper_bound(entries.begin(), entries.end(), index,
+                          [](Index i, const Entry& e) { return i < e.index; });
+}
+
+}  // namespace
+
+absl::StatusOr<Term> LogView::TermAt(Index index) const {
+  if (snapshot_) {
+    if (index == snapshot_->meta.index) return snapshot_->meta.term;
+    if (index < snapshot_->meta.index) {
+      return absl::OutOfRangeError(fmt::format("index {} is compacted", index));
+    }
+  }
+  if (index <= after_ && !snapshot_) return storage_->TermAt(index);
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
+                             [](const Entry& e, Index i) { return e.index < i; });
+  if (it == entries_.end() || it->index != index) {
+    return absl::NotFoundError(fmt::format("no entry ends at {}", index));
+  }
+  return it->term;
+}
+
+Term LogView::LastTerm() const {
+  auto t = TermAt(LastIndex());
+  return t.ok() ? *t : 0;
+}
+
+Index LogView::BoundaryAtOrBefore(Index index) const {
+  if (index < SnapshotIndex()) return index;
+  if (index >= after_) {
+    auto it = FirstAfter(entries_, index);
+    return it == entries_.begin() ? after_ : std::prev(it)->index;
+  }
+  return storage_->BoundaryAtOrBefore(index);
+}
+
+std::vector<Entry> LogView::EntriesAfter(Index index, size_t max_entries,
+                                         size_t max_bytes) const {
+  std::vector<Entry> out;
+  size_t bytes = 0;
+  if (index < after_ && !snapshot_) {
+    out = storage_->EntriesAfter(index, max_entries, max_bytes);
+    // Storage past after_ is a stale suffix.
+    while (!out.empty() && out.back().index > after_) out.pop_back();
+    const bool reached_after = out.empty() ? index >= after_ : out.back().index == after_;
+    if (!reached_after) return out;
+    for (const auto& e : out) bytes += EntryBytes(e);
+  }
+  for (auto it = FirstAfter(entries_, std::max(index, after_));
+       it != entries_.end() && out.size() < max_entries; ++it) {
+    bytes += EntryBytes(*it);
+    if (!out.empty() && bytes > max_bytes) break;
+    out.push_back(*it);
+  }
+  return out;
+}
+
+absl::StatusOr<Snapshot> LogView::GetSnapshot() const {
+  if (snapshot_) return *snapshot_;
+  return storage_->GetSnapshot();
+}
+
+void LogView::Append(Index after, std::vector<Entry> entries) {
+  if (after >= after_) {
+    entries_.erase(FirstAfter(entries_, after), entries_.end());
+    entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()),
+                    std::make_move_iterator(entries.end()));
+  } else {
+    after_ = after;
+    entries_ = std::move(entries);
+  }
+}
+
+void LogView::Restore(Snapshot snapshot) {
+  after_ = snapshot.meta.index;
+  entries_.clear();
+  snapshot_ = std::move(snapshot);
+}
+
+void LogView::Persisted(Index snapshot_index, Index index, Term term) {
+  if (snapshot_ && snapshot_->meta.index == snapshot_index) snapshot_.reset();
+  if (snapshot_) return;
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
+                             [](const Entry& e, Index i) { return e.index < i; });
+  if (it == entries_.end() || it->index != index || it->term != term) return;
+  entries_.erase(entries_.begin(), std::next(it));
+  after_ = index;
+}
+
+}  // namespace rill::raft

@@ -249,6 +249,7 @@ void RaftNode::Tick() {
   ++election_elapsed_;
   if (role_ == Role::kLeader) {
     for (auto& [peer, p] : progress_) {
+      ++p.ticks_since_ack;
       // An install that got no answer within an election timeout is tried again.
       if (p.state == ProgressState::kSnapshot && ++p.snapshot_ticks >= config_.election_ticks) {
         p.state = ProgressState::kProbe;
@@ -483,11 +484,16 @@ void RaftNode::HandleAppendResponse(const Message& m) {
   p.recent_active = true;
   if (m.type == MessageType::kHeartbeatResponse) {
     if (!m.context.empty()) HandleReadAck(m.from, m.context);
-    // The follower is reachable: an unanswered probe or a full window may have been lost.
+    // The follower is reachable: an unanswered probe may have been lost, and appends that
+    // went unanswered for half an election timeout probably were. A transfer target is probed
+    // at once, since proposals wait for it.
     p.probe_sent = false;
-    if (p.state == ProgressState::kReplicate && p.inflight.size() >= config_.max_inflight_appends) {
-      p.inflight_bytes -= p.inflight.front().second;
-      p.inflight.pop_front();
+    if (p.state == ProgressState::kReplicate && !p.inflight.empty() &&
+        (p.ticks_since_ack >= std::max(1, config_.election_ticks / 2) || m.from == transferee_)) {
+      p.state = ProgressState::kProbe;
+      p.inflight.clear();
+      p.inflight_bytes = 0;
+      p.next_after = p.match;
     }
     if (p.match < log_.LastIndex()) SendAppend(m.from);
     return;
@@ -514,6 +520,7 @@ void RaftNode::HandleAppendResponse(const Message& m) {
     SendAppend(m.from);
     return;
   }
+  p.ticks_since_ack = 0;
   while (!p.inflight.empty() && p.inflight.front().first <= m.index) {
     p.inflight_bytes -= p.inflight.front().second;
     p.inflight.pop_front();
@@ -650,8 +657,15 @@ void RaftNode::MaybeCommit() {
   if (!t.ok() || *t != term_) return;
   CommitTo(quorum_index);
   if (!conf_.IsVoter(config_.id) && confs_.size() == 1) {
-    // Our own removal committed: tell the others, then stop leading.
+    // Our own removal committed: tell the others, hand over to a voter that has everything
+    // (rather than leave the group leaderless for an election timeout), and stop leading.
     BroadcastHeartbeat("");
+    for (NodeId voter : conf_.voters) {
+      if (progress_[voter].match == log_.LastIndex()) {
+        SendTimeoutNow(voter);
+        break;
+      }
+    }
     BecomeFollower(term_, kNoNode);
   }
 }

@@ -149,6 +149,8 @@ class RaftNode {
     // Snapshot: the index of the snapshot sent, and ticks since (resent after a timeout).
     Index pending_snapshot = 0;
     int snapshot_ticks = 0;
+    // Leader ticks since the follower last accepted an append.
+    int ticks_since_ack = 0;
     bool recent_active = false;
   };
   struct PendingRead {

@@ -1,33 +1,51 @@
 // raft-sim: runs the Raft simulator. `raft-sim --seed S` replays one seed exactly;
-// `raft-sim --seeds N [--first S]` runs N seeds and prints the first failure, if any.
+// `raft-sim --seeds N [--first S]` runs N seeds and prints the first failure, if any, then the
+// distributions of ticks to elect a leader.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
+#include <vector>
 
 #include "tests/sim/raft_simulator.h"
+
+namespace {
+
+void PrintDistribution(const char* what, std::vector<int> ticks) {
+  if (ticks.empty()) return;
+  std::sort(ticks.begin(), ticks.end());
+  auto at = [&](double q) {
+    return ticks[std::min(ticks.size() - 1, static_cast<size_t>(q * static_cast<double>(ticks.size())))];
+  };
+  std::printf("ticks to elect %s: p50 %d, p90 %d, p99 %d, max %d (election timeout 10 ticks)\n",
+              what, at(0.5), at(0.9), at(0.99), ticks.back());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   uint64_t first = 1, count = 1;
   int nodes = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    const uint64_t value = std::strtoull(argv[i + 1], nullptr, 10);
-    if (flag == "--seed") {
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    char* end = nullptr;
+    const uint64_t value = i + 1 < argc ? std::strtoull(argv[i + 1], &end, 10) : 0;
+    const bool numeric = end != nullptr && *end == '\0' && end != argv[i + 1];
+    if (numeric && flag == "--seed") {
       first = value;
       count = 1;
-    } else if (flag == "--seeds") {
+    } else if (numeric && flag == "--seeds" && value > 0) {
       count = value;
-    } else if (flag == "--first") {
+    } else if (numeric && flag == "--first") {
       first = value;
-    } else if (flag == "--nodes") {
+    } else if (numeric && flag == "--nodes" && (value == 3 || value == 5)) {
       nodes = static_cast<int>(value);
     } else {
       std::fprintf(stderr, "usage: raft-sim [--seed S | --seeds N [--first S]] [--nodes 3|5]\n");
       return 2;
     }
   }
-  std::map<int, int> elect;
+  std::vector<int> after_heal, after_crash;
   int64_t committed = 0, elections = 0, conf_changes = 0, snapshots = 0, transfers = 0, reads = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     rill::raft::sim::SimOptions options;
@@ -40,7 +58,8 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(seed), options.nodes);
       return 1;
     }
-    ++elect[result.ticks_to_elect_after_heal];
+    after_heal.push_back(result.ticks_to_elect_after_heal);
+    after_crash.push_back(result.ticks_to_elect_after_crash);
     committed += result.committed;
     elections += result.elections;
     conf_changes += result.conf_changes;
@@ -48,11 +67,11 @@ int main(int argc, char** argv) {
     transfers += result.transfers;
     reads += result.reads;
   }
-  std::printf("%llu seed(s) clean. ticks to elect a leader after faults healed:",
-              static_cast<unsigned long long>(count));
-  for (const auto& [ticks, n] : elect) std::printf(" %d:%d", ticks, n);
+  std::printf("%llu seed(s) clean\n", static_cast<unsigned long long>(count));
+  PrintDistribution("once faults healed", after_heal);
+  PrintDistribution("after the leader crashed", after_crash);
   std::printf(
-      "\ntotals: %lld entries committed, %lld elections, %lld membership changes, %lld snapshots "
+      "totals: %lld entries committed, %lld elections, %lld membership changes, %lld snapshots "
       "installed, %lld transfers, %lld reads checked\n",
       static_cast<long long>(committed), static_cast<long long>(elections),
       static_cast<long long>(conf_changes), static_cast<long long>(snapshots),

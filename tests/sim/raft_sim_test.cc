@@ -25,6 +25,24 @@ void RunSeeds(int nodes) {
   }
 }
 
+TEST_CASE("raft-sim: a seed replays exactly", "[sim]") {
+  SimOptions options;
+  options.seed = 12345;
+  options.nodes = 5;
+  const SimResult a = RunSimulation(options);
+  const SimResult b = RunSimulation(options);
+  REQUIRE(a.failure == "");
+  CHECK(a.committed == b.committed);
+  CHECK(a.elections == b.elections);
+  CHECK(a.conf_changes == b.conf_changes);
+  CHECK(a.snapshots == b.snapshots);
+  CHECK(a.reads == b.reads);
+  CHECK(a.ticks_to_elect_after_crash == b.ticks_to_elect_after_crash);
+  options.seed = 12346;
+  const SimResult c = RunSimulation(options);
+  CHECK(c.committed != a.committed);
+}
+
 TEST_CASE("raft-sim: 3-node groups stay safe and live under faults", "[sim]") { RunSeeds(3); }
 
 TEST_CASE("raft-sim: 5-node groups stay safe and live under faults", "[sim]") { RunSeeds(5); }

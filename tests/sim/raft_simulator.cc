@@ -71,6 +71,24 @@ class Simulator {
     if (!result_.ok) return result_;
     Node* leader = Leader();
     if (leader == nullptr) return Fail("no leader after the faults healed");
+    // Failover on a quiet network: the leader crashes, and the others elect a new one.
+    const NodeId crashed = leader->id;
+    Crash(*leader);
+    leader->restart_at = -1;
+    const int crash_tick = tick_;
+    for (; tick_ < crash_tick + o_.heal_ticks && result_.ok; ++tick_) {
+      Step(/*faults=*/false);
+      if (Node* l = Leader(); l != nullptr && l->id != crashed) {
+        result_.ticks_to_elect_after_crash = tick_ - crash_tick;
+        break;
+      }
+    }
+    if (!result_.ok) return result_;
+    if (result_.ticks_to_elect_after_crash < 0) {
+      return Fail(fmt::format("no new leader within {} ticks of the leader crashing", o_.heal_ticks));
+    }
+    Restart(*nodes_[crashed]);
+    leader = Leader();
     // One last proposal must reach every member, and with it everything committed before.
     absl::StatusOr<Index> index = absl::UnavailableError("not proposed");
     for (int i = 0; i < 50 && !index.ok() && result_.ok; ++i, ++tick_) {

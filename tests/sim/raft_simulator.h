@@ -39,6 +39,8 @@ struct SimResult {
   int64_t reads = 0;            // read indexes served and checked
   // Ticks from the start of the heal phase until a leader existed.
   int ticks_to_elect_after_heal = -1;
+  // Then, on a quiet network, ticks from the leader crashing until another node led.
+  int ticks_to_elect_after_crash = -1;
 };
 
 SimResult RunSimulation(const SimOptions& options);

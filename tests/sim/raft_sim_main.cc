@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<int> after_heal, after_crash;
-  int64_t committed = 0, elections = 0, conf_changes = 0, snapshots = 0, transfers = 0, reads = 0;
+  int64_t committed = 0, elections = 0, conf_changes = 0, snapshots = 0, transfers = 0, reads = 0,
+          torn = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     rill::raft::sim::SimOptions options;
     options.seed = seed;
@@ -66,15 +67,17 @@ int main(int argc, char** argv) {
     snapshots += result.snapshots;
     transfers += result.transfers;
     reads += result.reads;
+    torn += result.torn_writes;
   }
   std::printf("%llu seed(s) clean\n", static_cast<unsigned long long>(count));
   PrintDistribution("once faults healed", after_heal);
   PrintDistribution("after the leader crashed", after_crash);
   std::printf(
       "totals: %lld entries committed, %lld elections, %lld membership changes, %lld snapshots "
-      "installed, %lld transfers, %lld reads checked\n",
+      "installed, %lld transfers, %lld reads checked, %lld torn writes\n",
       static_cast<long long>(committed), static_cast<long long>(elections),
       static_cast<long long>(conf_changes), static_cast<long long>(snapshots),
-      static_cast<long long>(transfers), static_cast<long long>(reads));
+      static_cast<long long>(transfers), static_cast<long long>(reads),
+      static_cast<long long>(torn));
   return 0;
 }

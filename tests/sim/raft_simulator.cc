@@ -177,6 +177,7 @@ class Simulator {
   void HandleReady(Node& n) {
     if (!n.up) return;
     Ready ready = n.raft->TakeReady();
+    if (!faults_off_ && Chance(o_.torn_write) && TornWrite(n, ready)) return;
     if (ready.snapshot) InstallSnapshot(n, *ready.snapshot);
     if (!ready.entries.empty()) n.storage.Append(ready.entries_after, ready.entries);
     if (ready.hard_state) n.durable_state = *ready.hard_state;
@@ -190,6 +191,27 @@ class Simulator {
     for (const auto& e : ready.committed) Apply(n, e);
     for (const auto& rs : ready.read_states) CheckRead(n, rs);
     n.raft->Advance();
+  }
+
+  // A crash part-way through persisting a Ready, in the documented order (snapshot, entries,
+  // hard state): a prefix of it is durable, the rest lost, and nothing was sent. False if the
+  // Ready had nothing to persist.
+  bool TornWrite(Node& n, const Ready& ready) {
+    const int steps = (ready.snapshot ? 1 : 0) + static_cast<int>(ready.entries.size()) +
+                      (ready.hard_state ? 1 : 0);
+    if (steps == 0) return false;
+    int durable = Uniform(0, steps - 1);
+    if (ready.snapshot && durable > 0) {
+      n.storage.ApplySnapshot(*ready.snapshot);
+      --durable;
+    }
+    const auto entries = static_cast<size_t>(std::min<int>(durable, static_cast<int>(ready.entries.size())));
+    if (entries > 0) {
+      n.storage.Append(ready.entries_after, {ready.entries.begin(), ready.entries.begin() + static_cast<long>(entries)});
+    }
+    ++result_.torn_writes;
+    Crash(n);
+    return true;
   }
 
   void InstallSnapshot(Node& n, const Snapshot& snapshot) {

@@ -26,6 +26,7 @@ struct SimOptions {
   double compact = 0.01;     // per tick: a node compacts its log through what it applied
   double transfer = 0.003;   // per tick: the leader is asked to hand over
   double read = 0.05;        // per tick: a node asks for a read index
+  double torn_write = 0.001; // per Ready: a crash part-way through persisting it
 };
 
 struct SimResult {
@@ -37,6 +38,7 @@ struct SimResult {
   int64_t snapshots = 0;        // snapshots installed from a leader
   int64_t transfers = 0;        // leaderships that moved by transfer
   int64_t reads = 0;            // read indexes served and checked
+  int64_t torn_writes = 0;      // crashes part-way through persisting a Ready
   // Ticks from the start of the heal phase until a leader existed.
   int ticks_to_elect_after_heal = -1;
   // Then, on a quiet network, ticks from the leader crashing until another node led.

@@ -11,14 +11,18 @@
 
 namespace {
 
-void PrintDistribution(const char* what, std::vector<int> ticks) {
+// `ticks` pairs a number of ticks with the seed that took them.
+void PrintDistribution(const char* what, std::vector<std::pair<int, uint64_t>> ticks) {
   if (ticks.empty()) return;
   std::sort(ticks.begin(), ticks.end());
   auto at = [&](double q) {
-    return ticks[std::min(ticks.size() - 1, static_cast<size_t>(q * static_cast<double>(ticks.size())))];
+    const auto i = static_cast<size_t>(q * static_cast<double>(ticks.size()));
+    return ticks[std::min(ticks.size() - 1, i)].first;
   };
-  std::printf("ticks to elect %s: p50 %d, p90 %d, p99 %d, max %d (election timeout 10 ticks)\n",
-              what, at(0.5), at(0.9), at(0.99), ticks.back());
+  std::printf(
+      "ticks to elect %s: p50 %d, p90 %d, p99 %d, max %d (seed %llu); election timeout 10\n",
+      what, at(0.5), at(0.9), at(0.99), ticks.back().first,
+      static_cast<unsigned long long>(ticks.back().second));
 }
 
 }  // namespace
@@ -45,7 +49,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::vector<int> after_heal, after_crash;
+  std::vector<std::pair<int, uint64_t>> after_heal, after_crash;
   int64_t committed = 0, elections = 0, conf_changes = 0, snapshots = 0, transfers = 0, reads = 0,
           torn = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
@@ -59,8 +63,8 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(seed), options.nodes);
       return 1;
     }
-    after_heal.push_back(result.ticks_to_elect_after_heal);
-    after_crash.push_back(result.ticks_to_elect_after_crash);
+    after_heal.emplace_back(result.ticks_to_elect_after_heal, seed);
+    after_crash.emplace_back(result.ticks_to_elect_after_crash, seed);
     committed += result.committed;
     elections += result.elections;
     conf_changes += result.conf_changes;

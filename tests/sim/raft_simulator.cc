@@ -109,8 +109,8 @@ class Simulator {
     for (NodeId id : members) {
       const Node& n = *nodes_[id];
       if (n.applied < *index) {
-        return Fail(fmt::format("member {} applied through {} but {} was committed", id,
-                                n.applied, *index));
+        return Fail(fmt::format("member {} applied through {} but {} was committed; leader {}",
+                                id, n.applied, *index, Describe()));
       }
     }
     result_.committed = static_cast<int64_t>(committed_.size());
@@ -139,7 +139,7 @@ class Simulator {
     config.bootstrap = bootstrap_;
     config.seed = o_.seed;
     // Small limits, so flow control and backpressure are exercised.
-    config.max_entries_per_append = 4;
+    config.max_entries_per_append = static_cast<size_t>(1 + o_.seed % 4);
     config.max_inflight_appends = 4;
     auto raft = RaftNode::Create(config, &n.storage, n.durable_state);
     if (!raft.ok()) {
@@ -171,6 +171,15 @@ class Simulator {
     return best;
   }
 
+  // Every node's state, for a failure message.
+  std::string Describe() const {
+    std::string out;
+    for (const auto& [id, n] : nodes_) {
+      out += fmt::format("\n{}: {}", id, n->up ? n->raft->Describe() : "down");
+    }
+    return out;
+  }
+
   Index NewestCommitted() const { return committed_.empty() ? 0 : committed_.rbegin()->first; }
 
   // Persist, then send, then apply: the order the core requires.
@@ -184,9 +193,9 @@ class Simulator {
     for (auto& m : ready.messages) {
       if (!faults_off_ && Chance(o_.drop)) continue;
       const int copies = !faults_off_ && Chance(o_.duplicate) ? 2 : 1;
-      for (int c = 0; c < copies; ++c) {
-        network_.push_back({tick_ + Uniform(0, o_.max_delay_ticks), m});
-      }
+      // A healed network delivers in order, one tick later, like a TCP stream.
+      const int delay = faults_off_ ? 1 : Uniform(0, o_.max_delay_ticks);
+      for (int c = 0; c < copies; ++c) network_.push_back({tick_ + delay, m});
     }
     for (const auto& e : ready.committed) Apply(n, e);
     for (const auto& rs : ready.read_states) CheckRead(n, rs);
@@ -382,7 +391,7 @@ class Simulator {
       n->raft->Tick();
       HandleReady(*n);
     }
-    // Deliver what is due, in a shuffled order.
+    // Deliver what is due, in a shuffled order while faults are on.
     std::vector<InFlight> due;
     for (auto it = network_.begin(); it != network_.end();) {
       if (it->deliver_at <= tick_) {
@@ -392,7 +401,7 @@ class Simulator {
         ++it;
       }
     }
-    std::shuffle(due.begin(), due.end(), rng_);
+    if (!faults_off_) std::shuffle(due.begin(), due.end(), rng_);
     for (auto& f : due) {
       const Message& m = f.message;
       if (blocked_.count({m.from, m.to}) > 0) continue;

@@ -15,7 +15,7 @@ struct SimOptions {
   uint64_t seed = 1;
   int nodes = 3;             // initial voters; as many spare nodes can join
   int fault_ticks = 2000;    // ticks with faults
-  int heal_ticks = 400;      // ticks without, before liveness is checked
+  int heal_ticks = 400;      // ticks without (in-order delivery), before liveness is checked
   double drop = 0.05;        // per message
   double duplicate = 0.02;   // per message
   int max_delay_ticks = 3;   // delivery after 0..max ticks (reorders)

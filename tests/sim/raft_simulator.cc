@@ -186,7 +186,13 @@ class Simulator {
   void HandleReady(Node& n) {
     if (!n.up) return;
     Ready ready = n.raft->TakeReady();
-    if (!faults_off_ && Chance(o_.torn_write) && TornWrite(n, ready)) return;
+    // New leaders are the ones whose log repairs matter most (Figure 8): they crash more.
+    const bool new_leader = n.raft->role() == Role::kLeader &&
+                            tick_ - elected_at_[n.raft->term()] < 6;
+    if (!faults_off_ && Chance(new_leader ? o_.crash_new_leader : o_.torn_write) &&
+        TornWrite(n, ready)) {
+      return;
+    }
     if (ready.snapshot) InstallSnapshot(n, *ready.snapshot);
     if (!ready.entries.empty()) n.storage.Append(ready.entries_after, ready.entries);
     if (ready.hard_state) n.durable_state = *ready.hard_state;
@@ -202,22 +208,25 @@ class Simulator {
     n.raft->Advance();
   }
 
-  // A crash part-way through persisting a Ready, in the documented order (snapshot, entries,
-  // hard state): a prefix of it is durable, the rest lost, and nothing was sent. False if the
+  // A crash while persisting a Ready, in the documented order (snapshot, entries, hard state),
+  // or just after: a prefix of it, or all of it, is durable, and nothing was sent. False if the
   // Ready had nothing to persist.
   bool TornWrite(Node& n, const Ready& ready) {
     const int steps = (ready.snapshot ? 1 : 0) + static_cast<int>(ready.entries.size()) +
                       (ready.hard_state ? 1 : 0);
     if (steps == 0) return false;
-    int durable = Uniform(0, steps - 1);
+    const bool all = Uniform(0, steps) == steps;
+    int durable = all ? steps : Uniform(0, steps - 1);
     if (ready.snapshot && durable > 0) {
       n.storage.ApplySnapshot(*ready.snapshot);
       --durable;
     }
     const auto entries = static_cast<size_t>(std::min<int>(durable, static_cast<int>(ready.entries.size())));
     if (entries > 0) {
-      n.storage.Append(ready.entries_after, {ready.entries.begin(), ready.entries.begin() + static_cast<long>(entries)});
+      n.storage.Append(ready.entries_after,
+                       {ready.entries.begin(), ready.entries.begin() + static_cast<long>(entries)});
     }
+    if (all && ready.hard_state) n.durable_state = *ready.hard_state;
     ++result_.torn_writes;
     Crash(n);
     return true;
@@ -419,6 +428,7 @@ class Simulator {
       const Term term = n->raft->term();
       auto [it, first] = leaders_.try_emplace(term, id);
       if (first) {
+        elected_at_[term] = tick_;
         ++result_.elections;
         if (id == transfer_to_ && term > transfer_term_) {
           ++result_.transfers;
@@ -495,6 +505,7 @@ class Simulator {
   NodeId transfer_to_ = kNoNode;
   Term transfer_term_ = 0;
   std::map<Term, NodeId> leaders_;
+  std::map<Term, int> elected_at_;
   std::map<Index, std::pair<Term, std::string>> committed_;
   std::map<Index, Term> commit_term_;
   std::map<std::string, PendingReadCheck> reads_;

@@ -21,12 +21,13 @@ struct SimOptions {
   int max_delay_ticks = 3;   // delivery after 0..max ticks (reorders)
   double partition = 0.004;  // per tick: a new partition (or heal)
   double crash = 0.003;      // per tick: a node crashes (losing unpersisted state)
+  double torn_write = 0.001; // per Ready: a crash while persisting it, or just after
+  double crash_new_leader = 0.1;  // the same, per Ready in a leader's first 6 ticks
   double propose = 0.3;      // per tick: the leader gets a proposal
   double conf_change = 0.01; // per tick: the leader gets a membership change
   double compact = 0.01;     // per tick: a node compacts its log through what it applied
   double transfer = 0.003;   // per tick: the leader is asked to hand over
   double read = 0.05;        // per tick: a node asks for a read index
-  double torn_write = 0.001; // per Ready: a crash part-way through persisting it
 };
 
 struct SimResult {

@@ -140,6 +140,9 @@ class Simulator {
     config.seed = o_.seed;
     // Small limits, so flow control and backpressure are exercised.
     config.max_entries_per_append = static_cast<size_t>(1 + o_.seed % 4);
+    // A quarter of the seeds run without check-quorum: then a leader cut off with a minority
+    // keeps leading, and only read-index's quorum round keeps its reads from going stale.
+    config.check_quorum = (o_.seed / 4) % 4 != 3;
     config.max_inflight_appends = 4;
     auto raft = RaftNode::Create(config, &n.storage, n.durable_state);
     if (!raft.ok()) {
@@ -334,7 +337,7 @@ class Simulator {
       if (Chance(o_.partition)) {
         if (!blocked_.empty() && Chance(0.5)) {
           blocked_.clear();
-        } else {
+        } else if (Chance(0.5)) {
           // Cut one node off, in one direction or both.
           const NodeId victim = Pick(all_);
           const bool one_way = Chance(0.3);
@@ -342,6 +345,15 @@ class Simulator {
             if (other == victim) continue;
             blocked_.insert({victim, other});
             if (!one_way) blocked_.insert({other, victim});
+          }
+        } else {
+          // Split the nodes into two random sides that cannot talk.
+          std::vector<bool> side(all_.size());
+          for (size_t i = 0; i < side.size(); ++i) side[i] = Chance(0.5);
+          for (size_t i = 0; i < all_.size(); ++i) {
+            for (size_t j = 0; j < all_.size(); ++j) {
+              if (side[i] != side[j]) blocked_.insert({all_[i], all_[j]});
+            }
           }
         }
       }
@@ -362,20 +374,18 @@ class Simulator {
           }
         }
       }
-      if (Node* leader = Leader(); leader != nullptr) {
-        if (Chance(o_.conf_change)) {
-          ChangeMembership(*leader);
-          HandleReady(*leader);
+      // Each action looks the leader up again: handling a Ready may have crashed it.
+      if (Node* leader = Leader(); leader != nullptr && Chance(o_.conf_change)) {
+        ChangeMembership(*leader);
+        HandleReady(*leader);
+      }
+      if (Node* leader = Leader(); leader != nullptr && Chance(o_.transfer)) {
+        const NodeId to = Pick(leader->raft->conf().voters);
+        if (to != leader->id && leader->raft->TransferLeadership(to).ok()) {
+          transfer_to_ = to;
+          transfer_term_ = leader->raft->term();
         }
-        if (Chance(o_.transfer)) {
-          const auto& voters = leader->raft->conf().voters;
-          const NodeId to = Pick(voters);
-          if (to != leader->id && leader->raft->TransferLeadership(to).ok()) {
-            transfer_to_ = to;
-            transfer_term_ = leader->raft->term();
-          }
-          HandleReady(*leader);
-        }
+        HandleReady(*leader);
       }
     }
     for (auto& [id, n] : nodes_) {
@@ -388,7 +398,13 @@ class Simulator {
       }
     }
     if (Chance(o_.read)) {
-      Node& n = *nodes_[Pick(all_)];
+      // Half the reads go to a node that believes it leads: a stale leader is the one that
+      // could serve a stale read.
+      std::vector<NodeId> leaders;
+      for (const auto& [id, n] : nodes_) {
+        if (n->up && n->raft->role() == Role::kLeader) leaders.push_back(id);
+      }
+      Node& n = *nodes_[!leaders.empty() && Chance(0.5) ? Pick(leaders) : Pick(all_)];
       if (n.up) {
         const std::string context = fmt::format("read{}", next_read_++);
         if (n.raft->ReadIndex(context).ok()) reads_[context] = {n.id, NewestCommitted()};

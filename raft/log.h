@@ -12,6 +12,12 @@
 
 namespace rill::raft {
 
+// In `entries` (sorted by index): the first entry ending after `index`, and the entry ending
+// exactly at `index` (end() if none).
+std::vector<Entry>::const_iterator FirstEntryAfter(const std::vector<Entry>& entries,
+                                                   Index index);
+std::vector<Entry>::const_iterator FindEntry(const std::vector<Entry>& entries, Index index);
+
 class RaftLog {
  public:
   virtual ~RaftLog() = default;

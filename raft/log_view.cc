@@ -5,15 +5,6 @@
 #include "fmt/format.h"
 
 namespace rill::raft {
-namespace {
-
-std::vector<Entry>::const_iterator FirstAfter(const std::vector<Entry>& entries, Index index) {
-  return std::upper_bound(entries.begin(), entries.end(), index,
-                          [](Index i, const Entry& e) { return i < e.index; });
-}
-
-}  // namespace
-
 absl::StatusOr<Term> LogView::TermAt(Index index) const {
   if (snapshot_) {
     if (index == snapshot_->meta.index) return snapshot_->meta.term;
@@ -22,11 +13,8 @@ absl::StatusOr<Term> LogView::TermAt(Index index) const {
     }
   }
   if (index <= after_ && !snapshot_) return storage_->TermAt(index);
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
-                             [](const Entry& e, Index i) { return e.index < i; });
-  if (it == entries_.end() || it->index != index) {
-    return absl::NotFoundError(fmt::format("no entry ends at {}", index));
-  }
+  auto it = FindEntry(entries_, index);
+  if (it == entries_.end()) return absl::NotFoundError(fmt::format("no entry ends at {}", index));
   return it->term;
 }
 
@@ -38,7 +26,7 @@ Term LogView::LastTerm() const {
 Index LogView::BoundaryAtOrBefore(Index index) const {
   if (index < SnapshotIndex()) return index;
   if (index >= after_) {
-    auto it = FirstAfter(entries_, index);
+    auto it = FirstEntryAfter(entries_, index);
     return it == entries_.begin() ? after_ : std::prev(it)->index;
   }
   return storage_->BoundaryAtOrBefore(index);
@@ -56,7 +44,7 @@ std::vector<Entry> LogView::EntriesAfter(Index index, size_t max_entries,
     if (!reached_after) return out;
     for (const auto& e : out) bytes += EntryBytes(e);
   }
-  for (auto it = FirstAfter(entries_, std::max(index, after_));
+  for (auto it = FirstEntryAfter(entries_, std::max(index, after_));
        it != entries_.end() && out.size() < max_entries; ++it) {
     bytes += EntryBytes(*it);
     if (!out.empty() && bytes > max_bytes) break;
@@ -72,7 +60,7 @@ absl::StatusOr<Snapshot> LogView::GetSnapshot() const {
 
 void LogView::Append(Index after, std::vector<Entry> entries) {
   if (after >= after_) {
-    entries_.erase(FirstAfter(entries_, after), entries_.end());
+    entries_.erase(FirstEntryAfter(entries_, after), entries_.end());
     entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()),
                     std::make_move_iterator(entries.end()));
   } else {
@@ -90,9 +78,8 @@ void LogView::Restore(Snapshot snapshot) {
 void LogView::Persisted(Index snapshot_index, Index index, Term term) {
   if (snapshot_ && snapshot_->meta.index == snapshot_index) snapshot_.reset();
   if (snapshot_) return;
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
-                             [](const Entry& e, Index i) { return e.index < i; });
-  if (it == entries_.end() || it->index != index || it->term != term) return;
+  auto it = FindEntry(entries_, index);
+  if (it == entries_.end() || it->term != term) return;
   entries_.erase(entries_.begin(), std::next(it));
   after_ = index;
 }

@@ -5,8 +5,7 @@
 #include "fmt/format.h"
 
 namespace rill::raft {
-std::vector<Entry>::const_iterator FirstEntryAfter(const std::vector<Entry>& entries,
-                                                   Index index) {
+std::vector<Entry>::const_iterator FirstEntryAfter(const std::vector<Entry>& entries, Index index) {
   return std::upper_bound(entries.begin(), entries.end(), index,
                           [](Index i, const Entry& e) { return i < e.index; });
 }

@@ -14,8 +14,7 @@ namespace rill::raft {
 
 // In `entries` (sorted by index): the first entry ending after `index`, and the entry ending
 // exactly at `index` (end() if none).
-std::vector<Entry>::const_iterator FirstEntryAfter(const std::vector<Entry>& entries,
-                                                   Index index);
+std::vector<Entry>::const_iterator FirstEntryAfter(const std::vector<Entry>& entries, Index index);
 std::vector<Entry>::const_iterator FindEntry(const std::vector<Entry>& entries, Index index);
 
 class RaftLog {
@@ -48,8 +47,7 @@ class MemoryLog final : public RaftLog {
   }
   absl::StatusOr<Term> TermAt(Index index) const override;
   Index BoundaryAtOrBefore(Index index) const override;
-  std::vector<Entry> EntriesAfter(Index index, size_t max_entries,
-                                  size_t max_bytes) const override;
+  std::vector<Entry> EntriesAfter(Index index, size_t max_entries, size_t max_bytes) const override;
   absl::StatusOr<Snapshot> GetSnapshot() const override { return snapshot_; }
 
   // Writes a Ready's entries: removes every entry after `after`, then appends `entries`.

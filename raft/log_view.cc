@@ -32,8 +32,7 @@ Index LogView::BoundaryAtOrBefore(Index index) const {
   return storage_->BoundaryAtOrBefore(index);
 }
 
-std::vector<Entry> LogView::EntriesAfter(Index index, size_t max_entries,
-                                         size_t max_bytes) const {
+std::vector<Entry> LogView::EntriesAfter(Index index, size_t max_entries, size_t max_bytes) const {
   std::vector<Entry> out;
   size_t bytes = 0;
   if (index < after_ && !snapshot_) {

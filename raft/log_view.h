@@ -15,8 +15,7 @@ namespace rill::raft {
 
 class LogView {
  public:
-  explicit LogView(const RaftLog* storage)
-      : storage_(storage), after_(storage->LastIndex()) {}
+  explicit LogView(const RaftLog* storage) : storage_(storage), after_(storage->LastIndex()) {}
 
   Index SnapshotIndex() const {
     return snapshot_ ? snapshot_->meta.index : storage_->SnapshotMetadata().index;

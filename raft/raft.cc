@@ -30,10 +30,9 @@ absl::Status ValidateConfig(const RaftConfig& c) {
         fmt::format("need 1 <= heartbeat_ticks ({}) < election_ticks ({})", c.heartbeat_ticks,
                     c.election_ticks));
   }
-  if (c.max_entries_per_append == 0 || c.max_bytes_per_append == 0 ||
-      c.max_inflight_appends == 0 || c.max_inflight_bytes == 0 || c.max_uncommitted_bytes == 0 ||
-      c.max_committed_bytes_per_ready == 0 || c.max_pending_reads == 0 ||
-      c.promotion_max_lag < 0) {
+  if (c.max_entries_per_append == 0 || c.max_bytes_per_append == 0 || c.max_inflight_appends == 0 ||
+      c.max_inflight_bytes == 0 || c.max_uncommitted_bytes == 0 ||
+      c.max_committed_bytes_per_ready == 0 || c.max_pending_reads == 0 || c.promotion_max_lag < 0) {
     return absl::InvalidArgumentError("every raft limit must be positive");
   }
   return absl::OkStatus();
@@ -283,8 +282,7 @@ void RaftNode::Tick() {
 
 void RaftNode::Step(const Message& m) {
   const bool is_vote_request = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
-  const bool from_leader = m.type == MessageType::kAppend ||
-                           m.type == MessageType::kHeartbeat ||
+  const bool from_leader = m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
                            m.type == MessageType::kSnapshot;
   if (m.term > term_) {
     if (is_vote_request && !m.transfer && config_.check_quorum && leader_ != kNoNode &&
@@ -693,9 +691,9 @@ absl::StatusOr<Index> RaftNode::Propose(std::vector<Proposal> proposals) {
     bytes += p.data.size();
   }
   if (uncommitted_bytes_ > 0 && uncommitted_bytes_ + bytes > config_.max_uncommitted_bytes) {
-    return absl::ResourceExhaustedError(
-        fmt::format("{} uncommitted bytes already; the limit is {}", uncommitted_bytes_,
-                    config_.max_uncommitted_bytes));
+    return absl::ResourceExhaustedError(fmt::format("{} uncommitted bytes already; the limit is {}",
+                                                    uncommitted_bytes_,
+                                                    config_.max_uncommitted_bytes));
   }
   std::vector<Entry> entries;
   entries.reserve(proposals.size());
@@ -731,8 +729,7 @@ absl::StatusOr<Index> RaftNode::ProposeConfChange(const ConfChange& change) {
   }
   const Index index = log_.LastIndex() + 1;
   pending_conf_index_ = index;
-  return AppendAsLeader(
-      {Entry{term_, index, EntryType::kConfChange, EncodeConfChange(change)}});
+  return AppendAsLeader({Entry{term_, index, EntryType::kConfChange, EncodeConfChange(change)}});
 }
 
 absl::Status RaftNode::TransferLeadership(NodeId to) {
@@ -850,9 +847,9 @@ Ready RaftNode::TakeReady() {
 void RaftNode::Advance() { log_.Persisted(handed_snapshot_, handed_index_, handed_term_); }
 
 std::string RaftNode::Describe() const {
-  std::string out = fmt::format("{} term={} leader={} commit={} last={} voters=[{}]",
-                                RoleName(role_), term_, leader_, commit_, log_.LastIndex(),
-                                fmt::join(conf_.voters, ","));
+  std::string out =
+      fmt::format("{} term={} leader={} commit={} last={} voters=[{}]", RoleName(role_), term_,
+                  leader_, commit_, log_.LastIndex(), fmt::join(conf_.voters, ","));
   if (!conf_.learners.empty()) out += fmt::format(" learners=[{}]", fmt::join(conf_.learners, ","));
   if (transferee_ != kNoNode) out += fmt::format(" transferring-to={}", transferee_);
   if (role_ != Role::kLeader) return out;

@@ -76,8 +76,8 @@ struct Ready {
   std::vector<ReadState> read_states;
 
   bool empty() const {
-    return !hard_state && !snapshot && entries.empty() && messages.empty() &&
-           committed.empty() && read_states.empty();
+    return !hard_state && !snapshot && entries.empty() && messages.empty() && committed.empty() &&
+           read_states.empty();
   }
 };
 

@@ -28,14 +28,15 @@ std::string EncodeConfChange(const ConfChange& change) {
   std::string out(kConfChangeSize, '\0');
   out[0] = static_cast<char>(kConfChangeVersion);
   out[1] = static_cast<char>(change.type);
-  for (int i = 0; i < 4; ++i) out[static_cast<size_t>(2 + i)] = static_cast<char>(node >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    out[static_cast<size_t>(2 + i)] = static_cast<char>(node >> (24 - 8 * i));
   return out;
 }
 
 absl::StatusOr<ConfChange> DecodeConfChange(std::string_view data) {
   if (data.size() != kConfChangeSize) {
-    return absl::DataLossError(fmt::format("conf change of {} bytes, want {}", data.size(),
-                                           kConfChangeSize));
+    return absl::DataLossError(
+        fmt::format("conf change of {} bytes, want {}", data.size(), kConfChangeSize));
   }
   if (static_cast<uint8_t>(data[0]) != kConfChangeVersion) {
     return absl::DataLossError(
@@ -44,7 +45,8 @@ absl::StatusOr<ConfChange> DecodeConfChange(std::string_view data) {
   const auto type = static_cast<uint8_t>(data[1]);
   if (type < 1 || type > 3) return absl::DataLossError(fmt::format("conf change type {}", type));
   uint32_t node = 0;
-  for (int i = 0; i < 4; ++i) node = (node << 8) | static_cast<uint8_t>(data[static_cast<size_t>(2 + i)]);
+  for (int i = 0; i < 4; ++i)
+    node = (node << 8) | static_cast<uint8_t>(data[static_cast<size_t>(2 + i)]);
   return ConfChange{static_cast<ConfChangeType>(type), static_cast<NodeId>(node)};
 }
 

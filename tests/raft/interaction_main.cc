@@ -32,7 +32,7 @@ namespace {
 
 struct Command {
   std::string name;
-  std::vector<std::string> args;  // positional
+  std::vector<std::string> args;               // positional
   std::map<std::string, std::string> options;  // key=value
   int line = 0;
 };
@@ -214,7 +214,8 @@ class Cluster {
     if (c.name == "raft-state") {
       std::string out;
       for (auto& [id, n] : nodes_) {
-        Append(out, fmt::format("{}: {}", id, n->raft->Describe().substr(0, n->raft->Describe().find('\n'))));
+        Append(out, fmt::format("{}: {}", id,
+                                n->raft->Describe().substr(0, n->raft->Describe().find('\n'))));
       }
       return out;
     }
@@ -322,9 +323,9 @@ class Cluster {
     }
     if (ready.snapshot) {
       const SnapshotMeta& meta = ready.snapshot->meta;
-      Append(out, fmt::format("  Snapshot {}/{} voters={} learners={} data={}", meta.term,
-                              meta.index, meta.conf.voters, meta.conf.learners,
-                              ready.snapshot->data));
+      Append(out,
+             fmt::format("  Snapshot {}/{} voters={} learners={} data={}", meta.term, meta.index,
+                         meta.conf.voters, meta.conf.learners, ready.snapshot->data));
       n.storage.ApplySnapshot(*ready.snapshot);
       n.applied = meta.index;
       n.applied_conf = meta.conf;

@@ -1,6 +1,7 @@
+#include "raft/raft.h"
+
 #include "catch2/catch.hpp"
 #include "raft/log_view.h"
-#include "raft/raft.h"
 
 namespace rill::raft {
 namespace {
@@ -10,8 +11,8 @@ Entry E(Term term, Index index, std::string data = "") {
 }
 
 TEST_CASE("conf change encoding round-trips and rejects corrupt data", "[raft]") {
-  for (auto type : {ConfChangeType::kAddLearner, ConfChangeType::kAddVoter,
-                    ConfChangeType::kRemoveNode}) {
+  for (auto type :
+       {ConfChangeType::kAddLearner, ConfChangeType::kAddVoter, ConfChangeType::kRemoveNode}) {
     const ConfChange change{type, 70000};
     auto decoded = DecodeConfChange(EncodeConfChange(change));
     REQUIRE(decoded.ok());

@@ -20,8 +20,8 @@ void PrintDistribution(const char* what, std::vector<std::pair<int, uint64_t>> t
     return ticks[std::min(ticks.size() - 1, i)].first;
   };
   std::printf(
-      "ticks to elect %s: p50 %d, p90 %d, p99 %d, max %d (seed %llu); election timeout 10\n",
-      what, at(0.5), at(0.9), at(0.99), ticks.back().first,
+      "ticks to elect %s: p50 %d, p90 %d, p99 %d, max %d (seed %llu); election timeout 10\n", what,
+      at(0.5), at(0.9), at(0.99), ticks.back().first,
       static_cast<unsigned long long>(ticks.back().second));
 }
 

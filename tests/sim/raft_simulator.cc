@@ -85,7 +85,8 @@ class Simulator {
     }
     if (!result_.ok) return result_;
     if (result_.ticks_to_elect_after_crash < 0) {
-      return Fail(fmt::format("no new leader within {} ticks of the leader crashing", o_.heal_ticks));
+      return Fail(
+          fmt::format("no new leader within {} ticks of the leader crashing", o_.heal_ticks));
     }
     Restart(*nodes_[crashed]);
     leader = Leader();
@@ -98,7 +99,8 @@ class Simulator {
       }
       Step(false);
     }
-    if (!index.ok()) return Fail(fmt::format("the leader refused a proposal: {}", index.status().ToString()));
+    if (!index.ok())
+      return Fail(fmt::format("the leader refused a proposal: {}", index.status().ToString()));
     for (int i = 0; i < 200 && result_.ok; ++i, ++tick_) Step(false);
     if (!result_.ok) return result_;
     leader = Leader();
@@ -109,8 +111,8 @@ class Simulator {
     for (NodeId id : members) {
       const Node& n = *nodes_[id];
       if (n.applied < *index) {
-        return Fail(fmt::format("member {} applied through {} but {} was committed; leader {}",
-                                id, n.applied, *index, Describe()));
+        return Fail(fmt::format("member {} applied through {} but {} was committed; leader {}", id,
+                                n.applied, *index, Describe()));
       }
     }
     result_.committed = static_cast<int64_t>(committed_.size());
@@ -190,8 +192,8 @@ class Simulator {
     if (!n.up) return;
     Ready ready = n.raft->TakeReady();
     // New leaders are the ones whose log repairs matter most (Figure 8): they crash more.
-    const bool new_leader = n.raft->role() == Role::kLeader &&
-                            tick_ - elected_at_[n.raft->term()] < 6;
+    const bool new_leader =
+        n.raft->role() == Role::kLeader && tick_ - elected_at_[n.raft->term()] < 6;
     if (!faults_off_ && Chance(new_leader ? o_.crash_new_leader : o_.torn_write) &&
         TornWrite(n, ready)) {
       return;
@@ -224,7 +226,8 @@ class Simulator {
       n.storage.ApplySnapshot(*ready.snapshot);
       --durable;
     }
-    const auto entries = static_cast<size_t>(std::min<int>(durable, static_cast<int>(ready.entries.size())));
+    const auto entries =
+        static_cast<size_t>(std::min<int>(durable, static_cast<int>(ready.entries.size())));
     if (entries > 0) {
       n.storage.Append(ready.entries_after,
                        {ready.entries.begin(), ready.entries.begin() + static_cast<long>(entries)});
@@ -240,8 +243,8 @@ class Simulator {
     auto it = committed_.find(meta.index);
     if (it == committed_.end() || it->second.first != meta.term ||
         snapshot.data != SnapshotData(meta.index, meta.term)) {
-      Fail(fmt::format("node {} got a snapshot at {} term {} that matches no committed entry",
-                       n.id, meta.index, meta.term));
+      Fail(fmt::format("node {} got a snapshot at {} term {} that matches no committed entry", n.id,
+                       meta.index, meta.term));
       return;
     }
     if (meta.index <= n.applied) {
@@ -293,8 +296,8 @@ class Simulator {
       return;
     }
     if (rs.index < it->second.must_see) {
-      Fail(fmt::format("read {} on node {} at index {} misses committed index {}", rs.context,
-                       n.id, rs.index, it->second.must_see));
+      Fail(fmt::format("read {} on node {} at index {} misses committed index {}", rs.context, n.id,
+                       rs.index, it->second.must_see));
       return;
     }
     // A duplicated request or answer may serve one read twice; each must be correct.
@@ -480,8 +483,8 @@ class Simulator {
         if (a_id >= b_id) continue;
         const auto& ea = a->storage.entries();
         const auto& eb = b->storage.entries();
-        const Index start = std::max(a->storage.SnapshotMetadata().index,
-                                     b->storage.SnapshotMetadata().index);
+        const Index start =
+            std::max(a->storage.SnapshotMetadata().index, b->storage.SnapshotMetadata().index);
         Index agree = 0;
         for (auto it = ea.rbegin(); it != ea.rend() && it->index > start; ++it) {
           auto t = b->storage.TermAt(it->index);

@@ -33,12 +33,12 @@ Index MemoryLog::BoundaryAtOrBefore(Index index) const {
   return it == entries_.begin() ? snapshot_.meta.index : std::prev(it)->index;
 }
 
-std::vector<Entry> MemoryLog::EntriesAfter(Index index, size_t max_entries,
+std::vector<Entry> MemoryLog::EntriesAfter(Index index, Index last, size_t max_entries,
                                            size_t max_bytes) const {
   std::vector<Entry> out;
   size_t bytes = 0;
-  for (auto it = FirstEntryAfter(entries_, index); it != entries_.end() && out.size() < max_entries;
-       ++it) {
+  for (auto it = FirstEntryAfter(entries_, index);
+       it != entries_.end() && it->index <= last && out.size() < max_entries; ++it) {
     bytes += EntryBytes(*it);
     if (!out.empty() && bytes > max_bytes) break;
     out.push_back(*it);

@@ -30,9 +30,9 @@ class RaftLog {
   // The last entry boundary at or before `index` (the snapshot index when none is after it); a
   // compacted `index` is returned unchanged.
   virtual Index BoundaryAtOrBefore(Index index) const = 0;
-  // The entries after boundary `index` (not compacted): at most `max_entries` and `max_bytes`
-  // (EntryBytes), but at least one if there is one.
-  virtual std::vector<Entry> EntriesAfter(Index index, size_t max_entries,
+  // The entries after boundary `index` (not compacted) and up to `last`: at most `max_entries`
+  // and `max_bytes` (EntryBytes), but at least one if there is one.
+  virtual std::vector<Entry> EntriesAfter(Index index, Index last, size_t max_entries,
                                           size_t max_bytes) const = 0;
   // The newest snapshot, with its data; Unavailable if none can be had right now.
   virtual absl::StatusOr<Snapshot> GetSnapshot() const = 0;
@@ -47,7 +47,8 @@ class MemoryLog final : public RaftLog {
   }
   absl::StatusOr<Term> TermAt(Index index) const override;
   Index BoundaryAtOrBefore(Index index) const override;
-  std::vector<Entry> EntriesAfter(Index index, size_t max_entries, size_t max_bytes) const override;
+  std::vector<Entry> EntriesAfter(Index index, Index last, size_t max_entries,
+                                  size_t max_bytes) const override;
   absl::StatusOr<Snapshot> GetSnapshot() const override { return snapshot_; }
 
   // Writes a Ready's entries: removes every entry after `after`, then appends `entries`.

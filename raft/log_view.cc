@@ -32,19 +32,18 @@ Index LogView::BoundaryAtOrBefore(Index index) const {
   return storage_->BoundaryAtOrBefore(index);
 }
 
-std::vector<Entry> LogView::EntriesAfter(Index index, size_t max_entries, size_t max_bytes) const {
+std::vector<Entry> LogView::EntriesAfter(Index index, Index last, size_t max_entries,
+                                         size_t max_bytes) const {
   std::vector<Entry> out;
   size_t bytes = 0;
   if (index < after_ && !snapshot_) {
-    out = storage_->EntriesAfter(index, max_entries, max_bytes);
     // Storage past after_ is a stale suffix.
-    while (!out.empty() && out.back().index > after_) out.pop_back();
-    const bool reached_after = out.empty() ? index >= after_ : out.back().index == after_;
-    if (!reached_after) return out;
+    out = storage_->EntriesAfter(index, std::min(last, after_), max_entries, max_bytes);
+    if (out.empty() || out.back().index != after_) return out;
     for (const auto& e : out) bytes += EntryBytes(e);
   }
   for (auto it = FirstEntryAfter(entries_, std::max(index, after_));
-       it != entries_.end() && out.size() < max_entries; ++it) {
+       it != entries_.end() && it->index <= last && out.size() < max_entries; ++it) {
     bytes += EntryBytes(*it);
     if (!out.empty() && bytes > max_bytes) break;
     out.push_back(*it);

@@ -26,7 +26,8 @@ class LogView {
   // The last entry boundary at or before `index`; a compacted `index` is returned unchanged.
   Index BoundaryAtOrBefore(Index index) const;
   // As RaftLog::EntriesAfter, for `index` at or after the snapshot.
-  std::vector<Entry> EntriesAfter(Index index, size_t max_entries, size_t max_bytes) const;
+  std::vector<Entry> EntriesAfter(Index index, Index last, size_t max_entries,
+                                  size_t max_bytes) const;
   absl::StatusOr<Snapshot> GetSnapshot() const;
 
   // Replaces everything after `after` (>= the snapshot index) with `entries`.

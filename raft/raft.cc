@@ -53,7 +53,8 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftConfig config, co
   node->confs_[snap.index] = log_has_conf ? snap.conf : node->config_.bootstrap;
   // The configuration in effect is the newest one in the log, committed or not.
   for (Index after = snap.index;;) {
-    auto chunk = log->EntriesAfter(after, kConfScanChunk, static_cast<size_t>(-1));
+    auto chunk =
+        log->EntriesAfter(after, log->LastIndex(), kConfScanChunk, static_cast<size_t>(-1));
     if (chunk.empty()) break;
     for (const Entry& e : chunk) {
       if (e.type != EntryType::kConfChange) continue;
@@ -113,12 +114,15 @@ void RaftNode::Send(Message m) {
 
 // Membership.
 
-void RaftNode::TruncateConfsAfter(Index index) {
+bool RaftNode::TruncateConfsAfter(Index index) {
+  const size_t before = confs_.size();
   // The first configuration is the committed one and is never truncated.
   while (confs_.size() > 1 && confs_.rbegin()->first > index) confs_.erase(std::prev(confs_.end()));
+  return confs_.size() != before;
 }
 
-void RaftNode::RecordConfEntries(const std::vector<Entry>& entries) {
+bool RaftNode::RecordConfEntries(const std::vector<Entry>& entries) {
+  const size_t before = confs_.size();
   for (const Entry& e : entries) {
     if (e.type != EntryType::kConfChange) continue;
     // A leader validated the change before appending it; an entry that does not decode or
@@ -128,6 +132,7 @@ void RaftNode::RecordConfEntries(const std::vector<Entry>& entries) {
     auto next = ApplyConfChange(confs_.rbegin()->second, *change);
     if (next.ok()) confs_[e.index] = *std::move(next);
   }
+  return confs_.size() != before;
 }
 
 void RaftNode::ConfChanged() {
@@ -443,10 +448,10 @@ void RaftNode::HandleAppend(const Message& m) {
     if (!t.ok() || *t != e.term) {
       // Everything from here on is replaced by the leader's entries.
       std::vector<Entry> rest(m.entries.begin() + static_cast<long>(i), m.entries.end());
-      TruncateConfsAfter(prev);
-      RecordConfEntries(rest);
+      const bool truncated = TruncateConfsAfter(prev);
+      const bool recorded = RecordConfEntries(rest);
       log_.Append(prev, std::move(rest));
-      ConfChanged();
+      if (truncated || recorded) ConfChanged();
       break;
     }
     prev = e.index;
@@ -578,8 +583,8 @@ bool RaftNode::SendAppend(NodeId to) {
   m.to = to;
   m.index = p.next_after;
   m.log_term = *prev_term;
-  m.entries =
-      log_.EntriesAfter(p.next_after, config_.max_entries_per_append, config_.max_bytes_per_append);
+  m.entries = log_.EntriesAfter(p.next_after, log_.LastIndex(), config_.max_entries_per_append,
+                                config_.max_bytes_per_append);
   m.commit = commit_;
   if (p.state == ProgressState::kReplicate) {
     if (m.entries.empty()) return false;  // nothing new: heartbeats keep the follower informed
@@ -634,9 +639,9 @@ void RaftNode::BroadcastHeartbeat(const std::string& context) {
 
 Index RaftNode::AppendAsLeader(std::vector<Entry> entries) {
   const Index last = entries.back().index;
-  RecordConfEntries(entries);
+  const bool conf_changed = RecordConfEntries(entries);
   log_.Append(log_.LastIndex(), std::move(entries));
-  ConfChanged();
+  if (conf_changed) ConfChanged();
   MaybeCommit();
   if (role_ == Role::kLeader) BroadcastAppend();
   return last;
@@ -834,9 +839,8 @@ Ready RaftNode::TakeReady() {
   ready.messages.swap(outbox_);
   if (ready.snapshot) applied_ = std::max(applied_, ready.snapshot->meta.index);
   if (commit_ > applied_) {
-    for (auto& e : log_.EntriesAfter(applied_, static_cast<size_t>(-1),
+    for (auto& e : log_.EntriesAfter(applied_, commit_, static_cast<size_t>(-1),
                                      config_.max_committed_bytes_per_ready)) {
-      if (e.index > commit_) break;
       if (role_ == Role::kLeader) uncommitted_bytes_ -= std::min(uncommitted_bytes_, EntryBytes(e));
       ready.committed.push_back(std::move(e));
     }

@@ -190,8 +190,9 @@ class RaftNode {
   void ResetRandomizedTimeout();
   void ResetProgress(Progress& p) const;
   // Membership: the configuration history of the uncommitted log tail.
-  void TruncateConfsAfter(Index index);
-  void RecordConfEntries(const std::vector<Entry>& entries);
+  // Both return whether the configuration history changed; then call ConfChanged().
+  bool TruncateConfsAfter(Index index);
+  bool RecordConfEntries(const std::vector<Entry>& entries);
   void ConfChanged();
 
   const RaftConfig config_;

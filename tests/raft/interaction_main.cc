@@ -214,8 +214,8 @@ class Cluster {
     if (c.name == "raft-state") {
       std::string out;
       for (auto& [id, n] : nodes_) {
-        Append(out, fmt::format("{}: {}", id,
-                                n->raft->Describe().substr(0, n->raft->Describe().find('\n'))));
+        const std::string status = n->raft->Describe();
+        Append(out, fmt::format("{}: {}", id, status.substr(0, status.find('\n'))));
       }
       return out;
     }

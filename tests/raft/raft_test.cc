@@ -47,9 +47,10 @@ TEST_CASE("MemoryLog indexes entries by their last offset and compacts", "[raft]
   CHECK(log.TermAt(4).status().code() == absl::StatusCode::kNotFound);
   CHECK(log.BoundaryAtOrBefore(8) == 5);
   // The byte limit stops after the entry that crosses it, but always gives one entry.
-  CHECK(log.EntriesAfter(0, 10, 4).size() == 1);
-  CHECK(log.EntriesAfter(0, 10, 5).size() == 2);
-  CHECK(log.EntriesAfter(0, 2, 1000).size() == 2);
+  CHECK(log.EntriesAfter(0, 9, 10, 4).size() == 1);
+  CHECK(log.EntriesAfter(0, 9, 10, 5).size() == 2);
+  CHECK(log.EntriesAfter(0, 9, 2, 1000).size() == 2);
+  CHECK(log.EntriesAfter(0, 5, 10, 1000).size() == 2);
   REQUIRE(log.Compact(5, ConfState{{1}, {}}, "state").ok());
   CHECK(log.TermAt(3).status().code() == absl::StatusCode::kOutOfRange);
   CHECK(*log.TermAt(5) == 1);
@@ -67,7 +68,8 @@ TEST_CASE("LogView never reads a storage suffix it is replacing", "[raft]") {
   CHECK(view.LastIndex() == 4);
   CHECK(*view.TermAt(4) == 2);
   CHECK(view.TermAt(3).status().code() == absl::StatusCode::kNotFound);
-  auto entries = view.EntriesAfter(0, 10, 1000);
+  CHECK(view.EntriesAfter(0, 2, 10, 1000).size() == 2);
+  auto entries = view.EntriesAfter(0, 4, 10, 1000);
   REQUIRE(entries.size() == 3);
   CHECK(entries[2] == E(2, 4));
   CHECK(view.unpersisted_after() == 2);
@@ -122,6 +124,24 @@ TEST_CASE("a single voter leads at once and refuses proposals past its limits", 
   CHECK(ready.entries.size() == 2);
   CHECK(ready.committed.size() == 2);
   CHECK((*solo)->TransferLeadership(2).code() == absl::StatusCode::kInvalidArgument);
+
+  // With two voters nothing commits without the other, so uncommitted bytes pile up until
+  // proposals are refused.
+  REQUIRE(raft.Campaign().ok());
+  Message grant;
+  grant.type = MessageType::kPreVoteResponse;
+  grant.from = 2;
+  grant.to = 1;
+  grant.term = raft.term() + 1;
+  raft.Step(grant);
+  REQUIRE(raft.role() == Role::kCandidate);
+  grant.type = MessageType::kVoteResponse;
+  grant.term = raft.term();
+  raft.Step(grant);
+  REQUIRE(raft.role() == Role::kLeader);
+  REQUIRE(raft.Propose(std::string(8, 'a')).ok());
+  CHECK(raft.Propose(std::string(2, 'b')).ok());
+  CHECK(raft.Propose("c").status().code() == absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <future>
 
 #include "api/error.h"
+#include "api/topic_partitions.h"
 #include "base/fmt_absl.h"
 #include "client/consumer_impl.h"
 
@@ -16,18 +17,6 @@ constexpr int kStaticLeaveEpoch = -2;
 
 std::vector<TopicPartition> Sorted(const std::set<TopicPartition>& set) {
   return {set.begin(), set.end()};
-}
-
-void AddPartitions(const std::set<TopicPartition>& set,
-                   google::protobuf::RepeatedPtrField<v1::TopicPartitions>* out) {
-  v1::TopicPartitions* current = nullptr;
-  for (const auto& tp : set) {
-    if (current == nullptr || current->topic() != tp.topic) {
-      current = out->Add();
-      current->set_topic(tp.topic);
-    }
-    current->add_partitions(tp.partition);
-  }
 }
 
 }  // namespace
@@ -80,7 +69,7 @@ void ConsumerImpl::RunMembership() {
       request.set_subscribed_regex(subscribed_pattern_);
       std::set<TopicPartition> owned;
       for (const auto& [tp, state] : partitions_) owned.insert(tp);
-      AddPartitions(owned, request.mutable_owned());
+      api::AppendTopicPartitions(owned, request.mutable_owned());
     }
     std::string address;
     auto* stub = cluster_->GroupsStub(&address);
@@ -325,7 +314,8 @@ absl::StatusOr<std::map<TopicPartition, int64_t>> ConsumerImpl::Committed(
   }
   v1::FetchOffsetsRequest request;
   request.set_group_id(options_.group_id);
-  AddPartitions({partitions.begin(), partitions.end()}, request.mutable_partitions());
+  api::AppendTopicPartitions(std::set<TopicPartition>(partitions.begin(), partitions.end()),
+                             request.mutable_partitions());
   v1::FetchOffsetsResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +

@@ -1,16 +1,11 @@
 #include "groups/partition_proto.h"
 
+#include "api/topic_partitions.h"
+
 namespace rill::groups {
 
 void ToProto(const PartitionSet& set, ProtoPartitions* out) {
-  v1::TopicPartitions* current = nullptr;
-  for (const auto& tp : set) {
-    if (current == nullptr || current->topic() != tp.topic) {
-      current = out->Add();
-      current->set_topic(tp.topic);
-    }
-    current->add_partitions(tp.partition);
-  }
+  api::AppendTopicPartitions(set, out);
 }
 
 PartitionSet FromProto(const ProtoPartitions& sets) {

@@ -3,16 +3,15 @@
 // always stopped by the end of the test.
 #pragma once
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/support/spawn.h"
 
 namespace rill::testing {
 
@@ -26,27 +25,12 @@ class BrokerProcess {
   ~BrokerProcess() { Kill(); }
 
   void Start() {
-    int fds[2];
-    if (pipe(fds) != 0) std::abort();
     std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   "127.0.0.1:0", "--admin-listen",
                                      "127.0.0.1:0",   "--data-dir", data_dir_};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) std::abort();
-    if (pid_ == 0) {
-      // The broker dies with the test process, even when a test crashes.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      dup2(fds[1], STDERR_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      execv(RILL_BROKER_BIN, argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    stderr_fd_ = fds[0];
+    const Spawned broker = SpawnPiped(std::move(args), STDERR_FILENO);
+    pid_ = broker.pid;
+    stderr_fd_ = broker.fd;
     // Read until the broker says where it listens; keep draining afterwards.
     std::string line;
     char c;
@@ -107,13 +91,11 @@ class BrokerProcess {
  private:
   int Signal(int sig) {
     if (pid_ <= 0) return -1;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    const int status = SignalAndWait(pid_, sig);
     pid_ = -1;
     if (drain_.joinable()) drain_.join();
     close(stderr_fd_);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status;
   }
 
   const std::string data_dir_;

@@ -2,39 +2,23 @@
 // kill it. It dies with the test process, and with this object.
 #pragma once
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/support/spawn.h"
 
 namespace rill::testing {
 
 class ChildProcess {
  public:
   explicit ChildProcess(std::vector<std::string> args) {
-    int fds[2];
-    if (pipe(fds) != 0) std::abort();
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) std::abort();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
+    const Spawned child = SpawnPiped(std::move(args), STDOUT_FILENO);
+    pid_ = child.pid;
+    fd_ = child.fd;
     reader_ = std::thread([this] {
       std::string line;
       char buf[4096];
@@ -56,8 +40,7 @@ class ChildProcess {
 
   void Kill() {
     if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    SignalAndWait(pid_, SIGKILL);
     pid_ = -1;
     if (reader_.joinable()) reader_.join();
     close(fd_);

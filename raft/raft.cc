@@ -136,18 +136,17 @@ bool RaftNode::RecordConfEntries(const std::vector<Entry>& entries) {
 }
 
 void RaftNode::ConfChanged() {
-  conf_ = confs_.rbegin()->second;
   if (role_ != Role::kLeader) return;
   for (auto it = progress_.begin(); it != progress_.end();) {
-    it = conf_.IsMember(it->first) ? std::next(it) : progress_.erase(it);
+    it = conf().IsMember(it->first) ? std::next(it) : progress_.erase(it);
   }
-  for (NodeId member : conf_.voters) {
+  for (NodeId member : conf().voters) {
     if (member != config_.id && !progress_.count(member)) ResetProgress(progress_[member]);
   }
-  for (NodeId member : conf_.learners) {
+  for (NodeId member : conf().learners) {
     if (member != config_.id && !progress_.count(member)) ResetProgress(progress_[member]);
   }
-  if (transferee_ != kNoNode && !conf_.IsVoter(transferee_)) transferee_ = kNoNode;
+  if (transferee_ != kNoNode && !conf().IsVoter(transferee_)) transferee_ = kNoNode;
   // Fewer voters may make something committable at once.
   MaybeCommit();
 }
@@ -213,7 +212,7 @@ void RaftNode::BecomeLeader() {
 
 absl::Status RaftNode::Campaign() {
   if (role_ == Role::kLeader) return absl::OkStatus();
-  if (!conf_.IsVoter(config_.id)) {
+  if (!conf().IsVoter(config_.id)) {
     return absl::FailedPreconditionError(fmt::format("node {} is not a voter", config_.id));
   }
   StartCampaign(config_.pre_vote, /*transfer=*/false);
@@ -238,7 +237,7 @@ void RaftNode::StartCampaign(bool pre_vote, bool transfer) {
     }
     return;
   }
-  for (NodeId peer : conf_.voters) {
+  for (NodeId peer : conf().voters) {
     if (peer == config_.id) continue;
     Message m;
     m.type = pre_vote ? MessageType::kPreVote : MessageType::kVote;
@@ -271,9 +270,9 @@ void RaftNode::Tick() {
       election_elapsed_ = 0;
       transferee_ = kNoNode;  // a transfer that did not finish in an election timeout
       if (config_.check_quorum) {
-        size_t active = conf_.IsVoter(config_.id) ? 1 : 0;
+        size_t active = conf().IsVoter(config_.id) ? 1 : 0;
         for (auto& [peer, p] : progress_) {
-          if (p.recent_active && conf_.IsVoter(peer)) ++active;
+          if (p.recent_active && conf().IsVoter(peer)) ++active;
           p.recent_active = false;
         }
         // A leader cut off from a quorum steps down rather than keep a stale lease.
@@ -282,7 +281,7 @@ void RaftNode::Tick() {
     }
     return;
   }
-  if (election_elapsed_ >= randomized_timeout_ && conf_.IsVoter(config_.id)) {
+  if (election_elapsed_ >= randomized_timeout_ && conf().IsVoter(config_.id)) {
     StartCampaign(config_.pre_vote, /*transfer=*/false);
   }
 }
@@ -352,7 +351,7 @@ void RaftNode::Step(const Message& m) {
       break;
     case MessageType::kTimeoutNow:
       // The leader hands over: campaign at once, past pre-vote and the other voters' lease.
-      if (role_ == Role::kFollower && m.from == leader_ && conf_.IsVoter(config_.id)) {
+      if (role_ == Role::kFollower && m.from == leader_ && conf().IsVoter(config_.id)) {
         StartCampaign(/*pre_vote=*/false, /*transfer=*/true);
       }
       break;
@@ -390,7 +389,7 @@ void RaftNode::HandleVoteResponse(const Message& m) {
   const bool pre = m.type == MessageType::kPreVoteResponse;
   if ((pre && role_ != Role::kPreCandidate) || (!pre && role_ != Role::kCandidate)) return;
   if (pre && !m.reject && m.term != term_ + 1) return;  // an answer to an older pre-vote
-  if (!conf_.IsVoter(m.from)) return;
+  if (!conf().IsVoter(m.from)) return;
   votes_.try_emplace(m.from, !m.reject);
   size_t granted = 0, rejected = 0;
   for (const auto& [peer, yes] : votes_) (yes ? granted : rejected)++;
@@ -400,7 +399,7 @@ void RaftNode::HandleVoteResponse(const Message& m) {
     } else {
       BecomeLeader();
     }
-  } else if (rejected > conf_.voters.size() - Quorum()) {
+  } else if (rejected > conf().voters.size() - Quorum()) {
     BecomeFollower(term_, kNoNode);
   }
 }
@@ -650,7 +649,7 @@ Index RaftNode::AppendAsLeader(std::vector<Entry> entries) {
 void RaftNode::MaybeCommit() {
   if (role_ != Role::kLeader) return;
   std::vector<Index> matches;
-  for (NodeId voter : conf_.voters) {
+  for (NodeId voter : conf().voters) {
     matches.push_back(voter == config_.id ? log_.LastIndex() : progress_[voter].match);
   }
   if (matches.empty()) return;
@@ -661,11 +660,11 @@ void RaftNode::MaybeCommit() {
   // Only an entry of the current term is committed by counting replicas (Figure 8).
   if (!t.ok() || *t != term_) return;
   CommitTo(quorum_index);
-  if (!conf_.IsVoter(config_.id) && confs_.size() == 1) {
+  if (!conf().IsVoter(config_.id) && confs_.size() == 1) {
     // Our own removal committed: tell the others, hand over to a voter that has everything
     // (rather than leave the group leaderless for an election timeout), and stop leading.
     BroadcastHeartbeat("");
-    for (NodeId voter : conf_.voters) {
+    for (NodeId voter : conf().voters) {
       if (progress_[voter].match == log_.LastIndex()) {
         SendTimeoutNow(voter);
         break;
@@ -724,9 +723,9 @@ absl::StatusOr<Index> RaftNode::ProposeConfChange(const ConfChange& change) {
     return absl::FailedPreconditionError(fmt::format(
         "entry {} must commit before another configuration change", pending_conf_index_));
   }
-  auto next = ApplyConfChange(conf_, change);
+  auto next = ApplyConfChange(conf(), change);
   if (!next.ok()) return next.status();
-  if (change.type == ConfChangeType::kAddVoter && conf_.IsLearner(change.node)) {
+  if (change.type == ConfChangeType::kAddVoter && conf().IsLearner(change.node)) {
     const Index match = progress_[change.node].match;
     if (match + config_.promotion_max_lag < log_.LastIndex()) {
       return absl::FailedPreconditionError(
@@ -744,7 +743,7 @@ absl::Status RaftNode::TransferLeadership(NodeId to) {
     return absl::FailedPreconditionError(fmt::format("not the leader; leader is {}", leader_));
   }
   if (to == config_.id) return absl::OkStatus();
-  if (!conf_.IsVoter(to)) {
+  if (!conf().IsVoter(to)) {
     return absl::InvalidArgumentError(fmt::format("node {} is not a voter", to));
   }
   if (transferee_ == to) return absl::OkStatus();
@@ -785,12 +784,12 @@ absl::Status RaftNode::ReadIndex(std::string context) {
 void RaftNode::HandleReadRequest(NodeId from, std::string context) {
   // Until it commits in its term, a new leader's commit index may be behind the last leader's.
   if (!CommittedInTerm() || pending_reads_.size() >= config_.max_pending_reads) return;
-  if (conf_.voters.size() == 1 && conf_.IsVoter(config_.id)) {
+  if (conf().voters.size() == 1 && conf().IsVoter(config_.id)) {
     AnswerRead(from, commit_, std::move(context));
     return;
   }
   PendingRead read{commit_, context, from, {}};
-  if (conf_.IsVoter(config_.id)) read.acks.insert(config_.id);
+  if (conf().IsVoter(config_.id)) read.acks.insert(config_.id);
   pending_reads_.push_back(std::move(read));
   // A quorum answering this heartbeat proves we still led when the read arrived.
   BroadcastHeartbeat(context);
@@ -799,7 +798,7 @@ void RaftNode::HandleReadRequest(NodeId from, std::string context) {
 void RaftNode::HandleReadAck(NodeId from, const std::string& context) {
   auto it = std::find_if(pending_reads_.begin(), pending_reads_.end(),
                          [&](const PendingRead& r) { return r.context == context; });
-  if (it == pending_reads_.end() || !conf_.IsVoter(from)) return;
+  if (it == pending_reads_.end() || !conf().IsVoter(from)) return;
   it->acks.insert(from);
   if (it->acks.size() < Quorum()) return;
   // Confirming this read confirms every earlier one too.
@@ -855,8 +854,9 @@ void RaftNode::Advance() { log_.Persisted(handed_snapshot_, handed_index_, hande
 std::string RaftNode::Describe() const {
   std::string out =
       fmt::format("{} term={} leader={} commit={} last={} voters=[{}]", RoleName(role_), term_,
-                  leader_, commit_, log_.LastIndex(), fmt::join(conf_.voters, ","));
-  if (!conf_.learners.empty()) out += fmt::format(" learners=[{}]", fmt::join(conf_.learners, ","));
+                  leader_, commit_, log_.LastIndex(), fmt::join(conf().voters, ","));
+  if (!conf().learners.empty())
+    out += fmt::format(" learners=[{}]", fmt::join(conf().learners, ","));
   if (transferee_ != kNoNode) out += fmt::format(" transferring-to={}", transferee_);
   if (role_ != Role::kLeader) return out;
   for (const auto& [peer, p] : progress_) {
@@ -866,7 +866,7 @@ std::string RaftNode::Describe() const {
     out += fmt::format("\n  {}: {} match={} next-after={}", peer, state, p.match, p.next_after);
     if (!p.inflight.empty()) out += fmt::format(" inflight={}", p.inflight.size());
     if (p.state == ProgressState::kSnapshot) out += fmt::format(" pending={}", p.pending_snapshot);
-    if (conf_.IsLearner(peer)) out += " learner";
+    if (conf().IsLearner(peer)) out += " learner";
   }
   return out;
 }

@@ -127,7 +127,7 @@ class RaftNode {
   Index commit() const { return commit_; }
   NodeId id() const { return config_.id; }
   // The configuration in effect (the newest one in the log).
-  const ConfState& conf() const { return conf_; }
+  const ConfState& conf() const { return confs_.rbegin()->second; }
   NodeId transferee() const { return transferee_; }
   Index LastIndex() const { return log_.LastIndex(); }
   absl::StatusOr<Term> TermAt(Index index) const { return log_.TermAt(index); }
@@ -186,11 +186,11 @@ class RaftNode {
   void CommitTo(Index index);
   bool CommittedInTerm() const;
   bool LogUpToDate(Index index, Term log_term) const;
-  size_t Quorum() const { return conf_.voters.size() / 2 + 1; }
+  size_t Quorum() const { return conf().voters.size() / 2 + 1; }
   void ResetRandomizedTimeout();
   void ResetProgress(Progress& p) const;
-  // Membership: the configuration history of the uncommitted log tail.
-  // Both return whether the configuration history changed; then call ConfChanged().
+  // Membership: the configuration history of the uncommitted log tail. Both return whether
+  // the history changed; then call ConfChanged(), which fits a leader's progress to conf().
   bool TruncateConfsAfter(Index index);
   bool RecordConfEntries(const std::vector<Entry>& entries);
   void ConfChanged();
@@ -209,9 +209,9 @@ class RaftNode {
   int randomized_timeout_ = 0;
   std::map<NodeId, bool> votes_;
   std::map<NodeId, Progress> progress_;
-  // Configurations by the index of the entry that made them; the first is the committed one.
+  // Configurations by the index of the entry that made them: the first is the committed one,
+  // the last the one in effect (conf()).
   std::map<Index, ConfState> confs_;
-  ConfState conf_;
   Index pending_conf_index_ = 0;
   NodeId transferee_ = kNoNode;
   size_t uncommitted_bytes_ = 0;

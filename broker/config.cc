@@ -6,8 +6,10 @@
 #include <optional>
 #include <sstream>
 
+#include "base/check.h"
 #include "base/fmt_absl.h"
 #include "cpptoml.h"
+#include "format/record_batch.h"
 
 namespace rill::broker {
 namespace {
@@ -31,35 +33,51 @@ std::string EnvName(const std::string& key) {
   return env;
 }
 
+// The range a numeric setting accepts; it always lies within the setting's C++ type.
+struct Range {
+  int64_t min;
+  int64_t max;
+};
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kDayMs = int64_t{24} * 3600 * 1000;
+constexpr int64_t kGiB = int64_t{1} << 30;
+
 template <typename T>
-absl::Status ParseInteger(const std::string& key, const std::string& text, T* out) {
+absl::Status ParseInteger(const std::string& key, const std::string& text, Range range, T* out) {
+  RILL_CHECK(range.min >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+             static_cast<uint64_t>(range.max) <=
+                 static_cast<uint64_t>(std::numeric_limits<T>::max()));
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc::result_out_of_range ||
+      (ec == std::errc() && end == text.data() + text.size() &&
+       (value < range.min || value > range.max))) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {} is outside [{}, {}]", key, text, range.min, range.max));
+  }
   if (ec != std::errc() || end != text.data() + text.size()) {
     return absl::InvalidArgumentError(fmt::format("{}: '{}' is not an integer", key, text));
-  }
-  if (value < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-      static_cast<uint64_t>(value) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
-    return absl::InvalidArgumentError(fmt::format("{}: {} is out of range", key, text));
   }
   *out = static_cast<T>(value);
   return absl::OkStatus();
 }
 
 template <typename T>
-Option Integer(const char* key, const char* help, T BrokerConfig::*field) {
+Option Integer(const char* key, const char* help, T BrokerConfig::*field, Range range) {
   return Option{key, help,
-                [key, field](BrokerConfig* c, const std::string& v) {
-                  return ParseInteger(key, v, &(c->*field));
+                [key, field, range](BrokerConfig* c, const std::string& v) {
+                  return ParseInteger(key, v, range, &(c->*field));
                 },
                 [field](const BrokerConfig& c) { return std::to_string(c.*field); }};
 }
 
 template <typename T>
-Option LogInteger(const char* key, const char* help, T storage::LogConfig::*field) {
+Option LogInteger(const char* key, const char* help, T storage::LogConfig::*field, Range range) {
   return Option{key, help,
-                [key, field](BrokerConfig* c, const std::string& v) {
-                  return ParseInteger(key, v, &(c->log.*field));
+                [key, field, range](BrokerConfig* c, const std::string& v) {
+                  return ParseInteger(key, v, range, &(c->log.*field));
                 },
                 [field](const BrokerConfig& c) { return std::to_string(c.log.*field); }};
 }
@@ -91,7 +109,7 @@ Option Bool(const char* key, const char* help, bool BrokerConfig::*field) {
 
 const std::vector<Option>& Options() {
   static const auto* options = new std::vector<Option>{
-      Integer("node.id", "this broker's id", &BrokerConfig::node_id),
+      Integer("node.id", "this broker's id", &BrokerConfig::node_id, {0, kInt32Max}),
       String("listen", "gRPC listen address HOST:PORT (port 0 picks a free one)",
              &BrokerConfig::listen),
       String("admin.listen", "HTTP address for /metrics, /healthz, /readyz (port 0: any free)",
@@ -103,42 +121,60 @@ const std::vector<Option>& Options() {
       Bool("auto.create.topics.enable", "create unknown topics on produce and metadata",
            &BrokerConfig::auto_create_topics),
       Integer("num.partitions", "partitions of a new topic when not given",
-              &BrokerConfig::default_partitions),
+              &BrokerConfig::default_partitions, {1, 100000}),
       Integer("default.replication.factor", "replication factor when not given",
-              &BrokerConfig::default_replication_factor),
+              &BrokerConfig::default_replication_factor, {1, 16}),
       Integer("max.partitions.per.topic", "upper bound on a topic's partitions",
-              &BrokerConfig::max_partitions_per_topic),
-      Integer("max.request.bytes", "largest request accepted", &BrokerConfig::max_request_bytes),
-      Integer("fetch.max.bytes", "cap on a fetch response", &BrokerConfig::max_fetch_bytes),
-      Integer("fetch.max.wait.ms", "cap on a fetch's long-poll", &BrokerConfig::max_fetch_wait_ms),
+              &BrokerConfig::max_partitions_per_topic, {1, 100000}),
+      Integer("max.request.bytes", "largest request accepted", &BrokerConfig::max_request_bytes,
+              {1024, kGiB}),
+      Integer("fetch.max.bytes", "cap on a fetch response", &BrokerConfig::max_fetch_bytes,
+              {1024, kGiB}),
+      Integer("fetch.max.wait.ms", "cap on a fetch's long-poll", &BrokerConfig::max_fetch_wait_ms,
+              {0, 300000}),
       Integer("log.retention.check.interval.ms", "how often retention runs",
-              &BrokerConfig::retention_check_interval_ms),
+              &BrokerConfig::retention_check_interval_ms, {0, kDayMs}),
       Integer("offsets.topic.num.partitions",
               "partitions of __consumer_offsets (fixed once created)",
-              &BrokerConfig::offsets_topic_partitions),
+              &BrokerConfig::offsets_topic_partitions, {1, 1000}),
       Integer("offsets.retention.ms",
               "empty groups whose offsets are older are deleted (-1: never)",
-              &BrokerConfig::offsets_retention_ms),
+              &BrokerConfig::offsets_retention_ms, {-1, 3650 * kDayMs}),
       Integer("group.consumer.session.timeout.ms", "a member silent this long is removed",
-              &BrokerConfig::group_session_timeout_ms),
+              &BrokerConfig::group_session_timeout_ms, {20, 3600000}),
       Integer("group.consumer.heartbeat.interval.ms", "how often members heartbeat",
-              &BrokerConfig::group_heartbeat_interval_ms),
-      Integer("group.consumer.max.size", "most members in one group",
-              &BrokerConfig::group_max_size),
+              &BrokerConfig::group_heartbeat_interval_ms, {10, 1800000}),
+      Integer("group.consumer.max.size", "most members in one group", &BrokerConfig::group_max_size,
+              {1, 100000}),
       String("group.consumer.assignor", "assignor of new groups: uniform or range",
              &BrokerConfig::group_assignor),
-      LogInteger("log.segment.bytes", "default segment.bytes", &storage::LogConfig::segment_bytes),
-      LogInteger("log.segment.ms", "default segment.ms", &storage::LogConfig::segment_ms),
+      LogInteger("log.segment.bytes", "default segment.bytes", &storage::LogConfig::segment_bytes,
+                 {static_cast<int64_t>(storage::kMinSegmentBytes),
+                  static_cast<int64_t>(storage::kMaxSegmentBytes)}),
+      LogInteger("log.segment.ms", "default segment.ms", &storage::LogConfig::segment_ms,
+                 {1, kInt64Max}),
       LogInteger("log.retention.bytes", "default retention.bytes (-1: unlimited)",
-                 &storage::LogConfig::retention_bytes),
+                 &storage::LogConfig::retention_bytes, {-1, kInt64Max}),
       LogInteger("log.retention.ms", "default retention.ms (-1: unlimited)",
-                 &storage::LogConfig::retention_ms),
+                 &storage::LogConfig::retention_ms, {-1, kInt64Max}),
       LogInteger("log.index.interval.bytes", "default index.interval.bytes",
-                 &storage::LogConfig::index_interval_bytes),
+                 &storage::LogConfig::index_interval_bytes, {1, kInt32Max}),
       LogInteger("message.max.bytes", "default max.message.bytes (largest batch)",
-                 &storage::LogConfig::max_batch_bytes),
+                 &storage::LogConfig::max_batch_bytes,
+                 {static_cast<int64_t>(format::kBatchHeaderBytes),
+                  static_cast<int64_t>(storage::kMaxBatchBytesLimit)}),
+      LogInteger("message.max.uncompressed.bytes",
+                 "most bytes a compressed batch's records may decompress to",
+                 &storage::LogConfig::max_uncompressed_batch_bytes,
+                 {1024, static_cast<int64_t>(format::kMaxUncompressedBatchBytes)}),
+      LogInteger("log.message.timestamp.before.max.ms",
+                 "default message.timestamp.before.max.ms (-1: unlimited)",
+                 &storage::LogConfig::message_timestamp_before_max_ms, {-1, kInt64Max}),
+      LogInteger("log.message.timestamp.after.max.ms",
+                 "default message.timestamp.after.max.ms (-1: unlimited)",
+                 &storage::LogConfig::message_timestamp_after_max_ms, {-1, kInt64Max}),
       LogInteger("log.flush.interval.ms", "default flush.ms (0: acknowledge only when durable)",
-                 &storage::LogConfig::flush_interval_ms),
+                 &storage::LogConfig::flush_interval_ms, {0, kDayMs}),
   };
   return *options;
 }
@@ -265,22 +301,10 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
   if (c.default_partitions < 1 || c.default_partitions > c.max_partitions_per_topic) {
     return absl::InvalidArgumentError("num.partitions must be 1 to max.partitions.per.topic");
   }
-  if (c.max_request_bytes < 1024 || c.max_fetch_bytes < 1024 || c.max_fetch_wait_ms < 0) {
-    return absl::InvalidArgumentError(
-        "max.request.bytes and fetch.max.bytes must be >= 1024, fetch.max.wait.ms >= 0");
-  }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data.dir must not be empty");
-  if (c.offsets_topic_partitions < 1 || c.offsets_topic_partitions > 1000) {
-    return absl::InvalidArgumentError("offsets.topic.num.partitions must be 1 to 1000");
-  }
-  if (c.group_heartbeat_interval_ms < 10 ||
-      c.group_session_timeout_ms < 2 * c.group_heartbeat_interval_ms) {
+  if (c.group_session_timeout_ms < 2 * c.group_heartbeat_interval_ms) {
     return absl::InvalidArgumentError(
-        "group.consumer.heartbeat.interval.ms must be >= 10 and the session timeout at least "
-        "twice the heartbeat interval");
-  }
-  if (c.group_max_size < 1) {
-    return absl::InvalidArgumentError("group.consumer.max.size must be >= 1");
+        "group.consumer.session.timeout.ms must be at least twice the heartbeat interval");
   }
   if (c.group_assignor != "uniform" && c.group_assignor != "range") {
     return absl::InvalidArgumentError(fmt::format(

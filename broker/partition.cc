@@ -1,5 +1,6 @@
 #include "broker/partition.h"
 
+#include <chrono>
 #include <vector>
 
 #include "api/error.h"
@@ -12,31 +13,80 @@ using api::ApiError;
 using api::ErrorCodeOf;
 using api::SetError;
 
+namespace {
+
+int64_t WallClockMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// What a client may not write even in a well-formed batch.
+absl::Status CheckClientBatch(const format::BatchHeader& header, const format::BatchStats& stats,
+                              const storage::LogConfig& config, int64_t now_ms) {
+  if (header.is_control()) {
+    return ApiError(v1::INVALID_RECORD, "control batches are written by the broker only");
+  }
+  if (header.is_transactional()) {
+    return ApiError(v1::INVALID_RECORD,
+                    "transactional batches are not accepted: Rill has no transactions yet");
+  }
+  if (header.timestamp_type() == format::TimestampType::kLogAppendTime) {
+    return ApiError(v1::INVALID_RECORD,
+                    "LogAppendTime batches are stamped by the broker; clients send CreateTime");
+  }
+  if (config.message_timestamp_before_max_ms >= 0 &&
+      stats.min_timestamp < now_ms - config.message_timestamp_before_max_ms) {
+    return ApiError(
+        v1::INVALID_TIMESTAMP,
+        fmt::format("timestamp {} is more than message.timestamp.before.max.ms={} "
+                    "before the broker's time {}",
+                    stats.min_timestamp, config.message_timestamp_before_max_ms, now_ms));
+  }
+  if (config.message_timestamp_after_max_ms >= 0 &&
+      stats.max_timestamp > now_ms + config.message_timestamp_after_max_ms) {
+    return ApiError(
+        v1::INVALID_TIMESTAMP,
+        fmt::format("timestamp {} is more than message.timestamp.after.max.ms={} "
+                    "after the broker's time {}",
+                    stats.max_timestamp, config.message_timestamp_after_max_ms, now_ms));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
     : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}
 
 void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks acks,
                         std::function<void(ProduceResult)> done) {
-  const size_t max_batch_bytes = log_->max_batch_bytes();
+  const storage::LogConfig config = log_->config();
+  const format::ValidationLimits limits{config.max_batch_bytes,
+                                        config.max_uncompressed_batch_bytes};
+  const int64_t now_ms = WallClockMs();
   // Split into batches and validate every one before writing any, so a request is applied to a
   // partition whole or not at all.
   std::vector<std::string_view> batches;
   for (std::string_view rest : chunks) {
     while (!rest.empty()) {
-      auto header = format::ParseBatchHeader(rest, max_batch_bytes);
+      auto header = format::ParseBatchHeader(rest, limits.max_batch_bytes);
       if (header.ok() && header->size_bytes() > rest.size()) {
         header = absl::InvalidArgumentError(fmt::format(
             "batch claims {} bytes but only {} were sent", header->size_bytes(), rest.size()));
       }
+      format::BatchStats stats;
       if (header.ok()) {
-        header = format::ValidateBatch(rest.substr(0, header->size_bytes()),
-                                       format::ValidationLimits{max_batch_bytes});
+        header = format::ValidateBatch(rest.substr(0, header->size_bytes()), limits, &stats);
       }
       if (!header.ok()) {
         done({absl::IsResourceExhausted(header.status())
                   ? ApiError(v1::MESSAGE_TOO_LARGE, std::string(header.status().message()))
                   : ApiError(v1::CORRUPT_MESSAGE, std::string(header.status().message())),
               -1});
+        return;
+      }
+      if (absl::Status s = CheckClientBatch(*header, stats, config, now_ms); !s.ok()) {
+        done({s, -1});
         return;
       }
       batches.push_back(rest.substr(0, header->size_bytes()));

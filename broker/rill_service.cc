@@ -228,9 +228,14 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
   for (const auto& topic : request->topics()) {
     for (const auto& data : topic.partitions()) {
       v1::PartitionProduceResponse* entry = response->mutable_partitions(index++);
-      absl::Status internal = RejectInternalTopic(topic.topic(), "produce to");
+      absl::Status refused =
+          v1::Acks_IsValid(request->acks())
+              ? RejectInternalTopic(topic.topic(), "produce to")
+              : ApiError(v1::INVALID_REQUEST,
+                         fmt::format("acks {} is not ACKS_ALL, ACKS_LEADER or ACKS_NONE",
+                                     static_cast<int>(request->acks())));
       absl::StatusOr<std::shared_ptr<Partition>> partition =
-          internal.ok() ? Resolve(topic.topic(), data.partition()) : internal;
+          refused.ok() ? Resolve(topic.topic(), data.partition()) : refused;
       if (!partition.ok()) {
         SetError(partition.status(), entry->mutable_error());
         complete_one();

@@ -11,6 +11,7 @@
 #include "base/fmt_absl.h"
 #include "client/cluster.h"
 #include "client/consumer_impl.h"
+#include "format/compression.h"
 #include "format/record_batch.h"
 
 namespace rill::client {
@@ -287,7 +288,7 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
         break;
       }
       if (header->next_offset() > state.fetch_position) {
-        state.batches.push_back({buffer, records.substr(0, header->size_bytes())});
+        state.batches.push_back({buffer, records.substr(0, header->size_bytes()), std::nullopt});
         state.buffered_bytes += header->size_bytes();
         state.fetch_position = header->next_offset();
       }
@@ -319,14 +320,26 @@ absl::Status ConsumerImpl::Drain(const TopicPartition& tp, PartitionState* state
                                              tp.partition, state->position,
                                              header.status().message()));
     }
-    if (header->compression() != format::Compression::kNone) {
-      return absl::UnimplementedError(fmt::format(
-          "{}-{}: batch at offset {} is {}-compressed, which this client cannot read yet", tp.topic,
-          tp.partition, header->base_offset, format::CompressionName(header->compression())));
-    }
     bool consumed_all = true;
     if (!header->is_control()) {
-      format::RecordReader reader(batch, *header);
+      std::string_view records = batch.substr(format::kBatchHeaderBytes);
+      if (header->compression() != format::Compression::kNone) {
+        auto& decompressed = state->batches.front().records;
+        if (!decompressed) {
+          decompressed.emplace();
+          if (absl::Status s =
+                  format::Decompress(header->compression(), records,
+                                     format::kMaxUncompressedBatchBytes, &*decompressed);
+              !s.ok()) {
+            decompressed.reset();
+            return absl::DataLossError(fmt::format("{}-{}: batch at offset {} cannot be read: {}",
+                                                   tp.topic, tp.partition, header->base_offset,
+                                                   s.message()));
+          }
+        }
+        records = *decompressed;
+      }
+      format::RecordReader reader(records, header->record_count);
       format::RecordView r;
       while (reader.Next(&r)) {
         const int64_t offset = header->base_offset + r.offset_delta;

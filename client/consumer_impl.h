@@ -71,6 +71,9 @@ class ConsumerImpl {
     struct FetchedBatch {
       std::shared_ptr<const std::string> buffer;
       std::string_view bytes;
+      // A compressed batch's records, decompressed when Poll first reaches it and kept while
+      // later Polls take the rest of its records.
+      std::optional<std::string> records;
     };
     std::deque<FetchedBatch> batches;
     size_t buffered_bytes = 0;

@@ -32,6 +32,22 @@ size_t EstimateBytes(const ProducerRecord& r) {
   return bytes;
 }
 
+format::Compression ToFormat(Compression compression) {
+  switch (compression) {
+    case Compression::kGzip:
+      return format::Compression::kGzip;
+    case Compression::kSnappy:
+      return format::Compression::kSnappy;
+    case Compression::kLz4:
+      return format::Compression::kLz4;
+    case Compression::kZstd:
+      return format::Compression::kZstd;
+    case Compression::kNone:
+      return format::Compression::kNone;
+  }
+  return format::Compression::kNone;
+}
+
 v1::Acks ToProto(Acks acks) {
   switch (acks) {
     case Acks::kLeader:
@@ -214,6 +230,7 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
     batch->sequence = next_sequence_++;
     batch->created = now;
     batch->expires = now + std::chrono::milliseconds(options_.delivery_timeout_ms);
+    batch->builder = format::BatchBuilder({.compression = ToFormat(options_.compression)});
     batch->builder.Reserve(std::min(options_.batch_bytes, options_.max_request_bytes) + 1024);
     outstanding_.insert(batch->sequence);
     queue.batches.push_back(std::move(batch));

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "base/check.h"
 #include "fmt/format.h"
 #include "format/big_endian.h"
+#include "format/compression.h"
 #include "format/crc32c.h"
 #include "format/varint.h"
 
@@ -77,7 +79,21 @@ uint32_t ComputeBatchCrc(std::string_view batch) {
 }
 
 RecordReader::RecordReader(std::string_view batch, const BatchHeader& header)
-    : records_(batch.substr(kBatchHeaderBytes)), remaining_(header.record_count) {}
+    : RecordReader(batch.substr(kBatchHeaderBytes), header.record_count) {}
+
+RecordReader::RecordReader(std::string_view records, int32_t record_count)
+    : records_(records), remaining_(record_count) {}
+
+absl::StatusOr<std::string_view> BatchRecords(std::string_view batch, const BatchHeader& header,
+                                              size_t max_uncompressed_bytes, std::string* scratch) {
+  const std::string_view records = batch.substr(kBatchHeaderBytes);
+  if (header.compression() == Compression::kNone) return records;
+  if (auto s = Decompress(header.compression(), records, max_uncompressed_bytes, scratch);
+      !s.ok()) {
+    return s;
+  }
+  return std::string_view(*scratch);
+}
 
 bool RecordReader::Next(RecordView* record) {
   if (!status_.ok()) return false;
@@ -133,7 +149,8 @@ bool RecordReader::Next(RecordView* record) {
   return true;
 }
 
-absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const ValidationLimits& limits) {
+absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const ValidationLimits& limits,
+                                          BatchStats* stats) {
   auto header = ParseBatchHeader(batch, limits.max_batch_bytes);
   if (!header.ok()) return header.status();
   if (header->size_bytes() != batch.size()) {
@@ -151,19 +168,38 @@ absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const Validati
     return absl::InvalidArgumentError(fmt::format("last offset delta {} does not match {} records",
                                                   header->last_offset_delta, header->record_count));
   }
-  if (header->compression() != Compression::kNone) return header;
 
-  RecordReader reader(batch, *header);
+  std::string scratch;
+  auto records = BatchRecords(batch, *header, limits.max_uncompressed_bytes, &scratch);
+  if (!records.ok()) return records.status();
+  RecordReader reader(*records, header->record_count);
   RecordView record;
   int32_t expected_delta = 0;
+  int64_t min_timestamp = header->base_timestamp;
+  int64_t max_timestamp = header->base_timestamp;
   while (reader.Next(&record)) {
     if (record.offset_delta != expected_delta) {
       return absl::InvalidArgumentError(
           fmt::format("record {} has offset delta {}", expected_delta, record.offset_delta));
     }
+    // Deltas are checked for overflow before they are added: both come from the wire.
+    int64_t timestamp = 0;
+    if (__builtin_add_overflow(header->base_timestamp, record.timestamp_delta, &timestamp)) {
+      return absl::InvalidArgumentError(
+          fmt::format("record {} has a timestamp delta that overflows", expected_delta));
+    }
+    if (expected_delta == 0 || timestamp < min_timestamp) min_timestamp = timestamp;
+    if (expected_delta == 0 || timestamp > max_timestamp) max_timestamp = timestamp;
     ++expected_delta;
   }
   if (!reader.status().ok()) return reader.status();
+  if (header->timestamp_type() == TimestampType::kCreateTime &&
+      header->max_timestamp != max_timestamp) {
+    return absl::InvalidArgumentError(
+        fmt::format("batch maxTimestamp {} is not its records' largest timestamp {}",
+                    header->max_timestamp, max_timestamp));
+  }
+  if (stats != nullptr) *stats = BatchStats{min_timestamp, max_timestamp};
   return header;
 }
 
@@ -236,8 +272,16 @@ void BatchBuilder::Append(int64_t timestamp_ms, std::optional<std::string_view> 
 }
 
 std::string BatchBuilder::Build(int64_t base_offset) {
+  if (options_.compression != Compression::kNone) {
+    auto compressed =
+        Compress(options_.compression, std::string_view(buffer_).substr(kBatchHeaderBytes));
+    // The codecs fail only when out of memory.
+    RILL_CHECK(compressed.ok());
+    buffer_.resize(kBatchHeaderBytes);
+    buffer_.append(*compressed);
+  }
   char* p = buffer_.data();
-  int16_t attributes = static_cast<int16_t>(Compression::kNone);
+  int16_t attributes = static_cast<int16_t>(options_.compression);
   if (options_.timestamp_type == TimestampType::kLogAppendTime) attributes |= kTimestampTypeBit;
   if (options_.transactional) attributes |= kTransactionalBit;
   if (options_.control) attributes |= kControlBit;

@@ -114,11 +114,13 @@ struct RecordView {
   std::vector<HeaderView> headers;
 };
 
-// Iterates the records of one uncompressed batch, checking every length against the bytes left.
+// Iterates the records of one batch, checking every length against the bytes left.
 class RecordReader {
  public:
-  // `batch` must be exactly one whole batch whose header parsed.
+  // `batch` must be exactly one whole uncompressed batch whose header parsed.
   RecordReader(std::string_view batch, const BatchHeader& header);
+  // `records` is a batch's records section, uncompressed (see BatchRecords).
+  RecordReader(std::string_view records, int32_t record_count);
 
   // Fills `record` and returns true, or returns false at the end or on an error (see status()).
   bool Next(RecordView* record);
@@ -132,15 +134,37 @@ class RecordReader {
   absl::Status status_;
 };
 
+// The most a compressed batch's records may decompress to anywhere (a reader's limit for data
+// it did not validate itself); writers may set a lower one (ValidationLimits).
+inline constexpr size_t kMaxUncompressedBatchBytes = size_t{256} << 20;
+
+// The records section of `batch` (one whole batch whose header parsed), uncompressed: a view into
+// `batch` itself when it is not compressed, else into `*scratch`, which must outlive the view.
+// Errors as Decompress's (compression.h).
+absl::StatusOr<std::string_view> BatchRecords(std::string_view batch, const BatchHeader& header,
+                                              size_t max_uncompressed_bytes, std::string* scratch);
+
 struct ValidationLimits {
   size_t max_batch_bytes = 1 << 20;
+  // Bound on what a compressed batch's records may decompress to (against zip bombs).
+  size_t max_uncompressed_bytes = 64 << 20;
+};
+
+// What validation learnt from a batch's records.
+struct BatchStats {
+  // The smallest and largest record timestamps (base timestamp plus deltas).
+  int64_t min_timestamp = 0;
+  int64_t max_timestamp = 0;
 };
 
 // Full validation of one batch that must occupy all of `batch`: header checks, exact length,
-// CRC, and, for uncompressed batches, that every record decodes, that offset deltas run 0..n-1
-// and that the records fill the batch exactly. Returns the parsed header.
-// Errors: InvalidArgument for malformed input, ResourceExhausted when over the size limit.
-absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const ValidationLimits& limits);
+// CRC, and that every record decodes (decompressing the records first if need be), that offset
+// deltas run 0..n-1, that the records fill the (uncompressed) records section exactly and that
+// the header's maxTimestamp is the records' largest (for CreateTime batches). Returns the parsed
+// header, and the records' timestamps in `*stats` if given.
+// Errors: InvalidArgument for malformed input, ResourceExhausted when over a size limit.
+absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const ValidationLimits& limits,
+                                          BatchStats* stats = nullptr);
 
 // Rewrites fields that lie outside the CRC, in place.
 void SetBaseOffset(std::string* batch, size_t batch_pos, int64_t base_offset);
@@ -159,6 +183,7 @@ struct RecordInput {
 };
 
 struct BatchOptions {
+  Compression compression = Compression::kNone;
   TimestampType timestamp_type = TimestampType::kCreateTime;
   bool transactional = false;
   bool control = false;
@@ -169,11 +194,10 @@ struct BatchOptions {
 };
 
 // Encodes records into one batch with consecutive offset deltas. Record bytes are written as
-// they are appended, so Build only fills in the header.
+// they are appended, so Build only fills in the header (and compresses the records, if the
+// options ask for it).
 class BatchBuilder {
  public:
-  // Builds uncompressed batches: compressed ones are validated and stored as they arrive but
-  // not yet produced by Rill itself.
   explicit BatchBuilder(const BatchOptions& options = {});
 
   void Append(const RecordInput& record);
@@ -185,7 +209,7 @@ class BatchBuilder {
   void Reserve(size_t bytes) { buffer_.reserve(bytes); }
 
   int32_t record_count() const { return record_count_; }
-  // Bytes of the batch Build would return now.
+  // Bytes of the batch Build would return now, before compression.
   size_t size_bytes() const { return buffer_.size(); }
   bool empty() const { return record_count_ == 0; }
 

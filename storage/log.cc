@@ -558,6 +558,11 @@ absl::Status Log::Verify() const {
   return absl::OkStatus();
 }
 
+LogConfig Log::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
 absl::Status Log::UpdateConfig(const LogConfig& config) {
   if (auto s = config.Validate(); !s.ok()) return s;
   {

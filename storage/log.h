@@ -160,6 +160,8 @@ class Log final : public Flushable {
   // Syncs everything, completes pending appends and marks the shutdown clean. Idempotent.
   absl::Status Close();
 
+  // The log's settings as they are now.
+  LogConfig config() const;
   // The largest batch Append accepts (the config's max_batch_bytes), without taking the lock.
   size_t max_batch_bytes() const { return max_batch_bytes_.load(std::memory_order_relaxed); }
 

@@ -21,6 +21,15 @@ absl::Status LogConfig::Validate() const {
                                                   max_batch_bytes, format::kBatchHeaderBytes,
                                                   kMaxBatchBytesLimit));
   }
+  if (max_uncompressed_batch_bytes < 1024 ||
+      max_uncompressed_batch_bytes > format::kMaxUncompressedBatchBytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("max uncompressed batch bytes {} is outside [1024, {}]",
+                    max_uncompressed_batch_bytes, format::kMaxUncompressedBatchBytes));
+  }
+  if (message_timestamp_before_max_ms < -1 || message_timestamp_after_max_ms < -1) {
+    return absl::InvalidArgumentError("message timestamp windows must be >= -1 (-1: no limit)");
+  }
   if (flush_interval_ms < 0) return absl::InvalidArgumentError("flush interval must be >= 0");
   return absl::OkStatus();
 }

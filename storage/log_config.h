@@ -30,6 +30,15 @@ struct LogConfig {
   uint32_t index_interval_bytes = 4096;
   // max.message.bytes: the largest batch an append accepts.
   size_t max_batch_bytes = size_t{1} << 20;
+  // Not a Kafka setting: the most a compressed batch's records may decompress to when validated
+  // (a bound against zip bombs).
+  size_t max_uncompressed_batch_bytes = size_t{64} << 20;
+  // message.timestamp.before.max.ms / message.timestamp.after.max.ms (Kafka's KIP-937, which
+  // replaced message.timestamp.difference.max.ms): how far in the past or the future (from the
+  // broker's clock) a CreateTime record's timestamp may be. -1: no limit. Enforced on produce;
+  // storage keeps them only because they are per-topic settings.
+  int64_t message_timestamp_before_max_ms = -1;
+  int64_t message_timestamp_after_max_ms = 3600000;
   // flush.ms: 0 acknowledges an append only once it is on disk (fdatasync, group-committed).
   // N > 0 acknowledges as soon as it is written and syncs at least every N ms, for users who
   // rely on replication rather than fsync.

@@ -55,12 +55,13 @@ std::optional<int64_t> BaseOffsetOf(const std::filesystem::path& path) {
 }
 
 void PrintRecords(std::string_view batch, const format::BatchHeader& h) {
-  if (h.compression() != format::Compression::kNone) {
-    fmt::print("| records are {}-compressed and not shown\n",
-               format::CompressionName(h.compression()));
+  std::string scratch;
+  auto records = format::BatchRecords(batch, h, format::kMaxUncompressedBatchBytes, &scratch);
+  if (!records.ok()) {
+    fmt::print("| ERROR: {}\n", records.status().message());
     return;
   }
-  format::RecordReader reader(batch, h);
+  format::RecordReader reader(*records, h.record_count);
   format::RecordView r;
   while (reader.Next(&r)) {
     std::string headers;

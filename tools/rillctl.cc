@@ -35,7 +35,7 @@ Commands:
   topic delete NAME
   topic add-partitions NAME --total N
   topic alter-config NAME [--set KEY=VALUE]... [--delete KEY]...
-  produce TOPIC [--key-separator SEP] [--partition P]
+  produce TOPIC [--key-separator SEP] [--partition P] [--compression none|gzip|snappy|lz4|zstd]
       one record per line of standard input; prints a summary at the end
   consume TOPIC [--partition P] [--offset N | --from-beginning | --from-timestamp MS]
                 [--max-messages N] [--format FMT]
@@ -338,18 +338,32 @@ int ProduceCommand(const Context& ctx, Args& args) {
   const std::string topic = args.Next("topic");
   std::optional<std::string> separator;
   std::optional<int32_t> partition;
+  Compression compression = Compression::kNone;
   while (!args.empty()) {
     if (auto v = args.Flag("--key-separator")) {
       if (v->empty()) throw UsageError{"--key-separator must not be empty"};
       separator = *v;
     } else if (auto v = args.Flag("--partition")) {
       partition = static_cast<int32_t>(ParseInt("--partition", *v, 0));
+    } else if (auto v = args.Flag("--compression")) {
+      const std::map<std::string, Compression> codecs = {{"none", Compression::kNone},
+                                                         {"gzip", Compression::kGzip},
+                                                         {"snappy", Compression::kSnappy},
+                                                         {"lz4", Compression::kLz4},
+                                                         {"zstd", Compression::kZstd}};
+      auto it = codecs.find(*v);
+      if (it == codecs.end()) {
+        throw UsageError{
+            fmt::format("--compression must be none, gzip, snappy, lz4 or zstd, not '{}'", *v)};
+      }
+      compression = it->second;
     } else {
       args.Unknown();
     }
   }
   ProducerOptions options;
   options.client = ctx.client;
+  options.compression = compression;
   options.delivery_timeout_ms = std::max(options.client.request_timeout_ms, 30000);
   auto producer = Check(Producer::Create(options));
   absl::Mutex mu;

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Prints RecordBatch v2 reference batches built by kafka-python, an encoder independent of Rill.
+"""RecordBatch v2 reference batches from kafka-python, an encoder and decoder independent of Rill.
 
-Each case is printed as lines of space-separated tokens; byte strings are "-" for null or "x"
-followed by hex ("x" alone is empty):
+With no arguments, prints reference batches built by kafka-python. Each case is printed as lines
+of space-separated tokens; byte strings are "-" for null or "x" followed by hex ("x" alone is
+empty):
 
     case NAME TRANSACTIONAL PRODUCER_ID PRODUCER_EPOCH BASE_SEQUENCE COMPRESSION
     rec TIMESTAMP KEY VALUE HEADER_COUNT [HEADER_KEY HEADER_VALUE]...
@@ -10,12 +11,16 @@ followed by hex ("x" alone is empty):
     end
 
 The cases are drawn from a fixed seed so every run prints the same batches.
+
+With --decode FILE, reads one batch per line (hex) from FILE, checks its CRC with kafka-python and
+prints what kafka-python decodes, in the same format (without the batch line).
 """
 import random
+import sys
 
 from kafka.record.default_records import DefaultRecordBatchBuilder, DefaultRecordBatch
 
-GZIP = 1
+CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
 
 def tok(b):
@@ -42,14 +47,31 @@ def emit(name, records, transactional=False, producer_id=-1, producer_epoch=-1,
     parsed = DefaultRecordBatch(batch)
     assert parsed.validate_crc()
     print("case", name, int(transactional), producer_id, producer_epoch, base_sequence,
-          "gzip" if compression == GZIP else "none")
+          CODECS[compression])
+    print_records(records)
+    print("batch", batch.hex())
+    print("end")
+
+
+def print_records(records):
     for ts, key, value, headers in records:
         fields = ["rec", str(ts), tok(key), tok(value), str(len(headers))]
         for hk, hv in headers:
             fields += [tok(hk.encode("utf-8")), tok(hv)]
         print(" ".join(fields))
-    print("batch", batch.hex())
-    print("end")
+
+
+def decode(path):
+    with open(path) as f:
+        for number, line in enumerate(f):
+            batch = DefaultRecordBatch(bytes.fromhex(line.strip()))
+            assert batch.validate_crc(), "batch %d: CRC mismatch" % number
+            # kafka-python exposes the producer fields only through the unpacked header.
+            producer_id, producer_epoch, base_sequence = batch._header_data[9:12]
+            print("case", "ours-%d" % number, int(batch.is_transactional), producer_id,
+                  producer_epoch, base_sequence, CODECS[batch.compression_type])
+            print_records([(r.timestamp, r.key, r.value, r.headers) for r in batch])
+            print("end")
 
 
 def main():
@@ -75,9 +97,21 @@ def main():
             records.append((base_ts + rng.randrange(-1000, 100000), maybe_bytes(rng, 64),
                             maybe_bytes(rng, 1000), headers))
         emit("random-%d" % n, records)
-    emit("gzip", [(1700000000000 + i, b"k", b"compressible " * 20, []) for i in range(10)],
-         compression=GZIP)
+    for codec in (1, 2, 3, 4):
+        emit(CODECS[codec], [(1700000000000 + i, b"k%d" % i, b"compressible " * (20 + i),
+                              [("h", b"%d" % i)]) for i in range(10)], compression=codec)
+        # Large enough for several snappy blocks (32 KiB) and lz4 blocks (64 KiB), and
+        # compressible: kafka-python sends a batch uncompressed when compression does not help.
+        words = [b"order", b"shipped", b"alice", b"bob", b"42", bytes(rng.randrange(256)
+                                                                    for _ in range(8))]
+        records = [(1700000000000 + i, maybe_bytes(rng, 64),
+                    b" ".join(rng.choice(words) for _ in range(rng.randrange(0, 600))), [])
+                   for i in range(200)]
+        emit(CODECS[codec] + "-large", records, compression=codec)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--decode":
+        decode(sys.argv[2])
+    else:
+        main()

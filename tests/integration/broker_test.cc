@@ -24,12 +24,15 @@
 #include "rill/v1/rill.grpc.pb.h"
 #include "tests/support/broker_process.h"
 #include "tests/support/client_util.h"
+#include "tests/support/raw_client.h"
 #include "tests/support/test_util.h"
 
 using namespace rill;
 using rill::testing::BrokerProcess;
 using rill::testing::Client;
 using rill::testing::CreateTopic;
+using rill::testing::RawProduce;
+using rill::testing::RawStub;
 using rill::testing::TempDir;
 
 namespace {
@@ -54,34 +57,6 @@ std::vector<ConsumerRecord> ConsumeAll(const ClientOptions& client, const std::s
     for (auto& r : *records) all.push_back(std::move(r));
   }
   return all;
-}
-
-std::unique_ptr<v1::Rill::Stub> RawStub(const BrokerProcess& broker) {
-  return v1::Rill::NewStub(
-      grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials()));
-}
-
-// `chunks` become the entry's records elements, applied as if concatenated.
-v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, int partition,
-                               const std::vector<std::string>& chunks) {
-  v1::ProduceRequest request;
-  auto* t = request.add_topics();
-  t->set_topic(topic);
-  auto* p = t->add_partitions();
-  p->set_partition(partition);
-  for (const auto& chunk : chunks) p->add_records(chunk);
-  v1::ProduceResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = stub->Produce(&context, request, &response);
-  INFO(status.error_message());
-  REQUIRE(status.ok());
-  REQUIRE(response.partitions_size() == 1);
-  return response;
-}
-
-v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, int partition,
-                               const std::string& records) {
-  return RawProduce(stub, topic, partition, std::vector<std::string>{records});
 }
 
 }  // namespace

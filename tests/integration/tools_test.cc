@@ -151,6 +151,33 @@ TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with 
   CHECK(broker.Stop() == 0);
 }
 
+TEST_CASE("rillctl: produce --compression, consume it back, rill-dump shows the records",
+          "[integration]") {
+  testing::TempDir tmp;
+  testing::BrokerProcess broker(tmp.Sub("data"));
+  const std::string ctl =
+      std::string("RILL_BROKERS=") + broker.address() + " " RILL_BIN_DIR "/rillctl";
+  REQUIRE(RunCommand(ctl + " topic create zipped --partitions 1").exit_code == 0);
+  Run produced =
+      RunCommand("seq 1 500 | sed 's/^/row-/' | " + ctl + " produce zipped --compression zstd");
+  CHECK(produced.exit_code == 0);
+  CHECK_THAT(produced.output, Catch::Contains("produced 500 record(s)"));
+  Run bad = RunCommand("echo x | " + ctl + " produce zipped --compression brotli");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output, Catch::Contains("--compression must be"));
+
+  Run consumed = RunCommand(ctl + " consume zipped --from-beginning --max-messages 500");
+  CHECK(consumed.exit_code == 0);
+  CHECK_THAT(consumed.output, Catch::Contains("row-1\n"));
+  CHECK_THAT(consumed.output, Catch::Contains("row-500\n"));
+  REQUIRE(broker.Stop() == 0);
+
+  Run dump = RunCommand(RILL_BIN_DIR "/rill-dump --records " + tmp.Sub("data") + "/logs/zipped-0");
+  CHECK(dump.exit_code == 0);
+  CHECK_THAT(dump.output, Catch::Contains("compression: zstd"));
+  CHECK_THAT(dump.output, Catch::Contains("value: row-500"));
+}
+
 TEST_CASE("rillctl: consume as a group, describe its lag, reset and delete it, with exit codes",
           "[integration]") {
   testing::TempDir tmp;

@@ -31,6 +31,10 @@ class ProducerImpl;
 
 enum class Acks { kAll, kLeader, kNone };
 
+// compression.type: the codec of the batches sent (and stored as sent). Consumers read every
+// codec whatever this is.
+enum class Compression { kNone, kGzip, kSnappy, kLz4, kZstd };
+
 struct ProducerOptions {
   ClientOptions client;
   Acks acks = Acks::kAll;
@@ -48,6 +52,8 @@ struct ProducerOptions {
   int retry_backoff_ms = 100;
   // max.request.size: the largest record (and batch) sent.
   size_t max_request_bytes = 1 << 20;
+  // compression.type
+  Compression compression = Compression::kNone;
 };
 
 struct ProducerRecord {

@@ -1,0 +1,52 @@
+#include "broker/config.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+using rill::broker::LoadBrokerConfig;
+
+namespace {
+
+std::string ErrorOf(std::vector<std::string> args) {
+  auto load = LoadBrokerConfig(args);
+  REQUIRE_FALSE(load.ok());
+  CHECK(absl::IsInvalidArgument(load.status()));
+  return std::string(load.status().message());
+}
+
+}  // namespace
+
+TEST_CASE("broker config: numbers outside a setting's range are refused, never wrapped",
+          "[broker]") {
+  // 2^32 used to wrap to 0 (every request refused) and 2^31 to a negative (no limit at all).
+  CHECK(ErrorOf({"--max-request-bytes", "4294967296"}) ==
+        "max.request.bytes: 4294967296 is outside [1024, 1073741824]");
+  CHECK(ErrorOf({"--max-request-bytes", "2147483648"}) ==
+        "max.request.bytes: 2147483648 is outside [1024, 1073741824]");
+  CHECK(ErrorOf({"--max-request-bytes=99999999999999999999999"}) ==
+        "max.request.bytes: 99999999999999999999999 is outside [1024, 1073741824]");
+  CHECK(ErrorOf({"--fetch-max-bytes", "-1"}) ==
+        "fetch.max.bytes: -1 is outside [1024, 1073741824]");
+  CHECK(ErrorOf({"--node-id", "-5"}) == "node.id: -5 is outside [0, 2147483647]");
+  CHECK(ErrorOf({"--log-index-interval-bytes", "0"}) ==
+        "log.index.interval.bytes: 0 is outside [1, 2147483647]");
+  CHECK(ErrorOf({"--message-max-uncompressed-bytes", "1"}) ==
+        "message.max.uncompressed.bytes: 1 is outside [1024, 268435456]");
+  CHECK(ErrorOf({"--num-partitions", "12x"}) == "num.partitions: '12x' is not an integer");
+  CHECK(ErrorOf({"--num-partitions", ""}) == "num.partitions: '' is not an integer");
+
+  auto bounds = LoadBrokerConfig({"--max-request-bytes", "1073741824", "--node-id", "0"});
+  REQUIRE(bounds.ok());
+  CHECK(bounds->config.max_request_bytes == 1073741824);
+  CHECK(bounds->config.node_id == 0);
+}
+
+TEST_CASE("broker config: the environment is range-checked like flags", "[broker]") {
+  setenv("RILL_FETCH_MAX_WAIT_MS", "999999999", 1);
+  auto load = LoadBrokerConfig({});
+  unsetenv("RILL_FETCH_MAX_WAIT_MS");
+  REQUIRE_FALSE(load.ok());
+  CHECK(std::string(load.status().message()) ==
+        "RILL_FETCH_MAX_WAIT_MS: fetch.max.wait.ms: 999999999 is outside [0, 300000]");
+}

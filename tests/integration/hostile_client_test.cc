@@ -1,0 +1,204 @@
+// A broker facing clients that send what no well-behaved client would: batches that lie about
+// their contents, records clients may not write, requests sized to exhaust memory. Each case
+// runs against a real rill-broker process on a random loopback port.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "format/big_endian.h"
+#include "format/compression.h"
+#include "format/record_batch.h"
+#include "rill/consumer.h"
+#include "rill/producer.h"
+#include "tests/support/broker_process.h"
+#include "tests/support/client_util.h"
+#include "tests/support/raw_client.h"
+#include "tests/support/test_util.h"
+
+using namespace rill;
+using rill::testing::BrokerProcess;
+using rill::testing::Client;
+using rill::testing::CreateTopic;
+using rill::testing::HighWatermark;
+using rill::testing::RawProduce;
+using rill::testing::RawStub;
+using rill::testing::TempDir;
+
+namespace {
+
+void FixCrc(std::string* batch) {
+  format::StoreU32(batch->data() + format::kCrcPos, format::ComputeBatchCrc(*batch));
+}
+
+// One batch of `count` current records, built with `options`.
+std::string Batch(format::BatchOptions options, int count = 3) {
+  format::BatchBuilder builder(options);
+  for (int i = 0; i < count; ++i) {
+    builder.Append(format::RecordInput{testing::NowMs(), "k" + std::to_string(i), "value", {}});
+  }
+  return builder.Build(0);
+}
+
+// A batch with a valid CRC whose header says `codec` and `count` records but whose records
+// section is `records`.
+std::string LyingBatch(format::Compression codec, const std::string& records, int32_t count) {
+  std::string batch = Batch({}, 1).substr(0, format::kBatchHeaderBytes) + records;
+  format::StoreI32(batch.data() + format::kBatchLengthPos, static_cast<int32_t>(batch.size() - 12));
+  format::StoreI16(batch.data() + format::kAttributesPos, static_cast<int16_t>(codec));
+  format::StoreI32(batch.data() + format::kRecordCountPos, count);
+  format::StoreI32(batch.data() + format::kLastOffsetDeltaPos, count - 1);
+  FixCrc(&batch);
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("hostile client: compressed batches that lie are refused and move nothing",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--message-max-uncompressed-bytes", "1048576"});
+  CreateTopic(broker, "t", 1);
+  auto stub = RawStub(broker);
+  for (auto codec : {format::Compression::kGzip, format::Compression::kSnappy,
+                     format::Compression::kLz4, format::Compression::kZstd}) {
+    INFO(format::CompressionName(codec));
+    // Garbage with a valid CRC: once accepted, no consumer could ever read past it.
+    auto garbage = RawProduce(stub.get(), "t", 0, LyingBatch(codec, "not compressed data", 1));
+    CHECK(garbage.partitions(0).error().code() == v1::CORRUPT_MESSAGE);
+    CHECK_THAT(garbage.partitions(0).error().message(), Catch::Contains("malformed"));
+
+    // One real record claiming 2^31-1: the high watermark would jump by 2^31.
+    const std::string one = Batch({}, 1).substr(format::kBatchHeaderBytes);
+    auto compressed = format::Compress(codec, one);
+    REQUIRE(compressed.ok());
+    auto lying = RawProduce(stub.get(), "t", 0, LyingBatch(codec, *compressed, INT32_MAX));
+    CHECK(lying.partitions(0).error().code() == v1::CORRUPT_MESSAGE);
+
+    // 8 MiB of zeros in a few kilobytes, over the broker's 1 MiB decompression limit.
+    format::BatchBuilder builder({.compression = codec});
+    builder.Append(testing::NowMs(), "k", std::string(8 << 20, '\0'), {});
+    const std::string bomb = builder.Build(0);
+    REQUIRE(bomb.size() < 600 * 1024);
+    auto refused = RawProduce(stub.get(), "t", 0, bomb);
+    CHECK(refused.partitions(0).error().code() == v1::MESSAGE_TOO_LARGE);
+    CHECK_THAT(refused.partitions(0).error().message(), Catch::Contains("limit"));
+
+    CHECK(HighWatermark(stub.get(), "t", 0) == 0);
+  }
+  // A well-formed compressed batch is taken as sent.
+  auto good = RawProduce(stub.get(), "t", 0, Batch({.compression = format::Compression::kZstd}));
+  CHECK(good.partitions(0).error().code() == v1::NONE);
+  CHECK(HighWatermark(stub.get(), "t", 0) == 3);
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("hostile client: records clients may not write are refused with a typed error",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "t", 1, {{"message.timestamp.before.max.ms", "86400000"}});
+  auto stub = RawStub(broker);
+  auto code = [&](const std::string& batch, v1::Acks acks = v1::ACKS_ALL) {
+    auto response = RawProduce(stub.get(), "t", 0, batch, acks);
+    INFO(response.partitions(0).error().message());
+    return response.partitions(0).error().code();
+  };
+
+  CHECK(code(Batch({.control = true})) == v1::INVALID_RECORD);
+  CHECK(code(Batch(
+            {.transactional = true, .producer_id = 1, .producer_epoch = 0, .base_sequence = 0})) ==
+        v1::INVALID_RECORD);
+  CHECK(code(Batch({.timestamp_type = format::TimestampType::kLogAppendTime})) ==
+        v1::INVALID_RECORD);
+  CHECK(code(Batch({}), static_cast<v1::Acks>(99)) == v1::INVALID_REQUEST);
+
+  auto at = [](int64_t timestamp_ms) {
+    format::BatchBuilder builder;
+    builder.Append(format::RecordInput{timestamp_ms, "k", "v", {}});
+    return builder.Build(0);
+  };
+  const int64_t hour_ms = 3600 * 1000;
+  // The default window ahead is an hour (Kafka's); this topic allows a day back.
+  CHECK(code(at(testing::NowMs() + 2 * hour_ms)) == v1::INVALID_TIMESTAMP);
+  CHECK(code(at(testing::NowMs() - 2 * 24 * hour_ms)) == v1::INVALID_TIMESTAMP);
+  CHECK(code(at(testing::NowMs() + hour_ms / 2)) == v1::NONE);
+  CHECK(code(at(testing::NowMs() - 12 * hour_ms)) == v1::NONE);
+
+  // A batch whose header max timestamp hides a record far in the future.
+  std::string hidden = at(testing::NowMs());
+  format::StoreI64(hidden.data() + format::kMaxTimestampPos, 0);
+  FixCrc(&hidden);
+  CHECK(code(hidden) == v1::CORRUPT_MESSAGE);
+
+  CHECK(HighWatermark(stub.get(), "t", 0) == 2);
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("hostile client: producer and consumer agree on every compression codec",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "codecs", 1);
+  const std::vector<std::pair<Compression, std::string>> codecs = {{Compression::kNone, "none"},
+                                                                   {Compression::kGzip, "gzip"},
+                                                                   {Compression::kSnappy, "snappy"},
+                                                                   {Compression::kLz4, "lz4"},
+                                                                   {Compression::kZstd, "zstd"}};
+  const int per_codec = 2000;
+  for (const auto& [codec, name] : codecs) {
+    ProducerOptions options;
+    options.client = Client(broker);
+    options.compression = codec;
+    auto producer = Producer::Create(options);
+    REQUIRE(producer.ok());
+    for (int i = 0; i < per_codec; ++i) {
+      ProducerRecord record;
+      record.topic = "codecs";
+      record.key = name + "-" + std::to_string(i);
+      record.value = testing::ValueForOffset(i, 300) + std::string(300, 'x');
+      record.headers.push_back({"codec", name});
+      REQUIRE((*producer)->Send(std::move(record)).ok());
+    }
+    (*producer)->Flush();
+    (*producer)->Close();
+  }
+  ConsumerOptions options;
+  options.client = Client(broker);
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  REQUIRE((*consumer)->Assign({{"codecs", 0}}).ok());
+  REQUIRE((*consumer)->SeekToBeginning({{"codecs", 0}}).ok());
+  std::vector<ConsumerRecord> all;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (all.size() < codecs.size() * per_codec && std::chrono::steady_clock::now() < deadline) {
+    auto records = (*consumer)->Poll(500);
+    INFO(records.status().ToString());
+    REQUIRE(records.ok());
+    for (auto& r : *records) all.push_back(std::move(r));
+  }
+  REQUIRE(all.size() == codecs.size() * per_codec);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& [codec, name] = codecs[i / per_codec];
+    const int n = static_cast<int>(i % per_codec);
+    CHECK(all[i].offset == static_cast<int64_t>(i));
+    REQUIRE(all[i].key == name + "-" + std::to_string(n));
+    CHECK(all[i].value == testing::ValueForOffset(n, 300) + std::string(300, 'x'));
+    REQUIRE(all[i].headers.size() == 1);
+    CHECK(all[i].headers[0].value == name);
+  }
+  // Compressed batches are stored as sent: the log holds far fewer bytes than the records.
+  auto stub = RawStub(broker);
+  v1::FetchRequest request;
+  auto* p = request.add_partitions();
+  p->set_topic("codecs");
+  p->set_partition(0);
+  p->set_fetch_offset(per_codec);
+  p->set_max_bytes(1 << 20);
+  v1::FetchResponse response;
+  grpc::ClientContext context;
+  REQUIRE(stub->Fetch(&context, request, &response).ok());
+  auto header = format::ParseBatchHeader(response.partitions(0).records(), 1 << 20);
+  REQUIRE(header.ok());
+  CHECK(header->compression() == format::Compression::kGzip);
+  REQUIRE(broker.Stop() == 0);
+}

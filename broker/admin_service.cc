@@ -10,20 +10,39 @@ using api::ErrorCodeOf;
 using api::SetError;
 namespace {
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* call) {
-  auto* reactor = call->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
-}
-
 bool IsInternal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext* call,
-                                                     const v1::CreateTopicsRequest* request,
-                                                     v1::CreateTopicsResponse* response) {
-  for (const auto& topic : request->topics()) {
+void AdminService::Register(RpcDispatcher* dispatcher) {
+  constexpr std::string_view kService = "rill.v1.Admin";
+  dispatcher->AddSync<v1::CreateTopicsRequest, v1::CreateTopicsResponse>(
+      kService, "CreateTopics",
+      [this](const auto& request, auto* response) { CreateTopics(request, response); });
+  dispatcher->AddSync<v1::DeleteTopicsRequest, v1::DeleteTopicsResponse>(
+      kService, "DeleteTopics",
+      [this](const auto& request, auto* response) { DeleteTopics(request, response); });
+  dispatcher->AddSync<v1::ListTopicsRequest, v1::ListTopicsResponse>(
+      kService, "ListTopics",
+      [this](const auto& request, auto* response) { ListTopics(request, response); });
+  dispatcher->AddSync<v1::DescribeTopicsRequest, v1::DescribeTopicsResponse>(
+      kService, "DescribeTopics",
+      [this](const auto& request, auto* response) { DescribeTopics(request, response); });
+  dispatcher->AddSync<v1::CreatePartitionsRequest, v1::CreatePartitionsResponse>(
+      kService, "CreatePartitions",
+      [this](const auto& request, auto* response) { CreatePartitions(request, response); });
+  dispatcher->AddSync<v1::DescribeConfigsRequest, v1::DescribeConfigsResponse>(
+      kService, "DescribeConfigs",
+      [this](const auto& request, auto* response) { DescribeConfigs(request, response); });
+  dispatcher->AddSync<v1::AlterConfigsRequest, v1::AlterConfigsResponse>(
+      kService, "AlterConfigs",
+      [this](const auto& request, auto* response) { AlterConfigs(request, response); });
+  dispatcher->CheckComplete(kService);
+}
+
+void AdminService::CreateTopics(const v1::CreateTopicsRequest& request,
+                                v1::CreateTopicsResponse* response) {
+  for (const auto& topic : request.topics()) {
     auto* result = response->add_topics();
     result->set_name(topic.name());
     int32_t partitions =
@@ -37,43 +56,37 @@ grpc::ServerUnaryReactor* AdminService::CreateTopics(grpc::CallbackServerContext
       continue;
     }
     auto created = context_->topics->Create(topic.name(), partitions, replication, configs,
-                                            request->validate_only());
+                                            request.validate_only());
     SetError(created.status(), result->mutable_error());
   }
-  return Done(call);
 }
 
-grpc::ServerUnaryReactor* AdminService::DeleteTopics(grpc::CallbackServerContext* call,
-                                                     const v1::DeleteTopicsRequest* request,
-                                                     v1::DeleteTopicsResponse* response) {
-  for (const auto& name : request->names()) {
+void AdminService::DeleteTopics(const v1::DeleteTopicsRequest& request,
+                                v1::DeleteTopicsResponse* response) {
+  for (const auto& name : request.names()) {
     auto* result = response->add_topics();
     result->set_name(name);
     absl::Status s = RejectInternalTopic(name, "delete");
     SetError(s.ok() ? context_->topics->Delete(name) : s, result->mutable_error());
   }
-  return Done(call);
 }
 
-grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* call,
-                                                   const v1::ListTopicsRequest* request,
-                                                   v1::ListTopicsResponse* response) {
+void AdminService::ListTopics(const v1::ListTopicsRequest& request,
+                              v1::ListTopicsResponse* response) {
   for (const auto& record : context_->topics->List()) {
-    if (IsInternal(record.name()) && !request->include_internal()) continue;
+    if (IsInternal(record.name()) && !request.include_internal()) continue;
     auto* listing = response->add_topics();
     listing->set_name(record.name());
     listing->set_partitions(record.partitions());
     listing->set_replication_factor(record.replication_factor());
     listing->set_internal(IsInternal(record.name()));
   }
-  return Done(call);
 }
 
-grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerContext* call,
-                                                       const v1::DescribeTopicsRequest* request,
-                                                       v1::DescribeTopicsResponse* response) {
+void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
+                                  v1::DescribeTopicsResponse* response) {
   const int32_t node = context_->config.node_id;
-  for (const auto& name : request->names()) {
+  for (const auto& name : request.names()) {
     auto* topic = response->add_topics();
     topic->set_name(name);
     topic->mutable_error()->set_leader_hint(-1);
@@ -98,28 +111,23 @@ grpc::ServerUnaryReactor* AdminService::DescribeTopics(grpc::CallbackServerConte
       p->set_segments(static_cast<int32_t>(stats.segment_count));
     }
   }
-  return Done(call);
 }
 
-grpc::ServerUnaryReactor* AdminService::CreatePartitions(grpc::CallbackServerContext* call,
-                                                         const v1::CreatePartitionsRequest* request,
-                                                         v1::CreatePartitionsResponse* response) {
-  absl::Status internal = RejectInternalTopic(request->topic(), "add partitions to");
-  SetError(internal.ok() ? context_->topics->CreatePartitions(request->topic(), request->total())
+void AdminService::CreatePartitions(const v1::CreatePartitionsRequest& request,
+                                    v1::CreatePartitionsResponse* response) {
+  absl::Status internal = RejectInternalTopic(request.topic(), "add partitions to");
+  SetError(internal.ok() ? context_->topics->CreatePartitions(request.topic(), request.total())
                          : internal,
            response->mutable_error());
-  return Done(call);
 }
 
-grpc::ServerUnaryReactor* AdminService::DescribeConfigs(grpc::CallbackServerContext* call,
-                                                        const v1::DescribeConfigsRequest* request,
-                                                        v1::DescribeConfigsResponse* response) {
-  auto record = context_->topics->Get(request->topic());
+void AdminService::DescribeConfigs(const v1::DescribeConfigsRequest& request,
+                                   v1::DescribeConfigsResponse* response) {
+  auto record = context_->topics->Get(request.topic());
   if (!record) {
-    SetError(
-        ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request->topic())),
-        response->mutable_error());
-    return Done(call);
+    SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request.topic())),
+             response->mutable_error());
+    return;
   }
   SetError(absl::OkStatus(), response->mutable_error());
   TopicConfigs configs(record->configs().begin(), record->configs().end());
@@ -129,20 +137,17 @@ grpc::ServerUnaryReactor* AdminService::DescribeConfigs(grpc::CallbackServerCont
     out->set_value(entry.value);
     out->set_is_default(entry.is_default);
   }
-  return Done(call);
 }
 
-grpc::ServerUnaryReactor* AdminService::AlterConfigs(grpc::CallbackServerContext* call,
-                                                     const v1::AlterConfigsRequest* request,
-                                                     v1::AlterConfigsResponse* response) {
-  TopicConfigs set(request->set().begin(), request->set().end());
-  std::vector<std::string> remove(request->remove().begin(), request->remove().end());
-  absl::Status internal = RejectInternalTopic(request->topic(), "reconfigure");
-  SetError(internal.ok() ? context_->topics->AlterConfigs(request->topic(), set, remove,
-                                                          request->validate_only())
+void AdminService::AlterConfigs(const v1::AlterConfigsRequest& request,
+                                v1::AlterConfigsResponse* response) {
+  TopicConfigs set(request.set().begin(), request.set().end());
+  std::vector<std::string> remove(request.remove().begin(), request.remove().end());
+  absl::Status internal = RejectInternalTopic(request.topic(), "reconfigure");
+  SetError(internal.ok() ? context_->topics->AlterConfigs(request.topic(), set, remove,
+                                                          request.validate_only())
                          : internal,
            response->mutable_error());
-  return Done(call);
 }
 
 }  // namespace rill::broker

@@ -1,36 +1,29 @@
-// The topic administration gRPC service (proto/rill/v1/admin.proto).
+// The topic administration API (proto/rill/v1/admin.proto), called by the RpcDispatcher.
 #pragma once
 
 #include "broker/broker_context.h"
-#include "rill/v1/admin.grpc.pb.h"
+#include "broker/rpc_dispatcher.h"
+#include "rill/v1/admin.pb.h"
 
 namespace rill::broker {
 
-class AdminService final : public v1::Admin::CallbackService {
+class AdminService {
  public:
   explicit AdminService(BrokerContext* context) : context_(context) {}
 
-  grpc::ServerUnaryReactor* CreateTopics(grpc::CallbackServerContext* call,
-                                         const v1::CreateTopicsRequest* request,
-                                         v1::CreateTopicsResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteTopics(grpc::CallbackServerContext* call,
-                                         const v1::DeleteTopicsRequest* request,
-                                         v1::DeleteTopicsResponse* response) override;
-  grpc::ServerUnaryReactor* ListTopics(grpc::CallbackServerContext* call,
-                                       const v1::ListTopicsRequest* request,
-                                       v1::ListTopicsResponse* response) override;
-  grpc::ServerUnaryReactor* DescribeTopics(grpc::CallbackServerContext* call,
-                                           const v1::DescribeTopicsRequest* request,
-                                           v1::DescribeTopicsResponse* response) override;
-  grpc::ServerUnaryReactor* CreatePartitions(grpc::CallbackServerContext* call,
-                                             const v1::CreatePartitionsRequest* request,
-                                             v1::CreatePartitionsResponse* response) override;
-  grpc::ServerUnaryReactor* DescribeConfigs(grpc::CallbackServerContext* call,
-                                            const v1::DescribeConfigsRequest* request,
-                                            v1::DescribeConfigsResponse* response) override;
-  grpc::ServerUnaryReactor* AlterConfigs(grpc::CallbackServerContext* call,
-                                         const v1::AlterConfigsRequest* request,
-                                         v1::AlterConfigsResponse* response) override;
+  // Routes the rill.v1.Admin methods to this service.
+  void Register(RpcDispatcher* dispatcher);
+
+  void CreateTopics(const v1::CreateTopicsRequest& request, v1::CreateTopicsResponse* response);
+  void DeleteTopics(const v1::DeleteTopicsRequest& request, v1::DeleteTopicsResponse* response);
+  void ListTopics(const v1::ListTopicsRequest& request, v1::ListTopicsResponse* response);
+  void DescribeTopics(const v1::DescribeTopicsRequest& request,
+                      v1::DescribeTopicsResponse* response);
+  void CreatePartitions(const v1::CreatePartitionsRequest& request,
+                        v1::CreatePartitionsResponse* response);
+  void DescribeConfigs(const v1::DescribeConfigsRequest& request,
+                       v1::DescribeConfigsResponse* response);
+  void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response);
 
  private:
   BrokerContext* const context_;

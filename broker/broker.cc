@@ -4,6 +4,7 @@
 
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "google/protobuf/stubs/logging.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -11,6 +12,18 @@ namespace rill::broker {
 namespace {
 constexpr int kIoThreads = 2;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
+
+// libprotobuf writes to stderr about bad input (invalid UTF-8 in a string field of a request):
+// a client could fill the log with a line per request. Such lines are debug output here; the
+// client gets INVALID_ARGUMENT.
+void LogProtobufMessage(google::protobuf::LogLevel level, const char* file, int line,
+                        const std::string& message) {
+  if (level >= google::protobuf::LOGLEVEL_FATAL) {
+    logging::Error("protobuf", "{}:{}: {}", file, line, message);
+  } else {
+    logging::Debug("protobuf", "{}:{}: {}", file, line, message);
+  }
+}
 }  // namespace
 
 Broker::Broker(BrokerConfig config) { context_.config = std::move(config); }
@@ -24,6 +37,7 @@ absl::Status Broker::Start() {
     return absl::InvalidArgumentError(fmt::format("unknown log level '{}'", config.log_level));
   }
   logging::SetLevel(level);
+  google::protobuf::SetLogHandler(&LogProtobufMessage);
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -76,12 +90,15 @@ absl::Status Broker::StartServing() {
   rill_service_ = std::make_unique<RillService>(&context_);
   admin_service_ = std::make_unique<AdminService>(&context_);
   group_service_ = std::make_unique<GroupService>(&context_, coordinator_.get());
+  dispatcher_ = std::make_unique<RpcDispatcher>(
+      RpcLimits{config.max_request_entries, config.max_inflight_request_bytes}, metrics_.get());
+  rill_service_->Register(dispatcher_.get());
+  admin_service_->Register(dispatcher_.get());
+  group_service_->Register(dispatcher_.get());
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(rill_service_.get());
-  builder.RegisterService(admin_service_.get());
-  builder.RegisterService(group_service_.get());
+  builder.RegisterCallbackGenericService(dispatcher_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_fetch_bytes + (1 << 20)));
   server_ = builder.BuildAndStart();

@@ -15,6 +15,7 @@
 #include "broker/group_service.h"
 #include "broker/http_server.h"
 #include "broker/rill_service.h"
+#include "broker/rpc_dispatcher.h"
 #include "grpcpp/server.h"
 #include "storage/log_manager.h"
 #include "storage/meta_store.h"
@@ -49,6 +50,7 @@ class Broker {
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<GroupCoordinator> coordinator_;
   std::unique_ptr<GroupService> group_service_;
+  std::unique_ptr<RpcDispatcher> dispatcher_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> ready_{false};

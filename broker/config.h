@@ -27,6 +27,10 @@ struct BrokerConfig {
   int32_t max_partitions_per_topic = 10000;
   // Largest gRPC request accepted (a produce request with all its batches).
   int64_t max_request_bytes = 64 << 20;
+  // Most entries in the repeated fields of one request, counted through every level.
+  int64_t max_request_entries = 10000;
+  // Most bytes of request messages held by calls under way, across the broker.
+  int64_t max_inflight_request_bytes = int64_t{256} << 20;
   // Cap on a fetch response, whatever the consumer asks.
   int64_t max_fetch_bytes = 50 << 20;
   // Cap on how long a fetch may long-poll.

@@ -2,78 +2,62 @@
 
 namespace rill::broker {
 
-template <typename Response>
-std::function<void()> GroupService::Finisher(const char* api, grpc::ServerUnaryReactor* reactor,
-                                             Response* response) {
-  context_->metrics->Request(api);
-  return [this, api, reactor, response] {
-    if (response->error().code() != v1::NONE) {
-      context_->metrics->Error(api, response->error().code());
-    }
-    reactor->Finish(grpc::Status::OK);
-  };
+template <typename Request, typename Response>
+void GroupService::Add(RpcDispatcher* dispatcher, const char* method, const char* api,
+                       std::function<void(const Request&, Response*, std::function<void()>)> run) {
+  dispatcher->Add<Request, Response>(
+      "rill.v1.Groups", method,
+      [this, api, run = std::move(run)](const Request& request, Response* response,
+                                        RpcDispatcher::Reply reply) {
+        context_->metrics->Request(api);
+        run(request, response, [this, api, response, reply = std::move(reply)] {
+          if (response->error().code() != v1::NONE) {
+            context_->metrics->Error(api, response->error().code());
+          }
+          reply();
+        });
+      });
 }
 
-grpc::ServerUnaryReactor* GroupService::Heartbeat(grpc::CallbackServerContext* call,
-                                                  const v1::GroupHeartbeatRequest* request,
-                                                  v1::GroupHeartbeatResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  coordinator_->Heartbeat(*request, response, Finisher("group_heartbeat", reactor, response));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* GroupService::CommitOffsets(grpc::CallbackServerContext* call,
-                                                      const v1::CommitOffsetsRequest* request,
-                                                      v1::CommitOffsetsResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  coordinator_->CommitOffsets(*request, response, Finisher("offset_commit", reactor, response));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* GroupService::FetchOffsets(grpc::CallbackServerContext* call,
-                                                     const v1::FetchOffsetsRequest* request,
-                                                     v1::FetchOffsetsResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  auto finish = Finisher("offset_fetch", reactor, response);
-  coordinator_->FetchOffsets(*request, response);
-  finish();
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* GroupService::ListGroups(grpc::CallbackServerContext* call,
-                                                   const v1::ListGroupsRequest*,
-                                                   v1::ListGroupsResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  auto finish = Finisher("list_groups", reactor, response);
-  coordinator_->ListGroups(response);
-  finish();
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* GroupService::DescribeGroup(grpc::CallbackServerContext* call,
-                                                      const v1::DescribeGroupRequest* request,
-                                                      v1::DescribeGroupResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  auto finish = Finisher("describe_group", reactor, response);
-  coordinator_->DescribeGroup(*request, response);
-  finish();
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* GroupService::DeleteGroup(grpc::CallbackServerContext* call,
-                                                    const v1::DeleteGroupRequest* request,
-                                                    v1::DeleteGroupResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  coordinator_->DeleteGroup(*request, response, Finisher("delete_group", reactor, response));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* GroupService::ResetOffsets(grpc::CallbackServerContext* call,
-                                                     const v1::ResetOffsetsRequest* request,
-                                                     v1::ResetOffsetsResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  coordinator_->ResetOffsets(*request, response, Finisher("reset_offsets", reactor, response));
-  return reactor;
+void GroupService::Register(RpcDispatcher* dispatcher) {
+  Add<v1::GroupHeartbeatRequest, v1::GroupHeartbeatResponse>(
+      dispatcher, "Heartbeat", "group_heartbeat",
+      [this](const auto& request, auto* response, auto done) {
+        coordinator_->Heartbeat(request, response, std::move(done));
+      });
+  Add<v1::CommitOffsetsRequest, v1::CommitOffsetsResponse>(
+      dispatcher, "CommitOffsets", "offset_commit",
+      [this](const auto& request, auto* response, auto done) {
+        coordinator_->CommitOffsets(request, response, std::move(done));
+      });
+  Add<v1::FetchOffsetsRequest, v1::FetchOffsetsResponse>(
+      dispatcher, "FetchOffsets", "offset_fetch",
+      [this](const auto& request, auto* response, auto done) {
+        coordinator_->FetchOffsets(request, response);
+        done();
+      });
+  Add<v1::ListGroupsRequest, v1::ListGroupsResponse>(
+      dispatcher, "ListGroups", "list_groups", [this](const auto&, auto* response, auto done) {
+        coordinator_->ListGroups(response);
+        done();
+      });
+  Add<v1::DescribeGroupRequest, v1::DescribeGroupResponse>(
+      dispatcher, "DescribeGroup", "describe_group",
+      [this](const auto& request, auto* response, auto done) {
+        coordinator_->DescribeGroup(request, response);
+        done();
+      });
+  Add<v1::DeleteGroupRequest, v1::DeleteGroupResponse>(
+      dispatcher, "DeleteGroup", "delete_group",
+      [this](const auto& request, auto* response, auto done) {
+        coordinator_->DeleteGroup(request, response, std::move(done));
+      });
+  Add<v1::ResetOffsetsRequest, v1::ResetOffsetsResponse>(
+      dispatcher, "ResetOffsets", "reset_offsets",
+      [this](const auto& request, auto* response, auto done) {
+        coordinator_->ResetOffsets(request, response, std::move(done));
+      });
+  dispatcher->CheckComplete("rill.v1.Groups");
 }
 
 }  // namespace rill::broker

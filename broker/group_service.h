@@ -1,44 +1,28 @@
-// GroupService: the rill.v1.Groups gRPC service, a thin layer over the GroupCoordinator.
+// GroupService: the rill.v1.Groups API, a thin layer over the GroupCoordinator, called by the
+// RpcDispatcher.
 #pragma once
 
 #include "broker/broker_context.h"
 #include "broker/group_coordinator.h"
-#include "rill/v1/group.grpc.pb.h"
+#include "broker/rpc_dispatcher.h"
+#include "rill/v1/group.pb.h"
 
 namespace rill::broker {
 
-class GroupService final : public v1::Groups::CallbackService {
+class GroupService {
  public:
   GroupService(BrokerContext* context, GroupCoordinator* coordinator)
       : context_(context), coordinator_(coordinator) {}
 
-  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* call,
-                                      const v1::GroupHeartbeatRequest* request,
-                                      v1::GroupHeartbeatResponse* response) override;
-  grpc::ServerUnaryReactor* CommitOffsets(grpc::CallbackServerContext* call,
-                                          const v1::CommitOffsetsRequest* request,
-                                          v1::CommitOffsetsResponse* response) override;
-  grpc::ServerUnaryReactor* FetchOffsets(grpc::CallbackServerContext* call,
-                                         const v1::FetchOffsetsRequest* request,
-                                         v1::FetchOffsetsResponse* response) override;
-  grpc::ServerUnaryReactor* ListGroups(grpc::CallbackServerContext* call,
-                                       const v1::ListGroupsRequest* request,
-                                       v1::ListGroupsResponse* response) override;
-  grpc::ServerUnaryReactor* DescribeGroup(grpc::CallbackServerContext* call,
-                                          const v1::DescribeGroupRequest* request,
-                                          v1::DescribeGroupResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteGroup(grpc::CallbackServerContext* call,
-                                        const v1::DeleteGroupRequest* request,
-                                        v1::DeleteGroupResponse* response) override;
-  grpc::ServerUnaryReactor* ResetOffsets(grpc::CallbackServerContext* call,
-                                         const v1::ResetOffsetsRequest* request,
-                                         v1::ResetOffsetsResponse* response) override;
+  // Routes the rill.v1.Groups methods to this service.
+  void Register(RpcDispatcher* dispatcher);
 
  private:
-  // Finishes the call once `error` is known, counting the request and its error in metrics.
-  template <typename Response>
-  std::function<void()> Finisher(const char* api, grpc::ServerUnaryReactor* reactor,
-                                 Response* response);
+  // Adds one method whose answer carries an `error`: `run` gets the request, the response and
+  // the function that finishes the call, counting the request and its error in metrics.
+  template <typename Request, typename Response>
+  void Add(RpcDispatcher* dispatcher, const char* method, const char* api,
+           std::function<void(const Request&, Response*, std::function<void()>)> run);
 
   BrokerContext* const context_;
   GroupCoordinator* const coordinator_;

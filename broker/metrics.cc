@@ -39,6 +39,12 @@ BrokerMetrics::BrokerMetrics() : registry_(std::make_shared<prometheus::Registry
                  .Name("rill_request_errors_total")
                  .Help("Error responses, by API and error code")
                  .Register(*registry_);
+  refused_ = &BuildCounter()
+                  .Name("rill_requests_refused_total")
+                  .Help(
+                      "Requests refused before any handler ran, by reason (malformed, entries, "
+                      "inflight_bytes)")
+                  .Register(*registry_);
 }
 
 void BrokerMetrics::Produced(uint64_t bytes, double seconds) {
@@ -54,6 +60,10 @@ void BrokerMetrics::Fetched(uint64_t bytes, double seconds) {
 }
 
 void BrokerMetrics::Request(const char* api) { requests_->Add({{"api", api}}).Increment(); }
+
+void BrokerMetrics::RequestRefused(const char* reason) {
+  refused_->Add({{"reason", reason}}).Increment();
+}
 
 void BrokerMetrics::Error(const char* api, v1::ErrorCode code) {
   errors_->Add({{"api", api}, {"code", v1::ErrorCode_Name(code)}}).Increment();

@@ -41,6 +41,8 @@ class BrokerMetrics {
   void Error(const char* api, v1::ErrorCode code);
   // A request of another API (the group APIs), counted under rill_requests_total.
   void Request(const char* api);
+  // A request refused before any handler ran, by reason (malformed, entries, inflight_bytes).
+  void RequestRefused(const char* reason);
 
   // The Prometheus text exposition of everything.
   std::string Render(const TopicRegistry& topics, const storage::Flusher& flusher,
@@ -56,6 +58,7 @@ class BrokerMetrics {
   prometheus::Histogram* fetch_latency_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* errors_;
+  prometheus::Family<prometheus::Counter>* refused_;
 };
 
 }  // namespace rill::broker

@@ -24,10 +24,10 @@ double SecondsSince(Clock::time_point start) {
 // for any of its partitions' high watermarks to move or for max_wait, then reads again.
 class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
  public:
-  FetchOperation(BrokerContext* context, grpc::ServerUnaryReactor* reactor,
+  FetchOperation(BrokerContext* context, RpcDispatcher::Reply reply,
                  const v1::FetchRequest* request, v1::FetchResponse* response)
       : context_(context),
-        reactor_(reactor),
+        reply_(std::move(reply)),
         request_(request),
         response_(response),
         start_(Clock::now()),
@@ -112,7 +112,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
       for (const auto& p : response_->partitions()) {
         if (p.error().code() != v1::NONE) context_->metrics->Error("fetch", p.error().code());
       }
-      reactor_->Finish(grpc::Status::OK);
+      reply_();
       return;
     }
     Wait(watermarks);
@@ -157,7 +157,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   }
 
   BrokerContext* const context_;
-  grpc::ServerUnaryReactor* const reactor_;
+  const RpcDispatcher::Reply reply_;
   const v1::FetchRequest* const request_;
   v1::FetchResponse* const response_;
   const Clock::time_point start_;
@@ -186,10 +186,28 @@ absl::StatusOr<std::shared_ptr<Partition>> RillService::Resolve(const std::strin
   return context_->topics->GetPartition(topic, partition);
 }
 
-grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call,
-                                               const v1::ProduceRequest* request,
-                                               v1::ProduceResponse* response) {
-  auto* reactor = call->DefaultReactor();
+void RillService::Register(RpcDispatcher* dispatcher) {
+  constexpr std::string_view kService = "rill.v1.Rill";
+  dispatcher->Add<v1::ProduceRequest, v1::ProduceResponse>(
+      kService, "Produce", [this](const auto& request, auto* response, auto reply) {
+        Produce(request, response, std::move(reply));
+      });
+  dispatcher->Add<v1::FetchRequest, v1::FetchResponse>(
+      kService, "Fetch", [this](const auto& request, auto* response, auto reply) {
+        Fetch(request, response, std::move(reply));
+      });
+  dispatcher->AddSync<v1::ListOffsetsRequest, v1::ListOffsetsResponse>(
+      kService, "ListOffsets",
+      [this](const auto& request, auto* response) { ListOffsets(request, response); });
+  dispatcher->AddSync<v1::MetadataRequest, v1::MetadataResponse>(
+      kService, "Metadata",
+      [this](const auto& request, auto* response) { Metadata(request, response); });
+  dispatcher->CheckComplete(kService);
+}
+
+void RillService::Produce(const v1::ProduceRequest& request, v1::ProduceResponse* response,
+                          RpcDispatcher::Reply reply) {
+  const v1::ProduceRequest* const request_ptr = &request;
   struct State {
     std::atomic<int> remaining{0};
     uint64_t bytes = 0;
@@ -197,7 +215,7 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
   };
   auto state = std::make_shared<State>();
   int count = 0;
-  for (const auto& topic : request->topics()) {
+  for (const auto& topic : request.topics()) {
     for (const auto& partition : topic.partitions()) {
       auto* entry = response->add_partitions();
       entry->set_topic(topic.topic());
@@ -210,30 +228,30 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
     }
   }
   if (count == 0) {
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    reply();
+    return;
   }
   // Each partition's answer goes into its own pre-allocated entry; the last one to complete
   // finishes the call.
   state->remaining.store(count + 1);
-  auto complete_one = [this, reactor, response, state] {
+  auto complete_one = [this, reply = std::move(reply), response, state] {
     if (state->remaining.fetch_sub(1) != 1) return;
     context_->metrics->Produced(state->bytes, SecondsSince(state->start));
     for (const auto& p : response->partitions()) {
       if (p.error().code() != v1::NONE) context_->metrics->Error("produce", p.error().code());
     }
-    reactor->Finish(grpc::Status::OK);
+    reply();
   };
   int index = 0;
-  for (const auto& topic : request->topics()) {
+  for (const auto& topic : request.topics()) {
     for (const auto& data : topic.partitions()) {
       v1::PartitionProduceResponse* entry = response->mutable_partitions(index++);
       absl::Status refused =
-          v1::Acks_IsValid(request->acks())
+          v1::Acks_IsValid(request.acks())
               ? RejectInternalTopic(topic.topic(), "produce to")
               : ApiError(v1::INVALID_REQUEST,
                          fmt::format("acks {} is not ACKS_ALL, ACKS_LEADER or ACKS_NONE",
-                                     static_cast<int>(request->acks())));
+                                     static_cast<int>(request.acks())));
       absl::StatusOr<std::shared_ptr<Partition>> partition =
           refused.ok() ? Resolve(topic.topic(), data.partition()) : refused;
       if (!partition.ok()) {
@@ -244,7 +262,7 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
       const int64_t log_start = (*partition)->log().start_offset().value();
       const std::vector<std::string_view> chunks(data.records().begin(), data.records().end());
       (*partition)
-          ->Produce(chunks, request->acks(),
+          ->Produce(chunks, request_ptr->acks(),
                     [entry, complete_one, log_start](ProduceResult result) {
                       SetError(result.status, entry->mutable_error());
                       entry->set_base_offset(result.base_offset);
@@ -254,21 +272,16 @@ grpc::ServerUnaryReactor* RillService::Produce(grpc::CallbackServerContext* call
     }
   }
   complete_one();
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* RillService::Fetch(grpc::CallbackServerContext* call,
-                                             const v1::FetchRequest* request,
-                                             v1::FetchResponse* response) {
-  auto* reactor = call->DefaultReactor();
-  std::make_shared<FetchOperation>(context_, reactor, request, response)->Start();
-  return reactor;
+void RillService::Fetch(const v1::FetchRequest& request, v1::FetchResponse* response,
+                        RpcDispatcher::Reply reply) {
+  std::make_shared<FetchOperation>(context_, std::move(reply), &request, response)->Start();
 }
 
-grpc::ServerUnaryReactor* RillService::ListOffsets(grpc::CallbackServerContext* call,
-                                                   const v1::ListOffsetsRequest* request,
-                                                   v1::ListOffsetsResponse* response) {
-  for (const auto& want : request->partitions()) {
+void RillService::ListOffsets(const v1::ListOffsetsRequest& request,
+                              v1::ListOffsetsResponse* response) {
+  for (const auto& want : request.partitions()) {
     auto* got = response->add_partitions();
     got->set_topic(want.topic());
     got->set_partition(want.partition());
@@ -297,14 +310,9 @@ grpc::ServerUnaryReactor* RillService::ListOffsets(grpc::CallbackServerContext* 
       }
     }
   }
-  auto* reactor = call->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* RillService::Metadata(grpc::CallbackServerContext* call,
-                                                const v1::MetadataRequest* request,
-                                                v1::MetadataResponse* response) {
+void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response) {
   const int32_t node = context_->config.node_id;
   auto* broker = response->add_brokers();
   broker->set_node_id(node);
@@ -312,7 +320,7 @@ grpc::ServerUnaryReactor* RillService::Metadata(grpc::CallbackServerContext* cal
   broker->set_port(context_->advertised_port);
   response->set_controller_id(node);
 
-  std::vector<std::string> names(request->topics().begin(), request->topics().end());
+  std::vector<std::string> names(request.topics().begin(), request.topics().end());
   if (names.empty()) {
     for (const auto& record : context_->topics->List()) names.push_back(record.name());
   }
@@ -333,9 +341,6 @@ grpc::ServerUnaryReactor* RillService::Metadata(grpc::CallbackServerContext* cal
       meta->add_in_sync_replicas(node);
     }
   }
-  auto* reactor = call->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
 }  // namespace rill::broker

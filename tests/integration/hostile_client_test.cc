@@ -202,3 +202,82 @@ TEST_CASE("hostile client: producer and consumer agree on every compression code
   CHECK(header->compression() == format::Compression::kGzip);
   REQUIRE(broker.Stop() == 0);
 }
+
+TEST_CASE(
+    "hostile client: a request that does not parse is INVALID_ARGUMENT on every API, "
+    "and the log stays quiet",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "t", 1);
+  // Field 1 (topics) holding a TopicProduceData whose topic string is not UTF-8: libprotobuf
+  // refuses it and, left alone, logs a line per request.
+  const std::string bad_utf8("\x0a\x04\x0a\x02\xff\xfe", 6);
+  const std::string truncated("\x0a\x7f", 2);
+  for (const char* method :
+       {"/rill.v1.Rill/Produce", "/rill.v1.Rill/Fetch", "/rill.v1.Rill/ListOffsets",
+        "/rill.v1.Rill/Metadata", "/rill.v1.Admin/CreateTopics", "/rill.v1.Admin/DescribeTopics",
+        "/rill.v1.Groups/Heartbeat", "/rill.v1.Groups/CommitOffsets"}) {
+    INFO(method);
+    for (int i = 0; i < 20; ++i) {
+      auto status = testing::RawCall(broker, method, i % 2 ? bad_utf8 : truncated);
+      CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+      CHECK_THAT(status.error_message(), Catch::Contains("is not a valid rill.v1."));
+    }
+  }
+  CHECK(testing::RawCall(broker, "/rill.v1.Rill/NoSuchMethod", "").error_code() ==
+        grpc::StatusCode::UNIMPLEMENTED);
+  CHECK_THAT(broker.log(), !Catch::Contains("libprotobuf"));
+  CHECK_THAT(broker.log(), !Catch::Contains("UTF-8"));
+  auto stub = RawStub(broker);
+  CHECK(RawProduce(stub.get(), "t", 0, Batch({})).partitions(0).error().code() == v1::NONE);
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE(
+    "hostile client: requests with more entries than max.request.entries are refused "
+    "before they become work",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--max-request-entries", "1000"});
+  CreateTopic(broker, "t", 2);
+  auto stub = RawStub(broker);
+
+  auto list_offsets = [&](int entries) {
+    v1::ListOffsetsRequest request;
+    for (int i = 0; i < entries; ++i) {
+      auto* p = request.add_partitions();
+      p->set_topic("t");
+      p->set_partition(i % 2);
+      p->set_timestamp(v1::LATEST);
+    }
+    v1::ListOffsetsResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub->ListOffsets(&context, request, &response);
+    return std::make_pair(status, response.partitions_size());
+  };
+  auto [at_limit, answered] = list_offsets(1000);
+  CHECK(at_limit.ok());
+  CHECK(answered == 1000);
+  // A million entries used to cost the broker half a gigabyte and seven seconds of CPU, then
+  // fail to send a reply past the size limit.
+  auto [over, none] = list_offsets(1000000);
+  CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_THAT(over.error_message(), Catch::Contains("max.request.entries=1000"));
+  CHECK(none == 0);
+
+  // Entries are counted through every level: 10 topics of 101 partitions each are 1020.
+  v1::ProduceRequest produce;
+  for (int t = 0; t < 10; ++t) {
+    auto* topic = produce.add_topics();
+    topic->set_topic("t");
+    for (int p = 0; p < 101; ++p) topic->add_partitions()->set_partition(0);
+  }
+  v1::ProduceResponse produced;
+  grpc::ClientContext context;
+  CHECK(stub->Produce(&context, produce, &produced).error_code() ==
+        grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(HighWatermark(stub.get(), "t", 0) == 0);
+  CHECK(RawProduce(stub.get(), "t", 0, Batch({})).partitions(0).error().code() == v1::NONE);
+  REQUIRE(broker.Stop() == 0);
+}

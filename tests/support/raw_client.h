@@ -2,12 +2,15 @@
 // files only).
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "catch2/catch.hpp"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "rill/v1/rill.grpc.pb.h"
 #include "tests/support/broker_process.h"
@@ -42,6 +45,32 @@ inline v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& t
 inline v1::ProduceResponse RawProduce(v1::Rill::Stub* stub, const std::string& topic, int partition,
                                       const std::string& records, v1::Acks acks = v1::ACKS_ALL) {
   return RawProduce(stub, topic, partition, std::vector<std::string>{records}, acks);
+}
+
+// Calls `method` ("/rill.v1.Rill/Produce") with `payload` as the request bytes, whatever they
+// are; returns the call's status.
+inline grpc::Status RawCall(const BrokerProcess& broker, const std::string& method,
+                            const std::string& payload) {
+  auto channel = grpc::CreateChannel(broker.address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::Slice slice(payload);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      std::lock_guard<std::mutex> lock(m);
+                      status = s;
+                      done = true;
+                      cv.notify_one();
+                    });
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+  return status;
 }
 
 // The partition's high watermark, from a ListOffsets LATEST.

@@ -1,0 +1,106 @@
+// RpcDispatcher: the one entry of every rill.v1 call. It is a generic gRPC service that reads each
+// call's request bytes itself, so that before any handler runs
+//   - the request bytes held by calls under way are bounded across the broker
+//     (max.requests.inflight.bytes; over it: RESOURCE_EXHAUSTED, retriable),
+//   - a request that does not parse is answered INVALID_ARGUMENT (generated services answer
+//     UNIMPLEMENTED, as if the method did not exist),
+//   - a request with more entries in its repeated fields, counted through every level, than
+//     max.request.entries is refused with RESOURCE_EXHAUSTED, so no request can multiply itself
+//     into unbounded work and an unbounded reply.
+// The method's handler then fills the typed response and calls `reply` exactly once, from any
+// thread; the dispatcher serializes and sends it.
+//
+// Thread-safety: Add and CheckComplete before the server starts; the rest is gRPC's.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "broker/metrics.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/generic/async_generic_service.h"
+
+namespace rill::broker {
+
+struct RpcLimits {
+  int64_t max_request_entries = 10000;
+  int64_t max_inflight_request_bytes = int64_t{256} << 20;
+};
+
+class RpcDispatcher final : public grpc::CallbackGenericService {
+ public:
+  using Reply = std::function<void()>;
+  using Handler = std::function<void(const google::protobuf::Message& request,
+                                     google::protobuf::Message* response, Reply reply)>;
+
+  RpcDispatcher(RpcLimits limits, BrokerMetrics* metrics) : limits_(limits), metrics_(metrics) {}
+
+  // Routes /`service`/`method` (e.g. "rill.v1.Rill", "Produce") to `handler`. The request and
+  // response types must be the ones the proto declares for the method.
+  template <typename Request, typename Response>
+  void Add(std::string_view service, std::string_view method,
+           std::function<void(const Request&, Response*, Reply)> handler) {
+    AddMethod(service, method, Request::default_instance(), Response::default_instance(),
+              [handler = std::move(handler)](const google::protobuf::Message& request,
+                                             google::protobuf::Message* response, Reply reply) {
+                handler(static_cast<const Request&>(request), static_cast<Response*>(response),
+                        std::move(reply));
+              });
+  }
+  // The same for a handler that answers before it returns.
+  template <typename Request, typename Response>
+  void AddSync(std::string_view service, std::string_view method,
+               std::function<void(const Request&, Response*)> handler) {
+    Add<Request, Response>(
+        service, method,
+        [handler = std::move(handler)](const Request& request, Response* response, Reply reply) {
+          handler(request, response);
+          reply();
+        });
+  }
+
+  // Aborts unless every method the proto declares for `service` was added: a forgotten one
+  // would answer UNIMPLEMENTED.
+  void CheckComplete(std::string_view service) const;
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override;
+
+  // Bytes of request messages held by calls under way.
+  int64_t inflight_request_bytes() const { return inflight_bytes_.load(); }
+
+  // Takes `bytes` from the in-flight budget; false (nothing taken) when they do not fit.
+  bool Reserve(int64_t bytes);
+  void Release(int64_t bytes) { inflight_bytes_.fetch_sub(bytes); }
+
+  const RpcLimits& limits() const { return limits_; }
+  BrokerMetrics* metrics() const { return metrics_; }
+
+  struct Method {
+    std::string name;  // "/rill.v1.Rill/Produce"
+    const google::protobuf::Message* request_prototype;
+    const google::protobuf::Message* response_prototype;
+    Handler handler;
+  };
+
+ private:
+  void AddMethod(std::string_view service, std::string_view method,
+                 const google::protobuf::Message& request_prototype,
+                 const google::protobuf::Message& response_prototype, Handler handler);
+
+  const RpcLimits limits_;
+  BrokerMetrics* const metrics_;
+  absl::flat_hash_map<std::string, Method> methods_;
+  std::atomic<int64_t> inflight_bytes_{0};
+};
+
+// Entries of every repeated field of `message`, at every level of nesting; stops counting
+// once past `max` (so the walk is bounded by the limit, not by the message).
+int64_t CountEntries(const google::protobuf::Message& message, int64_t max);
+
+}  // namespace rill::broker

@@ -14,4 +14,10 @@ void TuneAllocatorForLargeBuffers() {
 #endif
 }
 
+void ReleaseFreeMemory() {
+#if __has_include(<malloc.h>) && defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace rill::base

@@ -10,4 +10,9 @@ namespace rill::base {
 // 32 MiB of free heap per arena. Call it first thing in main(); it never fails the program.
 void TuneAllocatorForLargeBuffers();
 
+// Returns free heap memory to the kernel (glibc's malloc_trim), in every arena: what the tuning
+// above keeps for the next busy second is given back once a server is idle. Takes time in
+// proportion to the heap; call it when nothing is busy.
+void ReleaseFreeMemory();
+
 }  // namespace rill::base

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "base/allocator.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "google/protobuf/stubs/logging.h"
@@ -12,6 +13,7 @@ namespace rill::broker {
 namespace {
 constexpr int kIoThreads = 2;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
+constexpr auto kMemoryReleaseInterval = std::chrono::seconds(2);
 
 // libprotobuf writes to stderr about bad input (invalid UTF-8 in a string field of a request):
 // a client could fill the log with a line per request. Such lines are debug output here; the
@@ -63,6 +65,8 @@ absl::Status Broker::Start() {
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
   for (int i = 0; i < kIoThreads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  fetch_budget_ = std::make_unique<base::ByteBudget>(config.max_fetch_inflight_bytes);
+  context_.fetch_budget = fetch_budget_.get();
   context_.topics = topics_.get();
   context_.metrics = metrics_.get();
   context_.io = &io_;
@@ -75,6 +79,8 @@ absl::Status Broker::Start() {
     Stop();
     return s;
   }
+  release_timer_ = std::make_unique<asio::steady_timer>(io_);
+  ReleaseMemoryWhenIdle();
   ready_ = true;
   logging::Info("broker", "rill-broker node={} listening grpc={} admin={} data={} topics={}",
                 config.node_id, grpc_address_, admin_address_, config.data_dir,
@@ -136,6 +142,22 @@ absl::Status Broker::StartServing() {
   return absl::OkStatus();
 }
 
+void Broker::ReleaseMemoryWhenIdle() {
+  // Busy brokers keep freed buffers for the next request (base/allocator.h); once calls have
+  // come and gone and none is under way, what they used goes back to the kernel.
+  const uint64_t calls = dispatcher_->calls();
+  if (calls != calls_at_last_release_ && dispatcher_->inflight().held() == 0 &&
+      fetch_budget_->held() == 0) {
+    calls_at_last_release_ = calls;
+    base::ReleaseFreeMemory();
+  }
+  if (context_.stopping) return;
+  release_timer_->expires_after(kMemoryReleaseInterval);
+  release_timer_->async_wait([this](std::error_code ec) {
+    if (!ec) ReleaseMemoryWhenIdle();
+  });
+}
+
 void Broker::Stop() {
   if (stopped_) return;
   stopped_ = true;
@@ -147,8 +169,9 @@ void Broker::Stop() {
   }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   if (http_) http_->Stop();
-  // Before the io threads go: its timer runs on them.
+  // Before the io threads go: their timers run on them.
   if (coordinator_) coordinator_->Stop();
+  if (release_timer_) release_timer_->cancel();
   work_.reset();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();

@@ -37,12 +37,14 @@ class Broker {
 
  private:
   absl::Status StartServing();
+  void ReleaseMemoryWhenIdle();
 
   BrokerContext context_;
   std::unique_ptr<storage::MetaStore> meta_;
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<TopicRegistry> topics_;
   std::unique_ptr<BrokerMetrics> metrics_;
+  std::unique_ptr<base::ByteBudget> fetch_budget_;
   asio::io_context io_;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
@@ -53,6 +55,9 @@ class Broker {
   std::unique_ptr<RpcDispatcher> dispatcher_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
+  // Gives freed heap back to the kernel when the broker has been idle (ReleaseMemoryWhenIdle).
+  std::unique_ptr<asio::steady_timer> release_timer_;
+  uint64_t calls_at_last_release_ = 0;
   std::atomic<bool> ready_{false};
   std::string grpc_address_;
   std::string admin_address_;

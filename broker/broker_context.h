@@ -5,6 +5,7 @@
 #include <string>
 
 #include "asio.hpp"
+#include "base/byte_budget.h"
 #include "broker/config.h"
 #include "broker/metrics.h"
 #include "broker/topic_registry.h"
@@ -14,6 +15,8 @@ namespace rill::broker {
 struct BrokerContext {
   BrokerConfig config;
   TopicRegistry* topics = nullptr;
+  // Bytes that fetches may hold at once, from the read until the response is sent.
+  base::ByteBudget* fetch_budget = nullptr;
   BrokerMetrics* metrics = nullptr;
   // Runs timers and the work woken by them (fetch retries) off the gRPC threads.
   asio::io_context* io = nullptr;

@@ -33,6 +33,8 @@ struct BrokerConfig {
   int64_t max_inflight_request_bytes = int64_t{256} << 20;
   // Cap on a fetch response, whatever the consumer asks.
   int64_t max_fetch_bytes = 50 << 20;
+  // Most bytes of records that fetches hold at once, across the broker.
+  int64_t max_fetch_inflight_bytes = int64_t{256} << 20;
   // Cap on how long a fetch may long-poll.
   int64_t max_fetch_wait_ms = 30000;
   int64_t retention_check_interval_ms = 300000;

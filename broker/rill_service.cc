@@ -47,12 +47,11 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
     asio::post(*context_->io, [self = shared_from_this(), final] { self->Attempt(final); });
   }
 
-  // Reads every partition into a fresh response; returns the bytes read and whether any
-  // partition answered with an error.
-  std::pair<int64_t, bool> ReadAll(v1::FetchResponse* out, std::vector<int64_t>* watermarks) {
-    const int64_t total_max =
-        std::min<int64_t>(request_->max_bytes() > 0 ? request_->max_bytes() : INT32_MAX,
-                          context_->config.max_fetch_bytes);
+  // Reads every partition into a fresh response, at most `total_max` bytes of records (0: none,
+  // only offsets and errors); returns the bytes read and whether any partition answered with an
+  // error.
+  std::pair<int64_t, bool> ReadAll(int64_t total_max, v1::FetchResponse* out,
+                                   std::vector<int64_t>* watermarks) {
     int64_t total = 0;
     bool any_error = false;
     watermarks->clear();
@@ -82,7 +81,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
         any_error = true;
         continue;
       }
-      if (offset == high_watermark || want.max_bytes() <= 0) continue;
+      if (offset == high_watermark || want.max_bytes() <= 0 || total_max == 0) continue;
       // Past the total budget, only the first batch of the response may still be returned.
       int64_t budget = std::min<int64_t>(want.max_bytes(), total_max - total);
       if (budget <= 0 && total > 0) continue;
@@ -101,9 +100,16 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   }
 
   void Attempt(bool final) {
+    // The bytes this attempt may read come out of the broker-wide budget for fetches, held
+    // until the response is sent. With none to spare it reads nothing and waits, as it would
+    // for data.
+    const int64_t want =
+        std::min<int64_t>(request_->max_bytes() > 0 ? request_->max_bytes() : INT32_MAX,
+                          context_->config.max_fetch_bytes);
+    const int64_t granted = context_->fetch_budget->TakeUpTo(want);
     v1::FetchResponse attempt;
     std::vector<int64_t> watermarks;
-    auto [bytes, any_error] = ReadAll(&attempt, &watermarks);
+    auto [bytes, any_error] = ReadAll(granted, &attempt, &watermarks);
     final = final || any_error || bytes >= std::max(1, request_->min_bytes()) ||
             Clock::now() >= deadline_ || context_->stopping.load();
     if (final) {
@@ -112,9 +118,12 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
       for (const auto& p : response_->partitions()) {
         if (p.error().code() != v1::NONE) context_->metrics->Error("fetch", p.error().code());
       }
-      reply_();
+      // The budget is held until the response is on the wire: a consumer slow to read its
+      // responses holds them in the broker's memory until then.
+      reply_([budget = context_->fetch_budget, granted] { budget->Give(granted); });
       return;
     }
+    context_->fetch_budget->Give(granted);
     Wait(watermarks);
   }
 

@@ -35,13 +35,13 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     const int64_t bytes = static_cast<int64_t>(request_bytes_.Length());
-    if (!dispatcher_->Reserve(bytes)) {
+    if (!dispatcher_->inflight().TryTake(bytes)) {
       Refuse("inflight_bytes",
              grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           fmt::format("the broker holds {} bytes of requests under way; a request "
                                       "of {} bytes would pass max.requests.inflight.bytes={}: "
                                       "retry later",
-                                      dispatcher_->inflight_request_bytes(), bytes,
+                                      dispatcher_->inflight().held(), bytes,
                                       dispatcher_->limits().max_inflight_request_bytes)));
       return;
     }
@@ -69,11 +69,15 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     response_.reset(method_->response_prototype->New());
-    method_->handler(*request_, response_.get(), [this] { Respond(); });
+    method_->handler(*request_, response_.get(), Reply([this](std::function<void()> after_sent) {
+      after_sent_ = std::move(after_sent);
+      Respond();
+    }));
   }
 
   void OnDone() override {
-    dispatcher_->Release(reserved_bytes_);
+    dispatcher_->inflight().Give(reserved_bytes_);
+    if (after_sent_) after_sent_();
     delete this;
   }
 
@@ -90,7 +94,7 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
     // The request is done with: its budget goes back before the response is on the wire.
     request_.reset();
     response_.reset();
-    dispatcher_->Release(std::exchange(reserved_bytes_, 0));
+    dispatcher_->inflight().Give(std::exchange(reserved_bytes_, 0));
     if (!serialized.ok()) {
       Finish(serialized);
       return;
@@ -105,6 +109,7 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
   std::unique_ptr<Message> request_;
   std::unique_ptr<Message> response_;
   int64_t reserved_bytes_ = 0;
+  std::function<void()> after_sent_;
 };
 
 int64_t CountFieldEntries(const Message& message, int64_t max, int64_t counted) {
@@ -133,16 +138,6 @@ int64_t CountFieldEntries(const Message& message, int64_t max, int64_t counted) 
 
 int64_t CountEntries(const Message& message, int64_t max) {
   return CountFieldEntries(message, max, 0);
-}
-
-bool RpcDispatcher::Reserve(int64_t bytes) {
-  int64_t held = inflight_bytes_.load();
-  do {
-    // One request is always let through when nothing else is held, whatever its size: the
-    // request-size limit (max.request.bytes) bounds it.
-    if (held > 0 && held + bytes > limits_.max_inflight_request_bytes) return false;
-  } while (!inflight_bytes_.compare_exchange_weak(held, held + bytes));
-  return true;
 }
 
 void RpcDispatcher::AddMethod(std::string_view service, std::string_view method,
@@ -175,6 +170,7 @@ void RpcDispatcher::CheckComplete(std::string_view service) const {
 
 grpc::ServerGenericBidiReactor* RpcDispatcher::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
+  calls_.fetch_add(1, std::memory_order_relaxed);
   auto it = methods_.find(context->method());
   if (it == methods_.end()) {
     return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/byte_budget.h"
 #include "broker/metrics.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -32,13 +33,28 @@ struct RpcLimits {
   int64_t max_inflight_request_bytes = int64_t{256} << 20;
 };
 
+// Sends a call's response. Called exactly once, from any thread, after the handler filled the
+// response; `after_sent`, if given, runs once the call is over (the response written, or the
+// call cancelled), for a handler that holds resources for as long as its response exists.
+class Reply {
+ public:
+  explicit Reply(std::function<void(std::function<void()>)> send) : send_(std::move(send)) {}
+  void operator()(std::function<void()> after_sent = nullptr) const {
+    send_(std::move(after_sent));
+  }
+
+ private:
+  std::function<void(std::function<void()>)> send_;
+};
+
 class RpcDispatcher final : public grpc::CallbackGenericService {
  public:
-  using Reply = std::function<void()>;
+  using Reply = broker::Reply;
   using Handler = std::function<void(const google::protobuf::Message& request,
                                      google::protobuf::Message* response, Reply reply)>;
 
-  RpcDispatcher(RpcLimits limits, BrokerMetrics* metrics) : limits_(limits), metrics_(metrics) {}
+  RpcDispatcher(RpcLimits limits, BrokerMetrics* metrics)
+      : limits_(limits), metrics_(metrics), inflight_(limits.max_inflight_request_bytes) {}
 
   // Routes /`service`/`method` (e.g. "rill.v1.Rill", "Produce") to `handler`. The request and
   // response types must be the ones the proto declares for the method.
@@ -72,11 +88,9 @@ class RpcDispatcher final : public grpc::CallbackGenericService {
       grpc::GenericCallbackServerContext* context) override;
 
   // Bytes of request messages held by calls under way.
-  int64_t inflight_request_bytes() const { return inflight_bytes_.load(); }
-
-  // Takes `bytes` from the in-flight budget; false (nothing taken) when they do not fit.
-  bool Reserve(int64_t bytes);
-  void Release(int64_t bytes) { inflight_bytes_.fetch_sub(bytes); }
+  base::ByteBudget& inflight() { return inflight_; }
+  // Calls started since the dispatcher was made.
+  uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
 
   const RpcLimits& limits() const { return limits_; }
   BrokerMetrics* metrics() const { return metrics_; }
@@ -96,7 +110,8 @@ class RpcDispatcher final : public grpc::CallbackGenericService {
   const RpcLimits limits_;
   BrokerMetrics* const metrics_;
   absl::flat_hash_map<std::string, Method> methods_;
-  std::atomic<int64_t> inflight_bytes_{0};
+  base::ByteBudget inflight_;
+  std::atomic<uint64_t> calls_{0};
 };
 
 // Entries of every repeated field of `message`, at every level of nesting; stops counting

@@ -3,6 +3,7 @@
 // runs against a real rill-broker process on a random loopback port.
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "format/big_endian.h"
@@ -279,5 +280,69 @@ TEST_CASE(
         grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(HighWatermark(stub.get(), "t", 0) == 0);
   CHECK(RawProduce(stub.get(), "t", 0, Batch({})).partitions(0).error().code() == v1::NONE);
+  REQUIRE(broker.Stop() == 0);
+}
+
+namespace {
+
+// Produces `records` records of 1 KiB, keyless, spread over the topic's partitions.
+void Fill(const BrokerProcess& broker, const std::string& topic, int records) {
+  ProducerOptions options;
+  options.client = Client(broker);
+  options.batch_bytes = 256 * 1024;
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  const std::string value = testing::ValueForOffset(7, 1024);
+  for (int i = 0; i < records; ++i) {
+    REQUIRE(
+        (*producer)->Send(ProducerRecord{topic, std::nullopt, value, {}, std::nullopt, {}}).ok());
+  }
+  (*producer)->Flush();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "hostile client: fetches hold at most max.fetches.inflight.bytes, and the memory goes "
+    "back once idle",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--max-fetches-inflight-bytes", "16777216"});
+  CreateTopic(broker, "wide", 60);
+  const int records = 150000;  // about 150 MiB
+  Fill(broker, "wide", records);
+  // Wait out the produce: its buffers go back to the kernel once the broker is idle.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const int64_t before = broker.RssBytes();
+
+  // Eight fetches of up to 50 MiB each may be out at once: up to 400 MiB of responses if
+  // nothing bounds them.
+  ConsumerOptions options;
+  options.client = Client(broker);
+  options.max_partition_fetch_bytes = 8 << 20;
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  std::vector<TopicPartition> all;
+  for (int p = 0; p < 60; ++p) all.push_back({"wide", p});
+  REQUIRE((*consumer)->Assign(all).ok());
+  REQUIRE((*consumer)->SeekToBeginning(all).ok());
+  int64_t peak = before;
+  int read = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (read < records && std::chrono::steady_clock::now() < deadline) {
+    auto polled = (*consumer)->Poll(200);
+    REQUIRE(polled.ok());
+    read += static_cast<int>(polled->size());
+    peak = std::max(peak, broker.RssBytes());
+  }
+  CHECK(read == records);
+  (*consumer)->Close();
+  INFO("RSS before " << before / 1048576 << " MiB, peak " << peak / 1048576 << " MiB");
+  CHECK(peak - before < (96 << 20));
+
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  const int64_t idle = broker.RssBytes();
+  INFO("RSS when idle again " << idle / 1048576 << " MiB");
+  CHECK(idle - before < (48 << 20));
   REQUIRE(broker.Stop() == 0);
 }

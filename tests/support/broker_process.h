@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -82,6 +83,16 @@ class BrokerProcess {
   }
 
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  // Resident memory of the broker process now, from /proc (0 if it is not running).
+  int64_t RssBytes() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+    }
+    return 0;
+  }
   const std::string& admin_address() const { return admin_address_; }
   std::string log() const {
     std::lock_guard<std::mutex> lock(mu_);

@@ -98,12 +98,18 @@ void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
     }
     topic->set_replication_factor(record->replication_factor());
     topic->mutable_configs()->insert(record->configs().begin(), record->configs().end());
-    for (const auto& partition : context_->topics->Partitions(name)) {
-      auto stats = partition->log().stats();
+    for (int32_t id = 0; id < record->partitions(); ++id) {
       auto* p = topic->add_partitions();
-      p->set_partition(partition->id());
-      p->set_leader(node);
+      p->set_partition(id);
       p->add_replicas(node);
+      auto partition = context_->topics->GetPartition(name, id);
+      SetError(partition.status(), p->mutable_error());
+      if (!partition.ok()) {
+        p->set_leader(-1);
+        continue;
+      }
+      auto stats = (*partition)->log().stats();
+      p->set_leader(node);
       p->add_in_sync_replicas(node);
       p->set_log_start_offset(stats.start_offset.value());
       p->set_high_watermark(stats.durable_offset.value());

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/allocator.h"
+#include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "google/protobuf/stubs/logging.h"
@@ -41,6 +42,12 @@ absl::Status Broker::Start() {
   logging::SetLevel(level);
   google::protobuf::SetLogHandler(&LogProtobufMessage);
 
+  // Descriptors are budgeted (partitions), so the broker takes all the system allows; a
+  // quarter of them, up to 1,024, stay free for connections and the metadata store.
+  auto file_limit = base::RaiseOpenFileLimit();
+  if (!file_limit.ok()) return file_limit.status();
+  const int64_t files_reserved = std::min<int64_t>(1024, *file_limit / 4);
+
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -58,7 +65,7 @@ absl::Status Broker::Start() {
   logs_ = std::move(*logs);
   topics_ = std::make_unique<TopicRegistry>(
       meta_.get(), logs_.get(), config.log,
-      TopicLimits{config.max_partitions_per_topic, /*max_replication_factor=*/1});
+      TopicLimits{config.max_partitions_per_topic, /*max_replication_factor=*/1, files_reserved});
   if (auto s = topics_->Load(); !s.ok()) return s;
   metrics_ = std::make_unique<BrokerMetrics>();
 
@@ -82,9 +89,11 @@ absl::Status Broker::Start() {
   release_timer_ = std::make_unique<asio::steady_timer>(io_);
   ReleaseMemoryWhenIdle();
   ready_ = true;
-  logging::Info("broker", "rill-broker node={} listening grpc={} admin={} data={} topics={}",
+  logging::Info("broker",
+                "rill-broker node={} listening grpc={} admin={} data={} topics={} "
+                "offline_partitions={} open_files_limit={}",
                 config.node_id, grpc_address_, admin_address_, config.data_dir,
-                topics_->List().size());
+                topics_->List().size(), topics_->Offline().size(), *file_limit);
   return absl::OkStatus();
 }
 

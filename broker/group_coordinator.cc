@@ -57,10 +57,19 @@ absl::Status GroupCoordinator::Start() {
   }
   for (int32_t p = 0; p < existing->partitions(); ++p) {
     auto shard = std::make_unique<Shard>(limits_);
+    shard->id = p;
     auto partition = context_->topics->GetPartition(kOffsetsTopic, p);
-    if (!partition.ok()) return partition.status();
-    shard->partition = *partition;
-    if (auto s = Replay(shard.get()); !s.ok()) return s;
+    if (partition.ok()) {
+      shard->partition = *partition;
+      shard->unavailable = Replay(shard.get());
+    } else {
+      shard->unavailable = partition.status();
+    }
+    if (!shard->unavailable.ok()) {
+      shard->partition = nullptr;
+      logging::Error("groups", "the groups of {}-{} are unavailable: {}", kOffsetsTopic, p,
+                     shard->unavailable.message());
+    }
     shards_.push_back(std::move(shard));
   }
   timer_ = std::make_unique<asio::steady_timer>(*context_->io);
@@ -127,11 +136,16 @@ absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::s
   Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
                              group_id, static_cast<int32_t>(shards_.size())))]
                      .get();
+  if (!shard->unavailable.ok()) {
+    return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
+                    fmt::format("COORDINATOR_NOT_AVAILABLE: {}-{} is unavailable: {}",
+                                kOffsetsTopic, shard->id, shard->unavailable.message()));
+  }
   if (shard->failed.load()) {
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
                     fmt::format("COORDINATOR_NOT_AVAILABLE: {}-{} failed to write; restart the "
                                 "broker to recover it",
-                                kOffsetsTopic, shard->partition->id()));
+                                kOffsetsTopic, shard->id));
   }
   return shard;
 }
@@ -511,7 +525,7 @@ void GroupCoordinator::ScheduleExpiry() {
 void GroupCoordinator::ExpireSessions() {
   const int64_t now = NowMs();
   for (const auto& shard : shards_) {
-    if (shard->failed.load()) continue;
+    if (shard->failed.load() || !shard->unavailable.ok()) continue;
     absl::MutexLock lock(&shard->mu);
     std::vector<groups::GroupLogRecord> records;
     shard->store.ExpireSessions([this] { return Catalog(); }, now, &records);

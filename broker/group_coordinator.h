@@ -63,7 +63,11 @@ class GroupCoordinator {
     explicit Shard(groups::GroupLimits limits) : store(std::move(limits)) {}
     absl::Mutex mu;
     groups::GroupStore store ABSL_GUARDED_BY(mu);
+    int32_t id = 0;
+    // Null when the partition is offline or could not be replayed: `unavailable` says why, and
+    // the shard's groups get COORDINATOR_NOT_AVAILABLE while the other shards serve.
     std::shared_ptr<Partition> partition;
+    absl::Status unavailable;
     // Set once an append failed; read without the lock by the append callbacks.
     std::atomic<bool> failed{false};
   };

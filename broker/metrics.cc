@@ -94,6 +94,20 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics, const storage::Fl
     start.Add(labels).Set(static_cast<double>(stats.start_offset.value()));
     segments.Add(labels).Set(static_cast<double>(stats.segment_count));
   }
+  auto& offline = BuildGauge()
+                      .Name("rill_partition_offline")
+                      .Help("1 for a partition whose log could not be opened (it serves nothing)")
+                      .Register(snapshot);
+  const auto offline_partitions = topics.Offline();
+  for (const auto& p : offline_partitions) {
+    offline.Add({{"topic", p.topic}, {"partition", std::to_string(p.partition)}}).Set(1);
+  }
+  BuildGauge()
+      .Name("rill_partitions_offline")
+      .Help("Partitions whose log could not be opened")
+      .Register(snapshot)
+      .Add({})
+      .Set(static_cast<double>(offline_partitions.size()));
   // A counter (for rate()), filled from the flusher's own count at each scrape.
   BuildCounter()
       .Name("rill_storage_syncs_total")

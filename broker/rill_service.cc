@@ -342,11 +342,18 @@ void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataRespo
       SetError(partition.status(), topic->mutable_error());
       continue;
     }
-    for (const auto& p : context_->topics->Partitions(name)) {
+    const auto record = context_->topics->Get(name);
+    for (int32_t p = 0; record && p < record->partitions(); ++p) {
       auto* meta = topic->add_partitions();
-      meta->set_partition(p->id());
-      meta->set_leader(node);
+      meta->set_partition(p);
       meta->add_replicas(node);
+      auto partition = context_->topics->GetPartition(name, p);
+      SetError(partition.status(), meta->mutable_error());
+      if (!partition.ok()) {
+        meta->set_leader(-1);
+        continue;
+      }
+      meta->set_leader(node);
       meta->add_in_sync_replicas(node);
     }
   }

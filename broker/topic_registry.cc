@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "absl/container/flat_hash_set.h"
 #include "api/error.h"
+#include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 
@@ -74,29 +76,77 @@ absl::Status TopicRegistry::Load() {
   auto stored = meta_->Scan(kTopicKeyPrefix, kMaxTopics);
   if (!stored.ok()) return stored.status();
   absl::MutexLock lock(&mu_);
+  absl::flat_hash_set<std::string> known;
   for (const auto& [key, value] : *stored) {
     Topic topic;
     if (!topic.record.ParseFromString(value)) {
       return absl::DataLossError(fmt::format("meta store entry {} is not a topic record", key));
     }
-    if (auto s = OpenPartitions(&topic, 0, topic.record.partitions()); !s.ok()) return s;
-    std::string name = topic.record.name();
-    topics_.emplace(std::move(name), std::move(topic));
+    const std::string& name = topic.record.name();
+    const storage::LogConfig config = LogConfigFor(topic.record);
+    for (int32_t p = 0; p < topic.record.partitions(); ++p) {
+      known.insert(LogName(name, p));
+      auto log = logs_->GetOrCreate(LogName(name, p), config);
+      if (log.ok()) {
+        topic.partitions.push_back(std::make_shared<Partition>(name, p, *log));
+        continue;
+      }
+      // One damaged partition must not keep the others from serving.
+      logging::Error("broker", "partition {}-{} is offline: {}", name, p, log.status().message());
+      topic.partitions.push_back(nullptr);
+      topic.offline.emplace(p, log.status());
+    }
+    std::string key_name = name;
+    topics_.emplace(std::move(key_name), std::move(topic));
+  }
+  auto on_disk = logs_->ListOnDisk();
+  if (!on_disk.ok()) return on_disk.status();
+  for (const std::string& dir : *on_disk) {
+    if (known.contains(dir)) continue;
+    logging::Warn("broker", "removing log directory {}: it belongs to no topic", dir);
+    if (auto s = logs_->Delete(dir); !s.ok() && !absl::IsNotFound(s)) return s;
   }
   return absl::OkStatus();
 }
 
 absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t to) {
-  storage::LogConfig config = LogConfigFor(topic->record);
+  const std::string& name = topic->record.name();
+  const storage::LogConfig config = LogConfigFor(topic->record);
   for (int32_t p = from; p < to; ++p) {
-    auto log = logs_->GetOrCreate(LogName(topic->record.name(), p), config);
+    auto log = logs_->GetOrCreate(LogName(name, p), config);
     if (!log.ok()) {
-      return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{}: {}", topic->record.name(), p,
-                                                     log.status().message()));
+      topic->partitions.resize(static_cast<size_t>(from));
+      DeleteLogs(name, from, p + 1);
+      return ApiError(v1::STORAGE_ERROR,
+                      fmt::format("partition {}-{}: {}", name, p, log.status().message()));
     }
-    topic->partitions.push_back(std::make_shared<Partition>(topic->record.name(), p, *log));
+    topic->partitions.push_back(std::make_shared<Partition>(name, p, *log));
   }
   return absl::OkStatus();
+}
+
+void TopicRegistry::DeleteLogs(const std::string& name, int32_t from, int32_t to) {
+  for (int32_t p = from; p < to; ++p) {
+    absl::Status s = logs_->Delete(LogName(name, p));
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      logging::Warn("broker", "deleting partition {}-{}: {}", name, p, s.message());
+    }
+  }
+}
+
+absl::Status TopicRegistry::CheckFileBudget(int32_t partitions) const {
+  auto limit = base::OpenFileLimit();
+  auto open = base::OpenFileCount();
+  if (!limit.ok() || !open.ok()) return absl::OkStatus();  // nothing to budget against
+  const int64_t needed = kFilesPerPartition * partitions;
+  const int64_t spare = *limit - *open - limits_.files_reserved;
+  if (needed <= spare) return absl::OkStatus();
+  return ApiError(v1::INVALID_PARTITIONS,
+                  fmt::format("{} partition(s) need {} file descriptors but only {} are spare "
+                              "(limit {}, {} open, {} kept in reserve): raise the broker's open "
+                              "files limit (ulimit -n) or use fewer partitions",
+                              partitions, needed, std::max<int64_t>(spare, 0), *limit, *open,
+                              limits_.files_reserved));
 }
 
 absl::Status TopicRegistry::Store(const v1::TopicRecord& record) {
@@ -132,11 +182,15 @@ absl::StatusOr<v1::TopicRecord> TopicRegistry::Create(const std::string& name, i
   topic.record.set_replication_factor(replication_factor);
   topic.record.mutable_configs()->insert(configs.begin(), configs.end());
   topic.record.set_created_ms(NowMs());
+  if (auto s = CheckFileBudget(partitions); !s.ok()) return s;
   if (validate_only) return topic.record;
-  // The record is stored before the logs exist: should the broker stop in between, Load()
-  // creates them.
-  if (auto s = Store(topic.record); !s.ok()) return s;
+  // The logs come first and the record last, so a failure leaves neither behind; should the
+  // broker stop in between, Load() removes the logs of no topic.
   if (auto s = OpenPartitions(&topic, 0, partitions); !s.ok()) return s;
+  if (auto s = Store(topic.record); !s.ok()) {
+    DeleteLogs(name, 0, partitions);
+    return s;
+  }
   v1::TopicRecord record = topic.record;
   topics_.emplace(name, std::move(topic));
   logging::Info("broker", "created topic {} partitions={}", name, partitions);
@@ -157,12 +211,7 @@ absl::Status TopicRegistry::Delete(const std::string& name) {
     topic = std::move(it->second);
     topics_.erase(it);
   }
-  for (const auto& partition : topic.partitions) {
-    absl::Status s = logs_->Delete(LogName(name, partition->id()));
-    if (!s.ok() && !absl::IsNotFound(s)) {
-      logging::Warn("broker", "deleting partition {}-{}: {}", name, partition->id(), s.message());
-    }
-  }
+  DeleteLogs(name, 0, static_cast<int32_t>(topic.partitions.size()));
   logging::Info("broker", "deleted topic {}", name);
   return absl::OkStatus();
 }
@@ -181,11 +230,17 @@ absl::Status TopicRegistry::CreatePartitions(const std::string& name, int32_t to
                                 "that and at most {}, got {}",
                                 name, current, limits_.max_partitions_per_topic, total));
   }
+  if (auto s = CheckFileBudget(total - current); !s.ok()) return s;
+  if (auto s = OpenPartitions(&topic, current, total); !s.ok()) return s;
   v1::TopicRecord updated = topic.record;
   updated.set_partitions(total);
-  if (auto s = Store(updated); !s.ok()) return s;
+  if (auto s = Store(updated); !s.ok()) {
+    topic.partitions.resize(static_cast<size_t>(current));
+    DeleteLogs(name, current, total);
+    return s;
+  }
   topic.record = updated;
-  return OpenPartitions(&topic, current, total);
+  return absl::OkStatus();
 }
 
 absl::Status TopicRegistry::AlterConfigs(const std::string& name, const TopicConfigs& set,
@@ -209,6 +264,7 @@ absl::Status TopicRegistry::AlterConfigs(const std::string& name, const TopicCon
   if (auto s = Store(updated); !s.ok()) return s;
   topic.record = updated;
   for (const auto& partition : topic.partitions) {
+    if (partition == nullptr) continue;
     if (auto s = partition->log().UpdateConfig(*config); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -239,6 +295,10 @@ absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::GetPartition(const std
     return ApiError(v1::UNKNOWN_PARTITION,
                     fmt::format("topic '{}' has no partition {}", topic, partition));
   }
+  if (auto offline = it->second.offline.find(partition); offline != it->second.offline.end()) {
+    return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{} is offline: {}", topic,
+                                                   partition, offline->second.message()));
+  }
   return it->second.partitions[static_cast<size_t>(partition)];
 }
 
@@ -246,14 +306,29 @@ std::vector<std::shared_ptr<Partition>> TopicRegistry::Partitions(const std::str
   absl::MutexLock lock(&mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) return {};
-  return it->second.partitions;
+  std::vector<std::shared_ptr<Partition>> out;
+  for (const auto& partition : it->second.partitions) {
+    if (partition != nullptr) out.push_back(partition);
+  }
+  return out;
 }
 
 std::vector<std::shared_ptr<Partition>> TopicRegistry::AllPartitions() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Partition>> out;
   for (const auto& [name, topic] : topics_) {
-    out.insert(out.end(), topic.partitions.begin(), topic.partitions.end());
+    for (const auto& partition : topic.partitions) {
+      if (partition != nullptr) out.push_back(partition);
+    }
+  }
+  return out;
+}
+
+std::vector<OfflinePartition> TopicRegistry::Offline() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<OfflinePartition> out;
+  for (const auto& [name, topic] : topics_) {
+    for (const auto& [partition, error] : topic.offline) out.push_back({name, partition, error});
   }
   return out;
 }

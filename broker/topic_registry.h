@@ -28,6 +28,20 @@ namespace rill::broker {
 struct TopicLimits {
   int32_t max_partitions_per_topic = 10000;
   int32_t max_replication_factor = 1;  // one broker today
+  // File descriptors a create or grow must leave free (for connections, the metadata store and
+  // the segments existing partitions roll into).
+  int64_t files_reserved = 1024;
+};
+
+// Descriptors a new partition opens: its segment's log, offset index and time index.
+inline constexpr int64_t kFilesPerPartition = 3;
+
+// A partition whose log could not be opened at start (corrupt, unreadable): it is offline,
+// with this error, while the broker serves the others.
+struct OfflinePartition {
+  std::string topic;
+  int32_t partition = 0;
+  absl::Status error;
 };
 
 // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
@@ -42,9 +56,12 @@ class TopicRegistry {
   TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
                 storage::LogConfig log_defaults, TopicLimits limits);
 
-  // Reopens every stored topic. Returns the first error (a partition that cannot be recovered).
+  // Reopens every stored topic. A partition whose log cannot be recovered is offline (see
+  // Offline()), not an error; log directories of no topic (a create or delete cut short by a
+  // crash) are removed. Errors: the metadata store could not be read.
   absl::Status Load();
 
+  // All or nothing: on any failure no record and no log is left behind.
   absl::StatusOr<v1::TopicRecord> Create(const std::string& name, int32_t partitions,
                                          int32_t replication_factor, const TopicConfigs& configs,
                                          bool validate_only);
@@ -55,12 +72,15 @@ class TopicRegistry {
 
   std::optional<v1::TopicRecord> Get(const std::string& name) const;
   std::vector<v1::TopicRecord> List() const;
-  // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent.
+  // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent, STORAGE_ERROR when offline.
   absl::StatusOr<std::shared_ptr<Partition>> GetPartition(const std::string& topic,
                                                           int32_t partition) const;
+  // The online partitions of a topic, in order.
   std::vector<std::shared_ptr<Partition>> Partitions(const std::string& topic) const;
-  // Every partition of every topic (for metrics).
+  // Every online partition of every topic (for metrics).
   std::vector<std::shared_ptr<Partition>> AllPartitions() const;
+  // Every offline partition, by topic and partition.
+  std::vector<OfflinePartition> Offline() const;
 
   const storage::LogConfig& log_defaults() const { return log_defaults_; }
   // The log settings of a topic: defaults plus its configs.
@@ -69,11 +89,20 @@ class TopicRegistry {
  private:
   struct Topic {
     v1::TopicRecord record;
+    // One per partition; null for an offline one, whose error is in `offline`.
     std::vector<std::shared_ptr<Partition>> partitions;
+    std::map<int32_t, absl::Status> offline;
   };
 
+  // Opens partitions [from, to) of `topic`. All or nothing: on a failure the logs it opened
+  // are deleted again and the error returned.
   absl::Status OpenPartitions(Topic* topic, int32_t from, int32_t to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the logs of partitions [from, to) of `name` (undoing OpenPartitions).
+  void DeleteLogs(const std::string& name, int32_t from, int32_t to);
+  // INVALID_PARTITIONS when opening `partitions` more would leave fewer descriptors free than
+  // the reserve.
+  absl::Status CheckFileBudget(int32_t partitions) const;
   absl::Status Store(const v1::TopicRecord& record);
 
   storage::MetaStore* const meta_;

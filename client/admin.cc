@@ -79,7 +79,8 @@ absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& name) {
                               p.log_start_offset(),
                               p.high_watermark(),
                               p.size_bytes(),
-                              p.segments()});
+                              p.segments(),
+                              api::FromError(p.error())});
   }
   return out;
 }
@@ -138,6 +139,13 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
   out.controller_id = response->controller_id();
   for (const auto& b : response->brokers())
     out.brokers.push_back({b.node_id(), b.host(), b.port()});
+  for (const auto& t : response->topics()) {
+    for (const auto& p : t.partitions()) {
+      if (p.error().code() != v1::NONE) {
+        out.offline_partitions.push_back({t.name(), p.partition(), api::FromError(p.error())});
+      }
+    }
+  }
   return out;
 }
 

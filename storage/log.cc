@@ -54,6 +54,7 @@ Log::Log(std::string dir, const LogConfig& config, LogOptions options)
       fs_(options.fs),
       flusher_(options.flusher),
       clock_ms_(options.clock_ms ? std::move(options.clock_ms) : SystemClockMs),
+      recovery_point_(options.recovery_point),
       max_batch_bytes_(config.max_batch_bytes),
       config_(config) {}
 
@@ -126,7 +127,8 @@ absl::Status Log::Recover() {
     auto mode = (active && !recovery_.clean_shutdown) ? Segment::OpenMode::kRepairTail
                                                       : Segment::OpenMode::kVerifyTail;
     SegmentRecovery report;
-    auto segment = Segment::Open(fs_, dir_, bases[i], config_, mode, &report);
+    auto segment =
+        Segment::Open(fs_, dir_, bases[i], config_, mode, recovery_point_.value_or(0), &report);
     if (!segment.ok()) {
       return absl::Status(segment.status().code(), fmt::format("log {} cannot be recovered: {}",
                                                                dir_, segment.status().message()));
@@ -145,6 +147,13 @@ absl::Status Log::Recover() {
     segments_.push_back(std::move(*segment));
   }
 
+  const int64_t end = segments_.empty() ? 0 : segments_.back()->next_offset();
+  if (recovery_point_ && end < *recovery_point_) {
+    return absl::DataLossError(
+        fmt::format("log {} ends at offset {}, below its recovery point {}: records that were on "
+                    "disk are missing",
+                    dir_, end, *recovery_point_));
+  }
   if (!segments_.empty() && checkpoint_start > segments_.back()->next_offset()) {
     // Everything up to the start offset was deleted, and the unsynced tail of a relaxed log
     // was lost: continue from the start offset with an empty log.

@@ -98,6 +98,10 @@ struct LogOptions {
   Flusher* flusher = nullptr;
   // Wall-clock milliseconds, for rolling and retention by age. Defaults to the system clock.
   std::function<int64_t()> clock_ms;
+  // The log's recovery point (storage/recovery_points.h), if one was recorded: after a crash,
+  // data below it is verified but never cut, and a log that ends below it has lost
+  // acknowledged records (DataLoss).
+  std::optional<int64_t> recovery_point;
 };
 
 class Log final : public Flushable {
@@ -198,6 +202,7 @@ class Log final : public Flushable {
   FileSystem* const fs_;
   Flusher* const flusher_;
   const std::function<int64_t()> clock_ms_;
+  const std::optional<int64_t> recovery_point_;
   LogRecovery recovery_;
   // config_.max_batch_bytes, readable without the lock.
   std::atomic<size_t> max_batch_bytes_;

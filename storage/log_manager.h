@@ -1,5 +1,6 @@
 // LogManager: the logs of one data directory, one subdirectory per partition log
-// ("<topic>-<partition>"), sharing one Flusher, with a background retention pass.
+// ("<topic>-<partition>"), sharing one Flusher, with a background thread that checkpoints
+// every log's recovery point (storage/recovery_points.h) into one file and runs retention.
 //
 // Thread-safety: every method is thread-safe. Logs are handed out as shared_ptr so a caller
 // may keep using one while another thread deletes it (its files stay readable until released).
@@ -19,6 +20,7 @@
 #include "storage/file_system.h"
 #include "storage/flusher.h"
 #include "storage/log.h"
+#include "storage/recovery_points.h"
 
 namespace rill::storage {
 
@@ -29,6 +31,11 @@ struct LogManagerOptions {
   // log.retention.check.interval.ms; 0 disables the background pass (tests call
   // EnforceRetention themselves).
   int64_t retention_check_interval_ms = 5 * 60 * 1000;
+  // How often the recovery points are written (one small synced file); 0 disables the
+  // background checkpoint (tests call CheckpointRecoveryPoints themselves). After a crash, a
+  // corrupt batch written since the last checkpoint is cut as a torn tail would be; one below
+  // it makes the log fail to open with DataLoss.
+  int64_t recovery_point_interval_ms = 1000;
 };
 
 // Log names are used as directory names: 1 to 255 characters of [A-Za-z0-9._-], not "." or "..".
@@ -51,6 +58,9 @@ class LogManager {
 
   // One retention pass over every open log.
   RetentionResult EnforceRetention();
+  // Records every open log's durable offset as its recovery point, keeping the recorded points
+  // of logs on disk that are not open, and writes them durably.
+  absl::Status CheckpointRecoveryPoints();
   // Closes every log cleanly; the first error is returned. Idempotent.
   absl::Status Close();
 
@@ -59,14 +69,17 @@ class LogManager {
 
  private:
   explicit LogManager(LogManagerOptions options) : options_(std::move(options)) {}
-  void RetentionLoop();
+  void BackgroundLoop();
 
   const LogManagerOptions options_;
   Flusher flusher_;
+  // Serializes checkpoint writes, so that the last one written holds the newest points.
+  absl::Mutex checkpoint_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Log>> logs_ ABSL_GUARDED_BY(mu_);
+  RecoveryPoints recovery_points_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread retention_thread_;
+  std::thread background_thread_;
 };
 
 }  // namespace rill::storage

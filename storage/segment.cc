@@ -127,12 +127,13 @@ absl::Status Segment::CreateIndexes() {
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std::string& dir,
                                                        int64_t base_offset, const LogConfig& config,
-                                                       OpenMode mode, SegmentRecovery* recovery) {
+                                                       OpenMode mode, int64_t recovery_point,
+                                                       SegmentRecovery* recovery) {
   auto file = fs->Open(JoinPath(dir, SegmentFileName(base_offset, "log")), /*create=*/false);
   if (!file.ok()) return file.status();
   std::shared_ptr<Segment> segment(new Segment(fs, dir, base_offset, config, std::move(*file)));
   if (mode == OpenMode::kRepairTail) {
-    if (auto s = segment->ScanAndRebuild(mode, recovery); !s.ok()) return s;
+    if (auto s = segment->ScanAndRebuild(mode, recovery_point, recovery); !s.ok()) return s;
     return segment;
   }
   absl::Status loaded = segment->LoadIndexesAndVerifyTail();
@@ -141,7 +142,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs, const std
   // intact, so rebuild from it and report DataLoss only if the log itself is bad.
   logging::Info("storage", "rebuilding indexes of {}: {}", segment->log_path(), loaded.message());
   recovery->indexes_rebuilt = true;
-  if (auto s = segment->ScanAndRebuild(mode, recovery); !s.ok()) return s;
+  if (auto s = segment->ScanAndRebuild(mode, recovery_point, recovery); !s.ok()) return s;
   return segment;
 }
 
@@ -199,7 +200,8 @@ absl::Status Segment::LoadIndexesAndVerifyTail() {
   return absl::OkStatus();
 }
 
-absl::Status Segment::ScanAndRebuild(OpenMode mode, SegmentRecovery* recovery) {
+absl::Status Segment::ScanAndRebuild(OpenMode mode, int64_t recovery_point,
+                                     SegmentRecovery* recovery) {
   auto file_size = log_->Size();
   if (!file_size.ok()) return file_size.status();
   if (auto s = CreateIndexes(); !s.ok()) return s;
@@ -231,6 +233,12 @@ absl::Status Segment::ScanAndRebuild(OpenMode mode, SegmentRecovery* recovery) {
   if (problem.empty()) return absl::OkStatus();
   if (mode == OpenMode::kVerifyTail) {
     return absl::DataLossError(fmt::format("{}: {}", log_path(), problem));
+  }
+  if (next_offset_ < recovery_point) {
+    return absl::DataLossError(
+        fmt::format("{}: batch at offset {} (position {}) lies below the recovery point {}, so "
+                    "it was on disk and acknowledged, and it is invalid: {}",
+                    log_path(), next_offset_, size_bytes_, recovery_point, problem));
   }
   recovery->truncated_bytes = *file_size - size_bytes_;
   recovery->truncation_reason = problem;
@@ -448,7 +456,7 @@ absl::Status Segment::TruncateTo(int64_t offset) {
   if (!position.ok()) return position.status();
   if (auto s = log_->Truncate(*position); !s.ok()) return s;
   SegmentRecovery unused;
-  return ScanAndRebuild(OpenMode::kVerifyTail, &unused);
+  return ScanAndRebuild(OpenMode::kVerifyTail, 0, &unused);
 }
 
 absl::Status Segment::DeleteFiles() {

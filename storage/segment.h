@@ -78,16 +78,20 @@ class Segment {
     // verify only the batches after the last index entry. Any invalid batch is DataLoss.
     kVerifyTail,
     // Possibly torn by a crash: verify every batch and truncate the file at the first one that
-    // is incomplete or invalid, which was never acknowledged.
+    // is incomplete or invalid, which was never acknowledged — unless it lies below the
+    // segment's recovery point (Open), where data was known to be on disk: that is DataLoss.
     kRepairTail,
   };
 
   static absl::StatusOr<std::shared_ptr<Segment>> Create(FileSystem* fs, const std::string& dir,
                                                          int64_t base_offset,
                                                          const LogConfig& config);
+  // `recovery_point`: with kRepairTail, the offset below which the data was durable (0: not
+  // known, anything may be cut).
   static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs, const std::string& dir,
                                                        int64_t base_offset, const LogConfig& config,
-                                                       OpenMode mode, SegmentRecovery* recovery);
+                                                       OpenMode mode, int64_t recovery_point,
+                                                       SegmentRecovery* recovery);
 
   // Appends one validated batch whose offsets already continue this segment. On error nothing
   // of the batch remains in the file or the indexes.
@@ -165,7 +169,7 @@ class Segment {
 
   absl::Status CreateIndexes();
   // Rebuilds the in-memory state and both indexes by scanning the whole .log file.
-  absl::Status ScanAndRebuild(OpenMode mode, SegmentRecovery* recovery);
+  absl::Status ScanAndRebuild(OpenMode mode, int64_t recovery_point, SegmentRecovery* recovery);
   absl::Status LoadIndexesAndVerifyTail();
   // Updates the in-memory state and the indexes for a batch now stored at `position`.
   absl::Status Index(const format::BatchHeader& header, uint64_t position);

@@ -32,8 +32,9 @@ struct Options {
 
 constexpr char kUsage[] =
     "usage: rill-dump [--records] [--max-batches N] PATH...\n"
-    "  PATH: a segment .log, .index or .timeindex file, or a partition directory\n"
-    "  --records        also print every record of uncompressed batches\n"
+    "  PATH: a segment .log, .index or .timeindex file, or a partition directory (every\n"
+    "        segment, its indexes checked, and no offsets missing between segments)\n"
+    "  --records        also print every record (compressed batches are decompressed)\n"
     "  --max-batches N  stop after N batches per segment\n";
 
 std::string Printable(std::string_view bytes, size_t limit = 64) {
@@ -79,8 +80,10 @@ void PrintRecords(std::string_view batch, const format::BatchHeader& h) {
   if (!reader.status().ok()) fmt::print("| ERROR: {}\n", reader.status().message());
 }
 
-// Returns false if anything was corrupt.
-bool DumpLog(const std::filesystem::path& path, const Options& options) {
+// Returns false if anything was corrupt. `*end`, if given, is set to the offset after the last
+// batch when the whole file was read.
+bool DumpLog(const std::filesystem::path& path, const Options& options,
+             std::optional<int64_t>* end = nullptr) {
   auto base = BaseOffsetOf(path);
   auto file = FileSystem::Default()->Open(path.string(), /*create=*/false);
   if (!file.ok()) {
@@ -120,6 +123,7 @@ bool DumpLog(const std::filesystem::path& path, const Options& options) {
     expected = h.next_offset();
     ++batches;
   }
+  if (end != nullptr && (options.max_batches < 0 || batches < options.max_batches)) *end = expected;
   return ok;
 }
 
@@ -132,7 +136,9 @@ std::optional<format::BatchHeader> HeaderAt(const storage::File& log, uint64_t p
   return *h;
 }
 
-bool DumpIndex(const std::filesystem::path& path, bool time_index) {
+// Prints the entries of an index file (only a summary when `quiet`), checking each against the
+// .log beside it. Returns false if the index is corrupt or points where no batch starts.
+bool DumpIndex(const std::filesystem::path& path, bool time_index, bool quiet = false) {
   auto base = BaseOffsetOf(path);
   if (!base) {
     fmt::print(stderr, "rill-dump: {} is not named after a base offset\n", path.string());
@@ -143,7 +149,7 @@ bool DumpIndex(const std::filesystem::path& path, bool time_index) {
   auto log = FileSystem::Default()->Open(log_path.string(), /*create=*/false);
   uint64_t log_size = UINT64_MAX;
   if (log.ok()) log_size = *(*log)->Size();
-  fmt::print("Dumping {}{}\n", path.string(),
+  fmt::print("{} {}{}\n", quiet ? "Checking" : "Dumping", path.string(),
              log.ok() ? "" : " (no .log beside it: entries not checked)");
   bool ok = true;
   if (time_index) {
@@ -153,8 +159,9 @@ bool DumpIndex(const std::filesystem::path& path, bool time_index) {
       return false;
     }
     for (const auto& e : index->entries()) {
-      fmt::print("timestamp: {} offset: {}\n", e.timestamp, *base + e.relative_offset);
+      if (!quiet) fmt::print("timestamp: {} offset: {}\n", e.timestamp, *base + e.relative_offset);
     }
+    if (quiet) fmt::print("{} entries\n", index->entries().size());
     return true;
   }
   auto index = storage::OffsetIndex::Load(FileSystem::Default(), path.string(), *base, log_size);
@@ -171,24 +178,57 @@ bool DumpIndex(const std::filesystem::path& path, bool time_index) {
         ok = false;
       }
     }
-    fmt::print("offset: {} position: {}{}\n", *base + e.relative_offset, e.position, check);
+    if (!quiet || !check.empty()) {
+      fmt::print("offset: {} position: {}{}\n", *base + e.relative_offset, e.position, check);
+    }
+  }
+  if (quiet) fmt::print("{} entries\n", index->entries().size());
+  return ok;
+}
+
+// A partition directory: every segment in order, its indexes checked, and the segments
+// checked to follow each other with no offsets missing between them.
+bool DumpDirectory(const std::filesystem::path& path, const Options& options) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> logs;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (storage::ParseSegmentFileName(entry.path().filename().string()))
+      logs.push_back(entry.path());
+  }
+  std::sort(logs.begin(), logs.end());
+  if (logs.empty()) {
+    fmt::print("ERROR: {} holds no segment (.log) files\n", path.string());
+    return false;
+  }
+  bool ok = true;
+  std::optional<int64_t> previous_end;
+  for (const auto& log : logs) {
+    const int64_t base = *BaseOffsetOf(log);
+    if (previous_end && *previous_end != base) {
+      fmt::print("ERROR: segment {} starts at offset {} but the one before it ends at {}: {}\n",
+                 log.filename().string(), base, *previous_end,
+                 base > *previous_end ? "a segment is missing" : "segments overlap");
+      ok = false;
+    }
+    std::optional<int64_t> end;
+    ok = DumpLog(log, options, &end) && ok;
+    previous_end = end;
+    for (const char* ext : {".index", ".timeindex"}) {
+      std::filesystem::path index = log;
+      index.replace_extension(ext);
+      if (!std::filesystem::exists(index)) {
+        fmt::print("WARNING: {} is missing (recovery rebuilds it)\n", index.string());
+        continue;
+      }
+      ok = DumpIndex(index, std::string(ext) == ".timeindex", /*quiet=*/true) && ok;
+    }
   }
   return ok;
 }
 
 bool DumpPath(const std::filesystem::path& path, const Options& options) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    std::vector<std::filesystem::path> logs;
-    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-      if (storage::ParseSegmentFileName(entry.path().filename().string()))
-        logs.push_back(entry.path());
-    }
-    std::sort(logs.begin(), logs.end());
-    bool ok = true;
-    for (const auto& log : logs) ok = DumpLog(log, options) && ok;
-    return ok;
-  }
+  if (std::filesystem::is_directory(path, ec)) return DumpDirectory(path, options);
   std::string ext = path.extension().string();
   if (ext == ".log") return DumpLog(path, options);
   if (ext == ".index") return DumpIndex(path, /*time_index=*/false);

@@ -260,10 +260,11 @@ int TopicCommand(const Context& ctx, Args& args) {
       for (const auto& p : t.partitions) {
         parts += fmt::format(
             "{}{{\"partition\":{},\"leader\":{},\"replicas\":[{}],\"in_sync_replicas\":[{}],"
-            "\"log_start_offset\":{},\"high_watermark\":{},\"size_bytes\":{},\"segments\":{}}}",
+            "\"log_start_offset\":{},\"high_watermark\":{},\"size_bytes\":{},\"segments\":{}{}}}",
             parts.empty() ? "" : ",", p.partition, p.leader, JoinInts(p.replicas),
             JoinInts(p.in_sync_replicas), p.log_start_offset, p.high_watermark, p.size_bytes,
-            p.segments);
+            p.segments,
+            p.error.ok() ? "" : ",\"error\":" + JsonString(std::string(p.error.message())));
       }
       std::string configs;
       for (const auto& [k, v] : t.configs) {
@@ -279,11 +280,20 @@ int TopicCommand(const Context& ctx, Args& args) {
     for (const auto& [k, v] : t.configs) fmt::print("config {}={}\n", k, v);
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : t.partitions) {
+      if (!p.error.ok()) {
+        rows.push_back(
+            {std::to_string(p.partition), "OFFLINE", JoinInts(p.replicas), "", "", "", ""});
+        continue;
+      }
       rows.push_back({std::to_string(p.partition), std::to_string(p.leader), JoinInts(p.replicas),
                       JoinInts(p.in_sync_replicas), std::to_string(p.log_start_offset),
                       std::to_string(p.high_watermark), std::to_string(p.size_bytes)});
     }
     PrintTable({"PARTITION", "LEADER", "REPLICAS", "ISR", "START", "END", "SIZE"}, rows);
+    for (const auto& p : t.partitions) {
+      if (!p.error.ok())
+        fmt::print("partition {} is offline: {}\n", p.partition, p.error.message());
+    }
     return 0;
   }
   if (verb == "delete") {
@@ -786,8 +796,16 @@ int ClusterCommand(const Context& ctx, Args& args) {
       brokers += fmt::format("{}{{\"node_id\":{},\"host\":{},\"port\":{}}}",
                              brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port);
     }
-    fmt::print("{{\"controller_id\":{},\"brokers\":[{}],\"topics\":{},\"partitions\":{}}}\n",
-               cluster.controller_id, brokers, topics.size(), partitions);
+    std::string offline;
+    for (const auto& p : cluster.offline_partitions) {
+      offline += fmt::format("{}{{\"topic\":{},\"partition\":{},\"error\":{}}}",
+                             offline.empty() ? "" : ",", JsonString(p.topic), p.partition,
+                             JsonString(std::string(p.error.message())));
+    }
+    fmt::print(
+        "{{\"controller_id\":{},\"brokers\":[{}],\"topics\":{},\"partitions\":{},"
+        "\"offline_partitions\":[{}]}}\n",
+        cluster.controller_id, brokers, topics.size(), partitions, offline);
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
@@ -796,7 +814,11 @@ int ClusterCommand(const Context& ctx, Args& args) {
                     b.node_id == cluster.controller_id ? "yes" : ""});
   }
   PrintTable({"NODE", "ADDRESS", "CONTROLLER"}, rows);
-  fmt::print("topics: {}, partitions: {}\n", topics.size(), partitions);
+  fmt::print("topics: {}, partitions: {}, offline: {}\n", topics.size(), partitions,
+             cluster.offline_partitions.size());
+  for (const auto& p : cluster.offline_partitions) {
+    fmt::print("offline {}-{}: {}\n", p.topic, p.partition, p.error.message());
+  }
   return 0;
 }
 

@@ -90,6 +90,56 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("rill-dump: a partition directory is checked whole: indexes and missing segments",
+          "[integration]") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("t-0");
+  {
+    storage::Flusher flusher;
+    storage::LogConfig config;
+    config.segment_bytes = 2048;
+    config.index_interval_bytes = 256;
+    auto log = storage::Log::Open(
+        dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
+    REQUIRE(log.ok());
+    for (int i = 0; i < 40; ++i) {
+      int64_t first = (*log)->next_offset().value();
+      REQUIRE((*log)->AppendAndWait(testing::MakeBatch(first, 4, 40, testing::NowMs())).ok());
+    }
+  }
+  const std::string dump = RILL_BIN_DIR "/rill-dump ";
+  std::vector<std::string> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") segments.push_back(entry.path().string());
+  }
+  std::sort(segments.begin(), segments.end());
+  REQUIRE(segments.size() >= 4);
+
+  Run whole = RunCommand(dump + dir);
+  CHECK(whole.exit_code == 0);
+  CHECK_THAT(
+      whole.output,
+      Catch::Contains("Checking " + segments[1].substr(0, segments[1].size() - 4) + ".index"));
+  CHECK_THAT(whole.output, !Catch::Contains("ERROR"));
+
+  SECTION("an index entry that points where no batch starts") {
+    std::string index = segments[0].substr(0, segments[0].size() - 4) + ".index";
+    std::fstream file(index, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(23);
+    file.put('\x07');
+    file.close();
+    Run bad = RunCommand(dump + dir);
+    CHECK(bad.exit_code == 1);
+    CHECK_THAT(bad.output, Catch::Contains("no batch with this base offset at this position"));
+  }
+  SECTION("a segment missing from the middle") {
+    std::filesystem::remove(segments[2]);
+    Run gap = RunCommand(dump + dir);
+    CHECK(gap.exit_code == 1);
+    CHECK_THAT(gap.output, Catch::Contains("a segment is missing"));
+  }
+}
+
 TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with exit codes",
           "[integration]") {
   testing::TempDir tmp;

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/test_util.h"
@@ -66,4 +68,131 @@ TEST_CASE("log manager: the background pass enforces retention", "[storage]") {
   CHECK((*log)->stats().segment_count == 1);
   CHECK((*log)->start_offset() > Offset(0));
   CHECK((*log)->next_offset() == Offset(60));
+}
+
+namespace {
+
+LogManagerOptions NoBackground(const std::string& dir) {
+  LogManagerOptions options;
+  options.data_dir = dir;
+  options.retention_check_interval_ms = 0;
+  options.recovery_point_interval_ms = 0;
+  return options;
+}
+
+RecoveryPoints ReadPoints(const std::string& data_dir) {
+  const std::string path = data_dir + "/" + kRecoveryPointsFileName;
+  auto bytes = ReadWholeFile(FileSystem::Default(), path, kMaxRecoveryPointsFileBytes);
+  REQUIRE(bytes.ok());
+  auto points = DecodeRecoveryPoints(*bytes, path);
+  REQUIRE(points.ok());
+  return *points;
+}
+
+void FlipByte(const std::string& path, uint64_t position) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(position));
+  char c;
+  file.get(c);
+  file.seekp(static_cast<std::streamoff>(position));
+  file.put(static_cast<char>(c ^ 0x20));
+}
+
+}  // namespace
+
+TEST_CASE("recovery points: encoded, decoded, and refused when damaged", "[storage]") {
+  const RecoveryPoints points = {{"orders-0", 120}, {"orders-1", 0}, {"__consumer_offsets-7", 9}};
+  const std::string bytes = EncodeRecoveryPoints(points);
+  auto decoded = DecodeRecoveryPoints(bytes, "f");
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == points);
+  CHECK(DecodeRecoveryPoints(EncodeRecoveryPoints({}), "f").value().empty());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] ^= 0x04;
+    CHECK(absl::IsDataLoss(DecodeRecoveryPoints(bad, "f").status()));
+  }
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CHECK(absl::IsDataLoss(DecodeRecoveryPoints(bytes.substr(0, n), "f").status()));
+  }
+}
+
+TEST_CASE(
+    "log manager: after a crash, acknowledged records below the recovery point are never "
+    "cut",
+    "[storage]") {
+  TempDir tmp;
+  std::vector<uint64_t> positions;
+  {
+    auto manager = LogManager::Open(NoBackground(tmp.path()));
+    REQUIRE(manager.ok());
+    auto log = (*manager)->GetOrCreate("orders-0", {});
+    REQUIRE(log.ok());
+    uint64_t position = 0;
+    for (int i = 0; i < 6; ++i) {
+      const std::string batch = MakeBatch(3 * i, 3, 30, testing::NowMs());
+      positions.push_back(position);
+      position += batch.size();
+      REQUIRE((*log)->AppendAndWait(batch).ok());
+    }
+    REQUIRE((*manager)->CheckpointRecoveryPoints().ok());
+    CHECK(ReadPoints(tmp.path()).at("orders-0") == 18);
+  }
+  // As if the broker had crashed: no clean-shutdown marker, and a byte of batch 4 damaged.
+  std::filesystem::remove(tmp.path() + "/orders-0/" + kCleanShutdownFileName);
+  FlipByte(tmp.path() + "/orders-0/" + SegmentFileName(0, "log"), positions[4] + 70);
+  {
+    auto manager = LogManager::Open(NoBackground(tmp.path()));
+    REQUIRE(manager.ok());
+    auto log = (*manager)->GetOrCreate("orders-0", {});
+    CHECK(absl::IsDataLoss(log.status()));
+    // The point of a log that could not be opened survives the next checkpoint.
+    REQUIRE((*manager)->CheckpointRecoveryPoints().ok());
+    CHECK(ReadPoints(tmp.path()).at("orders-0") == 18);
+  }
+  // Without recorded points (the file damaged), recovery cuts the tail as before, and says so.
+  FlipByte(tmp.path() + "/" + kRecoveryPointsFileName, 20);
+  auto manager = LogManager::Open(NoBackground(tmp.path()));
+  REQUIRE(manager.ok());
+  auto log = (*manager)->GetOrCreate("orders-0", {});
+  REQUIRE(log.ok());
+  CHECK((*log)->next_offset() == Offset(12));
+}
+
+TEST_CASE("log manager: a deleted log's recovery point goes with it", "[storage]") {
+  TempDir tmp;
+  auto manager = LogManager::Open(NoBackground(tmp.path()));
+  REQUIRE(manager.ok());
+  auto log = (*manager)->GetOrCreate("t-0", {});
+  REQUIRE(log.ok());
+  REQUIRE((*log)->AppendAndWait(MakeBatch(0, 5, 10, testing::NowMs())).ok());
+  REQUIRE((*manager)->CheckpointRecoveryPoints().ok());
+  CHECK(ReadPoints(tmp.path()).count("t-0") == 1);
+  REQUIRE((*manager)->Delete("t-0").ok());
+  CHECK(ReadPoints(tmp.path()).count("t-0") == 0);
+  // Recreated under the same name it starts from nothing, crash or not.
+  auto again = (*manager)->GetOrCreate("t-0", {});
+  REQUIRE(again.ok());
+  CHECK((*again)->next_offset() == Offset(0));
+}
+
+TEST_CASE("log manager: the background thread checkpoints recovery points", "[storage]") {
+  TempDir tmp;
+  LogManagerOptions options = NoBackground(tmp.path());
+  options.recovery_point_interval_ms = 20;
+  auto manager = LogManager::Open(options);
+  REQUIRE(manager.ok());
+  auto log = (*manager)->GetOrCreate("t-0", {});
+  REQUIRE(log.ok());
+  REQUIRE((*log)->AppendAndWait(MakeBatch(0, 7, 10, testing::NowMs())).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int64_t seen = -1;
+  while (seen != 7 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (std::filesystem::exists(tmp.path() + "/" + kRecoveryPointsFileName)) {
+      auto points = ReadPoints(tmp.path());
+      seen = points.count("t-0") ? points.at("t-0") : -1;
+    }
+  }
+  CHECK(seen == 7);
 }

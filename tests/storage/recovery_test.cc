@@ -139,6 +139,44 @@ TEST_CASE("recovery: a bit flip in the active segment after a crash truncates fr
   CHECK(ReadAllChecked(*log) == 12);
 }
 
+TEST_CASE("recovery: below the recovery point a bit flip is DataLoss, never cut", "[storage]") {
+  Paths p;
+  Flusher flusher;
+  auto positions = WriteBatches(p.dir, &flusher, 6);
+  FlipBit(p.Segment(0), positions[4] + 70, 3);
+  MarkUnclean(p.dir);
+  // Everything (18 records) was durable and acknowledged: batch 4 lies below the point.
+  auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}, 18});
+  REQUIRE(absl::IsDataLoss(log.status()));
+  CHECK_THAT(std::string(log.status().message()), Catch::Contains("below the recovery point 18"));
+  CHECK_THAT(std::string(log.status().message()), Catch::Contains("offset 12"));
+  // Nothing was cut: the bytes are still there for an operator (or a replica) to repair.
+  CHECK(std::filesystem::file_size(p.Segment(0)) == positions[5] + (positions[5] - positions[4]));
+}
+
+TEST_CASE("recovery: past the recovery point a corrupt tail is cut as a torn write", "[storage]") {
+  Paths p;
+  Flusher flusher;
+  auto positions = WriteBatches(p.dir, &flusher, 6);
+  FlipBit(p.Segment(0), positions[4] + 70, 3);
+  MarkUnclean(p.dir);
+  auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}, 12});
+  REQUIRE(log.ok());
+  CHECK((*log)->next_offset() == Offset(12));
+}
+
+TEST_CASE("recovery: a log that ends below its recovery point has lost records: DataLoss",
+          "[storage]") {
+  Paths p;
+  Flusher flusher;
+  auto positions = WriteBatches(p.dir, &flusher, 6);
+  std::filesystem::resize_file(p.Segment(0), positions[3]);
+  MarkUnclean(p.dir);
+  auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}, 18});
+  REQUIRE(absl::IsDataLoss(log.status()));
+  CHECK_THAT(std::string(log.status().message()), Catch::Contains("ends at offset 9"));
+}
+
 TEST_CASE("recovery: corruption of data that was cleanly closed is DataLoss, never hidden",
           "[storage]") {
   Paths p;

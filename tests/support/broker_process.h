@@ -25,7 +25,9 @@ class BrokerProcess {
   }
   ~BrokerProcess() { Kill(); }
 
+  // Starts the process (again, after Stop or Kill, on the same data).
   void Start() {
+    address_.clear();
     std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   "127.0.0.1:0", "--admin-listen",
                                      "127.0.0.1:0",   "--data-dir", data_dir_};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());

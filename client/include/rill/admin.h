@@ -44,6 +44,8 @@ struct PartitionInfo {
   int64_t high_watermark = 0;
   int64_t size_bytes = 0;
   int32_t segments = 0;
+  // Not OK (STORAGE_ERROR) while the partition is offline: its log could not be opened.
+  absl::Status error;
 };
 
 struct TopicDescription {
@@ -65,9 +67,17 @@ struct BrokerNode {
   int32_t port = 0;
 };
 
+struct OfflinePartitionInfo {
+  std::string topic;
+  int32_t partition = 0;
+  absl::Status error;
+};
+
 struct ClusterDescription {
   std::vector<BrokerNode> brokers;
   int32_t controller_id = -1;
+  // Partitions that serve nothing: their log could not be opened.
+  std::vector<OfflinePartitionInfo> offline_partitions;
 };
 
 // Which offset ListOffsets finds.

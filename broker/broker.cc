@@ -7,14 +7,18 @@
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "google/protobuf/stubs/logging.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/server_posix.h"
 
 namespace rill::broker {
 namespace {
 constexpr int kIoThreads = 2;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 constexpr auto kMemoryReleaseInterval = std::chrono::seconds(2);
+// Descriptors connections must leave free for the broker's own files.
+constexpr int64_t kFilesHeadroom = 64;
 
 // libprotobuf writes to stderr about bad input (invalid UTF-8 in a string field of a request):
 // a client could fill the log with a line per request. Such lines are debug output here; the
@@ -110,16 +114,35 @@ absl::Status Broker::StartServing() {
   rill_service_->Register(dispatcher_.get());
   admin_service_->Register(dispatcher_.get());
   group_service_->Register(dispatcher_.get());
+  // The server has no listening port of its own: the ConnectionGate accepts, admits and hands
+  // each connection's descriptor over.
   grpc::ServerBuilder builder;
-  int bound_port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterCallbackGenericService(dispatcher_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_fetch_bytes + (1 << 20)));
+  // Transport buffers of every connection together; past it gRPC reclaims memory by closing the
+  // connections that hold the most (GOAWAY ENHANCE_YOUR_CALM "Buffers full").
+  grpc::ResourceQuota quota("rill-connections");
+  quota.Resize(static_cast<size_t>(config.max_connection_memory_bytes));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(config.connections_max_idle_ms));
   server_ = builder.BuildAndStart();
-  if (!server_ || bound_port == 0) {
-    return absl::UnavailableError(fmt::format("cannot listen on {} (in use?)", config.listen));
-  }
+  if (!server_) return absl::InternalError("the gRPC server did not start");
+  grpc_gate_ = std::make_unique<ConnectionGate>(
+      io_, "grpc",
+      ConnectionLimits{config.max_connections, config.max_connections_per_ip, kFilesHeadroom,
+                       std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+      [this](asio::ip::tcp::socket socket) {
+        std::error_code ec;
+        socket.set_option(asio::ip::tcp::no_delay(true), ec);
+        socket.non_blocking(true, ec);
+        grpc::AddInsecureChannelFromFd(server_.get(), socket.release());
+      });
+  auto bound = grpc_gate_->Start(config.listen);
+  if (!bound.ok()) return bound.status();
+  const int bound_port = *bound;
   grpc_address_ = fmt::format(
       "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
   if (config.advertise.empty()) {
@@ -133,13 +156,20 @@ absl::Status Broker::StartServing() {
 
   std::map<std::string, HttpServer::Handler> handlers;
   handlers["/metrics"] = [this] {
-    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics())};
+    return HttpResponse{
+        200, "text/plain; version=0.0.4; charset=utf-8",
+        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics(),
+                         {{"grpc", grpc_gate_->Stats()}, {"admin", http_->Stats()}})};
   };
   handlers["/healthz"] = [] { return HttpResponse{200, "text/plain", "ok\n"}; };
   handlers["/readyz"] = [this] {
-    return ready_ ? HttpResponse{200, "text/plain", "ready\n"}
-                  : HttpResponse{503, "text/plain", "not ready\n"};
+    if (!ready_) return HttpResponse{503, "text/plain", "not ready\n"};
+    if (!grpc_gate_->Stats().accepting) {
+      return HttpResponse{503, "text/plain",
+                          "not ready: cannot accept connections (out of file "
+                          "descriptors)\n"};
+    }
+    return HttpResponse{200, "text/plain", "ready\n"};
   };
   http_ = std::make_unique<HttpServer>(io_, std::move(handlers));
   auto admin_port = http_->Start(config.admin_listen);
@@ -176,6 +206,7 @@ void Broker::Stop() {
     // Long-polling fetches answer now rather than at their deadline.
     for (const auto& partition : topics_->AllPartitions()) partition->WakeAll();
   }
+  if (grpc_gate_) grpc_gate_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   if (http_) http_->Stop();
   // Before the io threads go: their timers run on them.

@@ -27,6 +27,13 @@ struct BrokerConfig {
   int32_t max_partitions_per_topic = 10000;
   // Largest gRPC request accepted (a produce request with all its batches).
   int64_t max_request_bytes = 64 << 20;
+  // Connections to the gRPC port: in total, per client address, idle time, streams each.
+  int32_t max_connections = 1000;
+  int32_t max_connections_per_ip = 500;
+  int64_t connections_max_idle_ms = 600000;
+  int32_t max_concurrent_streams = 100;
+  // Memory of all connections' transport buffers (a gRPC resource quota).
+  int64_t max_connection_memory_bytes = int64_t{1} << 30;
   // Most entries in the repeated fields of one request, counted through every level.
   int64_t max_request_entries = 10000;
   // Most bytes of request messages held by calls under way, across the broker.

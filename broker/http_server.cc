@@ -8,6 +8,10 @@ namespace rill::broker {
 namespace {
 
 constexpr size_t kMaxRequestHeadBytes = 8192;
+// A client that has not sent its request and read the answer by then is cut off: an idle or
+// trickling connection would otherwise hold its descriptor for ever.
+constexpr auto kExchangeTimeout = std::chrono::seconds(10);
+constexpr ConnectionLimits kAdminLimits{64, 16, 64};
 
 const char* Reason(int status) {
   switch (status) {
@@ -46,73 +50,63 @@ absl::Status SplitHostPort(const std::string& address, std::string* host, int* p
 }
 
 HttpServer::HttpServer(asio::io_context& io, std::map<std::string, Handler> handlers)
-    : io_(io), acceptor_(io), handlers_(std::move(handlers)) {}
+    : io_(io),
+      handlers_(std::move(handlers)),
+      gate_(io, "admin", kAdminLimits, [this](asio::ip::tcp::socket socket) {
+        Serve(std::make_shared<asio::ip::tcp::socket>(std::move(socket)));
+      }) {}
 
-absl::StatusOr<int> HttpServer::Start(const std::string& address) {
-  std::string host;
-  int port = 0;
-  if (auto s = SplitHostPort(address, &host, &port); !s.ok()) return s;
-  std::error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError(fmt::format("'{}' is not an IP address", host));
-  asio::ip::tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(fmt::format("cannot listen on {}: {}", address, ec.message()));
-  }
-  Accept();
-  return static_cast<int>(acceptor_.local_endpoint().port());
-}
+absl::StatusOr<int> HttpServer::Start(const std::string& address) { return gate_.Start(address); }
 
-void HttpServer::Stop() {
-  std::error_code ec;
-  acceptor_.close(ec);
-}
-
-void HttpServer::Accept() {
-  auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
-  acceptor_.async_accept(*socket, [this, socket](std::error_code ec) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) Serve(socket);
-    Accept();
-  });
-}
+void HttpServer::Stop() { gate_.Stop(); }
 
 void HttpServer::Serve(std::shared_ptr<asio::ip::tcp::socket> socket) {
+  // The deadline and the exchange run on one strand: the deadline may close the socket while a
+  // read is pending, never while a handler of the same connection runs on the other io thread.
+  auto strand = asio::make_strand(io_);
+  auto deadline = std::make_shared<asio::steady_timer>(strand, kExchangeTimeout);
+  deadline->async_wait(asio::bind_executor(strand, [socket](std::error_code ec) {
+    if (ec) return;  // the exchange finished first
+    std::error_code ignored;
+    socket->close(ignored);
+  }));
   auto buffer = std::make_shared<asio::streambuf>(kMaxRequestHeadBytes);
   asio::async_read_until(
-      *socket, *buffer, "\r\n\r\n", [this, socket, buffer](std::error_code ec, size_t) {
-        HttpResponse response;
-        if (ec) {
-          response = {400, "text/plain", "bad request\n"};
-        } else {
-          std::istream in(buffer.get());
-          std::string method, target;
-          in >> method >> target;
-          auto query = target.find('?');
-          if (query != std::string::npos) target.resize(query);
-          auto it = handlers_.find(target);
-          if (method != "GET") {
-            response = {405, "text/plain", "only GET is supported\n"};
-          } else if (it == handlers_.end()) {
-            response = {404, "text/plain", "not found\n"};
-          } else {
-            response = it->second();
-          }
-        }
-        auto text = std::make_shared<std::string>(
-            fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: "
-                        "close\r\n\r\n{}",
-                        response.status, Reason(response.status), response.content_type,
-                        response.body.size(), response.body));
-        asio::async_write(*socket, asio::buffer(*text), [socket, text](std::error_code, size_t) {
-          std::error_code ignored;
-          socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        });
-      });
+      *socket, *buffer, "\r\n\r\n",
+      asio::bind_executor(
+          strand, [this, socket, buffer, deadline, strand](std::error_code ec, size_t) {
+            HttpResponse response;
+            if (ec) {
+              response = {400, "text/plain", "bad request\n"};
+            } else {
+              std::istream in(buffer.get());
+              std::string method, target;
+              in >> method >> target;
+              auto query = target.find('?');
+              if (query != std::string::npos) target.resize(query);
+              auto it = handlers_.find(target);
+              if (method != "GET") {
+                response = {405, "text/plain", "only GET is supported\n"};
+              } else if (it == handlers_.end()) {
+                response = {404, "text/plain", "not found\n"};
+              } else {
+                response = it->second();
+              }
+            }
+            auto text = std::make_shared<std::string>(fmt::format(
+                "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: "
+                "close\r\n\r\n{}",
+                response.status, Reason(response.status), response.content_type,
+                response.body.size(), response.body));
+            asio::async_write(
+                *socket, asio::buffer(*text),
+                asio::bind_executor(strand, [socket, text, deadline](std::error_code, size_t) {
+                  deadline->cancel();
+                  std::error_code ignored;
+                  socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+                  socket->close(ignored);
+                }));
+          }));
 }
 
 }  // namespace rill::broker

@@ -1,6 +1,7 @@
 // A minimal HTTP/1.1 server for the broker's admin endpoints (/metrics, /healthz, /readyz):
-// GET only, one request per connection, request head bounded at 8 KiB. Runs on the caller's
-// io_context.
+// GET only, one request per connection, request head bounded at 8 KiB, and the whole exchange
+// at 10 s; at most 64 connections, 16 per client address (a ConnectionGate). Runs on the
+// caller's io_context.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "asio.hpp"
+#include "broker/connection_gate.h"
 
 namespace rill::broker {
 
@@ -27,14 +29,14 @@ class HttpServer {
   // Binds HOST:PORT (port 0: any free) and starts accepting; returns the bound port.
   absl::StatusOr<int> Start(const std::string& address);
   void Stop();
+  ConnectionStats Stats() const { return gate_.Stats(); }
 
  private:
-  void Accept();
   void Serve(std::shared_ptr<asio::ip::tcp::socket> socket);
 
   asio::io_context& io_;
-  asio::ip::tcp::acceptor acceptor_;
   const std::map<std::string, Handler> handlers_;
+  ConnectionGate gate_;
 };
 
 // Splits "HOST:PORT" (IPv6 as "[::1]:PORT").

@@ -70,7 +70,8 @@ void BrokerMetrics::Error(const char* api, v1::ErrorCode code) {
 }
 
 std::string BrokerMetrics::Render(const TopicRegistry& topics, const storage::Flusher& flusher,
-                                  const std::vector<GroupMetrics>& groups) const {
+                                  const std::vector<GroupMetrics>& groups,
+                                  const std::map<std::string, ConnectionStats>& listeners) const {
   using namespace prometheus;
   // Partition gauges live in a registry built per scrape, so they always match the topics.
   Registry snapshot;
@@ -129,6 +130,29 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics, const storage::Fl
     for (const auto& [topic, records] : g.lag_by_topic) {
       lag.Add({{"group", g.group}, {"topic", topic}}).Set(static_cast<double>(records));
     }
+  }
+
+  auto& connections = BuildGauge()
+                          .Name("rill_connections")
+                          .Help("Open client connections, by listening port")
+                          .Register(snapshot);
+  auto& refused = BuildCounter()
+                      .Name("rill_connections_refused_total")
+                      .Help(
+                          "Connections closed at accept: over max.connections(.per.ip) (limit) "
+                          "or for lack of file descriptors (files)")
+                      .Register(snapshot);
+  auto& accepting = BuildGauge()
+                        .Name("rill_listener_accepting")
+                        .Help("0 while accepts fail for lack of file descriptors")
+                        .Register(snapshot);
+  for (const auto& [name, stats] : listeners) {
+    connections.Add({{"listener", name}}).Set(static_cast<double>(stats.open));
+    refused.Add({{"listener", name}, {"reason", "limit"}})
+        .Increment(static_cast<double>(stats.refused_limit));
+    refused.Add({{"listener", name}, {"reason", "files"}})
+        .Increment(static_cast<double>(stats.refused_files));
+    accepting.Add({{"listener", name}}).Set(stats.accepting ? 1 : 0);
   }
 
   auto families = registry_->Collect();

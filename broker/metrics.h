@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/connection_gate.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -44,9 +45,10 @@ class BrokerMetrics {
   // A request refused before any handler ran, by reason (malformed, entries, inflight_bytes).
   void RequestRefused(const char* reason);
 
-  // The Prometheus text exposition of everything.
+  // The Prometheus text exposition of everything; `listeners` by port name (grpc, admin).
   std::string Render(const TopicRegistry& topics, const storage::Flusher& flusher,
-                     const std::vector<GroupMetrics>& groups) const;
+                     const std::vector<GroupMetrics>& groups,
+                     const std::map<std::string, ConnectionStats>& listeners) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

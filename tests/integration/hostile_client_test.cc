@@ -1,7 +1,14 @@
 // A broker facing clients that send what no well-behaved client would: batches that lie about
 // their contents, records clients may not write, requests sized to exhaust memory. Each case
 // runs against a real rill-broker process on a random loopback port.
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -344,5 +351,139 @@ TEST_CASE(
   const int64_t idle = broker.RssBytes();
   INFO("RSS when idle again " << idle / 1048576 << " MiB");
   CHECK(idle - before < (48 << 20));
+  REQUIRE(broker.Stop() == 0);
+}
+
+namespace {
+
+// A raw TCP connection to `address` ("127.0.0.1:PORT") from `source` (another loopback address
+// stands for another client); -1 if the connect itself failed.
+int RawConnect(const std::string& address, const char* source = "127.0.0.1") {
+  const auto colon = address.rfind(':');
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &to.sin_addr);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the broker closed `fd` within `wait_ms` (a read sees end of stream or a reset).
+bool ClosedByPeer(int fd, int wait_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, wait_ms) <= 0) return false;
+  char c;
+  return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+// One Metadata call on a fresh channel; its status.
+grpc::Status MetadataCall(const BrokerProcess& broker) {
+  auto stub = RawStub(broker);
+  v1::MetadataRequest request;
+  v1::MetadataResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return stub->Metadata(&context, request, &response);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "hostile client: connections are bounded per client address and in total, refused "
+    "at once, and counted",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--max-connections", "8", "--max-connections-per-ip", "3"});
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) held.push_back(RawConnect(broker.address(), "127.0.0.2"));
+  // The fourth from the same address is closed at once; another address still gets in.
+  const int fourth = RawConnect(broker.address(), "127.0.0.2");
+  CHECK(ClosedByPeer(fourth, 5000));
+  close(fourth);
+  for (const char* source : {"127.0.0.3", "127.0.0.3", "127.0.0.3", "127.0.0.4", "127.0.0.4"}) {
+    held.push_back(RawConnect(broker.address(), source));
+  }
+  for (int fd : held) CHECK_FALSE(ClosedByPeer(fd, 0));
+  // Eight are open: the broker's total is reached for every address.
+  const int ninth = RawConnect(broker.address(), "127.0.0.5");
+  CHECK(ClosedByPeer(ninth, 5000));
+  close(ninth);
+  CHECK_FALSE(MetadataCall(broker).ok());
+  const std::string metrics = testing::HttpGet(broker.admin_address(), "/metrics");
+  CHECK_THAT(metrics,
+             Catch::Contains("rill_connections_refused_total{listener=\"grpc\",reason=\"limit\"}"));
+  CHECK_THAT(metrics, Catch::Contains("rill_connections{listener=\"grpc\"} 8"));
+
+  // Once they close, their places are free again.
+  for (int fd : held) close(fd);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  grpc::Status status;
+  while (!(status = MetadataCall(broker)).ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(status.ok());
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("hostile client: idle and silent connections are closed, on both ports",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--connections-max-idle-ms", "1000"});
+  const int grpc_silent = RawConnect(broker.address());
+  const int admin_silent = RawConnect(broker.admin_address());
+  // An admin request that never finishes its head.
+  const int admin_trickle = RawConnect(broker.admin_address());
+  REQUIRE(send(admin_trickle, "GET /metr", 9, 0) == 9);
+  CHECK(ClosedByPeer(grpc_silent, 8000));
+  CHECK(ClosedByPeer(admin_silent, 15000));
+  CHECK(ClosedByPeer(admin_trickle, 15000));
+  for (int fd : {grpc_silent, admin_silent, admin_trickle}) close(fd);
+  CHECK(MetadataCall(broker).ok());
+  CHECK_THAT(testing::HttpGet(broker.admin_address(), "/healthz"), Catch::Contains("ok"));
+  REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE(
+    "hostile client: out of file descriptors, the broker refuses connections, reports "
+    "not ready, and accepts again once it can",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  // Down to the descriptors it has open now: every accept fails with EMFILE.
+  int open = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(broker.pid()) + "/fd")) {
+    (void)entry;
+    ++open;
+  }
+  rlimit none{static_cast<rlim_t>(open), 20000};
+  REQUIRE(prlimit(broker.pid(), RLIMIT_NOFILE, &none, nullptr) == 0);
+  std::vector<int> refused;
+  for (int i = 0; i < 50; ++i) refused.push_back(RawConnect(broker.address()));
+  for (int fd : refused) {
+    CHECK(ClosedByPeer(fd, 5000));
+    close(fd);
+  }
+  rlimit plenty{20000, 20000};
+  REQUIRE(prlimit(broker.pid(), RLIMIT_NOFILE, &plenty, nullptr) == 0);
+  // Within a second of the last failure it says it cannot accept; then it serves again.
+  CHECK_THAT(testing::HttpGet(broker.admin_address(), "/readyz"),
+             Catch::Contains("cannot accept connections"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK_THAT(testing::HttpGet(broker.admin_address(), "/readyz"), Catch::Contains("ready"));
+  CHECK(MetadataCall(broker).ok());
+  CHECK_THAT(broker.log(), Catch::Contains("grpc: out of file descriptors"));
+  const std::string metrics = testing::HttpGet(broker.admin_address(), "/metrics");
+  CHECK_THAT(metrics,
+             Catch::Contains("rill_connections_refused_total{listener=\"grpc\",reason=\"files\"}"));
   REQUIRE(broker.Stop() == 0);
 }

@@ -17,6 +17,8 @@ namespace {
 constexpr int kIoThreads = 2;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 constexpr auto kMemoryReleaseInterval = std::chrono::seconds(2);
+// How long a client address that attacked the broker is refused.
+constexpr auto kAbuserBan = std::chrono::seconds(10);
 // Descriptors connections must leave free for the broker's own files.
 constexpr int64_t kFilesHeadroom = 64;
 
@@ -110,7 +112,11 @@ absl::Status Broker::StartServing() {
   admin_service_ = std::make_unique<AdminService>(&context_);
   group_service_ = std::make_unique<GroupService>(&context_, coordinator_.get());
   dispatcher_ = std::make_unique<RpcDispatcher>(
-      RpcLimits{config.max_request_entries, config.max_inflight_request_bytes}, metrics_.get());
+      RpcLimits{config.max_request_entries, config.max_inflight_request_bytes}, metrics_.get(),
+      [this](const std::string& peer) {
+        grpc_gate_->Disconnect(peer, "calls cancelled before their request (HTTP/2 rapid reset)",
+                               kAbuserBan);
+      });
   rill_service_->Register(dispatcher_.get());
   admin_service_->Register(dispatcher_.get());
   group_service_->Register(dispatcher_.get());

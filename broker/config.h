@@ -33,7 +33,7 @@ struct BrokerConfig {
   int64_t connections_max_idle_ms = 600000;
   int32_t max_concurrent_streams = 100;
   // Memory of all connections' transport buffers (a gRPC resource quota).
-  int64_t max_connection_memory_bytes = int64_t{1} << 30;
+  int64_t max_connection_memory_bytes = int64_t{512} << 20;
   // Most entries in the repeated fields of one request, counted through every level.
   int64_t max_request_entries = 10000;
   // Most bytes of request messages held by calls under way, across the broker.

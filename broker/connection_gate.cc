@@ -134,8 +134,15 @@ void ConnectionGate::OnAccepted(std::error_code ec, asio::ip::tcp::socket socket
         return static_cast<int>(connections_.size()) >= limits_.max_connections ||
                (it != per_address_.end() && it->second >= limits_.max_connections_per_address);
       };
-      if (over()) Sweep();
-      if (over()) {
+      auto ban = banned_until_.find(address);
+      if (ban != banned_until_.end() && Clock::now() >= ban->second) {
+        banned_until_.erase(ban);
+        ban = banned_until_.end();
+      }
+      if (ban == banned_until_.end() && over()) Sweep();
+      if (ban != banned_until_.end()) {
+        ++stats_.refused_banned;
+      } else if (over()) {
         ++stats_.refused_limit;
       } else {
         // The descriptor may still be listed for a connection closed since the last sweep.
@@ -175,6 +182,32 @@ void ConnectionGate::AdmitWhenReadable(asio::ip::tcp::socket accepted) {
                        if (ec || !socket->is_open() || stopped_) return;
                        admit_(std::move(*socket));
                      }));
+}
+
+void ConnectionGate::Disconnect(const std::string& peer, std::string_view why,
+                                std::chrono::seconds ban) {
+  // gRPC names a connection it was handed as "fd:N", after its descriptor.
+  int fd = -1;
+  if (peer.rfind("fd:", 0) == 0) fd = std::atoi(peer.c_str() + 3);
+  std::string address = "unknown";
+  bool closed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = connections_.find(fd);
+    if (it != connections_.end() && SocketInode(fd) == it->second.inode) {
+      address = it->second.address;
+      banned_until_[address] = Clock::now() + ban;
+      // The descriptor stays its owner's to close; shutting the socket down ends the
+      // connection under it.
+      shutdown(fd, SHUT_RDWR);
+      closed = true;
+      ++stats_.disconnected;
+    }
+  }
+  if (closed) {
+    logging::Warn("net", "{}: closed the connection from {}: {}; refusing {} for {} s", name_,
+                  address, why, address, ban.count());
+  }
 }
 
 void ConnectionGate::NoteOutOfFiles() {

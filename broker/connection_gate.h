@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -42,9 +43,11 @@ struct ConnectionLimits {
 
 struct ConnectionStats {
   int64_t open = 0;
-  int64_t refused_limit = 0;  // over max connections, in total or per address
-  int64_t refused_files = 0;  // past the descriptor budget, or accept failed for lack of one
-  bool accepting = true;      // false while accept keeps failing for lack of descriptors
+  int64_t refused_limit = 0;   // over max connections, in total or per address
+  int64_t refused_files = 0;   // past the descriptor budget, or accept failed for lack of one
+  int64_t refused_banned = 0;  // from an address banned for an attack
+  int64_t disconnected = 0;    // closed by the broker for an attack
+  bool accepting = true;       // false while accept keeps failing for lack of descriptors
 };
 
 class ConnectionGate {
@@ -61,6 +64,11 @@ class ConnectionGate {
   void Stop();
 
   ConnectionStats Stats() const;
+
+  // Closes the admitted connection gRPC names `peer` ("fd:N": the connections it is handed are
+  // named after their descriptor) by shutting its socket down under its owner, and refuses new
+  // connections from its address for `ban`; logs `why`. Thread-safe.
+  void Disconnect(const std::string& peer, std::string_view why, std::chrono::seconds ban);
 
  private:
   struct Tracked {
@@ -97,6 +105,7 @@ class ConnectionGate {
   mutable absl::Mutex mu_;
   std::map<int, Tracked> connections_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::chrono::steady_clock::time_point> banned_until_ ABSL_GUARDED_BY(mu_);
   ConnectionStats stats_ ABSL_GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point last_accept_failure_ ABSL_GUARDED_BY(mu_){};
 };

@@ -146,12 +146,19 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics, const storage::Fl
                         .Name("rill_listener_accepting")
                         .Help("0 while accepts fail for lack of file descriptors")
                         .Register(snapshot);
+  auto& disconnected = BuildCounter()
+                           .Name("rill_connections_closed_for_abuse_total")
+                           .Help("Connections the broker closed because they attacked it")
+                           .Register(snapshot);
   for (const auto& [name, stats] : listeners) {
     connections.Add({{"listener", name}}).Set(static_cast<double>(stats.open));
+    disconnected.Add({{"listener", name}}).Increment(static_cast<double>(stats.disconnected));
     refused.Add({{"listener", name}, {"reason", "limit"}})
         .Increment(static_cast<double>(stats.refused_limit));
     refused.Add({{"listener", name}, {"reason", "files"}})
         .Increment(static_cast<double>(stats.refused_files));
+    refused.Add({{"listener", name}, {"reason", "banned"}})
+        .Increment(static_cast<double>(stats.refused_banned));
     accepting.Add({{"listener", name}}).Set(stats.accepting ? 1 : 0);
   }
 

@@ -5,6 +5,8 @@
 #include "base/check.h"
 #include "base/fmt_absl.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/impl/codegen/proto_buffer_reader.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 
@@ -13,6 +15,49 @@ namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
+
+constexpr int kMaxNesting = 32;
+
+enum class Walk { kDone, kOverLimit, kMalformed };
+
+// Counts into *counted the repeated entries of one `type` message that ends where `in`'s
+// current limit (or the input) ends, stopping once the count passes `max`.
+Walk CountMessage(const google::protobuf::Descriptor* type,
+                  google::protobuf::io::CodedInputStream* in, int depth, int64_t max,
+                  int64_t* counted) {
+  using google::protobuf::internal::WireFormatLite;
+  if (depth > kMaxNesting) return Walk::kMalformed;
+  while (true) {
+    const uint32_t tag = in->ReadTag();
+    if (tag == 0) return in->ConsumedEntireMessage() ? Walk::kDone : Walk::kMalformed;
+    const FieldDescriptor* field = type->FindFieldByNumber(static_cast<int>(tag >> 3));
+    if (field == nullptr ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (field != nullptr && field->is_repeated()) ++*counted;
+      if (!WireFormatLite::SkipField(in, tag)) return Walk::kMalformed;
+    } else {
+      uint32_t length = 0;
+      if (!in->ReadVarint32(&length) || length > static_cast<uint32_t>(INT32_MAX)) {
+        return Walk::kMalformed;
+      }
+      const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+      const bool packed = !is_message && field->type() != FieldDescriptor::TYPE_STRING &&
+                          field->type() != FieldDescriptor::TYPE_BYTES;
+      if (field->is_repeated()) *counted += packed ? static_cast<int64_t>(length) : 1;
+      if (*counted > max) return Walk::kOverLimit;
+      if (is_message) {
+        const auto limit = in->PushLimit(static_cast<int>(length));
+        const Walk nested = CountMessage(field->message_type(), in, depth + 1, max, counted);
+        if (nested != Walk::kDone) return nested;
+        if (in->BytesUntilLimit() != 0) return Walk::kMalformed;  // cut short
+        in->PopLimit(limit);
+      } else if (!in->Skip(static_cast<int>(length))) {
+        return Walk::kMalformed;
+      }
+    }
+    if (*counted > max) return Walk::kOverLimit;
+  }
+}
 
 // Answers a call at once with `status` (unknown methods).
 class Refusal final : public grpc::ServerGenericBidiReactor {
@@ -24,13 +69,14 @@ class Refusal final : public grpc::ServerGenericBidiReactor {
 // One unary call: read the request, check it, run the handler, write the response.
 class UnaryCall final : public grpc::ServerGenericBidiReactor {
  public:
-  UnaryCall(RpcDispatcher* dispatcher, const RpcDispatcher::Method* method)
-      : dispatcher_(dispatcher), method_(method) {
+  UnaryCall(RpcDispatcher* dispatcher, const RpcDispatcher::Method* method, std::string peer)
+      : dispatcher_(dispatcher), method_(method), peer_(std::move(peer)) {
     StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      dispatcher_->NotePrematureReset(peer_);
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
       return;
     }
@@ -46,6 +92,23 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     reserved_bytes_ = bytes;
+    // Entries are counted in the bytes, before parsing: a million tiny entries cost far more
+    // as parsed messages than as bytes.
+    const auto* type = method_->request_prototype->GetDescriptor();
+    const int64_t max_entries = dispatcher_->limits().max_request_entries;
+    absl::StatusOr<int64_t> entries;
+    {
+      grpc::ProtoBufferReader reader(&request_bytes_);
+      entries = CountWireEntries(type, &reader, max_entries);
+    }
+    if (entries.ok() && *entries > max_entries) {
+      Refuse("entries",
+             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          fmt::format("the request has more than max.request.entries={} entries "
+                                      "in its lists: split it",
+                                      max_entries)));
+      return;
+    }
     request_.reset(method_->request_prototype->New());
     bool parsed = false;
     {
@@ -54,18 +117,9 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
     }
     request_bytes_.Clear();
     if (!parsed) {
-      Refuse("malformed", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                       fmt::format("the request is not a valid {}",
-                                                   request_->GetDescriptor()->full_name())));
-      return;
-    }
-    const int64_t max_entries = dispatcher_->limits().max_request_entries;
-    if (CountEntries(*request_, max_entries) > max_entries) {
-      Refuse("entries",
-             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          fmt::format("the request has more than max.request.entries={} entries "
-                                      "in its lists: split it",
-                                      max_entries)));
+      Refuse("malformed",
+             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          fmt::format("the request is not a valid {}", type->full_name())));
       return;
     }
     response_.reset(method_->response_prototype->New());
@@ -104,6 +158,7 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
 
   RpcDispatcher* const dispatcher_;
   const RpcDispatcher::Method* const method_;
+  const std::string peer_;
   grpc::ByteBuffer request_bytes_;
   grpc::ByteBuffer response_bytes_;
   std::unique_ptr<Message> request_;
@@ -112,32 +167,22 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
   std::function<void()> after_sent_;
 };
 
-int64_t CountFieldEntries(const Message& message, int64_t max, int64_t counted) {
-  const auto* reflection = message.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const FieldDescriptor* field : fields) {
-    if (counted > max) return counted;
-    const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
-    if (!field->is_repeated()) {
-      if (is_message)
-        counted = CountFieldEntries(reflection->GetMessage(message, field), max, counted);
-      continue;
-    }
-    const int size = reflection->FieldSize(message, field);
-    counted += size;
-    if (!is_message) continue;
-    for (int i = 0; i < size && counted <= max; ++i) {
-      counted = CountFieldEntries(reflection->GetRepeatedMessage(message, field, i), max, counted);
-    }
-  }
-  return counted;
-}
-
 }  // namespace
 
-int64_t CountEntries(const Message& message, int64_t max) {
-  return CountFieldEntries(message, max, 0);
+absl::StatusOr<int64_t> CountWireEntries(const google::protobuf::Descriptor* type,
+                                         google::protobuf::io::ZeroCopyInputStream* in,
+                                         int64_t max) {
+  google::protobuf::io::CodedInputStream coded(in);
+  int64_t counted = 0;
+  switch (CountMessage(type, &coded, 0, max, &counted)) {
+    case Walk::kDone:
+      return counted;
+    case Walk::kOverLimit:
+      return max + 1;
+    case Walk::kMalformed:
+      break;
+  }
+  return absl::InvalidArgumentError(fmt::format("not a valid {}", type->full_name()));
 }
 
 void RpcDispatcher::AddMethod(std::string_view service, std::string_view method,
@@ -176,7 +221,28 @@ grpc::ServerGenericBidiReactor* RpcDispatcher::CreateReactor(
     return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                     fmt::format("unknown method {}", context->method())));
   }
-  return new UnaryCall(this, &it->second);
+  return new UnaryCall(this, &it->second, context->peer());
+}
+
+void RpcDispatcher::NotePrematureReset(const std::string& peer) {
+  const auto now = std::chrono::steady_clock::now();
+  bool abusive = false;
+  {
+    absl::MutexLock lock(&resets_mu_);
+    // Windows of peers long gone are dropped before the map can grow without bound.
+    if (resets_.size() > 10000) {
+      absl::erase_if(resets_, [now](const auto& entry) {
+        return now - entry.second.start > std::chrono::seconds(1);
+      });
+    }
+    ResetWindow& window = resets_[peer];
+    if (now - window.start > std::chrono::seconds(1)) window = ResetWindow{now, 0};
+    abusive = ++window.count == limits_.max_premature_resets_per_second + 1;
+  }
+  if (abusive) {
+    metrics_->RequestRefused("premature_resets");
+    if (on_abusive_peer_) on_abusive_peer_(peer);
+  }
 }
 
 }  // namespace rill::broker

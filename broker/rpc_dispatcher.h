@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,8 +22,10 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "base/byte_budget.h"
 #include "broker/metrics.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/generic/async_generic_service.h"
 
@@ -31,6 +34,10 @@ namespace rill::broker {
 struct RpcLimits {
   int64_t max_request_entries = 10000;
   int64_t max_inflight_request_bytes = int64_t{256} << 20;
+  // Calls one connection may cancel before sending their request, per second, before it is
+  // taken for an HTTP/2 rapid-reset attack (CVE-2023-44487): ordinary clients send a unary
+  // call's request with its headers, so they almost never do.
+  int64_t max_premature_resets_per_second = 200;
 };
 
 // Sends a call's response. Called exactly once, from any thread, after the handler filled the
@@ -53,8 +60,14 @@ class RpcDispatcher final : public grpc::CallbackGenericService {
   using Handler = std::function<void(const google::protobuf::Message& request,
                                      google::protobuf::Message* response, Reply reply)>;
 
-  RpcDispatcher(RpcLimits limits, BrokerMetrics* metrics)
-      : limits_(limits), metrics_(metrics), inflight_(limits.max_inflight_request_bytes) {}
+  // `on_abusive_peer` runs (on a gRPC thread) with the peer (as gRPC names it) of a
+  // connection that passed max_premature_resets_per_second, once per second at most.
+  RpcDispatcher(RpcLimits limits, BrokerMetrics* metrics,
+                std::function<void(const std::string& peer)> on_abusive_peer)
+      : limits_(limits),
+        metrics_(metrics),
+        on_abusive_peer_(std::move(on_abusive_peer)),
+        inflight_(limits.max_inflight_request_bytes) {}
 
   // Routes /`service`/`method` (e.g. "rill.v1.Rill", "Produce") to `handler`. The request and
   // response types must be the ones the proto declares for the method.
@@ -93,6 +106,8 @@ class RpcDispatcher final : public grpc::CallbackGenericService {
   uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
 
   const RpcLimits& limits() const { return limits_; }
+  // A call of `peer` ended before its request arrived.
+  void NotePrematureReset(const std::string& peer);
   BrokerMetrics* metrics() const { return metrics_; }
 
   struct Method {
@@ -109,13 +124,25 @@ class RpcDispatcher final : public grpc::CallbackGenericService {
 
   const RpcLimits limits_;
   BrokerMetrics* const metrics_;
+  const std::function<void(const std::string&)> on_abusive_peer_;
+  struct ResetWindow {
+    std::chrono::steady_clock::time_point start;
+    int64_t count = 0;
+  };
+  absl::Mutex resets_mu_;
+  absl::flat_hash_map<std::string, ResetWindow> resets_ ABSL_GUARDED_BY(resets_mu_);
   absl::flat_hash_map<std::string, Method> methods_;
   base::ByteBudget inflight_;
   std::atomic<uint64_t> calls_{0};
 };
 
-// Entries of every repeated field of `message`, at every level of nesting; stops counting
-// once past `max` (so the walk is bounded by the limit, not by the message).
-int64_t CountEntries(const google::protobuf::Message& message, int64_t max);
+// Entries of every repeated field of a serialized `type` message read from `in`, at every level
+// of nesting, counted in the wire format without building the message (a packed field counts
+// one per byte, an upper bound). Stops once past `max`, so the walk is bounded by the limit, and
+// returns max + 1 then. InvalidArgument for bytes that are not a well-formed message (as far as
+// it read).
+absl::StatusOr<int64_t> CountWireEntries(const google::protobuf::Descriptor* type,
+                                         google::protobuf::io::ZeroCopyInputStream* in,
+                                         int64_t max);
 
 }  // namespace rill::broker

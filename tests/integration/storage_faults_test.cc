@@ -26,15 +26,6 @@ using rill::testing::TempDir;
 
 namespace {
 
-void FlipByte(const std::string& path, uint64_t position) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(static_cast<std::streamoff>(position));
-  char c;
-  file.get(c);
-  file.seekp(static_cast<std::streamoff>(position));
-  file.put(static_cast<char>(c ^ 0x10));
-}
-
 std::string Batch(int count) { return testing::MakeBatch(0, count, 100, testing::NowMs()); }
 
 }  // namespace
@@ -57,7 +48,7 @@ TEST_CASE(
   broker.Kill();
   const std::string segment = tmp.path() + "/logs/t-1/" + storage::SegmentFileName(0, "log");
   const auto size = std::filesystem::file_size(segment);
-  FlipByte(segment, size / 2);
+  testing::FlipBit(segment, size / 2, 4);
 
   broker.Start();
   stub = RawStub(broker);

@@ -89,14 +89,6 @@ RecoveryPoints ReadPoints(const std::string& data_dir) {
   return *points;
 }
 
-void FlipByte(const std::string& path, uint64_t position) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(static_cast<std::streamoff>(position));
-  char c;
-  file.get(c);
-  file.seekp(static_cast<std::streamoff>(position));
-  file.put(static_cast<char>(c ^ 0x20));
-}
 
 }  // namespace
 
@@ -140,7 +132,7 @@ TEST_CASE(
   }
   // As if the broker had crashed: no clean-shutdown marker, and a byte of batch 4 damaged.
   std::filesystem::remove(tmp.path() + "/orders-0/" + kCleanShutdownFileName);
-  FlipByte(tmp.path() + "/orders-0/" + SegmentFileName(0, "log"), positions[4] + 70);
+  testing::FlipBit(tmp.path() + "/orders-0/" + SegmentFileName(0, "log"), positions[4] + 70);
   {
     auto manager = LogManager::Open(NoBackground(tmp.path()));
     REQUIRE(manager.ok());
@@ -151,7 +143,7 @@ TEST_CASE(
     CHECK(ReadPoints(tmp.path()).at("orders-0") == 18);
   }
   // Without recorded points (the file damaged), recovery cuts the tail as before, and says so.
-  FlipByte(tmp.path() + "/" + kRecoveryPointsFileName, 20);
+  testing::FlipBit(tmp.path() + "/" + kRecoveryPointsFileName, 20);
   auto manager = LogManager::Open(NoBackground(tmp.path()));
   REQUIRE(manager.ok());
   auto log = (*manager)->GetOrCreate("orders-0", {});

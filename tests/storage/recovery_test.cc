@@ -13,6 +13,7 @@
 using namespace rill;
 using namespace rill::storage;
 using rill::testing::DecodeBatches;
+using rill::testing::FlipBit;
 using rill::testing::MakeBatch;
 using rill::testing::NowMs;
 using rill::testing::TempDir;
@@ -65,15 +66,6 @@ void MarkUnclean(const std::string& dir) {
   std::filesystem::remove(dir + "/" + kCleanShutdownFileName);
 }
 
-void FlipBit(const std::string& path, uint64_t position, int bit = 0) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(static_cast<std::streamoff>(position));
-  char c;
-  file.get(c);
-  c = static_cast<char>(c ^ (1 << bit));
-  file.seekp(static_cast<std::streamoff>(position));
-  file.put(c);
-}
 
 int64_t ReadAllChecked(const Log& log) {
   int64_t next = log.start_offset().value();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,17 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Flips bit `bit` of the byte at `position` of the file at `path`, in place (corruption).
+inline void FlipBit(const std::string& path, uint64_t position, int bit = 0) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(position));
+  char c;
+  file.get(c);
+  c = static_cast<char>(c ^ (1 << bit));
+  file.seekp(static_cast<std::streamoff>(position));
+  file.put(c);
+}
 
 inline int64_t NowMs() {
   using namespace std::chrono;

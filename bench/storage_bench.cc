@@ -241,8 +241,8 @@ absl::StatusOr<double> MeasureDirectAppendMbps(const StorageBenchOptions& o) {
   storage::LogConfig config;
   config.max_batch_bytes = std::max<size_t>(
       config.max_batch_bytes, static_cast<size_t>(o.batch_records) * (o.record_bytes + 64) + 1024);
-  auto log = storage::Log::Open(dir, config,
-                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  auto log = storage::Log::Open(
+      dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
   if (!log.ok()) return log.status();
   Figures f;
   uint64_t appended = 0;
@@ -291,7 +291,7 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
     }
     log_dir = fmt::format("{}/bench-{}", root, round);
     auto opened = storage::Log::Open(
-        log_dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+        log_dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
     if (!opened.ok()) return opened.status();
     log = std::move(*opened);
     Figures round_figures;

@@ -56,22 +56,29 @@ absl::StatusOr<int> ConnectionGate::Start(const std::string& address) {
   auto ip = asio::ip::make_address(host, ec);
   if (ec) return absl::InvalidArgumentError(fmt::format("'{}' is not an IP address", host));
   asio::ip::tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
-  // SO_REUSEADDR only: a port another process listens on is refused (EADDRINUSE), never shared.
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        fmt::format("cannot listen on {} ({}): {}", address, name_, ec.message()));
+  int bound_port = 0;
+  {
+    absl::MutexLock lock(&io_mu_);
+    // SO_REUSEADDR only: a port another process listens on is refused (EADDRINUSE), never
+    // shared.
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          fmt::format("cannot listen on {} ({}): {}", address, name_, ec.message()));
+    }
+    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    bound_port = static_cast<int>(acceptor_.local_endpoint().port());
   }
-  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   Accept();
   ScheduleSweep();
-  return static_cast<int>(acceptor_.local_endpoint().port());
+  return bound_port;
 }
 
 void ConnectionGate::Stop() {
+  absl::MutexLock lock(&io_mu_);
   if (stopped_.exchange(true)) return;
   std::error_code ec;
   acceptor_.close(ec);
@@ -90,6 +97,8 @@ ConnectionStats ConnectionGate::Stats() const {
 }
 
 void ConnectionGate::Accept() {
+  absl::MutexLock lock(&io_mu_);
+  if (stopped_) return;
   acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
     OnAccepted(ec, std::move(socket));
   });
@@ -104,9 +113,11 @@ void ConnectionGate::OnAccepted(std::error_code ec, asio::ip::tcp::socket socket
     }
     ShedOne();
     NoteOutOfFiles();
+    absl::MutexLock lock(&io_mu_);
+    if (stopped_) return;
     backoff_.expires_after(kAcceptBackoff);
     backoff_.async_wait([this](std::error_code wait_ec) {
-      if (!wait_ec && !stopped_) Accept();
+      if (!wait_ec) Accept();
     });
     return;
   }
@@ -229,6 +240,8 @@ void ConnectionGate::NoteOutOfFiles() {
 }
 
 void ConnectionGate::ShedOne() {
+  absl::MutexLock lock(&io_mu_);
+  if (stopped_) return;
   if (spare_fd_ >= 0) close(spare_fd_);
   spare_fd_ = -1;
   const int fd = accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
@@ -251,6 +264,8 @@ void ConnectionGate::Sweep() {
 }
 
 void ConnectionGate::ScheduleSweep() {
+  absl::MutexLock lock(&io_mu_);
+  if (stopped_) return;
   sweep_timer_.expires_after(kSweepInterval);
   sweep_timer_.async_wait([this](std::error_code ec) {
     if (ec || stopped_) return;

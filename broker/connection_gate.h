@@ -95,10 +95,13 @@ class ConnectionGate {
   const std::string name_;
   const ConnectionLimits limits_;
   const Admit admit_;
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer backoff_;
-  asio::steady_timer sweep_timer_;
-  int spare_fd_ = -1;
+  // The acceptor, the timers and the spare descriptor are used from the io threads and from
+  // Stop(); Asio objects are not safe for concurrent calls, so each use holds io_mu_.
+  absl::Mutex io_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  asio::ip::tcp::acceptor acceptor_ ABSL_GUARDED_BY(io_mu_);
+  asio::steady_timer backoff_ ABSL_GUARDED_BY(io_mu_);
+  asio::steady_timer sweep_timer_ ABSL_GUARDED_BY(io_mu_);
+  int spare_fd_ ABSL_GUARDED_BY(io_mu_) = -1;
   std::chrono::steady_clock::time_point last_failure_log_{};
   std::atomic<bool> stopped_{false};
 

@@ -99,7 +99,7 @@ TEST_CASE("crash: SIGKILL at random moments never loses an acknowledged record",
 
       storage::Flusher flusher;
       auto log = storage::Log::Open(
-          dir, {}, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+          dir, {}, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
       INFO(log.status().ToString());
       REQUIRE(log.ok());
       REQUIRE((*log)->next_offset().value() >= acked_end);

@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
   storage::LogConfig config;
   config.segment_bytes = 64 * 1024;
   config.index_interval_bytes = 1024;
-  auto log = storage::Log::Open(argv[1], config,
-                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  auto log = storage::Log::Open(
+      argv[1], config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
   if (!log.ok()) {
     std::fprintf(stderr, "open failed: %s\n", log.status().ToString().c_str());
     return 1;

@@ -34,8 +34,8 @@ void WriteLog(const std::string& dir) {
   storage::Flusher flusher;
   storage::LogConfig config;
   config.index_interval_bytes = 256;
-  auto log = storage::Log::Open(dir, config,
-                                storage::LogOptions{storage::FileSystem::Default(), &flusher, {}});
+  auto log = storage::Log::Open(
+      dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
   REQUIRE(log.ok());
   for (int i = 0; i < 20; ++i) {
     int64_t first = (*log)->next_offset().value();

@@ -89,7 +89,6 @@ RecoveryPoints ReadPoints(const std::string& data_dir) {
   return *points;
 }
 
-
 }  // namespace
 
 TEST_CASE("recovery points: encoded, decoded, and refused when damaged", "[storage]") {

@@ -26,7 +26,7 @@ struct Fixture {
   std::string dir = tmp.Sub("topic-0");
 
   LogOptions Options(FileSystem* fs = FileSystem::Default()) {
-    return LogOptions{fs, &flusher, [this] { return now_ms.load(); }};
+    return LogOptions{fs, &flusher, [this] { return now_ms.load(); }, {}};
   }
   std::unique_ptr<Log> Open(const LogConfig& config = {}, FileSystem* fs = FileSystem::Default()) {
     auto log = Log::Open(dir, config, Options(fs));

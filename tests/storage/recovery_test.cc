@@ -40,7 +40,7 @@ struct Paths {
 
 std::unique_ptr<Log> OpenLog(const std::string& dir, Flusher* flusher, const LogConfig& config = {},
                              FileSystem* fs = FileSystem::Default()) {
-  auto log = Log::Open(dir, config, LogOptions{fs, flusher, {}});
+  auto log = Log::Open(dir, config, LogOptions{fs, flusher, {}, {}});
   INFO(log.status().ToString());
   REQUIRE(log.ok());
   return std::move(*log);
@@ -65,7 +65,6 @@ std::vector<uint64_t> WriteBatches(const std::string& dir, Flusher* flusher, int
 void MarkUnclean(const std::string& dir) {
   std::filesystem::remove(dir + "/" + kCleanShutdownFileName);
 }
-
 
 int64_t ReadAllChecked(const Log& log) {
   int64_t next = log.start_offset().value();
@@ -177,7 +176,7 @@ TEST_CASE("recovery: corruption of data that was cleanly closed is DataLoss, nev
   SECTION("active segment after a clean shutdown") {
     auto positions = WriteBatches(p.dir, &flusher, 6);
     FlipBit(p.Segment(0), positions[5] + 70);
-    auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}});
+    auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}, {}});
     CHECK(absl::IsDataLoss(log.status()));
     CHECK_THAT(std::string(log.status().message()), Catch::Contains("CRC mismatch"));
   }
@@ -204,17 +203,20 @@ TEST_CASE("recovery: corruption of data that was cleanly closed is DataLoss, nev
     SECTION("a flipped bit in its tail fails the open") {
       FlipBit(sealed, size - 5);
       MarkUnclean(p.dir);  // even after a crash, sealed data is never truncated away
-      auto log = Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}});
+      auto log =
+          Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}, {}});
       CHECK(absl::IsDataLoss(log.status()));
     }
     SECTION("a sealed segment cut short fails the open") {
       std::filesystem::resize_file(sealed, size - 10);
-      auto log = Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}});
+      auto log =
+          Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}, {}});
       CHECK(absl::IsDataLoss(log.status()));
     }
     SECTION("a missing segment fails the open") {
       std::filesystem::remove(sealed);
-      auto log = Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}});
+      auto log =
+          Log::Open(p.dir, SmallSegments(), LogOptions{FileSystem::Default(), &flusher, {}, {}});
       CHECK(absl::IsDataLoss(log.status()));
       CHECK_THAT(std::string(log.status().message()),
                  Catch::Contains("but the next segment starts"));
@@ -248,7 +250,7 @@ TEST_CASE("recovery: the start-offset checkpoint is checked", "[storage]") {
     REQUIRE(log->DeletePrefix(Offset(2)).ok());
   }
   FlipBit(p.dir + "/" + kStartOffsetFileName, 10);
-  auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}});
+  auto log = Log::Open(p.dir, {}, LogOptions{FileSystem::Default(), &flusher, {}, {}});
   CHECK(absl::IsDataLoss(log.status()));
 }
 

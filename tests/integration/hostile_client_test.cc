@@ -34,6 +34,15 @@ using rill::testing::TempDir;
 
 namespace {
 
+// Under AddressSanitizer memory is the sanitizer's (shadow, quarantine), not the broker's, and
+// the sanitizer runtime itself needs file descriptors: the memory bounds and true descriptor
+// exhaustion are checked in the normal build only.
+#ifdef RILL_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 void FixCrc(std::string* batch) {
   format::StoreU32(batch->data() + format::kCrcPos, format::ComputeBatchCrc(*batch));
 }
@@ -345,12 +354,12 @@ TEST_CASE(
   CHECK(read == records);
   (*consumer)->Close();
   INFO("RSS before " << before / 1048576 << " MiB, peak " << peak / 1048576 << " MiB");
-  CHECK(peak - before < (96 << 20));
+  if (!kSanitized) CHECK(peak - before < (96 << 20));
 
   std::this_thread::sleep_for(std::chrono::seconds(5));
   const int64_t idle = broker.RssBytes();
   INFO("RSS when idle again " << idle / 1048576 << " MiB");
-  CHECK(idle - before < (48 << 20));
+  if (!kSanitized) CHECK(idle - before < (48 << 20));
   REQUIRE(broker.Stop() == 0);
 }
 
@@ -458,14 +467,16 @@ TEST_CASE(
     "[integration]") {
   TempDir tmp;
   BrokerProcess broker(tmp.path());
-  // Down to the descriptors it has open now: every accept fails with EMFILE.
   int open = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator("/proc/" + std::to_string(broker.pid()) + "/fd")) {
     (void)entry;
     ++open;
   }
-  rlimit none{static_cast<rlim_t>(open), 20000};
+  // Down to the descriptors it has open now, every accept fails with EMFILE. A few more leave
+  // accepts working but inside the headroom kept for the broker's own files: refused as well.
+  const int spare = kSanitized ? 16 : 0;
+  rlimit none{static_cast<rlim_t>(open + spare), 20000};
   REQUIRE(prlimit(broker.pid(), RLIMIT_NOFILE, &none, nullptr) == 0);
   std::vector<int> refused;
   for (int i = 0; i < 50; ++i) refused.push_back(RawConnect(broker.address()));

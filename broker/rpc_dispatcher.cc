@@ -82,8 +82,10 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
     }
     const int64_t bytes = static_cast<int64_t>(request_bytes_.Length());
     if (!dispatcher_->inflight().TryTake(bytes)) {
+      // UNAVAILABLE, not RESOURCE_EXHAUSTED: the request itself is fine and clients (the SDK
+      // among them) retry it with backoff.
       Refuse("inflight_bytes",
-             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+             grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           fmt::format("the broker holds {} bytes of requests under way; a request "
                                       "of {} bytes would pass max.requests.inflight.bytes={}: "
                                       "retry later",

@@ -1,7 +1,7 @@
 // RpcDispatcher: the one entry of every rill.v1 call. It is a generic gRPC service that reads each
 // call's request bytes itself, so that before any handler runs
 //   - the request bytes held by calls under way are bounded across the broker
-//     (max.requests.inflight.bytes; over it: RESOURCE_EXHAUSTED, retriable),
+//     (max.requests.inflight.bytes; over it: UNAVAILABLE, which clients retry),
 //   - a request that does not parse is answered INVALID_ARGUMENT (generated services answer
 //     UNIMPLEMENTED, as if the method did not exist),
 //   - a request with more entries in its repeated fields, counted through every level, than

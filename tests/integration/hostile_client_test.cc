@@ -498,3 +498,42 @@ TEST_CASE(
              Catch::Contains("rill_connections_refused_total{listener=\"grpc\",reason=\"files\"}"));
   REQUIRE(broker.Stop() == 0);
 }
+
+TEST_CASE(
+    "hostile client: past max.requests.inflight.bytes requests are refused as UNAVAILABLE "
+    "until the held ones finish",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--max-requests-inflight-bytes", "1048576"});
+  CreateTopic(broker, "t", 1);
+  // Unknown fields are kept by the parser, so padding makes a request as large as wanted.
+  auto padded = [](const google::protobuf::Message& message, size_t bytes) {
+    std::string out = message.SerializeAsString();
+    out += '\x7a';  // field 15, length-delimited
+    std::string length;
+    for (uint64_t v = bytes;; v >>= 7) {
+      length.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
+      if (v < 0x80) break;
+    }
+    return out + length + std::string(bytes, 'x');
+  };
+  // A long-poll of 900 KB on an empty partition holds its bytes for three seconds.
+  v1::FetchRequest fetch;
+  auto* p = fetch.add_partitions();
+  p->set_topic("t");
+  p->set_fetch_offset(0);
+  p->set_max_bytes(1024);
+  fetch.set_max_wait_ms(3000);
+  fetch.set_min_bytes(1);
+  std::thread poll([&] {
+    CHECK(testing::RawCall(broker, "/rill.v1.Rill/Fetch", padded(fetch, 900 * 1024)).ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  v1::MetadataRequest metadata;
+  auto refused = testing::RawCall(broker, "/rill.v1.Rill/Metadata", padded(metadata, 300 * 1024));
+  CHECK(refused.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK_THAT(refused.error_message(), Catch::Contains("max.requests.inflight.bytes=1048576"));
+  poll.join();
+  CHECK(testing::RawCall(broker, "/rill.v1.Rill/Metadata", padded(metadata, 300 * 1024)).ok());
+  REQUIRE(broker.Stop() == 0);
+}

@@ -30,14 +30,17 @@ Run RunCommand(const std::string& command) {
   return Run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-void WriteLog(const std::string& dir) {
+// Writes `batches` batches of 4 records into a log in `dir` (segments of `segment_bytes`).
+void WriteLog(const std::string& dir, int batches = 20,
+              uint64_t segment_bytes = storage::LogConfig().segment_bytes) {
   storage::Flusher flusher;
   storage::LogConfig config;
   config.index_interval_bytes = 256;
+  config.segment_bytes = segment_bytes;
   auto log = storage::Log::Open(
       dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
   REQUIRE(log.ok());
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < batches; ++i) {
     int64_t first = (*log)->next_offset().value();
     REQUIRE((*log)->AppendAndWait(testing::MakeBatch(first, 4, 40, testing::NowMs())).ok());
   }
@@ -94,19 +97,7 @@ TEST_CASE("rill-dump: a partition directory is checked whole: indexes and missin
           "[integration]") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("t-0");
-  {
-    storage::Flusher flusher;
-    storage::LogConfig config;
-    config.segment_bytes = 2048;
-    config.index_interval_bytes = 256;
-    auto log = storage::Log::Open(
-        dir, config, storage::LogOptions{storage::FileSystem::Default(), &flusher, {}, {}});
-    REQUIRE(log.ok());
-    for (int i = 0; i < 40; ++i) {
-      int64_t first = (*log)->next_offset().value();
-      REQUIRE((*log)->AppendAndWait(testing::MakeBatch(first, 4, 40, testing::NowMs())).ok());
-    }
-  }
+  WriteLog(dir, 40, 2048);
   const std::string dump = RILL_BIN_DIR "/rill-dump ";
   std::vector<std::string> segments;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {

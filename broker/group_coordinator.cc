@@ -4,6 +4,7 @@
 #include <random>
 
 #include "api/error.h"
+#include "base/clock.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "format/record_batch.h"
@@ -16,11 +17,6 @@ using api::ApiError;
 using api::SetError;
 constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
 constexpr size_t kReplayReadBytes = 1 << 20;
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string NewMemberId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -89,7 +85,7 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
   storage::Log& log = shard->partition->log();
   int64_t offset = log.start_offset().value();
   const int64_t end = shard->partition->high_watermark();
-  const int64_t now = NowMs();
+  const int64_t now = base::WallClockMs();
   absl::MutexLock lock(&shard->mu);
   size_t records = 0;
   while (offset < end) {
@@ -164,7 +160,7 @@ void GroupCoordinator::Append(Shard* shard, const std::vector<groups::GroupLogRe
   }
   // Batches within the log's limit, handed over together: validated and written as one.
   const size_t limit = shard->partition->log().max_batch_bytes();
-  const int64_t now = NowMs();
+  const int64_t now = base::WallClockMs();
   std::vector<std::string> batches;
   format::BatchBuilder builder;
   for (const auto& r : records) {
@@ -212,7 +208,7 @@ void GroupCoordinator::Heartbeat(const v1::GroupHeartbeatRequest& request,
   const groups::TopicCatalog catalog = Catalog();
   absl::MutexLock lock(&(*shard)->mu);
   std::vector<groups::GroupLogRecord> records;
-  auto result = (*shard)->store.Heartbeat(req, catalog, NowMs(), NewMemberId, &records);
+  auto result = (*shard)->store.Heartbeat(req, catalog, base::WallClockMs(), NewMemberId, &records);
   if (!result.ok()) {
     SetError(result.status(), response->mutable_error());
     // A rejected heartbeat may still have changed something (a stale incarnation removed).
@@ -249,7 +245,7 @@ void GroupCoordinator::CommitOffsets(const v1::CommitOffsetsRequest& request,
   std::vector<absl::Status> results;
   absl::Status s =
       (*shard)->store.CommitOffsets(request.group_id(), request.member_id(), request.member_epoch(),
-                                    commits, catalog, NowMs(), &results, &records);
+                                    commits, catalog, base::WallClockMs(), &results, &records);
   if (!s.ok()) {
     SetError(s, response->mutable_error());
     done();
@@ -492,7 +488,8 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
     return;
   }
   std::vector<groups::GroupLogRecord> records;
-  if (auto s = (*shard)->store.ResetOffsets(request.group_id(), targets, NowMs(), &records);
+  if (auto s =
+          (*shard)->store.ResetOffsets(request.group_id(), targets, base::WallClockMs(), &records);
       !s.ok()) {
     response->clear_partitions();
     return fail(s);
@@ -523,7 +520,7 @@ void GroupCoordinator::ScheduleExpiry() {
 }
 
 void GroupCoordinator::ExpireSessions() {
-  const int64_t now = NowMs();
+  const int64_t now = base::WallClockMs();
   for (const auto& shard : shards_) {
     if (shard->failed.load() || !shard->unavailable.ok()) continue;
     absl::MutexLock lock(&shard->mu);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "api/error.h"
+#include "base/clock.h"
 #include "base/fmt_absl.h"
 #include "format/record_batch.h"
 
@@ -14,11 +15,6 @@ using api::ErrorCodeOf;
 using api::SetError;
 
 namespace {
-
-int64_t WallClockMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // What a client may not write even in a well-formed batch.
 absl::Status CheckClientBatch(const format::BatchHeader& header, const format::BatchStats& stats,
@@ -63,7 +59,7 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
   const storage::LogConfig config = log_->config();
   const format::ValidationLimits limits{config.max_batch_bytes,
                                         config.max_uncompressed_batch_bytes};
-  const int64_t now_ms = WallClockMs();
+  const int64_t now_ms = base::WallClockMs();
   // Split into batches and validate every one before writing any, so a request is applied to a
   // partition whole or not at all.
   std::vector<std::string_view> batches;

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "api/error.h"
+#include "base/clock.h"
 #include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
@@ -20,11 +21,6 @@ constexpr size_t kMaxTopics = 100000;
 
 std::string LogName(const std::string& topic, int32_t partition) {
   return fmt::format("{}-{}", topic, partition);
-}
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -181,7 +177,7 @@ absl::StatusOr<v1::TopicRecord> TopicRegistry::Create(const std::string& name, i
   topic.record.set_partitions(partitions);
   topic.record.set_replication_factor(replication_factor);
   topic.record.mutable_configs()->insert(configs.begin(), configs.end());
-  topic.record.set_created_ms(NowMs());
+  topic.record.set_created_ms(base::WallClockMs());
   if (auto s = CheckFileBudget(partitions); !s.ok()) return s;
   if (validate_only) return topic.record;
   // The logs come first and the record last, so a failure leaves neither behind; should the

@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "api/error.h"
+#include "base/clock.h"
 #include "base/fmt_absl.h"
 #include "client/cluster.h"
 #include "format/murmur2.h"
@@ -19,11 +20,6 @@ namespace rill::client {
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-int64_t WallClockMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // Bytes a record adds to a batch, near enough for batching and buffer accounting.
 size_t EstimateBytes(const ProducerRecord& r) {
@@ -205,7 +201,7 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
                                      record.topic, partitions, *record.partition));
   }
   const auto now = Clock::now();
-  const int64_t timestamp = record.timestamp_ms.value_or(WallClockMs());
+  const int64_t timestamp = record.timestamp_ms.value_or(base::WallClockMs());
 
   absl::MutexLock lock(&mu_);
   auto has_room = [this, estimate]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

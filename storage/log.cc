@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "base/check.h"
+#include "base/clock.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "format/big_endian.h"
@@ -42,18 +43,13 @@ absl::StatusOr<int64_t> DecodeStartOffset(std::string_view bytes, const std::str
   return offset;
 }
 
-int64_t SystemClockMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 Log::Log(std::string dir, const LogConfig& config, LogOptions options)
     : dir_(std::move(dir)),
       fs_(options.fs),
       flusher_(options.flusher),
-      clock_ms_(options.clock_ms ? std::move(options.clock_ms) : SystemClockMs),
+      clock_ms_(options.clock_ms ? std::move(options.clock_ms) : base::WallClockMs),
       recovery_point_(options.recovery_point),
       max_batch_bytes_(config.max_batch_bytes),
       config_(config) {}

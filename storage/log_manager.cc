@@ -140,8 +140,13 @@ absl::Status LogManager::CheckpointRecoveryPoints() {
     for (const auto& [name, log] : logs_) recovery_points_[name] = log->durable_offset().value();
     points = recovery_points_;
   }
-  return WriteFileAtomically(options_.fs, JoinPath(options_.data_dir, kRecoveryPointsFileName),
-                             EncodeRecoveryPoints(points));
+  // An idle broker would otherwise rewrite (and sync) the same file every second.
+  if (written_points_ && *written_points_ == points) return absl::OkStatus();
+  absl::Status s =
+      WriteFileAtomically(options_.fs, JoinPath(options_.data_dir, kRecoveryPointsFileName),
+                          EncodeRecoveryPoints(points));
+  if (s.ok()) written_points_ = std::move(points);
+  return s;
 }
 
 void LogManager::BackgroundLoop() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,6 +76,8 @@ class LogManager {
   Flusher flusher_;
   // Serializes checkpoint writes, so that the last one written holds the newest points.
   absl::Mutex checkpoint_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // What the file holds, once this manager wrote it.
+  std::optional<RecoveryPoints> written_points_ ABSL_GUARDED_BY(checkpoint_mu_);
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Log>> logs_ ABSL_GUARDED_BY(mu_);
   RecoveryPoints recovery_points_ ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,7 @@
 #include "storage/log_manager.h"
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -186,4 +188,12 @@ TEST_CASE("log manager: the background thread checkpoints recovery points", "[st
     }
   }
   CHECK(seen == 7);
+  // Nothing changed since: the file is not written again (each write renames a new inode in).
+  const std::string path = tmp.path() + "/" + kRecoveryPointsFileName;
+  struct stat before {};
+  REQUIRE(stat(path.c_str(), &before) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  struct stat after {};
+  REQUIRE(stat(path.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
 }

@@ -114,7 +114,10 @@ absl::Status Broker::StartServing() {
   dispatcher_ = std::make_unique<RpcDispatcher>(
       RpcLimits{config.max_request_entries, config.max_inflight_request_bytes}, metrics_.get(),
       [this](const std::string& peer) {
-        grpc_gate_->Disconnect(peer, "calls cancelled before their request (HTTP/2 rapid reset)",
+        // gRPC names a connection it was handed after its descriptor: "fd:N".
+        if (peer.rfind("fd:", 0) != 0) return;
+        grpc_gate_->Disconnect(grpc_connections_->ClientFd(std::atoi(peer.c_str() + 3)),
+                               "calls cancelled before their request (HTTP/2 rapid reset)",
                                kAbuserBan);
       });
   rill_service_->Register(dispatcher_.get());
@@ -136,6 +139,13 @@ absl::Status Broker::StartServing() {
                              static_cast<int>(config.connections_max_idle_ms));
   server_ = builder.BuildAndStart();
   if (!server_) return absl::InternalError("the gRPC server did not start");
+  // gRPC would read a request whose length prefix is over the limit in full before refusing it;
+  // the guard refuses it at the prefix.
+  grpc_connections_ = std::make_unique<GuardedConnections>(
+      io_,
+      Http2GuardLimits{config.max_request_bytes,
+                       static_cast<size_t>(4 * config.max_concurrent_streams + 64)},
+      [this] { metrics_->RequestRefused("too_large"); });
   grpc_gate_ = std::make_unique<ConnectionGate>(
       io_, "grpc",
       ConnectionLimits{config.max_connections, config.max_connections_per_ip, kFilesHeadroom,
@@ -143,8 +153,12 @@ absl::Status Broker::StartServing() {
       [this](asio::ip::tcp::socket socket) {
         std::error_code ec;
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
-        socket.non_blocking(true, ec);
-        grpc::AddInsecureChannelFromFd(server_.get(), socket.release());
+        auto grpc_fd = grpc_connections_->Adopt(std::move(socket));
+        if (!grpc_fd.ok()) {
+          logging::Warn("net", "grpc: cannot serve a connection: {}", grpc_fd.status().message());
+          return;
+        }
+        grpc::AddInsecureChannelFromFd(server_.get(), *grpc_fd);
       });
   auto bound = grpc_gate_->Start(config.listen);
   if (!bound.ok()) return bound.status();
@@ -214,6 +228,7 @@ void Broker::Stop() {
   }
   if (grpc_gate_) grpc_gate_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  if (grpc_connections_) grpc_connections_->CloseAll();
   if (http_) http_->Stop();
   // Before the io threads go: their timers run on them.
   if (coordinator_) coordinator_->Stop();

@@ -12,6 +12,7 @@
 #include "broker/admin_service.h"
 #include "broker/broker_context.h"
 #include "broker/connection_gate.h"
+#include "broker/guarded_connections.h"
 #include "broker/group_coordinator.h"
 #include "broker/group_service.h"
 #include "broker/http_server.h"
@@ -55,6 +56,7 @@ class Broker {
   std::unique_ptr<GroupService> group_service_;
   std::unique_ptr<RpcDispatcher> dispatcher_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GuardedConnections> grpc_connections_;
   std::unique_ptr<ConnectionGate> grpc_gate_;
   std::unique_ptr<HttpServer> http_;
   // Gives freed heap back to the kernel when the broker has been idle (ReleaseMemoryWhenIdle).

@@ -195,11 +195,7 @@ void ConnectionGate::AdmitWhenReadable(asio::ip::tcp::socket accepted) {
                      }));
 }
 
-void ConnectionGate::Disconnect(const std::string& peer, std::string_view why,
-                                std::chrono::seconds ban) {
-  // gRPC names a connection it was handed as "fd:N", after its descriptor.
-  int fd = -1;
-  if (peer.rfind("fd:", 0) == 0) fd = std::atoi(peer.c_str() + 3);
+void ConnectionGate::Disconnect(int fd, std::string_view why, std::chrono::seconds ban) {
   std::string address = "unknown";
   bool closed = false;
   {

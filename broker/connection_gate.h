@@ -7,7 +7,7 @@
 //   taken again; while that happens the gate reports that it cannot accept (readiness), logs it
 //   (at most once a second) and counts it, and backs off instead of spinning.
 // - Admitted connections are tracked until they close, by descriptor and socket inode, so a
-//   connection whose descriptor was handed to another owner (gRPC) is still counted.
+//   connection whose socket was handed to another owner is still counted.
 //
 // Thread-safety: Start and Stop from one thread; the rest runs on the io_context; Stats from
 // any thread.
@@ -65,10 +65,10 @@ class ConnectionGate {
 
   ConnectionStats Stats() const;
 
-  // Closes the admitted connection gRPC names `peer` ("fd:N": the connections it is handed are
-  // named after their descriptor) by shutting its socket down under its owner, and refuses new
-  // connections from its address for `ban`; logs `why`. Thread-safe.
-  void Disconnect(const std::string& peer, std::string_view why, std::chrono::seconds ban);
+  // Closes the admitted connection whose socket is descriptor `fd` by shutting the socket down
+  // under its owner, and refuses new connections from its address for `ban`; logs `why`.
+  // Thread-safe.
+  void Disconnect(int fd, std::string_view why, std::chrono::seconds ban);
 
  private:
   struct Tracked {

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -535,5 +536,139 @@ TEST_CASE(
   CHECK_THAT(refused.error_message(), Catch::Contains("max.requests.inflight.bytes=1048576"));
   poll.join();
   CHECK(testing::RawCall(broker, "/rill.v1.Rill/Metadata", padded(metadata, 300 * 1024)).ok());
+  REQUIRE(broker.Stop() == 0);
+}
+
+namespace {
+
+// Raw HTTP/2 (RFC 9113) from the client's side, for what gRPC clients never send.
+std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream_id, const std::string& payload) {
+  const auto n = static_cast<uint32_t>(payload.size());
+  std::string frame{static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n),
+                    static_cast<char>(type), static_cast<char>(flags)};
+  for (int shift = 24; shift >= 0; shift -= 8) frame.push_back(static_cast<char>(stream_id >> shift));
+  return frame + payload;
+}
+
+// A gRPC request's header block, as HPACK literals that touch no table.
+std::string H2RequestHeaders(const std::string& path) {
+  std::string block;
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {":method", "POST"},
+           {":scheme", "http"},
+           {":path", path},
+           {":authority", "localhost"},
+           {"content-type", "application/grpc"},
+           {"te", "trailers"}}) {
+    block += '\0';
+    block += static_cast<char>(name.size());
+    block += name;
+    block += static_cast<char>(value.size());
+    block += value;
+  }
+  return block;
+}
+
+struct H2ReadFrame {
+  uint8_t type = 0;
+  uint8_t flags = 0;
+  uint32_t stream_id = 0;
+  std::string payload;
+};
+
+// The next frame from `fd`, or nothing once `wait_ms` passed or the connection closed.
+std::optional<H2ReadFrame> ReadH2Frame(int fd, std::string* pending, int wait_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (true) {
+    if (pending->size() >= 9) {
+      const auto* p = reinterpret_cast<const uint8_t*>(pending->data());
+      const size_t length = (size_t{p[0]} << 16) | (size_t{p[1]} << 8) | p[2];
+      if (pending->size() >= 9 + length) {
+        H2ReadFrame frame{p[3], p[4], format::LoadU32(pending->data() + 5) & 0x7fffffffu,
+                          pending->substr(9, length)};
+        pending->erase(0, 9 + length);
+        return frame;
+      }
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
+    char buffer[65536];
+    const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) return {};
+    pending->append(buffer, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "hostile client: a request over max.request.bytes is refused at its length prefix, "
+    "before its body is read",
+    "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path(), {"--max-request-bytes", "1048576"});
+  CreateTopic(broker, "t", 1);
+
+  SECTION("a gRPC client gets RESOURCE_EXHAUSTED, and the broker does not hold the body") {
+    const int64_t before = broker.RssBytes();
+    for (int i = 0; i < 4; ++i) {
+      auto status = testing::RawCall(broker, "/rill.v1.Rill/Produce", std::string(256 << 20, 'x'));
+      CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+      CHECK_THAT(status.error_message(),
+                 Catch::Contains("request of 268435456 bytes is over max.request.bytes"));
+    }
+    INFO("RSS before " << before / 1048576 << " MiB, after " << broker.RssBytes() / 1048576);
+    // gRPC alone read each 256 MiB request in full before refusing it.
+    if (!kSanitized) CHECK(broker.RssBytes() - before < (64 << 20));
+    auto stub = RawStub(broker);
+    CHECK(RawProduce(stub.get(), "t", 0, Batch({})).partitions(0).error().code() == v1::NONE);
+  }
+
+  SECTION("a prefix that lies is answered at once, and the connection goes on serving") {
+    const int fd = RawConnect(broker.address());
+    REQUIRE(fd >= 0);
+    std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + H2Frame(0x4, 0, 0, "");
+    out += H2Frame(0x1, 0x4, 1, H2RequestHeaders("/rill.v1.Rill/Produce"));
+    // Claims 2 GiB - 1, sends 16 KiB of it: within the connection's flow-control window.
+    std::string data = std::string(1, '\0') + "\x7f\xff\xff\xff" + std::string(16379, 'x');
+    out += H2Frame(0x0, 0, 1, data);
+    REQUIRE(send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size()));
+
+    std::string pending;
+    bool refused = false;
+    bool reset = false;
+    while (!(refused && reset)) {
+      auto frame = ReadH2Frame(fd, &pending, 10000);
+      REQUIRE(frame);
+      if (frame->type == 0x4 && (frame->flags & 0x1) == 0) {
+        const std::string ack = H2Frame(0x4, 0x1, 0, "");
+        REQUIRE(send(fd, ack.data(), ack.size(), MSG_NOSIGNAL) == 9);
+      }
+      if (frame->stream_id != 1) continue;
+      if (frame->type == 0x1) {
+        CHECK((frame->flags & 0x1) != 0);  // END_STREAM: the call is over
+        CHECK_THAT(frame->payload, Catch::Contains(std::string("\x0bgrpc-status\x01" "8", 14)));
+        CHECK_THAT(frame->payload, Catch::Contains("is over max.request.bytes"));
+        refused = true;
+      }
+      if (frame->type == 0x3) reset = true;
+    }
+    // More of the refused body is discarded; a new call on the same connection is answered.
+    std::string more = H2Frame(0x0, 0, 1, std::string(16384, 'y'));
+    more += H2Frame(0x1, 0x4, 3, H2RequestHeaders("/rill.v1.Rill/Metadata"));
+    more += H2Frame(0x0, 0x1, 3, std::string(5, '\0'));
+    REQUIRE(send(fd, more.data(), more.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(more.size()));
+    bool answered = false;
+    while (!answered) {
+      auto frame = ReadH2Frame(fd, &pending, 10000);
+      REQUIRE(frame);
+      answered = frame->stream_id == 3 && (frame->flags & 0x1) != 0;
+    }
+    close(fd);
+  }
+  const std::string metrics = testing::HttpGet(broker.admin_address(), "/metrics");
+  CHECK_THAT(metrics, Catch::Contains("rill_requests_refused_total{reason=\"too_large\"}"));
   REQUIRE(broker.Stop() == 0);
 }

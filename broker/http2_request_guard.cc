@@ -1,0 +1,319 @@
+#include "broker/http2_request_guard.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "fmt/format.h"
+
+namespace rill::broker {
+namespace {
+
+// RFC 9113: the client connection preface, frame types, flags and error codes the guard uses.
+constexpr std::string_view kPreface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+constexpr uint8_t kData = 0x0;
+constexpr uint8_t kHeaders = 0x1;
+constexpr uint8_t kRstStream = 0x3;
+constexpr uint8_t kPushPromise = 0x5;
+constexpr uint8_t kContinuation = 0x9;
+constexpr uint8_t kEndStream = 0x1;
+constexpr uint8_t kEndHeaders = 0x4;
+constexpr uint8_t kPadded = 0x8;
+constexpr uint32_t kNoError = 0x0;
+constexpr uint32_t kCancel = 0x8;
+// gRPC's RESOURCE_EXHAUSTED.
+constexpr std::string_view kResourceExhausted = "8";
+
+uint32_t ReadBe32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+void AppendBe32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+void AppendFrameHeader(std::string* out, uint32_t length, uint8_t type, uint8_t flags,
+                       uint32_t stream_id) {
+  out->push_back(static_cast<char>(length >> 16));
+  out->push_back(static_cast<char>(length >> 8));
+  out->push_back(static_cast<char>(length));
+  out->push_back(static_cast<char>(type));
+  out->push_back(static_cast<char>(flags));
+  AppendBe32(out, stream_id & 0x7fffffffu);
+}
+
+std::string RstStream(uint32_t stream_id, uint32_t error_code) {
+  std::string frame;
+  AppendFrameHeader(&frame, 4, kRstStream, 0, stream_id);
+  AppendBe32(&frame, error_code);
+  return frame;
+}
+
+// HPACK (RFC 7541 §5.1) integer with a 7-bit prefix and the high bit clear (no Huffman).
+void AppendHpackLength(std::string* out, size_t v) {
+  if (v < 127) {
+    out->push_back(static_cast<char>(v));
+    return;
+  }
+  out->push_back(static_cast<char>(127));
+  v -= 127;
+  while (v >= 128) {
+    out->push_back(static_cast<char>((v % 128) | 128));
+    v /= 128;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// "Literal Header Field without Indexing — New Name" (RFC 7541 §6.2.2): the decoder's dynamic
+// table is left as it is, so the server's encoder and the client's decoder stay in step.
+void AppendLiteralHeader(std::string* out, std::string_view name, std::string_view value) {
+  out->push_back('\0');
+  AppendHpackLength(out, name.size());
+  out->append(name);
+  AppendHpackLength(out, value.size());
+  out->append(value);
+}
+
+// grpc-message is percent-encoded outside printable ASCII (gRPC's HTTP/2 protocol spec).
+std::string PercentEncode(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte > 0x7e || c == '%') {
+      out += fmt::format("%{:02X}", byte);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The end of a call as gRPC sends it: a header block with END_STREAM, "trailers-only" when
+// the server sent no response headers yet.
+std::string CallEnd(uint32_t stream_id, bool after_headers, std::string_view message) {
+  std::string block;
+  if (!after_headers) {
+    block.push_back(static_cast<char>(0x88));  // ":status: 200", static table entry 8
+    AppendLiteralHeader(&block, "content-type", "application/grpc");
+  }
+  AppendLiteralHeader(&block, "grpc-status", kResourceExhausted);
+  AppendLiteralHeader(&block, "grpc-message", PercentEncode(message));
+  std::string frame;
+  AppendFrameHeader(&frame, static_cast<uint32_t>(block.size()), kHeaders,
+                    kEndStream | kEndHeaders, stream_id);
+  frame += block;
+  return frame;
+}
+
+}  // namespace
+
+absl::Status Http2RequestGuard::FromClient(std::string_view in,
+                                           std::vector<Http2Insertion>* insertions) {
+  size_t pos = 0;
+  while (preface_bytes_ < kPreface.size() && pos < in.size()) {
+    if (in[pos] != kPreface[preface_bytes_]) {
+      return absl::InvalidArgumentError("the client did not open with the HTTP/2 preface");
+    }
+    ++pos;
+    ++preface_bytes_;
+  }
+  FrameCursor& c = client_;
+  while (pos < in.size()) {
+    if (!c.in_payload) {
+      const size_t take = std::min<size_t>(9 - c.header_bytes, in.size() - pos);
+      std::memcpy(c.header + c.header_bytes, in.data() + pos, take);
+      c.header_bytes = static_cast<uint8_t>(c.header_bytes + take);
+      pos += take;
+      if (c.header_bytes < 9) break;
+      if (auto s = OnClientFrameHeader(); !s.ok()) return s;
+      if (c.payload_remaining == 0) OnClientFrameEnd(pos, insertions);
+      continue;
+    }
+    const size_t take = std::min<size_t>(c.payload_remaining, in.size() - pos);
+    if (c.type == kData) {
+      const std::string_view chunk = in.substr(pos, take);
+      size_t i = 0;
+      uint32_t remaining = c.payload_remaining;
+      if (client_pad_length_pending_ && !chunk.empty()) {
+        client_padding_ = static_cast<uint8_t>(chunk[0]);
+        client_pad_length_pending_ = false;
+        i = 1;
+        --remaining;
+        if (client_padding_ > remaining) {
+          return absl::InvalidArgumentError("a DATA frame's padding is longer than the frame");
+        }
+      }
+      if (remaining > client_padding_) {
+        const size_t data = std::min<size_t>(remaining - client_padding_, chunk.size() - i);
+        ReadMessageBytes(c.stream_id, chunk.substr(i, data));
+      }
+    }
+    c.payload_remaining -= static_cast<uint32_t>(take);
+    pos += take;
+    if (c.payload_remaining == 0) OnClientFrameEnd(pos, insertions);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Http2RequestGuard::OnClientFrameHeader() {
+  FrameCursor& c = client_;
+  c.payload_remaining = (uint32_t{c.header[0]} << 16) | (uint32_t{c.header[1]} << 8) | c.header[2];
+  c.type = c.header[3];
+  c.flags = c.header[4];
+  c.stream_id = ReadBe32(c.header + 5) & 0x7fffffffu;
+  c.header_bytes = 0;
+  c.in_payload = true;
+  switch (c.type) {
+    case kData:
+      client_padding_ = 0;
+      client_pad_length_pending_ = (c.flags & kPadded) != 0;
+      if (client_pad_length_pending_ && c.payload_remaining == 0) {
+        return absl::InvalidArgumentError("a padded DATA frame has no pad length");
+      }
+      break;
+    case kHeaders:
+      // Client streams have odd ids, each above the last; a HEADERS frame on an older stream
+      // is its trailers.
+      if (c.stream_id % 2 == 1 && c.stream_id > last_client_stream_) {
+        last_client_stream_ = c.stream_id;
+        if ((c.flags & kEndStream) == 0) {
+          if (streams_.size() >= limits_.max_streams) {
+            return absl::ResourceExhaustedError(
+                fmt::format("the client opened more than {} streams", limits_.max_streams));
+          }
+          streams_.emplace(c.stream_id, Stream{});
+        }
+      } else if ((c.flags & kEndStream) != 0) {
+        streams_.erase(c.stream_id);
+      }
+      break;
+    case kRstStream:
+      streams_.erase(c.stream_id);
+      break;
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+void Http2RequestGuard::OnClientFrameEnd(size_t offset, std::vector<Http2Insertion>* insertions) {
+  FrameCursor& c = client_;
+  c.in_payload = false;
+  for (uint32_t stream_id : cancel_at_frame_end_) {
+    insertions->push_back(Http2Insertion{offset, RstStream(stream_id, kCancel)});
+  }
+  cancel_at_frame_end_.clear();
+  if (c.type == kData && (c.flags & kEndStream) != 0) streams_.erase(c.stream_id);
+}
+
+void Http2RequestGuard::ReadMessageBytes(uint32_t stream_id, std::string_view data) {
+  auto it = streams_.find(stream_id);
+  // A stream the guard does not track is closed, or was never opened: gRPC discards its data or
+  // closes the connection, and holds nothing for it either way.
+  if (it == streams_.end()) return;
+  Stream& stream = it->second;
+  size_t i = 0;
+  while (i < data.size()) {
+    if (stream.body_remaining > 0) {
+      const size_t skip = std::min<uint64_t>(stream.body_remaining, data.size() - i);
+      stream.body_remaining -= skip;
+      i += skip;
+      continue;
+    }
+    stream.prefix[stream.prefix_bytes++] = static_cast<uint8_t>(data[i++]);
+    if (stream.prefix_bytes < sizeof(stream.prefix)) continue;
+    stream.prefix_bytes = 0;
+    const uint64_t length = ReadBe32(stream.prefix + 1);
+    if (static_cast<int64_t>(length) > limits_.max_message_bytes) {
+      Refuse(stream_id, stream, length);
+      streams_.erase(it);
+      return;
+    }
+    stream.body_remaining = length;
+  }
+}
+
+void Http2RequestGuard::Refuse(uint32_t stream_id, const Stream& stream, uint64_t claimed_bytes) {
+  ++refused_;
+  cancel_at_frame_end_.push_back(stream_id);
+  for_client_ += CallEnd(stream_id, stream.server_sent_headers,
+                         fmt::format("request of {} bytes is over max.request.bytes ({} bytes)",
+                                     claimed_bytes, limits_.max_message_bytes));
+  for_client_ += RstStream(stream_id, kNoError);
+}
+
+void Http2RequestGuard::FromServer(std::string_view in, std::vector<Http2Insertion>* insertions) {
+  if (std::string owed = TakeForClient(); !owed.empty()) {
+    insertions->push_back(Http2Insertion{0, std::move(owed)});
+  }
+  FrameCursor& c = server_;
+  size_t pos = 0;
+  while (pos < in.size()) {
+    if (!c.in_payload) {
+      const size_t take = std::min<size_t>(9 - c.header_bytes, in.size() - pos);
+      std::memcpy(c.header + c.header_bytes, in.data() + pos, take);
+      c.header_bytes = static_cast<uint8_t>(c.header_bytes + take);
+      pos += take;
+      if (c.header_bytes < 9) break;
+      OnServerFrameHeader();
+    } else {
+      const size_t take = std::min<size_t>(c.payload_remaining, in.size() - pos);
+      c.payload_remaining -= static_cast<uint32_t>(take);
+      pos += take;
+    }
+    if (c.in_payload && c.payload_remaining == 0) {
+      c.in_payload = false;
+      if (!for_client_.empty() && !server_in_header_block_) {
+        insertions->push_back(Http2Insertion{pos, std::move(for_client_)});
+        for_client_.clear();
+      }
+    }
+  }
+}
+
+void Http2RequestGuard::OnServerFrameHeader() {
+  FrameCursor& c = server_;
+  c.payload_remaining = (uint32_t{c.header[0]} << 16) | (uint32_t{c.header[1]} << 8) | c.header[2];
+  c.type = c.header[3];
+  c.flags = c.header[4];
+  c.stream_id = ReadBe32(c.header + 5) & 0x7fffffffu;
+  c.header_bytes = 0;
+  c.in_payload = true;
+  switch (c.type) {
+    case kHeaders:
+    case kPushPromise:
+      server_in_header_block_ = (c.flags & kEndHeaders) == 0;
+      if (c.type == kHeaders) {
+        if ((c.flags & kEndStream) != 0) {
+          streams_.erase(c.stream_id);
+        } else if (auto it = streams_.find(c.stream_id); it != streams_.end()) {
+          it->second.server_sent_headers = true;
+        }
+      }
+      break;
+    case kContinuation:
+      if ((c.flags & kEndHeaders) != 0) server_in_header_block_ = false;
+      break;
+    case kData:
+      // A server that ends a stream also stops reading it (gRPC resets a stream the client is
+      // still sending on once it has sent the call's status).
+      if ((c.flags & kEndStream) != 0) streams_.erase(c.stream_id);
+      break;
+    case kRstStream:
+      streams_.erase(c.stream_id);
+      break;
+    default:
+      break;
+  }
+}
+
+std::string Http2RequestGuard::TakeForClient() {
+  const FrameCursor& c = server_;
+  if (for_client_.empty() || c.in_payload || c.header_bytes > 0 || server_in_header_block_) {
+    return {};
+  }
+  std::string owed = std::move(for_client_);
+  for_client_.clear();
+  return owed;
+}
+
+}  // namespace rill::broker

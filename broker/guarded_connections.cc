@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <deque>
 #include <map>
 #include <vector>
@@ -128,12 +127,12 @@ class GuardedConnections::Connection : public std::enable_shared_from_this<Conne
       WriteToClient(std::move(frames), /*then_pump_down=*/false);
     }
     asio::async_write(server_, chunk->Buffers(),
-                      asio::bind_executor(strand_, [self = shared_from_this(), chunk](
-                                                       std::error_code ec, size_t) {
-                        self->shared_->GiveBuffer(std::move(chunk->buffer));
-                        if (ec) return self->Close();
-                        self->PumpUp();
-                      }));
+                      asio::bind_executor(
+                          strand_, [self = shared_from_this(), chunk](std::error_code ec, size_t) {
+                            self->shared_->GiveBuffer(std::move(chunk->buffer));
+                            if (ec) return self->Close();
+                            self->PumpUp();
+                          }));
   }
 
   // Server to client, with what the guard adds for the client between frames.
@@ -171,12 +170,12 @@ class GuardedConnections::Connection : public std::enable_shared_from_this<Conne
     if (!ec) return chunk;
     shared_->GiveBuffer(std::move(chunk->buffer));
     if (WouldBlock(ec)) {
-      from.async_wait(asio::socket_base::wait_read,
-                      asio::bind_executor(strand_, [self = shared_from_this(), again](
-                                                       std::error_code wait_ec) {
-                        if (wait_ec) return self->Close();
-                        ((*self).*again)();
-                      }));
+      from.async_wait(
+          asio::socket_base::wait_read,
+          asio::bind_executor(strand_, [self = shared_from_this(), again](std::error_code wait_ec) {
+            if (wait_ec) return self->Close();
+            ((*self).*again)();
+          }));
     } else if (ec == asio::error::eof) {
       (this->*on_end)();
     } else {

@@ -98,8 +98,8 @@ std::string CallEnd(uint32_t stream_id, bool after_headers, std::string_view mes
   AppendLiteralHeader(&block, "grpc-status", kResourceExhausted);
   AppendLiteralHeader(&block, "grpc-message", PercentEncode(message));
   std::string frame;
-  AppendFrameHeader(&frame, static_cast<uint32_t>(block.size()), kHeaders,
-                    kEndStream | kEndHeaders, stream_id);
+  AppendFrameHeader(&frame, static_cast<uint32_t>(block.size()), kHeaders, kEndStream | kEndHeaders,
+                    stream_id);
   frame += block;
   return frame;
 }

@@ -117,8 +117,7 @@ Http2RequestGuard Guard() { return Http2RequestGuard(Http2GuardLimits{kLimit, 8}
 }  // namespace
 
 TEST_CASE("http2 guard: requests within the limit pass through unchanged", "[broker]") {
-  const std::string request = std::string(kPreface) + Frame(kSettings, 0, 0, "") +
-                              OpenStream(1) +
+  const std::string request = std::string(kPreface) + Frame(kSettings, 0, 0, "") + OpenStream(1) +
                               Frame(kData, kEndStream, 1, Prefix(1000) + std::string(1000, 'x')) +
                               OpenStream(3) + Frame(kData, 0, 3, Prefix(10) + "0123456789") +
                               Frame(kData, kEndStream, 3, Prefix(0));
@@ -131,8 +130,7 @@ TEST_CASE("http2 guard: requests within the limit pass through unchanged", "[bro
   }
 }
 
-TEST_CASE("http2 guard: a length prefix over the limit ends the call before its body",
-          "[broker]") {
+TEST_CASE("http2 guard: a length prefix over the limit ends the call before its body", "[broker]") {
   // The prefix arrives whole, split across frames, after padding, or as a stream's second
   // message; the body that follows never reaches the server's stream.
   const std::string opening = std::string(kPreface) + OpenStream(1);
@@ -192,8 +190,7 @@ TEST_CASE("http2 guard: the call's end goes to the client between the server's f
   guard.FromServer(settings + headers_start, &insertions);
   CHECK(insertions.empty());
 
-  FromClient(guard, std::string(kPreface) + OpenStream(1) +
-                        Frame(kData, 0, 1, Prefix(kLimit + 1)));
+  FromClient(guard, std::string(kPreface) + OpenStream(1) + Frame(kData, 0, 1, Prefix(kLimit + 1)));
   CHECK(guard.refused() == 1);
   CHECK(guard.TakeForClient().empty());  // inside the server's header block
 
@@ -234,9 +231,9 @@ TEST_CASE("http2 guard: streams the server or the client ended are not read", "[
   auto guard = Guard();
   FromClient(guard, std::string(kPreface) + OpenStream(1) + OpenStream(3) + OpenStream(5));
   std::vector<Http2Insertion> insertions;
-  guard.FromServer(Frame(kHeaders, kEndHeaders | kEndStream, 1, "\x88") +
-                       Frame(kRstStream, 0, 3, Be32(7)),
-                   &insertions);
+  guard.FromServer(
+      Frame(kHeaders, kEndHeaders | kEndStream, 1, "\x88") + Frame(kRstStream, 0, 3, Be32(7)),
+      &insertions);
   FromClient(guard, Frame(kRstStream, 0, 5, Be32(8)));
   const std::string late = Frame(kData, 0, 1, Prefix(kLimit + 1)) +
                            Frame(kData, 0, 3, Prefix(kLimit + 1)) +

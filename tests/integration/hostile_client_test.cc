@@ -546,20 +546,21 @@ std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream_id, const std::
   const auto n = static_cast<uint32_t>(payload.size());
   std::string frame{static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n),
                     static_cast<char>(type), static_cast<char>(flags)};
-  for (int shift = 24; shift >= 0; shift -= 8) frame.push_back(static_cast<char>(stream_id >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    frame.push_back(static_cast<char>(stream_id >> shift));
   return frame + payload;
 }
 
 // A gRPC request's header block, as HPACK literals that touch no table.
 std::string H2RequestHeaders(const std::string& path) {
   std::string block;
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {":method", "POST"},
-           {":scheme", "http"},
-           {":path", path},
-           {":authority", "localhost"},
-           {"content-type", "application/grpc"},
-           {"te", "trailers"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{":method", "POST"},
+                                                        {":scheme", "http"},
+                                                        {":path", path},
+                                                        {":authority", "localhost"},
+                                                        {"content-type", "application/grpc"},
+                                                        {"te", "trailers"}}) {
     block += '\0';
     block += static_cast<char>(name.size());
     block += name;
@@ -649,7 +650,9 @@ TEST_CASE(
       if (frame->stream_id != 1) continue;
       if (frame->type == 0x1) {
         CHECK((frame->flags & 0x1) != 0);  // END_STREAM: the call is over
-        CHECK_THAT(frame->payload, Catch::Contains(std::string("\x0bgrpc-status\x01" "8", 14)));
+        CHECK_THAT(frame->payload, Catch::Contains(std::string("\x0bgrpc-status\x01"
+                                                               "8",
+                                                               14)));
         CHECK_THAT(frame->payload, Catch::Contains("is over max.request.bytes"));
         refused = true;
       }

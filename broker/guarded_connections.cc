@@ -1,11 +1,11 @@
 #include "broker/guarded_connections.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <vector>
 
@@ -15,34 +15,39 @@
 namespace rill::broker {
 namespace {
 
-constexpr size_t kBufferBytes = 64 * 1024;
-constexpr size_t kMaxFreeBuffers = 64;
+// Each direction moves its bytes through a pipe: spliced in and out where the guard need not
+// see them, so the payload is never copied into the broker, and written in where it was read
+// to be seen (frame headers, message prefixes, small frames).
+constexpr int kPipeBytes = 256 * 1024;
+constexpr size_t kMaxFreePipes = 64;
+// Fewer unseen bytes than this are read (and copied) with the bytes around them rather than
+// spliced on their own.
+constexpr size_t kSpliceMinBytes = 16 * 1024;
+constexpr size_t kReadBytes = 16 * 1024;
+// Pipe loads one direction moves before it lets other connections' work run.
+constexpr int kRoundsPerTurn = 16;
+// The socketpair's buffers: gRPC writes a whole fetch response's frames at a time.
+constexpr int kSocketPairBufferBytes = 1 << 20;
 
-using Buffer = std::unique_ptr<char[]>;
-
-bool WouldBlock(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
-
-// Bytes read in one direction, with the guard's frames to put among them.
-struct Chunk {
-  Buffer buffer;
-  size_t size = 0;
-  std::vector<Http2Insertion> insertions;
-
-  std::vector<asio::const_buffer> Buffers() const {
-    std::vector<asio::const_buffer> out;
-    out.reserve(insertions.size() * 2 + 1);
-    size_t at = 0;
-    for (const auto& insertion : insertions) {
-      if (insertion.offset > at) out.emplace_back(buffer.get() + at, insertion.offset - at);
-      out.emplace_back(insertion.bytes.data(), insertion.bytes.size());
-      at = insertion.offset;
-    }
-    if (size > at) out.emplace_back(buffer.get() + at, size - at);
-    return out;
+class Pipe {
+ public:
+  Pipe(int read_fd, int write_fd) : read_fd_(read_fd), write_fd_(write_fd) {}
+  ~Pipe() {
+    close(read_fd_);
+    close(write_fd_);
   }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+
+  int read_fd() const { return read_fd_; }
+  int write_fd() const { return write_fd_; }
+
+ private:
+  const int read_fd_;
+  const int write_fd_;
 };
+
+bool Retry(ssize_t n) { return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK); }
 
 }  // namespace
 
@@ -50,26 +55,30 @@ struct GuardedConnections::Shared {
   Http2GuardLimits limits;
   std::function<void()> on_refused;
 
-  Buffer TakeBuffer() {
+  // An empty pipe; nullptr when none can be made (out of descriptors).
+  std::unique_ptr<Pipe> TakePipe() {
     {
       absl::MutexLock lock(&mu);
-      if (!free_buffers.empty()) {
-        Buffer buffer = std::move(free_buffers.back());
-        free_buffers.pop_back();
-        return buffer;
+      if (!free_pipes.empty()) {
+        auto pipe = std::move(free_pipes.back());
+        free_pipes.pop_back();
+        return pipe;
       }
     }
-    return Buffer(new char[kBufferBytes]);
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return nullptr;
+    // Past the user's pipe-buffer allowance the kernel refuses; the default size still works.
+    fcntl(fds[1], F_SETPIPE_SZ, kPipeBytes);
+    return std::make_unique<Pipe>(fds[0], fds[1]);
   }
 
-  void GiveBuffer(Buffer buffer) {
-    if (!buffer) return;
+  void GivePipe(std::unique_ptr<Pipe> pipe) {
     absl::MutexLock lock(&mu);
-    if (free_buffers.size() < kMaxFreeBuffers) free_buffers.push_back(std::move(buffer));
+    if (free_pipes.size() < kMaxFreePipes) free_pipes.push_back(std::move(pipe));
   }
 
   absl::Mutex mu;
-  std::vector<Buffer> free_buffers ABSL_GUARDED_BY(mu);
+  std::vector<std::unique_ptr<Pipe>> free_pipes ABSL_GUARDED_BY(mu);
   // Keyed by the descriptor gRPC serves.
   std::map<int, std::weak_ptr<Connection>> by_server_fd ABSL_GUARDED_BY(mu);
 };
@@ -88,17 +97,21 @@ class GuardedConnections::Connection : public std::enable_shared_from_this<Conne
     std::error_code ec;
     server_.assign(asio::local::stream_protocol(), our_fd, ec);
     if (ec) close(our_fd);
-    // Reads are tried at once and waited for only when nothing is there (Read).
+    // Reads and writes are tried at once, and waited for only when they would block.
     client_.non_blocking(true, ec);
     server_.non_blocking(true, ec);
+    up_.from_fd = client_fd_;
+    up_.to_fd = server_.native_handle();
+    down_.from_fd = up_.to_fd;
+    down_.to_fd = client_fd_;
   }
 
   int client_fd() const { return client_fd_; }
 
   void Start() {
     asio::post(strand_, [self = shared_from_this()] {
-      self->PumpUp();
-      self->PumpDown();
+      self->Pump(kUp);
+      self->Pump(kDown);
     });
   }
 
@@ -108,107 +121,163 @@ class GuardedConnections::Connection : public std::enable_shared_from_this<Conne
   }
 
  private:
-  // Client to server: everything the client sends goes through the guard.
-  void PumpUp() {
-    auto chunk = Read(client_, &Connection::PumpUp, &Connection::OnClientEnded);
-    if (!chunk) return;
-    if (auto s = guard_.FromClient(std::string_view(chunk->buffer.get(), chunk->size),
-                                   &chunk->insertions);
-        !s.ok()) {
-      logging::Debug("net", "grpc: closing a connection: {}", s.message());
-      shared_->GiveBuffer(std::move(chunk->buffer));
-      Close();
-      return;
+  enum Way { kUp, kDown };  // client to server, server to client
+  enum class State { kRunning, kWaitingToRead, kWaitingToWrite, kEnded };
+
+  struct Direction {
+    int from_fd = -1;
+    int to_fd = -1;
+    std::unique_ptr<Pipe> pipe;
+    size_t in_pipe = 0;
+    // Bytes to write into the pipe next: bytes read to be seen, and the guard's frames.
+    std::string pending;
+    State state = State::kRunning;
+    // Tells a wait's handler whether it still stands (a kick can start the pump before it).
+    uint64_t wait_id = 0;
+  };
+
+  Direction& direction(Way way) { return way == kUp ? up_ : down_; }
+
+  // Moves one direction's bytes until it would block, ends, or has had its turn.
+  void Pump(Way way) {
+    Direction& d = direction(way);
+    d.state = State::kRunning;
+    for (int round = 0; round < kRoundsPerTurn; ++round) {
+      if (closed_) return;
+      if (!d.pipe && !(d.pipe = shared_->TakePipe())) {
+        logging::Warn("net", "grpc: closing a connection: no descriptor for a pipe");
+        return Close();
+      }
+      if (!d.pending.empty()) {
+        const ssize_t n = write(d.pipe->write_fd(), d.pending.data(), d.pending.size());
+        if (n > 0) {
+          d.pending.erase(0, static_cast<size_t>(n));
+          d.in_pipe += static_cast<size_t>(n);
+        } else if (!Retry(n)) {
+          return Close();
+        }
+      }
+      if (d.in_pipe > 0) {
+        const ssize_t n = splice(d.pipe->read_fd(), nullptr, d.to_fd, nullptr, d.in_pipe,
+                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+          d.in_pipe -= static_cast<size_t>(n);
+          continue;
+        }
+        if (Retry(n)) return Wait(way, State::kWaitingToWrite);
+        return Close();
+      }
+      if (!d.pending.empty()) continue;
+      if (!Read(way, d)) return;
     }
-    for (; refused_reported_ < guard_.refused(); ++refused_reported_) shared_->on_refused();
-    if (std::string owed = guard_.TakeForClient(); !owed.empty()) {
-      auto frames = std::make_shared<Chunk>();
-      frames->insertions.push_back(Http2Insertion{0, std::move(owed)});
-      WriteToClient(std::move(frames), /*then_pump_down=*/false);
+    asio::post(strand_, [self = shared_from_this(), way] {
+      if (self->direction(way).state == State::kRunning) self->Pump(way);
+    });
+  }
+
+  // With the pipe empty: moves what `from` has into it, through the guard. Returns whether to
+  // go on.
+  bool Read(Way way, Direction& d) {
+    std::vector<Http2Insertion> insertions;
+    const size_t unseen = way == kUp ? guard_.ClientBytesUnseen() : guard_.ServerBytesUnseen();
+    ssize_t n = 0;
+    if (unseen >= kSpliceMinBytes) {
+      n = splice(d.from_fd, nullptr, d.pipe->write_fd(), nullptr,
+                 std::min<size_t>(unseen, kPipeBytes), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d.in_pipe += static_cast<size_t>(n);
+        if (way == kUp) {
+          guard_.SkipFromClient(static_cast<size_t>(n), &insertions);
+        } else {
+          guard_.SkipFromServer(static_cast<size_t>(n), &insertions);
+        }
+        for (auto& insertion : insertions) d.pending += insertion.bytes;
+      }
+    } else {
+      char buffer[kReadBytes];
+      n = recv(d.from_fd, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        const std::string_view seen(buffer, static_cast<size_t>(n));
+        if (way == kUp) {
+          if (auto s = guard_.FromClient(seen, &insertions); !s.ok()) {
+            logging::Debug("net", "grpc: closing a connection: {}", s.message());
+            Close();
+            return false;
+          }
+        } else {
+          guard_.FromServer(seen, &insertions);
+        }
+        size_t at = 0;
+        for (const auto& insertion : insertions) {
+          d.pending.append(seen.substr(at, insertion.offset - at));
+          d.pending += insertion.bytes;
+          at = insertion.offset;
+        }
+        d.pending.append(seen.substr(at));
+      }
     }
-    asio::async_write(server_, chunk->Buffers(),
-                      asio::bind_executor(
-                          strand_, [self = shared_from_this(), chunk](std::error_code ec, size_t) {
-                            self->shared_->GiveBuffer(std::move(chunk->buffer));
-                            if (ec) return self->Close();
-                            self->PumpUp();
-                          }));
-  }
-
-  // Server to client, with what the guard adds for the client between frames.
-  void PumpDown() {
-    auto chunk = Read(server_, &Connection::PumpDown, &Connection::OnServerEnded);
-    if (!chunk) return;
-    guard_.FromServer(std::string_view(chunk->buffer.get(), chunk->size), &chunk->insertions);
-    WriteToClient(std::move(chunk), /*then_pump_down=*/true);
-  }
-
-  // The client finished sending: gRPC reads the end after everything before it, and closes.
-  void OnClientEnded() {
-    std::error_code ignored;
-    server_.shutdown(asio::socket_base::shutdown_send, ignored);
-  }
-
-  // gRPC closed the connection: what it wrote goes out, then the client's socket is closed
-  // (nothing reads what the client would send now).
-  void OnServerEnded() {
-    close_when_written_ = true;
-    if (client_queue_.empty()) Close();
-  }
-
-  // Reads what `from` has now. Returns nothing when there was nothing to read (and then calls
-  // `again` once there is), at the end of the stream (and then calls `on_end`) or on an error
-  // (and then closes the connection).
-  template <typename Socket>
-  std::shared_ptr<Chunk> Read(Socket& from, void (Connection::*again)(),
-                              void (Connection::*on_end)()) {
-    if (closed_) return nullptr;
-    auto chunk = std::make_shared<Chunk>();
-    chunk->buffer = shared_->TakeBuffer();
-    std::error_code ec;
-    chunk->size = from.read_some(asio::buffer(chunk->buffer.get(), kBufferBytes), ec);
-    if (!ec) return chunk;
-    shared_->GiveBuffer(std::move(chunk->buffer));
-    if (WouldBlock(ec)) {
-      from.async_wait(
-          asio::socket_base::wait_read,
-          asio::bind_executor(strand_, [self = shared_from_this(), again](std::error_code wait_ec) {
-            if (wait_ec) return self->Close();
-            ((*self).*again)();
-          }));
-    } else if (ec == asio::error::eof) {
-      (this->*on_end)();
+    if (n > 0) {
+      AfterGuard();
+      return true;
+    }
+    if (n == 0) {
+      End(way);
+    } else if (Retry(n)) {
+      Wait(way, State::kWaitingToRead);
     } else {
       Close();
     }
-    return nullptr;
+    return false;
   }
 
-  void WriteToClient(std::shared_ptr<Chunk> chunk, bool then_pump_down) {
-    client_queue_.emplace_back(std::move(chunk), then_pump_down);
-    if (!client_writing_) StartClientWrite();
+  // Counts refusals, and sends the client the frames the guard owes it once the way is clear.
+  void AfterGuard() {
+    for (; refused_reported_ < guard_.refused(); ++refused_reported_) shared_->on_refused();
+    std::string owed = guard_.TakeForClient();
+    if (owed.empty()) return;
+    down_.pending += owed;
+    if (down_.state == State::kWaitingToRead) {
+      ++down_.wait_id;
+      down_.state = State::kRunning;
+      asio::post(strand_, [self = shared_from_this()] {
+        if (self->down_.state == State::kRunning) self->Pump(kDown);
+      });
+    }
   }
 
-  void StartClientWrite() {
-    if (closed_ || client_queue_.empty()) return;
-    client_writing_ = true;
-    asio::async_write(
-        client_, client_queue_.front().first->Buffers(),
-        asio::bind_executor(strand_, [self = shared_from_this()](std::error_code ec, size_t) {
-          self->OnClientWritten(ec);
-        }));
+  void Wait(Way way, State state) {
+    Direction& d = direction(way);
+    d.state = state;
+    const uint64_t id = ++d.wait_id;
+    if (state == State::kWaitingToRead && d.pipe) shared_->GivePipe(std::move(d.pipe));
+    auto resume =
+        asio::bind_executor(strand_, [self = shared_from_this(), way, id](std::error_code ec) {
+          if (id != self->direction(way).wait_id) return;
+          if (ec) return self->Close();
+          self->Pump(way);
+        });
+    const bool on_client = (way == kUp) == (state == State::kWaitingToRead);
+    const auto wait = state == State::kWaitingToRead ? asio::socket_base::wait_read
+                                                     : asio::socket_base::wait_write;
+    if (on_client) {
+      client_.async_wait(wait, std::move(resume));
+    } else {
+      server_.async_wait(wait, std::move(resume));
+    }
   }
 
-  void OnClientWritten(std::error_code ec) {
-    client_writing_ = false;
-    if (closed_) return;
-    auto [chunk, then_pump_down] = std::move(client_queue_.front());
-    client_queue_.pop_front();
-    shared_->GiveBuffer(std::move(chunk->buffer));
-    if (ec) return Close();
-    if (client_queue_.empty() && close_when_written_) return Close();
-    StartClientWrite();
-    if (then_pump_down) PumpDown();
+  void End(Way way) {
+    Direction& d = direction(way);
+    d.state = State::kEnded;
+    if (d.pipe) shared_->GivePipe(std::move(d.pipe));
+    if (way == kUp) {
+      // The client finished sending: gRPC reads the end after everything before it, and closes.
+      shutdown(up_.to_fd, SHUT_WR);
+      if (down_.state != State::kEnded) return;
+    }
+    // gRPC closed the connection, and all it wrote went out (a direction reads only once its
+    // pipe is empty): nothing reads what the client would send now.
+    Close();
   }
 
   void Close() {
@@ -217,8 +286,12 @@ class GuardedConnections::Connection : public std::enable_shared_from_this<Conne
     std::error_code ignored;
     client_.close(ignored);
     server_.close(ignored);
-    for (auto& [chunk, unused] : client_queue_) shared_->GiveBuffer(std::move(chunk->buffer));
-    client_queue_.clear();
+    for (Direction* d : {&up_, &down_}) {
+      d->state = State::kEnded;
+      // A pipe with bytes left in it is not given to another connection.
+      if (d->pipe && d->in_pipe == 0) shared_->GivePipe(std::move(d->pipe));
+      d->pipe.reset();
+    }
     absl::MutexLock lock(&shared_->mu);
     auto it = shared_->by_server_fd.find(grpc_fd_);
     if (it != shared_->by_server_fd.end() && it->second.lock().get() == this) {
@@ -234,9 +307,8 @@ class GuardedConnections::Connection : public std::enable_shared_from_this<Conne
   const int grpc_fd_;
   Http2RequestGuard guard_;
   int64_t refused_reported_ = 0;
-  std::deque<std::pair<std::shared_ptr<Chunk>, bool>> client_queue_;
-  bool client_writing_ = false;
-  bool close_when_written_ = false;
+  Direction up_;
+  Direction down_;
   bool closed_ = false;
 };
 
@@ -254,6 +326,10 @@ absl::StatusOr<int> GuardedConnections::Adopt(asio::ip::tcp::socket client) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
     return absl::ResourceExhaustedError(
         fmt::format("socketpair for a connection: {}", std::strerror(errno)));
+  }
+  for (int fd : fds) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketPairBufferBytes, sizeof kSocketPairBufferBytes);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketPairBufferBytes, sizeof kSocketPairBufferBytes);
   }
   auto connection = std::make_shared<Connection>(io_, shared_, std::move(client), fds[0], fds[1]);
   {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/check.h"
 #include "fmt/format.h"
 
 namespace rill::broker {
@@ -108,19 +109,40 @@ std::string CallEnd(uint32_t stream_id, bool after_headers, std::string_view mes
 
 absl::Status Http2RequestGuard::FromClient(std::string_view in,
                                            std::vector<Http2Insertion>* insertions) {
+  return ClientBytes(in.data(), in.size(), insertions);
+}
+
+void Http2RequestGuard::SkipFromClient(size_t n, std::vector<Http2Insertion>* insertions) {
+  RILL_CHECK(n <= ClientBytesUnseen());
+  RILL_CHECK(ClientBytes(nullptr, n, insertions).ok());
+}
+
+size_t Http2RequestGuard::ClientBytesUnseen() const {
+  const FrameCursor& c = client_;
+  if (preface_bytes_ < kPreface.size() || !c.in_payload) return 0;
+  if (c.type != kData) return c.payload_remaining;
+  if (client_pad_length_pending_) return 0;
+  if (c.payload_remaining <= client_padding_) return c.payload_remaining;
+  auto it = streams_.find(c.stream_id);
+  if (it == streams_.end()) return c.payload_remaining;
+  return std::min<uint64_t>(it->second.body_remaining, c.payload_remaining - client_padding_);
+}
+
+absl::Status Http2RequestGuard::ClientBytes(const char* data, size_t size,
+                                            std::vector<Http2Insertion>* insertions) {
   size_t pos = 0;
-  while (preface_bytes_ < kPreface.size() && pos < in.size()) {
-    if (in[pos] != kPreface[preface_bytes_]) {
+  while (preface_bytes_ < kPreface.size() && pos < size) {
+    if (data[pos] != kPreface[preface_bytes_]) {
       return absl::InvalidArgumentError("the client did not open with the HTTP/2 preface");
     }
     ++pos;
     ++preface_bytes_;
   }
   FrameCursor& c = client_;
-  while (pos < in.size()) {
+  while (pos < size) {
     if (!c.in_payload) {
-      const size_t take = std::min<size_t>(9 - c.header_bytes, in.size() - pos);
-      std::memcpy(c.header + c.header_bytes, in.data() + pos, take);
+      const size_t take = std::min<size_t>(9 - c.header_bytes, size - pos);
+      std::memcpy(c.header + c.header_bytes, data + pos, take);
       c.header_bytes = static_cast<uint8_t>(c.header_bytes + take);
       pos += take;
       if (c.header_bytes < 9) break;
@@ -128,13 +150,12 @@ absl::Status Http2RequestGuard::FromClient(std::string_view in,
       if (c.payload_remaining == 0) OnClientFrameEnd(pos, insertions);
       continue;
     }
-    const size_t take = std::min<size_t>(c.payload_remaining, in.size() - pos);
+    const size_t take = std::min<size_t>(c.payload_remaining, size - pos);
     if (c.type == kData) {
-      const std::string_view chunk = in.substr(pos, take);
       size_t i = 0;
       uint32_t remaining = c.payload_remaining;
-      if (client_pad_length_pending_ && !chunk.empty()) {
-        client_padding_ = static_cast<uint8_t>(chunk[0]);
+      if (client_pad_length_pending_) {
+        client_padding_ = static_cast<uint8_t>(data[pos]);
         client_pad_length_pending_ = false;
         i = 1;
         --remaining;
@@ -143,8 +164,8 @@ absl::Status Http2RequestGuard::FromClient(std::string_view in,
         }
       }
       if (remaining > client_padding_) {
-        const size_t data = std::min<size_t>(remaining - client_padding_, chunk.size() - i);
-        ReadMessageBytes(c.stream_id, chunk.substr(i, data));
+        const size_t n = std::min<size_t>(remaining - client_padding_, take - i);
+        ReadMessageBytes(c.stream_id, data == nullptr ? nullptr : data + pos + i, n);
       }
     }
     c.payload_remaining -= static_cast<uint32_t>(take);
@@ -205,16 +226,17 @@ void Http2RequestGuard::OnClientFrameEnd(size_t offset, std::vector<Http2Inserti
   if (c.type == kData && (c.flags & kEndStream) != 0) streams_.erase(c.stream_id);
 }
 
-void Http2RequestGuard::ReadMessageBytes(uint32_t stream_id, std::string_view data) {
+void Http2RequestGuard::ReadMessageBytes(uint32_t stream_id, const char* data, size_t size) {
   auto it = streams_.find(stream_id);
   // A stream the guard does not track is closed, or was never opened: gRPC discards its data or
   // closes the connection, and holds nothing for it either way.
   if (it == streams_.end()) return;
   Stream& stream = it->second;
+  RILL_CHECK(data != nullptr || size <= stream.body_remaining);
   size_t i = 0;
-  while (i < data.size()) {
+  while (i < size) {
     if (stream.body_remaining > 0) {
-      const size_t skip = std::min<uint64_t>(stream.body_remaining, data.size() - i);
+      const size_t skip = std::min<uint64_t>(stream.body_remaining, size - i);
       stream.body_remaining -= skip;
       i += skip;
       continue;
@@ -242,21 +264,35 @@ void Http2RequestGuard::Refuse(uint32_t stream_id, const Stream& stream, uint64_
 }
 
 void Http2RequestGuard::FromServer(std::string_view in, std::vector<Http2Insertion>* insertions) {
+  ServerBytes(in.data(), in.size(), insertions);
+}
+
+size_t Http2RequestGuard::ServerBytesUnseen() const {
+  return server_.in_payload ? server_.payload_remaining : 0;
+}
+
+void Http2RequestGuard::SkipFromServer(size_t n, std::vector<Http2Insertion>* insertions) {
+  RILL_CHECK(n <= ServerBytesUnseen());
+  ServerBytes(nullptr, n, insertions);
+}
+
+void Http2RequestGuard::ServerBytes(const char* data, size_t size,
+                                    std::vector<Http2Insertion>* insertions) {
   if (std::string owed = TakeForClient(); !owed.empty()) {
     insertions->push_back(Http2Insertion{0, std::move(owed)});
   }
   FrameCursor& c = server_;
   size_t pos = 0;
-  while (pos < in.size()) {
+  while (pos < size) {
     if (!c.in_payload) {
-      const size_t take = std::min<size_t>(9 - c.header_bytes, in.size() - pos);
-      std::memcpy(c.header + c.header_bytes, in.data() + pos, take);
+      const size_t take = std::min<size_t>(9 - c.header_bytes, size - pos);
+      std::memcpy(c.header + c.header_bytes, data + pos, take);
       c.header_bytes = static_cast<uint8_t>(c.header_bytes + take);
       pos += take;
       if (c.header_bytes < 9) break;
       OnServerFrameHeader();
     } else {
-      const size_t take = std::min<size_t>(c.payload_remaining, in.size() - pos);
+      const size_t take = std::min<size_t>(c.payload_remaining, size - pos);
       c.payload_remaining -= static_cast<uint32_t>(take);
       pos += take;
     }

@@ -14,8 +14,11 @@
 //     it is), and RST_STREAM(NO_ERROR), which asks the client to stop sending the body
 //     (RFC 9113 §8.1).
 // Frames are never buffered: bytes pass through as they come, and the guard returns where to
-// insert its own frames. Per stream it keeps a few bytes of state, for streams open in both
-// directions as far as it has seen; more than `max_streams` of them closes the connection.
+// insert its own frames. Most bytes need not be seen at all (the payload of frames other than
+// DATA, a message's body past its prefix): the guard says how many may pass unseen next, so
+// that its caller can move them without copying (splice). Per stream it keeps a few bytes of state,
+// for streams open in both directions as far as it has seen; more than `max_streams` of them closes
+// the connection.
 //
 // Thread-safety: none; one connection's two directions call it from one strand.
 #pragma once
@@ -55,9 +58,19 @@ class Http2RequestGuard {
   // closed; nothing of `in` should be passed on then.
   absl::Status FromClient(std::string_view in, std::vector<Http2Insertion>* insertions);
 
+  // How many of the client's next bytes may pass without being seen (0: the next must be).
+  size_t ClientBytesUnseen() const;
+  // `n` bytes from the client passed unseen; n <= ClientBytesUnseen(). Insertions are at
+  // offset n.
+  void SkipFromClient(size_t n, std::vector<Http2Insertion>* insertions);
+
   // Bytes from the server, to be passed on to the client with `insertions`: frames the guard
   // owes the client go in at the first frame boundary outside a header block.
   void FromServer(std::string_view in, std::vector<Http2Insertion>* insertions);
+
+  // The same for the server's bytes.
+  size_t ServerBytesUnseen() const;
+  void SkipFromServer(size_t n, std::vector<Http2Insertion>* insertions);
 
   // Frames owed to the client that can be sent now, with nothing from the server in between
   // (the server's bytes so far end on a frame boundary outside a header block); else empty.
@@ -88,8 +101,12 @@ class Http2RequestGuard {
     bool in_payload = false;
   };
 
-  // DATA payload from the client, past any padding: walks the messages of `stream`.
-  void ReadMessageBytes(uint32_t stream_id, std::string_view data);
+  // Bytes from the client; `data` is null when they pass unseen.
+  absl::Status ClientBytes(const char* data, size_t size, std::vector<Http2Insertion>* insertions);
+  void ServerBytes(const char* data, size_t size, std::vector<Http2Insertion>* insertions);
+  // DATA payload from the client, past any padding: walks the messages of `stream`. `data` is
+  // null when the bytes are within a message's body.
+  void ReadMessageBytes(uint32_t stream_id, const char* data, size_t size);
   absl::Status OnClientFrameHeader();
   void OnClientFrameEnd(size_t offset, std::vector<Http2Insertion>* insertions);
   void OnServerFrameHeader();

@@ -97,15 +97,24 @@ std::string Apply(std::string_view in, const std::vector<Http2Insertion>& insert
   return out;
 }
 
-// Feeds `in` to the guard as the client, in pieces of `piece` bytes; returns what the server
-// gets.
-std::string FromClient(Http2RequestGuard& guard, std::string_view in, size_t piece = 1 << 20) {
+// Feeds `in` to the guard as the client, in pieces of at most `piece` bytes, letting the bytes
+// it need not see pass unseen when `skip`; returns what the server gets.
+std::string FromClient(Http2RequestGuard& guard, std::string_view in, size_t piece = 1 << 20,
+                       bool skip = false) {
   std::string out;
-  for (size_t at = 0; at < in.size(); at += piece) {
+  size_t at = 0;
+  while (at < in.size()) {
     std::vector<Http2Insertion> insertions;
-    const std::string_view part = in.substr(at, piece);
-    REQUIRE(guard.FromClient(part, &insertions).ok());
+    const size_t unseen = skip ? guard.ClientBytesUnseen() : 0;
+    const std::string_view part = in.substr(at, unseen > 0 ? std::min(unseen, piece) : piece);
+    if (unseen > 0) {
+      guard.SkipFromClient(part.size(), &insertions);
+      for (const auto& insertion : insertions) REQUIRE(insertion.offset == part.size());
+    } else {
+      REQUIRE(guard.FromClient(part, &insertions).ok());
+    }
     out += Apply(part, insertions);
+    at += part.size();
   }
   return out;
 }
@@ -121,12 +130,14 @@ TEST_CASE("http2 guard: requests within the limit pass through unchanged", "[bro
                               Frame(kData, kEndStream, 1, Prefix(1000) + std::string(1000, 'x')) +
                               OpenStream(3) + Frame(kData, 0, 3, Prefix(10) + "0123456789") +
                               Frame(kData, kEndStream, 3, Prefix(0));
-  for (size_t piece : {size_t{1}, size_t{7}, size_t{9}, size_t{4096}}) {
-    INFO("piece " << piece);
-    auto guard = Guard();
-    CHECK(FromClient(guard, request, piece) == request);
-    CHECK(guard.refused() == 0);
-    CHECK(guard.TakeForClient().empty());
+  for (bool skip : {false, true}) {
+    for (size_t piece : {size_t{1}, size_t{7}, size_t{9}, size_t{4096}}) {
+      INFO("piece " << piece << (skip ? ", unseen bytes skipped" : ""));
+      auto guard = Guard();
+      CHECK(FromClient(guard, request, piece, skip) == request);
+      CHECK(guard.refused() == 0);
+      CHECK(guard.TakeForClient().empty());
+    }
   }
 }
 
@@ -146,37 +157,64 @@ TEST_CASE("http2 guard: a length prefix over the limit ends the call before its 
   SECTION("second message of the stream") {
     body_frame = Frame(kData, 0, 1, Prefix(3) + "abc" + Prefix(0xffffffffu));
   }
-  for (size_t piece : {size_t{1}, size_t{5}, size_t{1 << 20}}) {
-    INFO("piece " << piece);
-    auto guard = Guard();
-    const std::string to_server = FromClient(guard, opening + body_frame, piece);
-    CHECK(guard.refused() == 1);
-    // The frames pass as they came, then the stream is cancelled toward the server.
-    CHECK(to_server == opening + body_frame + Frame(kRstStream, 0, 1, Be32(0x8)));
+  for (bool skip : {false, true}) {
+    for (size_t piece : {size_t{1}, size_t{5}, size_t{1 << 20}}) {
+      INFO("piece " << piece << (skip ? ", unseen bytes skipped" : ""));
+      auto guard = Guard();
+      const std::string to_server = FromClient(guard, opening + body_frame, piece, skip);
+      CHECK(guard.refused() == 1);
+      // The frames pass as they came, then the stream is cancelled toward the server.
+      CHECK(to_server == opening + body_frame + Frame(kRstStream, 0, 1, Be32(0x8)));
 
-    auto frames = ParseFrames(guard.TakeForClient());
-    REQUIRE(frames.size() == 2);
-    CHECK(frames[0].type == kHeaders);
-    CHECK(frames[0].flags == (kEndStream | kEndHeaders));
-    CHECK(frames[0].stream_id == 1);
-    auto headers = DecodeBlock(frames[0].payload);
-    REQUIRE(headers.size() == 4);
-    CHECK(headers[0] == std::pair<std::string, std::string>(":status", "200"));
-    CHECK(headers[1] == std::pair<std::string, std::string>("content-type", "application/grpc"));
-    CHECK(headers[2] == std::pair<std::string, std::string>("grpc-status", "8"));
-    CHECK(headers[3].first == "grpc-message");
-    CHECK_THAT(headers[3].second, Catch::Contains("is over max.request.bytes (1000 bytes)"));
-    // RST_STREAM(NO_ERROR): the client may stop sending the body.
-    CHECK(frames[1].type == kRstStream);
-    CHECK(frames[1].stream_id == 1);
-    CHECK(frames[1].payload == Be32(0));
-    CHECK(guard.TakeForClient().empty());
+      auto frames = ParseFrames(guard.TakeForClient());
+      REQUIRE(frames.size() == 2);
+      CHECK(frames[0].type == kHeaders);
+      CHECK(frames[0].flags == (kEndStream | kEndHeaders));
+      CHECK(frames[0].stream_id == 1);
+      auto headers = DecodeBlock(frames[0].payload);
+      REQUIRE(headers.size() == 4);
+      CHECK(headers[0] == std::pair<std::string, std::string>(":status", "200"));
+      CHECK(headers[1] == std::pair<std::string, std::string>("content-type", "application/grpc"));
+      CHECK(headers[2] == std::pair<std::string, std::string>("grpc-status", "8"));
+      CHECK(headers[3].first == "grpc-message");
+      CHECK_THAT(headers[3].second, Catch::Contains("is over max.request.bytes (1000 bytes)"));
+      // RST_STREAM(NO_ERROR): the client may stop sending the body.
+      CHECK(frames[1].type == kRstStream);
+      CHECK(frames[1].stream_id == 1);
+      CHECK(frames[1].payload == Be32(0));
+      CHECK(guard.TakeForClient().empty());
 
-    // The stream is no longer read: more of its body passes untouched (gRPC discards it).
-    const std::string more = Frame(kData, 0, 1, Prefix(0xffffffffu));
-    CHECK(FromClient(guard, more) == more);
-    CHECK(guard.refused() == 1);
+      // The stream is no longer read: more of its body passes untouched (gRPC discards it).
+      const std::string more = Frame(kData, 0, 1, Prefix(0xffffffffu));
+      CHECK(FromClient(guard, more, piece, skip) == more);
+      CHECK(guard.refused() == 1);
+    }
   }
+}
+
+TEST_CASE("http2 guard: only frame headers, pad lengths and message prefixes must be seen",
+          "[broker]") {
+  std::vector<Http2Insertion> insertions;
+  auto guard = Guard();
+  const std::string frame =
+      Frame(kData, kPadded, 1, std::string(1, '\2') + Prefix(10) + "0123456789" + "pp");
+  REQUIRE(guard.FromClient(std::string(kPreface) + OpenStream(1) + frame.substr(0, 10), &insertions)
+              .ok());
+  CHECK(guard.ClientBytesUnseen() == 0);  // the message prefix
+  REQUIRE(guard.FromClient(frame.substr(10, 5), &insertions).ok());
+  CHECK(guard.ClientBytesUnseen() == 10);  // the body
+  guard.SkipFromClient(10, &insertions);
+  CHECK(guard.ClientBytesUnseen() == 2);  // the padding
+  guard.SkipFromClient(2, &insertions);
+  CHECK(guard.ClientBytesUnseen() == 0);
+  // Frames other than DATA pass unseen past their header; so does all of the server's payload.
+  REQUIRE(guard.FromClient(Frame(kSettings, 0, 0, "abcdef").substr(0, 9), &insertions).ok());
+  CHECK(guard.ClientBytesUnseen() == 6);
+  guard.FromServer(Frame(kData, 0, 1, "xyz").substr(0, 9), &insertions);
+  CHECK(guard.ServerBytesUnseen() == 3);
+  guard.SkipFromServer(3, &insertions);
+  CHECK(guard.ServerBytesUnseen() == 0);
+  CHECK(insertions.empty());
 }
 
 TEST_CASE("http2 guard: the call's end goes to the client between the server's frames",

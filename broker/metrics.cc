@@ -39,12 +39,13 @@ BrokerMetrics::BrokerMetrics() : registry_(std::make_shared<prometheus::Registry
                  .Name("rill_request_errors_total")
                  .Help("Error responses, by API and error code")
                  .Register(*registry_);
-  refused_ = &BuildCounter()
-                  .Name("rill_requests_refused_total")
-                  .Help(
-                      "Requests refused before any handler ran, by reason (malformed, entries, "
-                      "inflight_bytes)")
-                  .Register(*registry_);
+  refused_ =
+      &BuildCounter()
+           .Name("rill_requests_refused_total")
+           .Help(
+               "Requests refused before any handler ran, by reason (malformed, entries, too_large, "
+               "inflight_bytes, premature_resets)")
+           .Register(*registry_);
 }
 
 void BrokerMetrics::Produced(uint64_t bytes, double seconds) {

@@ -42,7 +42,8 @@ class BrokerMetrics {
   void Error(const char* api, v1::ErrorCode code);
   // A request of another API (the group APIs), counted under rill_requests_total.
   void Request(const char* api);
-  // A request refused before any handler ran, by reason (malformed, entries, inflight_bytes).
+  // A request refused before any handler ran, by reason (malformed, entries, too_large,
+  // inflight_bytes, premature_resets).
   void RequestRefused(const char* reason);
 
   // The Prometheus text exposition of everything; `listeners` by port name (grpc, admin).

@@ -107,6 +107,21 @@ std::string CallEnd(uint32_t stream_id, bool after_headers, std::string_view mes
 
 }  // namespace
 
+size_t Http2RequestGuard::FrameCursor::ReadHeader(const char* data, size_t size) {
+  const size_t take = std::min<size_t>(sizeof(header) - header_bytes, size);
+  std::memcpy(header + header_bytes, data, take);
+  header_bytes = static_cast<uint8_t>(header_bytes + take);
+  if (header_bytes == sizeof(header)) {
+    payload_remaining = (uint32_t{header[0]} << 16) | (uint32_t{header[1]} << 8) | header[2];
+    type = header[3];
+    flags = header[4];
+    stream_id = ReadBe32(header + 5) & 0x7fffffffu;
+    header_bytes = 0;
+    in_payload = true;
+  }
+  return take;
+}
+
 absl::Status Http2RequestGuard::FromClient(std::string_view in,
                                            std::vector<Http2Insertion>* insertions) {
   return ClientBytes(in.data(), in.size(), insertions);
@@ -141,11 +156,8 @@ absl::Status Http2RequestGuard::ClientBytes(const char* data, size_t size,
   FrameCursor& c = client_;
   while (pos < size) {
     if (!c.in_payload) {
-      const size_t take = std::min<size_t>(9 - c.header_bytes, size - pos);
-      std::memcpy(c.header + c.header_bytes, data + pos, take);
-      c.header_bytes = static_cast<uint8_t>(c.header_bytes + take);
-      pos += take;
-      if (c.header_bytes < 9) break;
+      pos += c.ReadHeader(data + pos, size - pos);
+      if (!c.in_payload) break;
       if (auto s = OnClientFrameHeader(); !s.ok()) return s;
       if (c.payload_remaining == 0) OnClientFrameEnd(pos, insertions);
       continue;
@@ -177,12 +189,6 @@ absl::Status Http2RequestGuard::ClientBytes(const char* data, size_t size,
 
 absl::Status Http2RequestGuard::OnClientFrameHeader() {
   FrameCursor& c = client_;
-  c.payload_remaining = (uint32_t{c.header[0]} << 16) | (uint32_t{c.header[1]} << 8) | c.header[2];
-  c.type = c.header[3];
-  c.flags = c.header[4];
-  c.stream_id = ReadBe32(c.header + 5) & 0x7fffffffu;
-  c.header_bytes = 0;
-  c.in_payload = true;
   switch (c.type) {
     case kData:
       client_padding_ = 0;
@@ -285,11 +291,8 @@ void Http2RequestGuard::ServerBytes(const char* data, size_t size,
   size_t pos = 0;
   while (pos < size) {
     if (!c.in_payload) {
-      const size_t take = std::min<size_t>(9 - c.header_bytes, size - pos);
-      std::memcpy(c.header + c.header_bytes, data + pos, take);
-      c.header_bytes = static_cast<uint8_t>(c.header_bytes + take);
-      pos += take;
-      if (c.header_bytes < 9) break;
+      pos += c.ReadHeader(data + pos, size - pos);
+      if (!c.in_payload) break;
       OnServerFrameHeader();
     } else {
       const size_t take = std::min<size_t>(c.payload_remaining, size - pos);
@@ -308,12 +311,6 @@ void Http2RequestGuard::ServerBytes(const char* data, size_t size,
 
 void Http2RequestGuard::OnServerFrameHeader() {
   FrameCursor& c = server_;
-  c.payload_remaining = (uint32_t{c.header[0]} << 16) | (uint32_t{c.header[1]} << 8) | c.header[2];
-  c.type = c.header[3];
-  c.flags = c.header[4];
-  c.stream_id = ReadBe32(c.header + 5) & 0x7fffffffu;
-  c.header_bytes = 0;
-  c.in_payload = true;
   switch (c.type) {
     case kHeaders:
     case kPushPromise:

@@ -99,6 +99,10 @@ class Http2RequestGuard {
     uint8_t flags = 0;
     uint32_t stream_id = 0;
     bool in_payload = false;
+
+    // Takes what `data` holds of a frame header; returns how much. With the whole header in,
+    // the fields above are set and the cursor is in the payload.
+    size_t ReadHeader(const char* data, size_t size);
   };
 
   // Bytes from the client; `data` is null when they pass unseen.

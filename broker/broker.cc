@@ -52,8 +52,32 @@ absl::Status Broker::Start() {
   // quarter of them, up to 1,024, stay free for connections and the metadata store.
   auto file_limit = base::RaiseOpenFileLimit();
   if (!file_limit.ok()) return file_limit.status();
-  const int64_t files_reserved = std::min<int64_t>(1024, *file_limit / 4);
 
+  // The ports first: a broker that cannot have them (another process listens there) fails
+  // before it writes anything. They accept once everything behind them is ready.
+  if (auto s = BindPorts(); !s.ok()) {
+    Stop();
+    return s;
+  }
+  std::error_code ec;
+  const bool data_dir_existed = std::filesystem::exists(config.data_dir, ec);
+  if (auto s = OpenAndServe(std::min<int64_t>(1024, *file_limit / 4)); !s.ok()) {
+    Stop();
+    // What a failed first start created is removed, so that the next one starts clean;
+    // a data directory that was there before is never touched.
+    if (!data_dir_existed) std::filesystem::remove_all(config.data_dir, ec);
+    return s;
+  }
+  logging::Info("broker",
+                "rill-broker node={} listening grpc={} admin={} data={} topics={} "
+                "offline_partitions={} open_files_limit={}",
+                config.node_id, grpc_address_, admin_address_, config.data_dir,
+                topics_->List().size(), topics_->Offline().size(), *file_limit);
+  return absl::OkStatus();
+}
+
+absl::Status Broker::OpenAndServe(int64_t files_reserved) {
+  const BrokerConfig& config = context_.config;
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -84,30 +108,80 @@ absl::Status Broker::Start() {
   context_.metrics = metrics_.get();
   context_.io = &io_;
   coordinator_ = std::make_unique<GroupCoordinator>(&context_);
-  if (auto s = coordinator_->Start(); !s.ok()) {
-    Stop();
-    return s;
-  }
-  if (auto s = StartServing(); !s.ok()) {
-    Stop();
-    return s;
-  }
+  if (auto s = coordinator_->Start(); !s.ok()) return s;
+  if (auto s = StartServing(); !s.ok()) return s;
   release_timer_ = std::make_unique<asio::steady_timer>(io_);
   ReleaseMemoryWhenIdle();
   ready_ = true;
-  logging::Info("broker",
-                "rill-broker node={} listening grpc={} admin={} data={} topics={} "
-                "offline_partitions={} open_files_limit={}",
-                config.node_id, grpc_address_, admin_address_, config.data_dir,
-                topics_->List().size(), topics_->Offline().size(), *file_limit);
   return absl::OkStatus();
 }
 
-absl::Status Broker::StartServing() {
+absl::Status Broker::BindPorts() {
   const BrokerConfig& config = context_.config;
   std::string host;
   int port = 0;
   if (auto s = SplitHostPort(config.listen, &host, &port); !s.ok()) return s;
+  grpc_gate_ = std::make_unique<ConnectionGate>(
+      io_, "grpc",
+      ConnectionLimits{config.max_connections, config.max_connections_per_ip, kFilesHeadroom,
+                       std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+      [this](asio::ip::tcp::socket socket) {
+        std::error_code ec;
+        socket.set_option(asio::ip::tcp::no_delay(true), ec);
+        auto grpc_fd = grpc_connections_->Adopt(std::move(socket));
+        if (!grpc_fd.ok()) {
+          logging::Warn("net", "grpc: cannot serve a connection: {}", grpc_fd.status().message());
+          return;
+        }
+        grpc::AddInsecureChannelFromFd(server_.get(), *grpc_fd);
+      });
+  auto bound = grpc_gate_->Bind(config.listen);
+  if (!bound.ok()) return bound.status();
+  const int bound_port = *bound;
+  grpc_address_ = fmt::format(
+      "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
+  if (config.advertise.empty()) {
+    context_.advertised_host = host;
+    context_.advertised_port = bound_port;
+  } else if (auto s = SplitHostPort(config.advertise, &context_.advertised_host,
+                                    &context_.advertised_port);
+             !s.ok()) {
+    return s;
+  }
+  http_ = std::make_unique<HttpServer>(io_, AdminHandlers());
+  auto admin_port = http_->Bind(config.admin_listen);
+  if (!admin_port.ok()) return admin_port.status();
+  std::string admin_host;
+  int unused = 0;
+  (void)SplitHostPort(config.admin_listen, &admin_host, &unused);
+  admin_address_ = fmt::format("{}:{}", admin_host, *admin_port);
+  return absl::OkStatus();
+}
+
+std::map<std::string, HttpServer::Handler> Broker::AdminHandlers() {
+  // They run once the port accepts, when everything they read exists.
+  std::map<std::string, HttpServer::Handler> handlers;
+  handlers["/metrics"] = [this] {
+    return HttpResponse{
+        200, "text/plain; version=0.0.4; charset=utf-8",
+        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics(),
+                         {{"grpc", grpc_gate_->Stats()}, {"admin", http_->Stats()}})};
+  };
+  handlers["/healthz"] = [] { return HttpResponse{200, "text/plain", "ok\n"}; };
+  handlers["/readyz"] = [this] {
+    if (!ready_) return HttpResponse{503, "text/plain", "not ready\n"};
+    if (!grpc_gate_->Stats().accepting) {
+      return HttpResponse{503, "text/plain",
+                          "not ready: cannot accept connections (out of file "
+                          "descriptors)\n"};
+    }
+    return HttpResponse{200, "text/plain", "ready\n"};
+  };
+  return handlers;
+}
+
+absl::Status Broker::StartServing() {
+  const BrokerConfig& config = context_.config;
   rill_service_ = std::make_unique<RillService>(&context_);
   admin_service_ = std::make_unique<AdminService>(&context_);
   group_service_ = std::make_unique<GroupService>(&context_, coordinator_.get());
@@ -146,58 +220,8 @@ absl::Status Broker::StartServing() {
       Http2GuardLimits{config.max_request_bytes,
                        static_cast<size_t>(4 * config.max_concurrent_streams + 64)},
       [this] { metrics_->RequestRefused("too_large"); });
-  grpc_gate_ = std::make_unique<ConnectionGate>(
-      io_, "grpc",
-      ConnectionLimits{config.max_connections, config.max_connections_per_ip, kFilesHeadroom,
-                       std::min<int64_t>(config.connections_max_idle_ms, 10000)},
-      [this](asio::ip::tcp::socket socket) {
-        std::error_code ec;
-        socket.set_option(asio::ip::tcp::no_delay(true), ec);
-        auto grpc_fd = grpc_connections_->Adopt(std::move(socket));
-        if (!grpc_fd.ok()) {
-          logging::Warn("net", "grpc: cannot serve a connection: {}", grpc_fd.status().message());
-          return;
-        }
-        grpc::AddInsecureChannelFromFd(server_.get(), *grpc_fd);
-      });
-  auto bound = grpc_gate_->Start(config.listen);
-  if (!bound.ok()) return bound.status();
-  const int bound_port = *bound;
-  grpc_address_ = fmt::format(
-      "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
-  if (config.advertise.empty()) {
-    context_.advertised_host = host;
-    context_.advertised_port = bound_port;
-  } else if (auto s = SplitHostPort(config.advertise, &context_.advertised_host,
-                                    &context_.advertised_port);
-             !s.ok()) {
-    return s;
-  }
-
-  std::map<std::string, HttpServer::Handler> handlers;
-  handlers["/metrics"] = [this] {
-    return HttpResponse{
-        200, "text/plain; version=0.0.4; charset=utf-8",
-        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics(),
-                         {{"grpc", grpc_gate_->Stats()}, {"admin", http_->Stats()}})};
-  };
-  handlers["/healthz"] = [] { return HttpResponse{200, "text/plain", "ok\n"}; };
-  handlers["/readyz"] = [this] {
-    if (!ready_) return HttpResponse{503, "text/plain", "not ready\n"};
-    if (!grpc_gate_->Stats().accepting) {
-      return HttpResponse{503, "text/plain",
-                          "not ready: cannot accept connections (out of file "
-                          "descriptors)\n"};
-    }
-    return HttpResponse{200, "text/plain", "ready\n"};
-  };
-  http_ = std::make_unique<HttpServer>(io_, std::move(handlers));
-  auto admin_port = http_->Start(config.admin_listen);
-  if (!admin_port.ok()) return admin_port.status();
-  std::string admin_host;
-  int unused = 0;
-  (void)SplitHostPort(config.admin_listen, &admin_host, &unused);
-  admin_address_ = fmt::format("{}:{}", admin_host, *admin_port);
+  grpc_gate_->Start();
+  http_->Start();
   return absl::OkStatus();
 }
 

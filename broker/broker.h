@@ -12,9 +12,9 @@
 #include "broker/admin_service.h"
 #include "broker/broker_context.h"
 #include "broker/connection_gate.h"
-#include "broker/guarded_connections.h"
 #include "broker/group_coordinator.h"
 #include "broker/group_service.h"
+#include "broker/guarded_connections.h"
 #include "broker/http_server.h"
 #include "broker/rill_service.h"
 #include "broker/rpc_dispatcher.h"
@@ -29,7 +29,8 @@ class Broker {
   explicit Broker(BrokerConfig config);
   ~Broker();
 
-  // Opens (recovering) the data directory and starts serving. Errors leave nothing running.
+  // Binds the ports, opens (recovering) the data directory and starts serving. Errors leave
+  // nothing running, and no data directory where there was none.
   absl::Status Start();
   // Stops serving, answers waiting fetches, syncs and closes every log. Idempotent.
   void Stop();
@@ -38,6 +39,9 @@ class Broker {
   const std::string& admin_address() const { return admin_address_; }
 
  private:
+  absl::Status BindPorts();
+  std::map<std::string, HttpServer::Handler> AdminHandlers();
+  absl::Status OpenAndServe(int64_t files_reserved);
   absl::Status StartServing();
   void ReleaseMemoryWhenIdle();
 

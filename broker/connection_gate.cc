@@ -48,7 +48,7 @@ ConnectionGate::ConnectionGate(asio::io_context& io, std::string name, Connectio
 
 ConnectionGate::~ConnectionGate() { Stop(); }
 
-absl::StatusOr<int> ConnectionGate::Start(const std::string& address) {
+absl::StatusOr<int> ConnectionGate::Bind(const std::string& address) {
   std::string host;
   int port = 0;
   if (auto s = SplitHostPort(address, &host, &port); !s.ok()) return s;
@@ -72,9 +72,12 @@ absl::StatusOr<int> ConnectionGate::Start(const std::string& address) {
     spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
     bound_port = static_cast<int>(acceptor_.local_endpoint().port());
   }
+  return bound_port;
+}
+
+void ConnectionGate::Start() {
   Accept();
   ScheduleSweep();
-  return bound_port;
 }
 
 void ConnectionGate::Stop() {

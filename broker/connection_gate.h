@@ -58,9 +58,11 @@ class ConnectionGate {
   ConnectionGate(asio::io_context& io, std::string name, ConnectionLimits limits, Admit admit);
   ~ConnectionGate();
 
-  // Binds HOST:PORT (port 0: any free one; an address in use is an error, never shared) and
-  // starts accepting. Returns the bound port.
-  absl::StatusOr<int> Start(const std::string& address);
+  // Binds HOST:PORT and listens (port 0: any free one; an address in use is an error, never
+  // shared). Returns the bound port. Connections wait in the backlog until Start.
+  absl::StatusOr<int> Bind(const std::string& address);
+  // Starts accepting, once Bind succeeded.
+  void Start();
   void Stop();
 
   ConnectionStats Stats() const;

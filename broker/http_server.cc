@@ -56,8 +56,6 @@ HttpServer::HttpServer(asio::io_context& io, std::map<std::string, Handler> hand
         Serve(std::make_shared<asio::ip::tcp::socket>(std::move(socket)));
       }) {}
 
-absl::StatusOr<int> HttpServer::Start(const std::string& address) { return gate_.Start(address); }
-
 void HttpServer::Stop() { gate_.Stop(); }
 
 void HttpServer::Serve(std::shared_ptr<asio::ip::tcp::socket> socket) {

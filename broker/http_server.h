@@ -26,8 +26,9 @@ class HttpServer {
   using Handler = std::function<HttpResponse()>;
 
   HttpServer(asio::io_context& io, std::map<std::string, Handler> handlers);
-  // Binds HOST:PORT (port 0: any free) and starts accepting; returns the bound port.
-  absl::StatusOr<int> Start(const std::string& address);
+  // Binds HOST:PORT (port 0: any free); returns the bound port. Start accepts.
+  absl::StatusOr<int> Bind(const std::string& address) { return gate_.Bind(address); }
+  void Start() { gate_.Start(); }
   void Stop();
   ConnectionStats Stats() const { return gate_.Stats(); }
 

@@ -93,6 +93,40 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "rill-broker: a port another process listens on fails the start, exit 1, before anything "
+    "is written",
+    "[integration]") {
+  testing::TempDir tmp;
+  testing::BrokerProcess first(tmp.path() + "/first");
+  const std::string taken_grpc = first.address();
+  const std::string taken_admin = first.admin_address();
+  for (const auto& [grpc, admin] : std::vector<std::pair<std::string, std::string>>{
+           {taken_grpc, "127.0.0.1:0"}, {"127.0.0.1:0", taken_admin}}) {
+    INFO("grpc " << grpc << ", admin " << admin);
+    const std::string dir = tmp.path() + "/second";
+    auto second = RunCommand(std::string(RILL_BROKER_BIN) + " --listen " + grpc +
+                             " --admin-listen " + admin + " --data-dir " + dir);
+    CHECK(second.exit_code == 1);
+    CHECK_THAT(second.output,
+               Catch::Contains("cannot listen on") && Catch::Contains("ddress already in use"));
+    // Nothing of the second broker: its data directory was never made.
+    CHECK_FALSE(std::filesystem::exists(dir));
+  }
+  // A broker that fails later (here: its data directory is a file) leaves nothing behind
+  // either, and one that had a data directory keeps it as it was.
+  const std::string not_a_dir = tmp.path() + "/file";
+  std::ofstream(not_a_dir) << "x";
+  CHECK(RunCommand(std::string(RILL_BROKER_BIN) +
+                   " --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir " + not_a_dir)
+            .exit_code == 1);
+  CHECK(std::filesystem::is_regular_file(not_a_dir));
+  // The first broker kept serving alone on its ports.
+  CHECK(RunCommand(std::string(RILL_BIN_DIR) + "/rillctl --brokers " + taken_grpc + " topic list")
+            .exit_code == 0);
+  REQUIRE(first.Stop() == 0);
+}
+
 TEST_CASE("rill-dump: a partition directory is checked whole: indexes and missing segments",
           "[integration]") {
   testing::TempDir tmp;

@@ -8,6 +8,7 @@
 
 #include "base/check.h"
 #include "base/fmt_absl.h"
+#include "base/logging.h"
 #include "cpptoml.h"
 #include "format/record_batch.h"
 
@@ -19,6 +20,8 @@ struct Option {
   const char* help;
   std::function<absl::Status(BrokerConfig*, const std::string&)> set;
   std::function<std::string(const BrokerConfig&)> get;
+  // What --help says an empty default means.
+  const char* empty_default = "none";
 };
 
 std::string FlagName(const std::string& key) {
@@ -82,9 +85,24 @@ Option LogInteger(const char* key, const char* help, T storage::LogConfig::*fiel
                 [field](const BrokerConfig& c) { return std::to_string(c.log.*field); }};
 }
 
-Option String(const char* key, const char* help, std::string BrokerConfig::*field) {
+Option String(const char* key, const char* help, std::string BrokerConfig::*field,
+              const char* empty_default = "none") {
   return Option{key, help,
                 [field](BrokerConfig* c, const std::string& v) {
+                  c->*field = v;
+                  return absl::OkStatus();
+                },
+                [field](const BrokerConfig& c) { return c.*field; }, empty_default};
+}
+
+Option LogLevel(const char* key, std::string BrokerConfig::*field) {
+  return Option{key, "debug, info, warn or error",
+                [key, field](BrokerConfig* c, const std::string& v) -> absl::Status {
+                  logging::Level level;
+                  if (!logging::ParseLevel(v, &level)) {
+                    return absl::InvalidArgumentError(
+                        fmt::format("{}: '{}' is not debug, info, warn or error", key, v));
+                  }
                   c->*field = v;
                   return absl::OkStatus();
                 },
@@ -114,10 +132,10 @@ const std::vector<Option>& Options() {
              &BrokerConfig::listen),
       String("admin.listen", "HTTP address for /metrics, /healthz, /readyz (port 0: any free)",
              &BrokerConfig::admin_listen),
-      String("advertise", "address clients are told to use (default: the bound gRPC address)",
-             &BrokerConfig::advertise),
+      String("advertise", "address clients are told to use", &BrokerConfig::advertise,
+             "the bound gRPC address"),
       String("data.dir", "where partition logs and metadata live", &BrokerConfig::data_dir),
-      String("log.level", "debug, info, warn or error", &BrokerConfig::log_level),
+      LogLevel("log.level", &BrokerConfig::log_level),
       Bool("auto.create.topics.enable", "create unknown topics on produce and metadata",
            &BrokerConfig::auto_create_topics),
       Integer("num.partitions", "partitions of a new topic when not given",
@@ -226,7 +244,7 @@ std::string HelpText() {
          "  --config FILE                         TOML config file\n";
   for (const auto& option : Options()) {
     out << fmt::format("  {:<37} {} (default: {})\n", FlagName(option.key) + " VALUE", option.help,
-                       option.get(defaults).empty() ? "none" : option.get(defaults));
+                       option.get(defaults).empty() ? option.empty_default : option.get(defaults));
   }
   return out.str();
 }

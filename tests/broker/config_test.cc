@@ -1,6 +1,7 @@
 #include "broker/config.h"
 
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,26 @@ TEST_CASE("broker config: numbers outside a setting's range are refused, never w
   REQUIRE(bounds.ok());
   CHECK(bounds->config.max_request_bytes == 1073741824);
   CHECK(bounds->config.node_id == 0);
+}
+
+TEST_CASE("broker config: a log level other than debug, info, warn or error is refused",
+          "[broker]") {
+  CHECK(ErrorOf({"--log-level", "loud"}) == "log.level: 'loud' is not debug, info, warn or error");
+  auto quiet = LoadBrokerConfig({"--log-level", "warn"});
+  REQUIRE(quiet.ok());
+  CHECK(quiet->config.log_level == "warn");
+}
+
+TEST_CASE("broker config: --help gives each setting's default once", "[broker]") {
+  auto help = LoadBrokerConfig({"--help"});
+  REQUIRE(help.ok());
+  CHECK_THAT(help->help_text,
+             Catch::Contains("address clients are told to use (default: the bound gRPC address)"));
+  std::istringstream lines(help->help_text);
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    CHECK(line.find("(default:") == line.rfind("(default:"));
+  }
 }
 
 TEST_CASE("broker config: the environment is range-checked like flags", "[broker]") {

@@ -113,6 +113,12 @@ TEST_CASE(
     // Nothing of the second broker: its data directory was never made.
     CHECK_FALSE(std::filesystem::exists(dir));
   }
+  // A bad setting is bad usage: exit 2, before any port or directory is taken.
+  auto loud = RunCommand(std::string(RILL_BROKER_BIN) + " --listen " + taken_grpc +
+                         " --log-level loud --data-dir " + tmp.path() + "/loud");
+  CHECK(loud.exit_code == 2);
+  CHECK_THAT(loud.output, Catch::Contains("log.level: 'loud' is not debug, info, warn or error"));
+  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/loud"));
   // A broker that fails later (here: its data directory is a file) leaves nothing behind
   // either, and one that had a data directory keeps it as it was.
   const std::string not_a_dir = tmp.path() + "/file";

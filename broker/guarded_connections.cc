@@ -26,8 +26,8 @@ constexpr size_t kSpliceMinBytes = 16 * 1024;
 constexpr size_t kReadBytes = 16 * 1024;
 // Pipe loads one direction moves before it lets other connections' work run.
 constexpr int kRoundsPerTurn = 16;
-// The socketpair's buffers: gRPC writes a whole fetch response's frames at a time.
-constexpr int kSocketPairBufferBytes = 1 << 20;
+// The socketpair's buffers, as large as a pipe load: kernel memory each connection may hold.
+constexpr int kSocketPairBufferBytes = 256 << 10;
 
 class Pipe {
  public:

@@ -355,7 +355,10 @@ TEST_CASE(
   CHECK(read == records);
   (*consumer)->Close();
   INFO("RSS before " << before / 1048576 << " MiB, peak " << peak / 1048576 << " MiB");
-  if (!kSanitized) CHECK(peak - before < (96 << 20));
+  // Unbounded, the responses alone reach 400 MiB. Bounded, what stays is the budget plus what
+  // the allocator keeps of freed buffers per thread (base/allocator.h), which varies with how
+  // the threads were scheduled: 70 to 150 MiB over the resting size on a busy 2-core machine.
+  if (!kSanitized) CHECK(peak - before < (192 << 20));
 
   std::this_thread::sleep_for(std::chrono::seconds(5));
   const int64_t idle = broker.RssBytes();

@@ -1,12 +1,13 @@
 // GuardedConnections: the gRPC port's admitted connections, each passed to the gRPC server
 // through an Http2RequestGuard.
 //
-// The gRPC server is handed one end of a socketpair; the guard copies bytes between the client's
-// TCP socket and the other end, on a strand per connection, reading a direction only once what
-// it read last was written (so it holds at most one buffer per direction, and only while bytes
-// move: an idle connection holds none). Buffers are 64 KiB, kept on a free list of at most
-// `max_free_buffers`. A connection ends when either side closes it or breaks HTTP/2: its
-// sockets are closed and gRPC sees its end close.
+// The gRPC server is handed one end of a socketpair; each connection moves bytes between the
+// client's TCP socket and the other end, on a strand per connection, through a pipe per direction:
+// runs of 16 KiB or more that the guard need not see are spliced through it (never copied into the
+// broker), the rest read (16 KiB at a time) and written into it. A direction reads only once its
+// pipe is empty, so a connection holds at most one pipe load per direction, and an idle one holds
+// no pipe at all (pipes of 256 KiB, on a free list of at most 64). A connection ends when either
+// side closes it or breaks HTTP/2: its sockets are closed and gRPC sees its end close.
 //
 // Thread-safety: every public method may be called from any thread.
 #pragma once
@@ -38,8 +39,6 @@ class GuardedConnections {
 
   // Ends every connection (at shutdown).
   void CloseAll();
-
-  int64_t open() const;
 
   class Connection;
   // What connections share with their owner; a connection's pending handlers keep it alive.

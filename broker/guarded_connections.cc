@@ -26,8 +26,10 @@ constexpr size_t kSpliceMinBytes = 16 * 1024;
 constexpr size_t kReadBytes = 16 * 1024;
 // Pipe loads one direction moves before it lets other connections' work run.
 constexpr int kRoundsPerTurn = 16;
-// The socketpair's buffers, as large as a pipe load: kernel memory each connection may hold.
-constexpr int kSocketPairBufferBytes = 256 << 10;
+// The socketpair's buffers: gRPC writes a fetch response's frames in few large writes, and each
+// one wakes the relay once (with 256 KiB, consuming cost the broker twice the CPU per MB).
+// Kernel memory, used only while a reader is behind, as a TCP socket's send buffer is.
+constexpr int kSocketPairBufferBytes = 1 << 20;
 
 class Pipe {
  public:
@@ -359,11 +361,6 @@ void GuardedConnections::CloseAll() {
     }
   }
   for (auto& connection : open) connection->CloseSoon();
-}
-
-int64_t GuardedConnections::open() const {
-  absl::MutexLock lock(&shared_->mu);
-  return static_cast<int64_t>(shared_->by_server_fd.size());
 }
 
 }  // namespace rill::broker

@@ -10,6 +10,7 @@
 #include "base/fmt_absl.h"
 #include "bench/broker_bench.h"
 #include "bench/storage_bench.h"
+#include "rill/version.h"
 
 namespace {
 
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     fmt::print(argc < 2 ? stderr : stdout, "{}", kUsage);
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    fmt::print("rill-bench {}\n", RILL_VERSION_STRING);
+    return 0;
   }
   const std::string mode = argv[1];
   rill::bench::StorageBenchOptions storage;

@@ -11,6 +11,7 @@
 #include "base/logging.h"
 #include "cpptoml.h"
 #include "format/record_batch.h"
+#include "rill/version.h"
 
 namespace rill::broker {
 namespace {
@@ -260,6 +261,11 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
     if (arg == "--help" || arg == "-h") {
       load.help = true;
       load.help_text = HelpText();
+      return load;
+    }
+    if (arg == "--version") {
+      load.help = true;
+      load.help_text = fmt::format("rill-broker {}\n", RILL_VERSION_STRING);
       return load;
     }
     std::string name = arg;

@@ -59,6 +59,7 @@ struct BrokerConfig {
 
 struct ConfigLoad {
   BrokerConfig config;
+  // --help or --version: print help_text and exit 0.
   bool help = false;
   std::string help_text;
 };

@@ -14,6 +14,7 @@
 
 #include "base/fmt_absl.h"
 #include "format/record_batch.h"
+#include "rill/version.h"
 #include "storage/file_system.h"
 #include "storage/log_config.h"
 #include "storage/segment.h"
@@ -258,6 +259,9 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "-h" || arg == "--help") {
       fmt::print("{}", kUsage);
+      return 0;
+    } else if (arg == "--version") {
+      fmt::print("rill-dump {}\n", RILL_VERSION_STRING);
       return 0;
     } else if (arg.starts_with("-")) {
       fmt::print(stderr, "rill-dump: unknown option {}\n{}", arg, kUsage);

@@ -20,6 +20,7 @@
 #include "rill/admin.h"
 #include "rill/consumer.h"
 #include "rill/producer.h"
+#include "rill/version.h"
 
 namespace {
 
@@ -849,6 +850,9 @@ int main(int argc, char** argv) {
         ctx.json = *v == "json";
       } else if (arg == "--help" || arg == "-h") {
         fmt::print("{}", kUsage);
+        return 0;
+      } else if (arg == "--version") {
+        fmt::print("rillctl {}\n", RILL_VERSION_STRING);
         return 0;
       } else {
         rest.push_back(arg);

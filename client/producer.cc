@@ -139,6 +139,9 @@ class ProducerImpl {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   // Set when something may have become ready to send before the sender's next timed check.
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // When the waiting sender looks at the queues next. Min while it is not waiting: it then
+  // looks at every queue before it waits again.
+  Clock::time_point sender_wakes_at_ ABSL_GUARDED_BY(mu_) = Clock::time_point::min();
   // Callbacks taken from completions_ that the sender thread is still running.
   size_t running_completions_ ABSL_GUARDED_BY(mu_) = 0;
   // Produce RPCs whose callback has not finished: Close waits for them, since a callback still
@@ -242,11 +245,14 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   batch.records.push_back({std::move(done), timestamp});
   batch.bytes += estimate;
   buffered_bytes_ += estimate;
-  // The sender only needs waking when this partition just got something to send: a full
-  // batch (one with another behind it counts as full). An in-flight partition is looked at
-  // again when its response arrives.
+  // The sender only needs waking when this partition just got something to send — a full
+  // batch (one with another behind it counts as full) — or a batch whose linger ends before
+  // the sender would look again. An in-flight partition is looked at again when its response
+  // arrives.
   if (!queue.in_flight &&
-      (batch.bytes >= options_.batch_bytes || (new_batch && queue.batches.size() > 1))) {
+      (batch.bytes >= options_.batch_bytes || (new_batch && queue.batches.size() > 1) ||
+       (new_batch && batch.created + std::chrono::milliseconds(options_.linger_ms) <
+                         sender_wakes_at_))) {
     wake_ = true;
   }
   return absl::OkStatus();
@@ -323,7 +329,9 @@ void ProducerImpl::Run() {
         auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return wake_ || !completions_.empty();
         };
+        sender_wakes_at_ = wake;
         mu_.AwaitWithTimeout(absl::Condition(&woken), absl::FromChrono(wake - now));
+        sender_wakes_at_ = Clock::time_point::min();
         wake_ = false;
         continue;
       }

@@ -37,6 +37,9 @@ void AdminService::Register(RpcDispatcher* dispatcher) {
   dispatcher->AddSync<v1::AlterConfigsRequest, v1::AlterConfigsResponse>(
       kService, "AlterConfigs",
       [this](const auto& request, auto* response) { AlterConfigs(request, response); });
+  dispatcher->AddSync<v1::DeleteRecordsRequest, v1::DeleteRecordsResponse>(
+      kService, "DeleteRecords",
+      [this](const auto& request, auto* response) { DeleteRecords(request, response); });
   dispatcher->CheckComplete(kService);
 }
 
@@ -137,11 +140,15 @@ void AdminService::DescribeConfigs(const v1::DescribeConfigsRequest& request,
   }
   SetError(absl::OkStatus(), response->mutable_error());
   TopicConfigs configs(record->configs().begin(), record->configs().end());
-  for (const auto& entry : DescribeTopicConfigs(context_->topics->log_defaults(), configs)) {
+  for (const auto& entry :
+       DescribeTopicConfigs(BrokerConfig().log, context_->topics->log_defaults(), configs)) {
     auto* out = response->add_configs();
     out->set_name(entry.name);
     out->set_value(entry.value);
-    out->set_is_default(entry.is_default);
+    out->set_is_default(entry.source != ConfigSource::kTopic);
+    out->set_source(entry.source == ConfigSource::kTopic    ? v1::TOPIC_CONFIG
+                    : entry.source == ConfigSource::kBroker ? v1::BROKER_CONFIG
+                                                            : v1::DEFAULT_CONFIG);
   }
 }
 
@@ -154,6 +161,33 @@ void AdminService::AlterConfigs(const v1::AlterConfigsRequest& request,
                                                           request.validate_only())
                          : internal,
            response->mutable_error());
+}
+
+void AdminService::DeleteRecords(const v1::DeleteRecordsRequest& request,
+                                 v1::DeleteRecordsResponse* response) {
+  if (absl::Status s = RejectInternalTopic(request.topic(), "delete records of"); !s.ok()) {
+    SetError(s, response->mutable_error());
+    return;
+  }
+  if (!context_->topics->Get(request.topic())) {
+    SetError(ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request.topic())),
+             response->mutable_error());
+    return;
+  }
+  SetError(absl::OkStatus(), response->mutable_error());
+  for (const auto& p : request.partitions()) {
+    auto* result = response->add_partitions();
+    result->set_partition(p.partition());
+    result->set_low_watermark(-1);
+    auto partition = context_->topics->GetPartition(request.topic(), p.partition());
+    if (!partition.ok()) {
+      SetError(partition.status(), result->mutable_error());
+      continue;
+    }
+    auto start = (*partition)->DeleteRecordsBefore(p.offset());
+    SetError(start.status(), result->mutable_error());
+    if (start.ok()) result->set_low_watermark(*start);
+  }
 }
 
 }  // namespace rill::broker

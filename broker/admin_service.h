@@ -24,6 +24,7 @@ class AdminService {
   void DescribeConfigs(const v1::DescribeConfigsRequest& request,
                        v1::DescribeConfigsResponse* response);
   void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response);
+  void DeleteRecords(const v1::DeleteRecordsRequest& request, v1::DeleteRecordsResponse* response);
 
  private:
   BrokerContext* const context_;

@@ -54,6 +54,21 @@ absl::Status CheckClientBatch(const format::BatchHeader& header, const format::B
 Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
     : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}
 
+absl::StatusOr<int64_t> Partition::DeleteRecordsBefore(int64_t offset) {
+  const int64_t high_watermark = this->high_watermark();
+  if (offset == -1) offset = high_watermark;
+  if (offset < 0 || offset > high_watermark) {
+    return ApiError(v1::OFFSET_OUT_OF_RANGE,
+                    fmt::format("cannot delete records before offset {} of {}-{}: its high "
+                                "watermark is {}",
+                                offset, topic_, id_, high_watermark));
+  }
+  if (absl::Status s = log_->DeletePrefix(Offset(offset)); !s.ok()) {
+    return ApiError(v1::STORAGE_ERROR, fmt::format("{}-{}: {}", topic_, id_, s.message()));
+  }
+  return log_->start_offset().value();
+}
+
 void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks acks,
                         std::function<void(ProduceResult)> done) {
   const storage::LogConfig config = log_->config();

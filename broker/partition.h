@@ -36,6 +36,11 @@ class Partition {
   void Produce(const std::vector<std::string_view>& chunks, v1::Acks acks,
                std::function<void(ProduceResult)> done);
 
+  // Makes `offset` the first readable offset, as Kafka's DeleteRecords (-1: the high
+  // watermark); an offset at or below the start changes nothing. OFFSET_OUT_OF_RANGE past the
+  // high watermark, STORAGE_ERROR when the log cannot record it. Returns the start offset after.
+  absl::StatusOr<int64_t> DeleteRecordsBefore(int64_t offset);
+
   // Registers `wake` to run once the high watermark moves; returns an id for RemoveWaiter.
   uint64_t AddWaiter(std::function<void()> wake);
   void RemoveWaiter(uint64_t id);

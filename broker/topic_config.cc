@@ -94,13 +94,17 @@ absl::StatusOr<storage::LogConfig> ApplyTopicConfigs(const storage::LogConfig& d
   return config;
 }
 
-std::vector<EffectiveConfig> DescribeTopicConfigs(const storage::LogConfig& defaults,
+std::vector<EffectiveConfig> DescribeTopicConfigs(const storage::LogConfig& built_in,
+                                                  const storage::LogConfig& defaults,
                                                   const TopicConfigs& configs) {
   auto applied = ApplyTopicConfigs(defaults, configs);
   const storage::LogConfig& effective = applied.ok() ? *applied : defaults;
   std::vector<EffectiveConfig> out;
   for (const auto& key : Keys()) {
-    out.push_back({key.name, key.get(effective), !configs.contains(key.name)});
+    const ConfigSource source = configs.contains(key.name)               ? ConfigSource::kTopic
+                                : key.get(defaults) != key.get(built_in) ? ConfigSource::kBroker
+                                                                         : ConfigSource::kDefault;
+    out.push_back({key.name, key.get(effective), source});
   }
   return out;
 }

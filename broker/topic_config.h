@@ -20,14 +20,19 @@ using TopicConfigs = std::map<std::string, std::string>;
 absl::StatusOr<storage::LogConfig> ApplyTopicConfigs(const storage::LogConfig& defaults,
                                                      const TopicConfigs& configs);
 
+enum class ConfigSource { kDefault, kBroker, kTopic };
+
 struct EffectiveConfig {
   std::string name;
   std::string value;
-  bool is_default;
+  ConfigSource source;
 };
 
-// Every supported config with its effective value, sorted by name.
-std::vector<EffectiveConfig> DescribeTopicConfigs(const storage::LogConfig& defaults,
+// Every supported config with its effective value and where that comes from, sorted by name:
+// `configs` of the topic over the broker's `defaults`, which came from `built_in` where the
+// two agree.
+std::vector<EffectiveConfig> DescribeTopicConfigs(const storage::LogConfig& built_in,
+                                                  const storage::LogConfig& defaults,
                                                   const TopicConfigs& configs);
 
 }  // namespace rill::broker

@@ -101,7 +101,31 @@ absl::StatusOr<std::vector<ConfigEntry>> Admin::DescribeConfigs(const std::strin
   RILL_ADMIN_CALL(DescribeConfigs, request, response);
   if (auto s = api::FromError(response.error()); !s.ok()) return s;
   std::vector<ConfigEntry> out;
-  for (const auto& c : response.configs()) out.push_back({c.name(), c.value(), c.is_default()});
+  for (const auto& c : response.configs()) {
+    const ConfigSource source = c.source() == v1::TOPIC_CONFIG    ? ConfigSource::kTopic
+                                : c.source() == v1::BROKER_CONFIG ? ConfigSource::kBroker
+                                                                  : ConfigSource::kDefault;
+    out.push_back({c.name(), c.value(), c.is_default(), source});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<DeletedRecords>> Admin::DeleteRecords(
+    const std::string& topic, const std::map<int32_t, int64_t>& before_offsets) {
+  v1::DeleteRecordsRequest request;
+  request.set_topic(topic);
+  for (const auto& [partition, offset] : before_offsets) {
+    auto* p = request.add_partitions();
+    p->set_partition(partition);
+    p->set_offset(offset);
+  }
+  v1::DeleteRecordsResponse response;
+  RILL_ADMIN_CALL(DeleteRecords, request, response);
+  if (auto s = api::FromError(response.error()); !s.ok()) return s;
+  std::vector<DeletedRecords> out;
+  for (const auto& p : response.partitions()) {
+    out.push_back({p.partition(), p.low_watermark(), api::FromError(p.error())});
+  }
   return out;
 }
 

@@ -50,7 +50,8 @@ std::vector<TopicPartition> ConsumerImpl::Assignment() const {
   return out;
 }
 
-void ConsumerImpl::SeekLocked(PartitionState* state, int64_t offset) {
+void ConsumerImpl::SeekLocked(PartitionState* state, int64_t offset, bool sought) {
+  state->sought = sought;
   state->position = offset;
   state->fetch_position = offset;
   state->batches.clear();
@@ -72,7 +73,7 @@ absl::Status ConsumerImpl::Seek(const TopicPartition& partition, int64_t offset)
     return absl::FailedPreconditionError(fmt::format("{}-{} is not assigned to this consumer",
                                                      partition.topic, partition.partition));
   }
-  SeekLocked(&it->second, offset);
+  SeekLocked(&it->second, offset, /*sought=*/true);
   return absl::OkStatus();
 }
 
@@ -104,22 +105,45 @@ absl::Status ConsumerImpl::SeekTo(const std::vector<TopicPartition>& partitions,
 
 absl::Status ConsumerImpl::ResolvePositions(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return absl::OkStatus();
-  if (options_.auto_offset_reset == OffsetReset::kNone) {
-    return api::ApiError(v1::OFFSET_OUT_OF_RANGE,
-                         "OFFSET_OUT_OF_RANGE: no position and auto offset reset is none");
+  // A partition that lost its position to OFFSET_OUT_OF_RANGE resets by the policy that
+  // applied to it; any other by auto_offset_reset.
+  std::vector<TopicPartition> earliest, latest;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& tp : partitions) {
+      auto it = partitions_.find(tp);
+      const OffsetReset reset = it != partitions_.end() && it->second.reset
+                                    ? *it->second.reset
+                                    : options_.auto_offset_reset;
+      if (reset == OffsetReset::kNone) {
+        return api::ApiError(v1::OFFSET_OUT_OF_RANGE,
+                             "OFFSET_OUT_OF_RANGE: no position and auto offset reset is none");
+      }
+      (reset == OffsetReset::kEarliest ? earliest : latest).push_back(tp);
+    }
   }
-  const int64_t spec =
-      options_.auto_offset_reset == OffsetReset::kEarliest ? v1::EARLIEST : v1::LATEST;
-  auto offsets = cluster_->ListOffsets(partitions, spec);
-  if (!offsets.ok()) return offsets.status();
-  absl::MutexLock lock(&mu_);
-  for (const auto& [tp, offset] : *offsets) {
-    auto it = partitions_.find(tp);
-    if (it != partitions_.end() && it->second.position == kNoPosition) {
-      SeekLocked(&it->second, offset);
+  for (const auto& [spec, group] : {std::pair{v1::EARLIEST, &earliest}, {v1::LATEST, &latest}}) {
+    if (group->empty()) continue;
+    auto offsets = cluster_->ListOffsets(*group, spec);
+    if (!offsets.ok()) return offsets.status();
+    absl::MutexLock lock(&mu_);
+    for (const auto& [tp, offset] : *offsets) {
+      auto it = partitions_.find(tp);
+      if (it != partitions_.end() && it->second.position == kNoPosition) {
+        it->second.reset.reset();
+        SeekLocked(&it->second, offset);
+      }
     }
   }
   return absl::OkStatus();
+}
+
+void ConsumerImpl::ReportConnection(absl::Status status) {
+  if (!options_.on_connection_status) return;
+  absl::MutexLock lock(&connection_mu_);
+  if (unreachable_reported_ == !status.ok()) return;
+  unreachable_reported_ = !status.ok();
+  options_.on_connection_status(status);
 }
 
 absl::StatusOr<int64_t> ConsumerImpl::Position(const TopicPartition& partition) {
@@ -216,8 +240,7 @@ void ConsumerImpl::RunFetcher() {
     }
     for (auto& call : calls) {
       FetchCall* raw = call.get();
-      std::string address;
-      auto* stub = cluster_->RillStub(raw->leader, &address);
+      auto* stub = cluster_->RillStub(raw->leader, &raw->address);
       stub->async()->Fetch(&raw->context, &raw->request, &raw->response,
                            [this, call = std::move(call)](grpc::Status rpc) mutable {
                              OnFetched(std::move(call), rpc);
@@ -248,6 +271,13 @@ void ConsumerImpl::RunFetcher() {
 }
 
 void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc) {
+  if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    ReportConnection(absl::UnavailableError(
+        fmt::format("broker {} ({}) is unreachable: {}", call->leader, call->address,
+                    rpc.error_message())));
+  } else if (rpc.ok()) {
+    ReportConnection(absl::OkStatus());
+  }
   absl::MutexLock lock(&mu_);
   if (!rpc.ok() && rpc.error_code() != grpc::StatusCode::CANCELLED) {
     // The broker is unreachable: back off briefly, and look its partitions up again.
@@ -267,9 +297,18 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
     absl::Status error = api::FromError(p.error());
     if (!error.ok()) {
       const auto code = api::ErrorCodeOf(error);
-      if (code == v1::OFFSET_OUT_OF_RANGE && options_.auto_offset_reset != OffsetReset::kNone) {
+      const OffsetReset reset = state.sought ? options_.seek_offset_reset
+                                             : options_.auto_offset_reset;
+      if (code == v1::OFFSET_OUT_OF_RANGE && reset != OffsetReset::kNone) {
+        if (state.sought) state.reset = reset;
         state.position = kNoPosition;
         state.fetch_position = kNoPosition;
+      } else if (code == v1::OFFSET_OUT_OF_RANGE) {
+        std::string message(error.message());
+        if (message.starts_with("OFFSET_OUT_OF_RANGE: ")) message.erase(0, 21);
+        state.error = api::ApiError(
+            v1::OFFSET_OUT_OF_RANGE,
+            fmt::format("OFFSET_OUT_OF_RANGE: {}-{}: {}", tp.topic, tp.partition, message));
       } else if (code == v1::NOT_LEADER || code == v1::UNKNOWN_TOPIC) {
         stale_topics_.insert(tp.topic);
       } else if (!api::IsRetriable(error)) {
@@ -277,6 +316,7 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
       }
       continue;
     }
+    state.sought = false;
     auto buffer = std::make_shared<const std::string>(std::move(*p.mutable_records()));
     std::string_view records = *buffer;
     while (records.size() >= format::kBatchHeaderBytes) {

@@ -60,6 +60,12 @@ class ConsumerImpl {
     int64_t position = kNoPosition;
     // Next offset to fetch (ahead of position by what is buffered).
     int64_t fetch_position = kNoPosition;
+    // The position came from Seek and no fetch has succeeded from it yet: out of range, it
+    // follows seek_offset_reset rather than auto_offset_reset.
+    bool sought = false;
+    // How a sought position lost to OFFSET_OUT_OF_RANGE is found again (seek_offset_reset);
+    // nullopt: by auto_offset_reset.
+    std::optional<OffsetReset> reset;
     // Bumped by every seek, so fetches issued before it are discarded.
     uint64_t epoch = 0;
     // A fetch issued at the current epoch has not been answered yet.
@@ -85,6 +91,7 @@ class ConsumerImpl {
     v1::FetchRequest request;
     v1::FetchResponse response;
     int32_t leader = -1;
+    std::string address;
     // The epoch of each partition when the fetch was issued.
     std::map<TopicPartition, uint64_t> epochs;
   };
@@ -108,7 +115,10 @@ class ConsumerImpl {
   bool Fetchable(const PartitionState& state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
-  void SeekLocked(PartitionState* state, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SeekLocked(PartitionState* state, int64_t offset, bool sought = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells on_connection_status about a change; without the lock.
+  void ReportConnection(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends decoded records of `state`'s buffered batches to `out`.
   absl::Status Drain(const TopicPartition& tp, PartitionState* state,
                      std::vector<ConsumerRecord>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -125,6 +135,9 @@ class ConsumerImpl {
   std::set<std::string> stale_topics_ ABSL_GUARDED_BY(mu_);
   // A broker whose last fetch failed is not asked again before this time.
   std::map<int32_t, std::chrono::steady_clock::time_point> backoff_until_ ABSL_GUARDED_BY(mu_);
+  // What on_connection_status was last told: OK, or that a broker is unreachable.
+  absl::Mutex connection_mu_;
+  bool unreachable_reported_ ABSL_GUARDED_BY(connection_mu_) = false;
   std::thread fetcher_;
 
   // Group membership.

@@ -55,10 +55,25 @@ struct TopicDescription {
   std::map<std::string, std::string> configs;
 };
 
+// Where a topic config's value comes from: the built-in default, the broker's setting, or the
+// topic's own.
+enum class ConfigSource { kDefault, kBroker, kTopic };
+
 struct ConfigEntry {
   std::string name;
   std::string value;
+  // Not set on the topic (source kDefault or kBroker).
   bool is_default = false;
+  ConfigSource source = ConfigSource::kDefault;
+};
+
+// The outcome of DeleteRecords for one partition.
+struct DeletedRecords {
+  int32_t partition = 0;
+  // The partition's first readable offset afterwards (-1 on error).
+  int64_t low_watermark = -1;
+  // OFFSET_OUT_OF_RANGE past the high watermark, UNKNOWN_PARTITION, STORAGE_ERROR.
+  absl::Status error;
 };
 
 struct BrokerNode {
@@ -152,6 +167,12 @@ class Admin {
   absl::StatusOr<std::vector<ConfigEntry>> DescribeConfigs(const std::string& topic);
   absl::Status AlterConfigs(const std::string& topic, const std::map<std::string, std::string>& set,
                             const std::vector<std::string>& remove = {});
+  // Deletes the records of `topic` before the given offset of each partition (Kafka's
+  // DeleteRecords; kDeleteAll: every record up to the high watermark). The call fails for an
+  // unknown or internal topic; each partition has its own outcome.
+  static constexpr int64_t kDeleteAll = -1;
+  absl::StatusOr<std::vector<DeletedRecords>> DeleteRecords(
+      const std::string& topic, const std::map<int32_t, int64_t>& before_offsets);
   // The offset per partition of `topic` (-1 where no record matches a timestamp).
   absl::StatusOr<std::map<int32_t, int64_t>> ListOffsets(const std::string& topic, OffsetSpec spec);
   absl::StatusOr<ClusterDescription> DescribeCluster();

@@ -44,6 +44,17 @@ struct ConsumerOptions {
   // auto.offset.reset: where to start without a position, and what to do when the position is
   // out of range (kNone: Poll returns OFFSET_OUT_OF_RANGE).
   OffsetReset auto_offset_reset = OffsetReset::kLatest;
+  // What Poll does when an offset given to Seek is out of range (before the log start or past
+  // the end): kNone, the default, makes Poll return OFFSET_OUT_OF_RANGE naming the partition,
+  // the offset and the range, since an offset that does not exist is a mistake to report;
+  // kEarliest or kLatest move there instead. auto_offset_reset covers every other position
+  // (committed offsets, positions reached by reading), including once a sought position has
+  // been read from.
+  OffsetReset seek_offset_reset = OffsetReset::kNone;
+  // Called on a background thread when fetching fails because a broker cannot be reached
+  // (the error names it), then with OK once fetching works again; once per change. The consumer
+  // keeps retrying either way: this is for telling a user. Must not block or call the consumer.
+  std::function<void(const absl::Status&)> on_connection_status;
   // fetch.max.wait.ms and fetch.min.bytes of each long-poll.
   int fetch_max_wait_ms = 500;
   int fetch_min_bytes = 1;

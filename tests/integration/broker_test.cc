@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "fmt/format.h"
 #include "format/murmur2.h"
 #include "format/record_batch.h"
 #include "grpcpp/create_channel.h"
@@ -523,4 +524,66 @@ TEST_CASE("broker: consumer seeks and closes while its long-polls are out", "[in
   (*consumer)->Close();
   CHECK(std::chrono::steady_clock::now() - closing < std::chrono::seconds(5));
   REQUIRE(broker.Stop() == 0);
+}
+
+TEST_CASE("broker: an explicit seek out of range is an error unless seek_offset_reset says where",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "short", 1);
+  ProducerOptions producer_options;
+  producer_options.client = Client(broker);
+  auto producer = Producer::Create(producer_options);
+  REQUIRE(producer.ok());
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE((*producer)->Send(ProducerRecord{"short", {}, std::to_string(i), {}, 0, {}}, nullptr)
+                .get()
+                .ok());
+  }
+  auto admin = Admin::Create(Client(broker));
+  REQUIRE(admin.ok());
+  // DeleteRecords moves the log start to 4.
+  auto deleted = (*admin)->DeleteRecords("short", {{0, 4}});
+  REQUIRE(deleted.ok());
+  REQUIRE(deleted->size() == 1);
+  CHECK(deleted->front().error.ok());
+  CHECK(deleted->front().low_watermark == 4);
+  auto past = (*admin)->DeleteRecords("short", {{0, 11}});
+  REQUIRE(past.ok());
+  CHECK(ErrorCodeOf(past->front().error) == ErrorCode::kOffsetOutOfRange);
+  CHECK(ErrorCodeOf((*admin)->DeleteRecords("nope", {{0, 1}}).status()) ==
+        ErrorCode::kUnknownTopic);
+
+  auto first_poll = [&](std::optional<OffsetReset> reset, int64_t offset) {
+    ConsumerOptions options;
+    options.client = Client(broker);
+    if (reset) options.seek_offset_reset = *reset;
+    auto consumer = Consumer::Create(options);
+    REQUIRE(consumer.ok());
+    REQUIRE((*consumer)->Assign({{"short", 0}}).ok());
+    REQUIRE((*consumer)->Seek({"short", 0}, offset).ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto records = (*consumer)->Poll(200);
+      if (!records.ok() || !records->empty()) return records;
+    }
+    return absl::StatusOr<std::vector<ConsumerRecord>>(std::vector<ConsumerRecord>{});
+  };
+  for (int64_t offset : {2, 50}) {
+    INFO("offset " << offset);
+    auto error = first_poll(std::nullopt, offset);
+    REQUIRE_FALSE(error.ok());
+    CHECK(ErrorCodeOf(error.status()) == ErrorCode::kOffsetOutOfRange);
+    CHECK_THAT(std::string(error.status().message()),
+               Catch::Contains(fmt::format("short-0: offset {} is outside [4, 10]", offset)));
+  }
+  auto earliest = first_poll(OffsetReset::kEarliest, 50);
+  REQUIRE(earliest.ok());
+  REQUIRE_FALSE(earliest->empty());
+  CHECK(earliest->front().offset == 4);
+  auto in_range = first_poll(std::nullopt, 7);
+  REQUIRE(in_range.ok());
+  REQUIRE_FALSE(in_range->empty());
+  CHECK(in_range->front().offset == 7);
+  CHECK(broker.Stop() == 0);
 }

@@ -38,10 +38,9 @@ for tool in rill-broker rillctl rill-bench rill-dump; do
   [ "$out" = "$tool $version" ] || fail "$tool --version printed '$out', not '$tool $version'"
 done
 # No internal symbol leaks out of the shared library.
-if nm -DC --defined-only "$prefix/$libdir/librill.so" | grep -v ' rill::\(Admin\|Consumer\|Producer\|ErrorCodeOf\|Version\)' | grep -q ' [TWVBDR] '; then
-  nm -DC --defined-only "$prefix/$libdir/librill.so" | grep -v ' rill::\(Admin\|Consumer\|Producer\|ErrorCodeOf\|Version\)' | grep ' [TWVBDR] ' | head
-  fail "librill.so exports symbols beyond the public API"
-fi
+exported=$(nm -DC --defined-only "$prefix/$libdir/librill.so" |
+  grep ' [TWVBDR] ' | grep -v ' rill::\(Admin\|Consumer\|Producer\|ErrorCodeOf\|Version\)' || true)
+[ -z "$exported" ] || fail "librill.so exports symbols beyond the public API: $exported"
 
 "$prefix/bin/rill-broker" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --data-dir "$work/data" 2> "$work/broker.log" &
@@ -73,9 +72,12 @@ for link in shared static; do
     { cat "$work/cmake-$link-build.log"; fail "cmake ($link) build"; }
   run_app "cmake-$link" "$work/cmake-$link/sdk-app"
 done
-ldd "$work/cmake-shared/sdk-app" | grep -q "librill.so.* => $prefix/" ||
-  fail "the CMake-built app does not load librill.so from the prefix"
-if ldd "$work/cmake-static/sdk-app" | grep -q librill; then
+# Whole outputs first: `grep -q` closing a pipe early would fail the pipeline (pipefail).
+shared_libs=$(ldd "$work/cmake-shared/sdk-app")
+static_libs=$(ldd "$work/cmake-static/sdk-app")
+grep -q "librill.so.* => $prefix/" <<< "$shared_libs" ||
+  fail "the CMake-built app does not load librill.so from the prefix: $shared_libs"
+if grep -q librill <<< "$static_libs"; then
   fail "the static CMake-built app loads librill.so"
 fi
 

@@ -28,7 +28,7 @@ class BrokerProcess {
   // Starts the process (again, after Stop or Kill, on the same data).
   void Start() {
     address_.clear();
-    std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   "127.0.0.1:0", "--admin-listen",
+    std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   listen_,       "--admin-listen",
                                      "127.0.0.1:0",   "--data-dir", data_dir_};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     const Spawned broker = SpawnPiped(std::move(args), STDERR_FILENO);
@@ -84,6 +84,16 @@ class BrokerProcess {
     Start();
   }
 
+  // SIGKILL and start again on the same data and the same gRPC port, so that running clients
+  // find the broker where it was.
+  void KillAndRestartOnSamePort() {
+    Kill();
+    listen_ = address_;
+    address_.clear();
+    Start();
+    listen_ = "127.0.0.1:0";
+  }
+
   const std::string& address() const { return address_; }
   pid_t pid() const { return pid_; }
   // Resident memory of the broker process now, from /proc (0 if it is not running).
@@ -120,6 +130,7 @@ class BrokerProcess {
   std::string log_;
   std::string address_;
   std::string admin_address_;
+  std::string listen_ = "127.0.0.1:0";
 };
 
 }  // namespace rill::testing

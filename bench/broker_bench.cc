@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -116,8 +117,11 @@ void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latenci
   (*producer)->Close();
 }
 
+// Reads until `target` records arrived or, when `ends` is given, every assigned partition has
+// reached its end there.
 void Consume(const BrokerBenchOptions& o, std::vector<TopicPartition> assignment, bool from_end,
-             int64_t target, Counters* counters, Latencies* e2e_latency, absl::Status* error) {
+             int64_t target, const std::map<TopicPartition, int64_t>* ends, Counters* counters,
+             Latencies* e2e_latency, absl::Status* error) {
   ConsumerOptions options;
   options.client = ClientOptions{o.brokers, 30000};
   options.group_id = o.group;
@@ -145,7 +149,19 @@ void Consume(const BrokerBenchOptions& o, std::vector<TopicPartition> assignment
       return;
     }
   }
-  while (!counters->stop && counters->consumed.load() < target) {
+  auto at_end = [&]() {
+    if (ends == nullptr) return false;
+    const std::vector<TopicPartition> mine =
+        o.group.empty() ? assignment : (*consumer)->Assignment();
+    if (mine.empty()) return false;
+    for (const auto& tp : mine) {
+      auto position = (*consumer)->Position(tp);
+      auto end = ends->find(tp);
+      if (!position.ok() || end == ends->end() || *position < end->second) return false;
+    }
+    return true;
+  };
+  while (!counters->stop && counters->consumed.load() < target && !at_end()) {
     auto records = (*consumer)->Poll(200);
     if (!records.ok()) {
       *error = records.status();
@@ -198,7 +214,18 @@ absl::Status EnsureTopic(const BrokerBenchOptions& o, int* partitions) {
   return absl::OkStatus();
 }
 
-absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
+// The end offset of every partition of the topic now.
+absl::StatusOr<std::map<TopicPartition, int64_t>> EndOffsets(const BrokerBenchOptions& o) {
+  auto admin = Admin::Create(ClientOptions{o.brokers, 10000});
+  if (!admin.ok()) return admin.status();
+  auto latest = (*admin)->ListOffsets(o.topic, OffsetSpec{OffsetSpec::kLatest});
+  if (!latest.ok()) return latest.status();
+  std::map<TopicPartition, int64_t> ends;
+  for (const auto& [p, end] : *latest) ends[{o.topic, p}] = end;
+  return ends;
+}
+
+absl::Status RunBrokerBench(const BrokerBenchOptions& o, const std::atomic<bool>& interrupted) {
   if (o.record_bytes < 8 || o.records <= 0 || o.producers <= 0 || o.consumers <= 0 || o.rate < 0 ||
       o.duration_s < 0) {
     return absl::InvalidArgumentError(
@@ -229,13 +256,22 @@ absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
   std::vector<absl::Status> errors(static_cast<size_t>(o.producers + o.consumers));
   std::vector<std::thread> threads;
   const auto start = Clock::now();
+  // consume alone reads what the topic holds now.
+  std::map<TopicPartition, int64_t> ends;
+  int64_t available = 0;
+  if (consume && !produce) {
+    auto found = EndOffsets(o);
+    if (!found.ok()) return found.status();
+    ends = std::move(*found);
+    for (const auto& [tp, end] : ends) available += end;
+  }
   if (consume) {
     auto groups = o.group.empty()
                       ? SplitPartitions(o.topic, partitions, o.consumers)
                       : std::vector<std::vector<TopicPartition>>(static_cast<size_t>(o.consumers));
     for (size_t i = 0; i < groups.size(); ++i) {
       threads.emplace_back(Consume, std::cref(o), groups[i], /*from_end=*/produce, o.records,
-                           &counters, produce ? &e2e_latency : nullptr,
+                           produce ? nullptr : &ends, &counters, produce ? &e2e_latency : nullptr,
                            &errors[static_cast<size_t>(o.producers) + i]);
     }
     // Consumers position themselves at the end before anything is produced.
@@ -255,8 +291,13 @@ absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
       if (counters.stop) break;
       double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (o.duration_s > 0 && elapsed >= static_cast<double>(o.duration_s)) counters.stop = true;
-      fmt::print(stderr, "{:6.1f} s: sent {} acked {} consumed {}\n", elapsed, counters.sent.load(),
-                 counters.acked.load(), counters.consumed.load());
+      if (interrupted) counters.stop = true;
+      std::string line = fmt::format("{:6.1f} s:", elapsed);
+      if (produce) {
+        line += fmt::format(" sent {} acked {}", counters.sent.load(), counters.acked.load());
+      }
+      if (consume) line += fmt::format(" consumed {}", counters.consumed.load());
+      fmt::print(stderr, "{}\n", line);
     }
   });
   for (auto& t : threads) t.join();
@@ -272,18 +313,39 @@ absl::Status RunBrokerBench(const BrokerBenchOptions& o) {
   const int64_t records = produce ? counters.acked.load() : counters.consumed.load();
   const double mbps =
       static_cast<double>(records) * static_cast<double>(o.record_bytes) / 1e6 / seconds;
-  std::string json = fmt::format(
-      "{{\"bench\":\"{}\",\"topic\":\"{}\",\"partitions\":{},\"record_bytes\":{},\"acks\":\"{}\","
-      "\"producers\":{},\"consumers\":{},\"records\":{},\"failed\":{},\"seconds\":{:.3f},"
-      "\"records_per_s\":{:.0f},\"mb_per_s\":{:.1f}",
-      o.mode, o.topic, partitions, o.record_bytes, o.acks, o.producers, o.consumers, records,
-      counters.failed.load(), seconds, static_cast<double>(records) / seconds, mbps);
+  const bool was_interrupted = interrupted.load();
+  // Each mode says only what it measured: producers and acks for produce, what the topic held
+  // for consume, both for e2e.
+  std::string json =
+      fmt::format("{{\"bench\":\"{}\",\"topic\":\"{}\",\"partitions\":{},\"record_bytes\":{}",
+                  o.mode, o.topic, partitions, o.record_bytes);
+  std::string header = fmt::format("rill-bench {}: {} records of {} B, {} partitions", o.mode,
+                                   records, o.record_bytes, partitions);
+  if (produce) {
+    json += fmt::format(",\"acks\":\"{}\",\"producers\":{},\"failed\":{}", o.acks, o.producers,
+                        counters.failed.load());
+    header += fmt::format(", acks={}, {} producer(s)", o.acks, o.producers);
+  }
+  if (consume) {
+    json += fmt::format(",\"consumers\":{}", o.consumers);
+    header += fmt::format(", {} consumer(s)", o.consumers);
+  }
+  if (consume && !produce) {
+    json += fmt::format(",\"available_records\":{},\"consumed_bytes\":{}", available,
+                        counters.consumed_bytes.load());
+  }
+  json += fmt::format(
+      ",\"records\":{},\"seconds\":{:.3f},\"records_per_s\":{:.0f},\"mb_per_s\":{:.1f},"
+      "\"interrupted\":{}",
+      records, seconds, static_cast<double>(records) / seconds, mbps,
+      was_interrupted ? "true" : "false");
   if (!o.json) {
-    fmt::print(
-        "rill-bench {}: {} records of {} B, {} partitions, acks={}, {} producer(s), {} "
-        "consumer(s)\n",
-        o.mode, records, o.record_bytes, partitions, o.acks, o.producers, o.consumers);
+    fmt::print("{}{}\n", header, was_interrupted ? " (interrupted)" : "");
     if (!o.group.empty()) fmt::print("  consumers are members of group {}\n", o.group);
+    if (consume && !produce) {
+      fmt::print("  read {} of the {} records the topic held ({:.1f} MB of values)\n", records,
+                 available, static_cast<double>(counters.consumed_bytes.load()) / 1e6);
+    }
     fmt::print("  {:.0f} records/s, {:.1f} MB/s in {:.2f} s{}\n",
                static_cast<double>(records) / seconds, mbps, seconds,
                counters.failed ? fmt::format(", {} failed", counters.failed.load()) : "");

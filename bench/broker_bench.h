@@ -4,11 +4,13 @@
 //   produce  producers send records as fast as allowed (or at --rate); throughput and
 //            send-to-acknowledgement latency; optionally beside a direct durable append of the
 //            storage engine on a given directory, measured in the same run
-//   consume  consumers read the topic from the beginning; throughput
+//   consume  consumers read the topic from the beginning to the end it had when they started
+//            (or --records, if fewer); throughput, and how much there was
 //   e2e      producers and consumers at once; end-to-end latency from the send time each
 //            record carries in its first 8 bytes
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -40,7 +42,10 @@ struct BrokerBenchOptions {
   bool json = false;
 };
 
-absl::Status RunBrokerBench(const BrokerBenchOptions& options);
+// Runs the benchmark; a progress line a second on stderr, a summary of what ran on stdout, also
+// when `interrupted` turns true (SIGINT) before the end.
+absl::Status RunBrokerBench(const BrokerBenchOptions& options,
+                            const std::atomic<bool>& interrupted);
 
 // rebalance: with records flowing, how long a new group member waits for partitions, and how
 // long a SIGKILLed member's partitions go unread (bench/rebalance_bench.cc).

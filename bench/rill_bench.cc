@@ -1,6 +1,8 @@
 // rill-bench: Rill's benchmark tool. See kUsage.
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -14,16 +16,19 @@
 
 namespace {
 
+std::atomic<bool> g_interrupted{false};
+
 constexpr char kUsage[] =
     "usage: rill-bench MODE [options]\n"
     "\n"
     "rill-bench storage   durable appends and reads of the storage engine, each beside a\n"
     "                     dd-style baseline measured in the same run on the same directory\n"
     "  --dir DIR  --record-bytes N (1024)  --batch-records N (64)  --inflight N (64)\n"
-    "  --total-mb N (1 GiB)  --rounds N (3)  --json\n"
+    "  --total-mb N (1000; MB, 10^6 bytes)  --rounds N (3)  --json\n"
     "\n"
     "rill-bench produce   producers against a running broker: records/s, MB/s, ack latency\n"
-    "rill-bench consume   consumers read the topic from the beginning: records/s, MB/s\n"
+    "rill-bench consume   consumers read the topic from the beginning to its end (or\n"
+    "                     --records): records/s, MB/s, and how much there was\n"
     "rill-bench e2e       both at once: end-to-end latency from the send time in each record\n"
     "rill-bench rebalance records flow at --rate (10000) while a member joins --consumers\n"
     "                     members of --group, then one in its own process is SIGKILLed: time\n"
@@ -86,7 +91,7 @@ int main(int argc, char** argv) {
                [&](const std::string& v) {
                  uint64_t n = 0;
                  ParseNumber(v, &n);
-                 storage.total_bytes = n * 1000 * 1000;
+                 storage.total_bytes = n * 1000 * 1000;  // MB, as every figure printed
                }}},
              {"--rounds", number(&storage.rounds)}};
   } else if (mode == "produce" || mode == "consume" || mode == "e2e" || mode == "rebalance" ||
@@ -145,7 +150,10 @@ int main(int argc, char** argv) {
     s = n > 0 ? rill::bench::RunRebalanceBench(broker, std::string(self, static_cast<size_t>(n)))
               : absl::InternalError("cannot find this program's path in /proc/self/exe");
   } else {
-    s = rill::bench::RunBrokerBench(broker);
+    // Ctrl-C ends the run early; the summary still prints what was measured.
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    std::signal(SIGTERM, [](int) { g_interrupted = true; });
+    s = rill::bench::RunBrokerBench(broker, g_interrupted);
   }
   if (!s.ok()) {
     fmt::print(stderr, "rill-bench: {}\n", s.message());

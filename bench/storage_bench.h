@@ -17,7 +17,7 @@ struct StorageBenchOptions {
   int batch_records = 64;
   // Appends waiting for durability at once, as from many producers and partitions.
   int inflight = 64;
-  uint64_t total_bytes = uint64_t{1} << 30;
+  uint64_t total_bytes = 1000 * 1000 * 1000;
   // Baseline and append runs alternate this many times; the best of each is reported.
   int rounds = 3;
   bool json = false;

@@ -272,9 +272,8 @@ void ConsumerImpl::RunFetcher() {
 
 void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status& rpc) {
   if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    ReportConnection(absl::UnavailableError(
-        fmt::format("broker {} ({}) is unreachable: {}", call->leader, call->address,
-                    rpc.error_message())));
+    ReportConnection(absl::UnavailableError(fmt::format(
+        "broker {} ({}) is unreachable: {}", call->leader, call->address, rpc.error_message())));
   } else if (rpc.ok()) {
     ReportConnection(absl::OkStatus());
   }
@@ -297,8 +296,8 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
     absl::Status error = api::FromError(p.error());
     if (!error.ok()) {
       const auto code = api::ErrorCodeOf(error);
-      const OffsetReset reset = state.sought ? options_.seek_offset_reset
-                                             : options_.auto_offset_reset;
+      const OffsetReset reset =
+          state.sought ? options_.seek_offset_reset : options_.auto_offset_reset;
       if (code == v1::OFFSET_OUT_OF_RANGE && reset != OffsetReset::kNone) {
         if (state.sought) state.reset = reset;
         state.position = kNoPosition;

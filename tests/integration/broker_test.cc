@@ -536,7 +536,8 @@ TEST_CASE("broker: an explicit seek out of range is an error unless seek_offset_
   auto producer = Producer::Create(producer_options);
   REQUIRE(producer.ok());
   for (int i = 0; i < 10; ++i) {
-    REQUIRE((*producer)->Send(ProducerRecord{"short", {}, std::to_string(i), {}, 0, {}}, nullptr)
+    REQUIRE((*producer)
+                ->Send(ProducerRecord{"short", {}, std::to_string(i), {}, 0, {}}, nullptr)
                 .get()
                 .ok());
   }

@@ -207,8 +207,9 @@ TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with 
 
   Run described = RunCommand(ctl + " --output json topic describe orders");
   CHECK(described.exit_code == 0);
-  CHECK_THAT(described.output,
-             Catch::Contains("{\"name\":\"retention.ms\",\"value\":\"60000\",\"source\":\"topic\"}"));
+  CHECK_THAT(
+      described.output,
+      Catch::Contains("{\"name\":\"retention.ms\",\"value\":\"60000\",\"source\":\"topic\"}"));
   CHECK_THAT(described.output, Catch::Contains("\"high_watermark\""));
   Run offsets = RunCommand(ctl + " offsets orders");
   CHECK(offsets.exit_code == 0);
@@ -386,16 +387,22 @@ TEST_CASE("rillctl consume: topics and regexes, -e, relative and dated offsets, 
     CHECK(named.exit_code == 0);
     CHECK_THAT(named.output, Catch::Contains("logs-b:b\n"));
     CHECK_THAT(named.output, Catch::Contains("other:o\n"));
-    Run regex = RunCommand("{ " + ctl + " consume --regex 'logs-.*' -o beginning -e -f '%t\\n' 2>/dev/null; }");
-    CHECK(regex.output.size() == std::string("logs-a\n").size() * 15 + std::string("logs-b\n").size());
+    Run regex = RunCommand("{ " + ctl +
+                           " consume --regex 'logs-.*' -o beginning -e -f '%t\\n' 2>/dev/null; }");
+    CHECK(regex.output.size() ==
+          std::string("logs-a\n").size() * 15 + std::string("logs-b\n").size());
     CHECK(RunCommand(ctl + " consume --regex 'nothing.*' -e").exit_code == 1);
     CHECK(RunCommand(ctl + " consume --regex '(' -e").exit_code == 2);
   }
   SECTION("offsets: -N, end-N, +N, N in every partition, @date; out of range is an error") {
-    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 0 -o -3 -e 2>/dev/null; }").output == "7\n8\n9\n");
-    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 0 -o end-2 -e 2>/dev/null; }").output == "8\n9\n");
-    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 1 -o +3 -e 2>/dev/null; }").output == "103\n104\n");
-    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 1 -o -50 -e 2>/dev/null; }").output.size() == 20);
+    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 0 -o -3 -e 2>/dev/null; }").output ==
+          "7\n8\n9\n");
+    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 0 -o end-2 -e 2>/dev/null; }").output ==
+          "8\n9\n");
+    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 1 -o +3 -e 2>/dev/null; }").output ==
+          "103\n104\n");
+    CHECK(RunCommand("{ " + ctl + " consume logs-a -p 1 -o -50 -e 2>/dev/null; }").output.size() ==
+          20);
     Run every = RunCommand("{ " + ctl + " consume logs-a -o 4 -e -f '%p:%s\\n' 2>/dev/null; }");
     CHECK(every.output.find("0:4\n") != std::string::npos);
     CHECK(every.output.find("1:104\n") != std::string::npos);
@@ -418,17 +425,17 @@ TEST_CASE("rillctl consume: topics and regexes, -e, relative and dated offsets, 
     CHECK(RunCommand(ctl + " consume logs-a -o 5 --offset-reset sideways").exit_code == 2);
   }
   SECTION("kcat format: lengths, escapes, a null marker; JSON keeps null and headers") {
-    REQUIRE(RunCommand("printf 'k:\\n' | " + ctl + " produce other -K : -Z -H h=1").exit_code ==
-            0);
-    Run kcat = RunCommand(ctl + " consume other -o 1 -c 1 -f '%K|%S|%k|%s|\\x41\\r\\n' --null-marker '<null>'");
+    REQUIRE(RunCommand("printf 'k:\\n' | " + ctl + " produce other -K : -Z -H h=1").exit_code == 0);
+    Run kcat = RunCommand(
+        ctl + " consume other -o 1 -c 1 -f '%K|%S|%k|%s|\\x41\\r\\n' --null-marker '<null>'");
     CHECK(kcat.output == "1|-1|k|<null>|A\r\n");
     Run plain = RunCommand(ctl + " consume other -o 1 -c 1 -f '[%s]\\n'");
     CHECK(plain.output == "[]\n");
     Run json = RunCommand(ctl + " consume other -o beginning -c 2 -f json");
     CHECK_THAT(json.output, Catch::Contains("\"key\":null,\"value\":\"o\",\"headers\":[]"));
-    CHECK_THAT(json.output, Catch::Contains(
-                                "\"key\":\"k\",\"value\":null,\"headers\":[{\"key\":\"h\","
-                                "\"value\":\"1\"}]"));
+    CHECK_THAT(json.output,
+               Catch::Contains("\"key\":\"k\",\"value\":null,\"headers\":[{\"key\":\"h\","
+                               "\"value\":\"1\"}]"));
     CHECK(RunCommand(ctl + " consume other -f '%z'").exit_code == 2);
   }
   CHECK(broker.Stop() == 0);
@@ -463,8 +470,10 @@ TEST_CASE("rillctl topic: config sources, --internal, --if-(not-)exists, trim-pr
   Run trimmed = RunCommand(ctl + " topic trim-prefix t -p 1 -o 6");
   CHECK(trimmed.exit_code == 0);
   CHECK_THAT(trimmed.output, Catch::Matches("(.|\n)*\n1 +6 *\n"));
-  CHECK(RunCommand("{ " + ctl + " consume t -p 1 -o beginning -e 2>/dev/null; }").output == "7\n8\n9\n10\n");
-  CHECK_THAT(RunCommand(ctl + " offsets t -p 1").output, Catch::Contains("1          6         10"));
+  CHECK(RunCommand("{ " + ctl + " consume t -p 1 -o beginning -e 2>/dev/null; }").output ==
+        "7\n8\n9\n10\n");
+  CHECK_THAT(RunCommand(ctl + " offsets t -p 1").output,
+             Catch::Contains("1          6         10"));
   Run past = RunCommand(ctl + " topic trim-prefix t -p 1 -o 11");
   CHECK(past.exit_code == 1);
   CHECK_THAT(past.output, Catch::Contains("OFFSET_OUT_OF_RANGE"));
@@ -475,8 +484,10 @@ TEST_CASE("rillctl topic: config sources, --internal, --if-(not-)exists, trim-pr
   CHECK(broker.Stop() == 0);
 }
 
-TEST_CASE("rillctl group: reset all topics, to current, by duration, from a file, describe all, lag per topic",
-          "[integration]") {
+TEST_CASE(
+    "rillctl group: reset all topics, to current, by duration, from a file, describe all, lag per "
+    "topic",
+    "[integration]") {
   testing::TempDir tmp;
   testing::BrokerProcess broker(tmp.Sub("data"));
   const std::string ctl = std::string(RILL_BIN_DIR "/rillctl -b ") + broker.address();
@@ -584,10 +595,49 @@ TEST_CASE("rillctl consume: an unreachable broker is reported on stderr while it
   CHECK(stderr_has("reconnected"));
   RunCommand("kill $(cat " + pid_file + ")");
 
-  Run down = RunCommand("timeout 3 " + std::string(RILL_BIN_DIR "/rillctl") +
-                        " -b 127.0.0.1:1 consume t");
+  Run down =
+      RunCommand("timeout 3 " + std::string(RILL_BIN_DIR "/rillctl") + " -b 127.0.0.1:1 consume t");
   CHECK_THAT(down.output, Catch::Contains("cannot reach 127.0.0.1:1"));
   CHECK_THAT(down.output, Catch::Contains("retrying"));
+}
+
+TEST_CASE("rill-bench: consume stops at the end, summaries fit their mode, Ctrl-C still summarizes",
+          "[integration]") {
+  testing::TempDir tmp;
+  testing::BrokerProcess broker(tmp.Sub("data"));
+  const std::string bench =
+      std::string(RILL_BIN_DIR "/rill-bench ") + "%s --brokers " + broker.address();
+  auto mode = [&](const std::string& name) {
+    std::string out = bench;
+    out.replace(out.find("%s"), 2, name);
+    return out;
+  };
+  Run produced = RunCommand(mode("produce") +
+                            " --topic b --partitions 2 --records 300 "
+                            "--record-bytes 100");
+  CHECK(produced.exit_code == 0);
+  CHECK_THAT(produced.output, Catch::Contains("300 records of 100 B, 2 partitions, acks=all, 1 "
+                                              "producer(s)\n"));
+  CHECK_THAT(produced.output, Catch::Contains("ack latency"));
+  CHECK_THAT(produced.output, !Catch::Contains("consume"));
+
+  // Asked for more than there is, consume reads what the topic holds and says so.
+  Run consumed = RunCommand(mode("consume") + " --topic b --records 1000000 --record-bytes 100");
+  CHECK(consumed.exit_code == 0);
+  CHECK_THAT(consumed.output, Catch::Contains("read 300 of the 300 records the topic held"));
+  CHECK_THAT(consumed.output, !Catch::Contains("acks="));
+  CHECK_THAT(consumed.output, !Catch::Contains("sent"));
+  Run json = RunCommand(mode("consume") + " --topic b --record-bytes 100 --json 2>/dev/null");
+  CHECK_THAT(json.output, Catch::Contains("\"available_records\":300"));
+  CHECK_THAT(json.output, !Catch::Contains("\"acks\""));
+
+  Run interrupted = RunCommand("timeout --preserve-status -s INT 3 " + mode("produce") +
+                               " --topic c --rate 50 --records 100000 --record-bytes 100");
+  CHECK(interrupted.exit_code == 0);
+  CHECK_THAT(interrupted.output, Catch::Contains("s: sent "));
+  CHECK_THAT(interrupted.output, Catch::Contains("producer(s) (interrupted)"));
+  CHECK_THAT(interrupted.output, Catch::Contains("records/s"));
+  CHECK(broker.Stop() == 0);
 }
 
 TEST_CASE("examples/hello_rill runs against a broker", "[integration]") {

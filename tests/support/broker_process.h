@@ -28,7 +28,7 @@ class BrokerProcess {
   // Starts the process (again, after Stop or Kill, on the same data).
   void Start() {
     address_.clear();
-    std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   listen_,       "--admin-listen",
+    std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   listen_,  "--admin-listen",
                                      "127.0.0.1:0",   "--data-dir", data_dir_};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     const Spawned broker = SpawnPiped(std::move(args), STDERR_FILENO);

@@ -1,13 +1,17 @@
-#include "tools/rillctl/cli.h"
-
 #include <catch2/catch.hpp>
+
+#include "tools/rillctl/cli.h"
 
 using namespace rill::ctl;
 
 namespace {
 
 CommandSpec Spec() {
-  return {"topic create", "NAME...", 1, 3, "Creates topics.",
+  return {"topic create",
+          "NAME...",
+          1,
+          3,
+          "Creates topics.",
           {{"--partitions", 'p', "N", "partitions"}, {"--if-not-exists", 0, "", "ok if there"}},
           "More words.\n"};
 }
@@ -38,8 +42,9 @@ TEST_CASE("rillctl cli: long, short, attached and global options", "[tools]") {
 
 TEST_CASE("rillctl cli: an option is never taken for a name, and errors name the command",
           "[tools]") {
-  CHECK(UsageMessage({"-p"}) == "topic create: --partitions needs a value "
-                                "(see rillctl topic create --help)");
+  CHECK(UsageMessage({"-p"}) ==
+        "topic create: --partitions needs a value "
+        "(see rillctl topic create --help)");
   CHECK(UsageMessage({"-p", "3"}) ==
         "topic create: missing NAME... (see rillctl topic create --help)");
   CHECK(UsageMessage({"-x", "t"}) ==

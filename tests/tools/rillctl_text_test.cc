@@ -1,6 +1,6 @@
-#include "tools/rillctl/text.h"
-
 #include <catch2/catch.hpp>
+
+#include "tools/rillctl/text.h"
 
 using namespace rill;
 using namespace rill::ctl;
@@ -38,8 +38,7 @@ TEST_CASE("rillctl text: kcat output format", "[tools]") {
   CHECK_FALSE(OutputFormat::Parse("trailing %").ok());
 }
 
-TEST_CASE("rillctl text: JSON keeps null apart from empty and encodes non-UTF-8 bytes",
-          "[tools]") {
+TEST_CASE("rillctl text: JSON keeps null apart from empty and encodes non-UTF-8 bytes", "[tools]") {
   ConsumerRecord r = Record();
   r.key = "";
   CHECK(JsonRecord(r) ==
@@ -52,9 +51,9 @@ TEST_CASE("rillctl text: JSON keeps null apart from empty and encodes non-UTF-8 
   CHECK_THAT(json, Catch::Contains("\"key\":\"caf\xc3\xa9\\n\\\"\""));
   CHECK_THAT(json, Catch::Contains("\"value_base64\":\"/wA=\""));
   CHECK(IsValidUtf8("plain \xe2\x82\xac"));
-  CHECK_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
-  CHECK_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
-  CHECK_FALSE(IsValidUtf8("\xe2\x82"));          // truncated
+  CHECK_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong
+  CHECK_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
+  CHECK_FALSE(IsValidUtf8("\xe2\x82"));      // truncated
 }
 
 TEST_CASE("rillctl text: producer input format", "[tools]") {

@@ -39,7 +39,7 @@ inline void Check(const absl::Status& status) {
 }
 
 struct OptionSpec {
-  std::string name;  // "--partition"
+  std::string name;     // "--partition"
   char short_name = 0;  // 'p', or 0
   // What the value is called in help ("N"); empty for a switch.
   std::string value;

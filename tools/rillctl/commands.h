@@ -37,6 +37,7 @@ std::string JoinInts(const std::vector<int32_t>& values);
 // "t-0,t-1".
 std::string JoinPartitions(const std::vector<TopicPartition>& partitions);
 // -p/--partition values, each checked.
-std::vector<int32_t> PartitionFlags(const ParsedArgs& args, const std::string& flag = "--partition");
+std::vector<int32_t> PartitionFlags(const ParsedArgs& args,
+                                    const std::string& flag = "--partition");
 
 }  // namespace rill::ctl

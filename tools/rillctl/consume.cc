@@ -1,8 +1,8 @@
 // rillctl consume: prints records, as kcat -C and rpk consume.
 #include <chrono>
 #include <csignal>
-#include <set>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "base/fmt_absl.h"
@@ -160,9 +160,8 @@ void Position(Admin& admin, Consumer& consumer, const std::vector<TopicPartition
       continue;
     }
     // Relative offsets stop at the log's ends: "the last 10" of a 4-record log is all 4.
-    const int64_t offset = start.kind == StartOffset::kFromEnd
-                               ? std::max(first, end - start.value)
-                               : std::min(end, first + start.value);
+    const int64_t offset = start.kind == StartOffset::kFromEnd ? std::max(first, end - start.value)
+                                                               : std::min(end, first + start.value);
     Check(consumer.Seek(tp, offset));
   }
 }
@@ -189,12 +188,12 @@ int Consume(const Context& ctx, const ParsedArgs& args) {
   const std::vector<std::string> topics = ResolveTopics(ctx, args, *admin);
   std::vector<TopicPartition> assignment;
   for (const auto& topic : topics) {
-    auto description = WhenReachable<TopicDescription>(
-        ctx, [&]() { return admin->DescribeTopic(topic); });
+    auto description =
+        WhenReachable<TopicDescription>(ctx, [&]() { return admin->DescribeTopic(topic); });
     for (int32_t p : partitions) {
       if (p >= static_cast<int32_t>(description.partitions.size())) {
-        throw Failure(absl::NotFoundError(fmt::format(
-            "UNKNOWN_PARTITION: topic '{}' has no partition {}", topic, p)));
+        throw Failure(absl::NotFoundError(
+            fmt::format("UNKNOWN_PARTITION: topic '{}' has no partition {}", topic, p)));
       }
     }
     for (const auto& p : description.partitions) {
@@ -218,8 +217,8 @@ int Consume(const Context& ctx, const ParsedArgs& args) {
   };
   if (group) {
     options.group_id = *group;
-    options.auto_offset_reset = args.Has("--offset-reset") ? options.seek_offset_reset
-                                                           : OffsetReset::kEarliest;
+    options.auto_offset_reset =
+        args.Has("--offset-reset") ? options.seek_offset_reset : OffsetReset::kEarliest;
     options.client_id = "rillctl";
     // Commits exactly what was printed (a Poll may return more than --count takes).
     options.enable_auto_commit = false;
@@ -319,37 +318,41 @@ int Consume(const Context& ctx, const ParsedArgs& args) {
 }  // namespace
 
 std::vector<Command> ConsumeCommands() {
-  return {{{"consume", "TOPIC...", 0, 1000,
-            "Prints records of one or more topics; follows them until interrupted unless --count "
-            "or --exit-at-end says when to stop.",
-            {{"--regex", 0, "RE", "also every topic whose whole name matches RE (RE2)"},
-             {"--partition", 'p', "P", "only this partition (repeatable; default: all)"},
-             {"--offset", 'o', "OFFSET", "where to start in every partition read, see below"},
-             {"--from-beginning", 0, "", "the same as -o beginning"},
-             {"--from-timestamp", 0, "T", "the same as -o @T"},
-             {"--offset-reset", 0, "POLICY",
-              "earliest or latest: where to go when an offset is out of range (default: fail)"},
-             {"--exit-at-end", 'e', "", "stop at the end of every partition read"},
-             {"--count", 'c', "N", "stop after N records"},
-             {"--max-messages", 0, "N", "the same as --count"},
-             {"--format", 'f', "FMT", "how to print a record (default %s\\n), or json"},
-             {"--print-nulls", 'Z', "", "print a null key or value as NULL"},
-             {"--null-marker", 0, "TEXT", "print a null key or value as TEXT"},
-             {"--group", 'G', "GROUP",
-              "read as a member of GROUP: its partitions, from its committed offsets "
-              "(earliest when none), committing what was printed"}},
-            "OFFSET: beginning (or start, earliest), end (or latest; the default), N (that offset\n"
-            "in every partition read), -N or end-N (N before the end), +N or start+N (N after\n"
-            "the start), @T (the first record at or after T, epoch ms or a date such as\n"
-            "2026-11-23T10:00:00Z, 2026-11-23 10:00:00 (UTC) or 2026-11-23). Relative offsets stop\n"
-            "at the log's ends; an absolute one outside the log is an error unless --offset-reset\n"
-            "says where to go instead.\n"
-            "FMT, as kcat: %t topic, %p partition, %o offset, %k key, %s value, %K and %S their\n"
-            "lengths (-1 for null), %T timestamp (ms), %h headers (k=v,...), %% a percent sign;\n"
-            "escapes \\n \\t \\r \\0 \\\\ \\xNN. Null keys and values print as nothing unless\n"
-            "-Z or --null-marker. json (or --output json) prints one object a line with headers;\n"
-            "null stays null, and bytes that are not UTF-8 are given as key_base64/value_base64.\n"},
-           Consume}};
+  return {
+      {{"consume",
+        "TOPIC...",
+        0,
+        1000,
+        "Prints records of one or more topics; follows them until interrupted unless --count "
+        "or --exit-at-end says when to stop.",
+        {{"--regex", 0, "RE", "also every topic whose whole name matches RE (RE2)"},
+         {"--partition", 'p', "P", "only this partition (repeatable; default: all)"},
+         {"--offset", 'o', "OFFSET", "where to start in every partition read, see below"},
+         {"--from-beginning", 0, "", "the same as -o beginning"},
+         {"--from-timestamp", 0, "T", "the same as -o @T"},
+         {"--offset-reset", 0, "POLICY",
+          "earliest or latest: where to go when an offset is out of range (default: fail)"},
+         {"--exit-at-end", 'e', "", "stop at the end of every partition read"},
+         {"--count", 'c', "N", "stop after N records"},
+         {"--max-messages", 0, "N", "the same as --count"},
+         {"--format", 'f', "FMT", "how to print a record (default %s\\n), or json"},
+         {"--print-nulls", 'Z', "", "print a null key or value as NULL"},
+         {"--null-marker", 0, "TEXT", "print a null key or value as TEXT"},
+         {"--group", 'G', "GROUP",
+          "read as a member of GROUP: its partitions, from its committed offsets "
+          "(earliest when none), committing what was printed"}},
+        "OFFSET: beginning (or start, earliest), end (or latest; the default), N (that offset\n"
+        "in every partition read), -N or end-N (N before the end), +N or start+N (N after\n"
+        "the start), @T (the first record at or after T, epoch ms or a date such as\n"
+        "2026-11-23T10:00:00Z, 2026-11-23 10:00:00 (UTC) or 2026-11-23). Relative offsets stop\n"
+        "at the log's ends; an absolute one outside the log is an error unless --offset-reset\n"
+        "says where to go instead.\n"
+        "FMT, as kcat: %t topic, %p partition, %o offset, %k key, %s value, %K and %S their\n"
+        "lengths (-1 for null), %T timestamp (ms), %h headers (k=v,...), %% a percent sign;\n"
+        "escapes \\n \\t \\r \\0 \\\\ \\xNN. Null keys and values print as nothing unless\n"
+        "-Z or --null-marker. json (or --output json) prints one object a line with headers;\n"
+        "null stays null, and bytes that are not UTF-8 are given as key_base64/value_base64.\n"},
+       Consume}};
 }
 
 }  // namespace rill::ctl

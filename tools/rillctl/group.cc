@@ -146,13 +146,14 @@ std::vector<FileTarget> ReadOffsetsFile(const std::string& path) {
           fmt::format("{}:{}: expected TOPIC,PARTITION,OFFSET, got '{}'", path, number, line)));
     }
     const std::string where = fmt::format("{}:{}", path, number);
-    out.push_back({line.substr(0, first),
-                   static_cast<int32_t>(ParseInt(where + " partition",
-                                                 line.substr(first + 1, last - first - 1), 0,
-                                                 INT32_MAX)),
-                   ParseInt(where + " offset", line.substr(last + 1), 0)});
+    out.push_back(
+        {line.substr(0, first),
+         static_cast<int32_t>(ParseInt(where + " partition",
+                                       line.substr(first + 1, last - first - 1), 0, INT32_MAX)),
+         ParseInt(where + " offset", line.substr(last + 1), 0)});
   }
-  if (out.empty()) throw Failure(absl::InvalidArgumentError(fmt::format("{} has no offsets", path)));
+  if (out.empty())
+    throw Failure(absl::InvalidArgumentError(fmt::format("{} has no offsets", path)));
   return out;
 }
 
@@ -173,8 +174,8 @@ int ResetOffsets(const Context& ctx, const ParsedArgs& args) {
   add_target("--to-latest", {GroupOffsetTarget::kLatest, 0});
   add_target("--to-current", {GroupOffsetTarget::kShiftBy, 0});
   if (args.Has("--to-offset")) {
-    add_target("--to-offset", {GroupOffsetTarget::kOffset, ParseInt("--to-offset",
-                                                                    value("--to-offset"), 0)});
+    add_target("--to-offset",
+               {GroupOffsetTarget::kOffset, ParseInt("--to-offset", value("--to-offset"), 0)});
   }
   if (args.Has("--shift-by")) {
     add_target("--shift-by", {GroupOffsetTarget::kShiftBy,
@@ -233,9 +234,8 @@ int ResetOffsets(const Context& ctx, const ParsedArgs& args) {
         committed.insert(p.partition.topic);
       }
       if (committed.empty()) {
-        throw Failure(absl::NotFoundError(
-            fmt::format("group '{}' has no committed offsets, so --all-topics names no topic",
-                        group)));
+        throw Failure(absl::NotFoundError(fmt::format(
+            "group '{}' has no committed offsets, so --all-topics names no topic", group)));
       }
       topics.assign(committed.begin(), committed.end());
     }
@@ -246,9 +246,8 @@ int ResetOffsets(const Context& ctx, const ParsedArgs& args) {
     if (run && !execute) break;
     rows.clear();
     for (const auto& call : calls) {
-      for (const auto& change : Check(admin->ResetGroupOffsets(group, call.topic,
-                                                               call.partitions, call.target,
-                                                               run))) {
+      for (const auto& change :
+           Check(admin->ResetGroupOffsets(group, call.topic, call.partitions, call.target, run))) {
         rows.push_back({call.topic, change});
       }
     }
@@ -272,8 +271,7 @@ int ResetOffsets(const Context& ctx, const ParsedArgs& args) {
   std::vector<std::vector<std::string>> table;
   for (const auto& r : rows) {
     table.push_back({r.topic, std::to_string(r.change.partition),
-                     r.change.previous_offset >= 0 ? std::to_string(r.change.previous_offset)
-                                                   : "-",
+                     r.change.previous_offset >= 0 ? std::to_string(r.change.previous_offset) : "-",
                      std::to_string(r.change.new_offset)});
   }
   PrintTable({"TOPIC", "PARTITION", "PREVIOUS", "NEW"}, table);
@@ -287,13 +285,19 @@ int ResetOffsets(const Context& ctx, const ParsedArgs& args) {
 std::vector<Command> GroupCommands() {
   return {
       {{"group list", "", 0, 0, "Lists consumer groups.", {}, ""}, List},
-      {{"group describe", "[GROUP...]", 0, 1000,
+      {{"group describe",
+        "[GROUP...]",
+        0,
+        1000,
         "Shows groups (every group when none is named): state, members, and per partition the "
         "committed offset, log end and lag, with the lag per topic and in total.",
         {},
         ""},
        Describe},
-      {{"group reset-offsets", "GROUP", 1, 1,
+      {{"group reset-offsets",
+        "GROUP",
+        1,
+        1,
         "Moves a group's committed offsets (a dry run unless --execute). Only for a group "
         "without active members.",
         {{"--topic", 't', "TOPIC", "a topic to reset (repeatable)"},
@@ -304,16 +308,22 @@ std::vector<Command> GroupCommands() {
          {"--to-current", 0, "", "to the committed offset (the log start where none is)"},
          {"--to-offset", 0, "N", "to offset N"},
          {"--to-datetime", 0, "DATE", "to the first record at or after DATE (or epoch ms)"},
-         {"--by-duration", 0, "DURATION", "to the first record at most DURATION old (15m, 2h, "
-                                          "7d, PT15M)"},
+         {"--by-duration", 0, "DURATION",
+          "to the first record at most DURATION old (15m, 2h, "
+          "7d, PT15M)"},
          {"--shift-by", 0, "N", "by N from the committed offset (negative: back)"},
          {"--from-file", 0, "FILE", "to the offsets in FILE: TOPIC,PARTITION,OFFSET lines"},
-         {"--export", 0, "", "print the new offsets as TOPIC,PARTITION,OFFSET lines (for "
-                             "--from-file)"},
+         {"--export", 0, "",
+          "print the new offsets as TOPIC,PARTITION,OFFSET lines (for "
+          "--from-file)"},
          {"--execute", 0, "", "commit the new offsets (default: only show them)"}},
         "Targets outside a partition's log land on its nearest end, as with Kafka's tool.\n"},
        ResetOffsets},
-      {{"group delete", "GROUP", 1, 1, "Deletes a group without active members, and its offsets.",
+      {{"group delete",
+        "GROUP",
+        1,
+        1,
+        "Deletes a group without active members, and its offsets.",
         {},
         ""},
        Delete},

@@ -90,15 +90,22 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
 
 std::vector<Command> InfoCommands() {
   return {
-      {{"offsets", "TOPIC", 1, 1,
+      {{"offsets",
+        "TOPIC",
+        1,
+        1,
         "Shows the earliest and latest offset of every partition, and with --timestamp the "
         "first offset at or after that time (as kcat -Q).",
         {{"--timestamp", 0, "T", "also the offset for this time (epoch ms or a date)"},
          {"--partition", 'p', "P", "only this partition (repeatable)"}},
         ""},
        Offsets},
-      {{"cluster status", "", 0, 0, "Shows the brokers, the topic and partition counts, and any "
-                                    "offline partitions.",
+      {{"cluster status",
+        "",
+        0,
+        0,
+        "Shows the brokers, the topic and partition counts, and any "
+        "offline partitions.",
         {},
         ""},
        ClusterStatus},

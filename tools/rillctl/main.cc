@@ -16,8 +16,8 @@ using namespace rill::ctl;
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto part : {TopicCommands(), ProduceCommands(), ConsumeCommands(), GroupCommands(),
-                    InfoCommands()}) {
+  for (auto part :
+       {TopicCommands(), ProduceCommands(), ConsumeCommands(), GroupCommands(), InfoCommands()}) {
     for (auto& c : part) all.push_back(std::move(c));
   }
   return all;
@@ -33,8 +33,9 @@ std::string Brief(const std::string& summary) {
 
 // The commands under `prefix` ("" for all), one line each.
 std::string Overview(const std::vector<Command>& commands, const std::string& prefix) {
-  std::string out = prefix.empty() ? "usage: rillctl [-b BROKERS] [--output table|json] COMMAND ...\n"
-                                   : fmt::format("usage: rillctl {} COMMAND ...\n", prefix);
+  std::string out = prefix.empty()
+                        ? "usage: rillctl [-b BROKERS] [--output table|json] COMMAND ...\n"
+                        : fmt::format("usage: rillctl {} COMMAND ...\n", prefix);
   out += "\nCommands:\n";
   for (const auto& c : commands) {
     if (!prefix.empty() && !c.spec.path.starts_with(prefix + " ")) continue;
@@ -109,8 +110,7 @@ int Run(int argc, char** argv) {
   }
   size_t words = 1;
   if (is_group) {
-    const std::string path =
-        word_at.size() > 1 ? first + " " + args[word_at[1]] : std::string();
+    const std::string path = word_at.size() > 1 ? first + " " + args[word_at[1]] : std::string();
     for (const auto& c : commands) {
       if (c.spec.path == path) command = &c;
     }
@@ -130,7 +130,8 @@ int Run(int argc, char** argv) {
   if (command == nullptr) {
     throw UsageError{fmt::format("unknown command '{}' (see rillctl --help)", first)};
   }
-  for (size_t k = words; k-- > 0;) args.erase(args.begin() + static_cast<std::ptrdiff_t>(word_at[k]));
+  for (size_t k = words; k-- > 0;)
+    args.erase(args.begin() + static_cast<std::ptrdiff_t>(word_at[k]));
   const ParsedArgs parsed = Parse(command->spec, args);
   if (parsed.Has("--help")) {
     fmt::print("{}", Help(command->spec));

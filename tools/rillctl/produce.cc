@@ -43,8 +43,9 @@ class RecordReader {
       char chunk[64 * 1024];
       const ssize_t n = read(fd_, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Failure(absl::InternalError(fmt::format("reading standard input: {}",
-                                                               std::strerror(errno))));
+      if (n < 0)
+        throw Failure(
+            absl::InternalError(fmt::format("reading standard input: {}", std::strerror(errno))));
       if (n == 0) {
         eof_ = true;
       } else {
@@ -113,7 +114,8 @@ int Produce(const Context& ctx, const ParsedArgs& args) {
   std::vector<Header> headers;
   for (const auto& h : args.Values("--header")) {
     const auto eq = h.find('=');
-    if (eq == 0 || h.empty()) throw UsageError{fmt::format("--header needs KEY=VALUE, got '{}'", h)};
+    if (eq == 0 || h.empty())
+      throw UsageError{fmt::format("--header needs KEY=VALUE, got '{}'", h)};
     headers.push_back(eq == std::string::npos ? Header{h, std::nullopt}
                                               : Header{h.substr(0, eq), h.substr(eq + 1)});
   }
@@ -193,18 +195,23 @@ int Produce(const Context& ctx, const ParsedArgs& args) {
 }  // namespace
 
 std::vector<Command> ProduceCommands() {
-  return {{{"produce", "TOPIC", 1, 1,
+  return {{{"produce",
+            "TOPIC",
+            1,
+            1,
             "Sends one record per line of standard input (or per --delimiter), then prints a "
             "summary.",
             {{"--partition", 'p', "P", "send every record to this partition (default: by key)"},
              {"--key-delimiter", 'K', "SEP", "a record is KEY SEP VALUE (no SEP: null key)"},
              {"--key-separator", 0, "SEP", "the same as --key-delimiter"},
-             {"--header", 'H', "KEY=VALUE", "a header on every record (repeatable; KEY alone: "
-                                            "null value)"},
+             {"--header", 'H', "KEY=VALUE",
+              "a header on every record (repeatable; KEY alone: "
+              "null value)"},
              {"--format", 'f', "FMT", "how each record reads, see below"},
              {"--delimiter", 'D', "DELIM", "what ends a record (default \\n)"},
-             {"--tombstone", 'Z', "", "an empty value is sent as null (a tombstone), an empty "
-                                      "key as null"},
+             {"--tombstone", 'Z', "",
+              "an empty value is sent as null (a tombstone), an empty "
+              "key as null"},
              {"--timestamp", 0, "MS|DATE", "the records' timestamp (default: when sent)"},
              {"--acks", 0, "LEVEL", "all (default), leader or none"},
              {"--linger-ms", 0, "N", "how long a batch waits for more records (default 5)"},

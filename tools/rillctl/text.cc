@@ -43,8 +43,7 @@ absl::StatusOr<size_t> ReadEscape(std::string_view text, size_t i, std::string* 
       int hi = i + 2 < text.size() ? HexDigit(text[i + 2]) : -1;
       int lo = i + 3 < text.size() ? HexDigit(text[i + 3]) : -1;
       if (hi < 0 || lo < 0) {
-        return absl::InvalidArgumentError(
-            fmt::format("\\x needs two hex digits in '{}'", text));
+        return absl::InvalidArgumentError(fmt::format("\\x needs two hex digits in '{}'", text));
       }
       out->push_back(static_cast<char>(hi * 16 + lo));
       return 4;
@@ -61,7 +60,9 @@ bool ParseInt64(std::string_view text, int64_t* out) {
   return ec == std::errc() && ptr == text.data() + text.size();
 }
 
-std::string Base64(std::string_view s) { return absl::Base64Escape(absl::string_view(s.data(), s.size())); }
+std::string Base64(std::string_view s) {
+  return absl::Base64Escape(absl::string_view(s.data(), s.size()));
+}
 
 // "key":"..." or "key_base64":"..." or "key":null.
 std::string JsonBytesField(std::string_view name, const std::optional<std::string>& bytes) {
@@ -180,8 +181,8 @@ absl::StatusOr<OutputFormat> OutputFormat::Parse(std::string_view format) {
     }
     static constexpr std::string_view kTokens = "tpokKsSTh";
     if (kTokens.find(token) == std::string_view::npos) {
-      return absl::InvalidArgumentError(fmt::format(
-          "unknown format token %{} (known: %t %p %o %k %K %s %S %T %h %%)", token));
+      return absl::InvalidArgumentError(
+          fmt::format("unknown format token %{} (known: %t %p %o %k %K %s %S %T %h %%)", token));
     }
     out.pieces.push_back({token, ""});
   }
@@ -373,8 +374,8 @@ absl::StatusOr<int64_t> ParseTimestamp(std::string_view text) {
       absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &error)) {
     return absl::ToUnixMillis(t);
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "'{}' is neither epoch milliseconds nor a date like 2026-11-23T10:00:00Z", text));
+  return absl::InvalidArgumentError(
+      fmt::format("'{}' is neither epoch milliseconds nor a date like 2026-11-23T10:00:00Z", text));
 }
 
 absl::StatusOr<int64_t> ParseDuration(std::string_view text) {

@@ -137,9 +137,8 @@ int Describe(const Context& ctx, const ParsedArgs& args) {
                                  config_json.empty() ? "" : ",", JsonString(c.name),
                                  JsonString(c.value), SourceName(c.source));
     }
-    fmt::print(
-        "{{\"name\":{},\"replication_factor\":{},\"configs\":[{}],\"partitions\":[{}]}}\n",
-        JsonString(t.name), t.replication_factor, config_json, parts);
+    fmt::print("{{\"name\":{},\"replication_factor\":{},\"configs\":[{}],\"partitions\":[{}]}}\n",
+               JsonString(t.name), t.replication_factor, config_json, parts);
     return 0;
   }
   fmt::print("topic {}: {} partition(s), replication factor {}\n\n", t.name, t.partitions.size(),
@@ -199,8 +198,8 @@ int TrimPrefix(const Context& ctx, const ParsedArgs& args) {
   const std::string& name = args.positionals()[0];
   auto offset_text = args.Value("--offset");
   if (!offset_text) throw UsageError{"topic trim-prefix needs --offset N (or end)"};
-  const int64_t offset = *offset_text == "end" ? Admin::kDeleteAll
-                                               : ParseInt("--offset", *offset_text, 0);
+  const int64_t offset =
+      *offset_text == "end" ? Admin::kDeleteAll : ParseInt("--offset", *offset_text, 0);
   auto admin = MakeAdmin(ctx);
   std::vector<int32_t> partitions = PartitionFlags(args);
   if (partitions.empty()) {
@@ -234,7 +233,11 @@ int TrimPrefix(const Context& ctx, const ParsedArgs& args) {
 
 std::vector<Command> TopicCommands() {
   return {
-      {{"topic create", "NAME...", 1, 1000, "Creates topics.",
+      {{"topic create",
+        "NAME...",
+        1,
+        1000,
+        "Creates topics.",
         {{"--partitions", 'p', "N", "partitions (default: the broker's num.partitions)"},
          {"--replicas", 'r', "N", "replication factor (default: the broker's)"},
          {"--replication-factor", 0, "N", "the same as --replicas"},
@@ -242,31 +245,52 @@ std::vector<Command> TopicCommands() {
          {"--if-not-exists", 0, "", "a topic that exists already is not an error"}},
         ""},
        Create},
-      {{"topic list", "", 0, 0, "Lists topics.",
+      {{"topic list",
+        "",
+        0,
+        0,
+        "Lists topics.",
         {{"--internal", 'i', "", "also internal topics (__consumer_offsets)"}},
         ""},
        List},
-      {{"topic describe", "NAME", 1, 1,
+      {{"topic describe",
+        "NAME",
+        1,
+        1,
         "Shows a topic's configs, with where each value comes from (default, broker or topic), "
         "and its partitions.",
         {},
         ""},
        Describe},
-      {{"topic delete", "NAME...", 1, 1000, "Deletes topics and all their records.",
+      {{"topic delete",
+        "NAME...",
+        1,
+        1000,
+        "Deletes topics and all their records.",
         {{"--if-exists", 0, "", "a topic that does not exist is not an error"}},
         ""},
        Delete},
-      {{"topic add-partitions", "NAME", 1, 1,
+      {{"topic add-partitions",
+        "NAME",
+        1,
+        1,
         "Grows a topic to --total partitions (partitions are never removed).",
         {{"--total", 0, "N", "the partition count to reach"}},
         ""},
        AddPartitions},
-      {{"topic alter-config", "NAME", 1, 1, "Sets or removes a topic's configs.",
+      {{"topic alter-config",
+        "NAME",
+        1,
+        1,
+        "Sets or removes a topic's configs.",
         {{"--set", 0, "KEY=VALUE", "set a config (repeatable)"},
          {"--delete", 0, "KEY", "back to the broker's value (repeatable)"}},
         ""},
        AlterConfig},
-      {{"topic trim-prefix", "NAME", 1, 1,
+      {{"topic trim-prefix",
+        "NAME",
+        1,
+        1,
         "Deletes the records before an offset (Kafka's DeleteRecords): they are no longer "
         "readable, and the segments wholly before it are removed from disk.",
         {{"--offset", 'o', "N|end", "the new first offset (end: delete every record)"},

@@ -142,7 +142,15 @@ int main(int argc, char** argv) {
   broker.json = json;
   if (mode == "member") return rill::bench::RunBenchMember(broker);
   absl::Status s;
+  // In storage, produce, consume and e2e, Ctrl-C ends the run early and the summary still
+  // prints what was measured.
+  auto summarize_on_interrupt = []() {
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    std::signal(SIGTERM, [](int) { g_interrupted = true; });
+  };
+  storage.interrupted = &g_interrupted;
   if (mode == "storage") {
+    summarize_on_interrupt();
     s = rill::bench::RunStorageBench(storage);
   } else if (mode == "rebalance") {
     char self[4096];
@@ -150,9 +158,7 @@ int main(int argc, char** argv) {
     s = n > 0 ? rill::bench::RunRebalanceBench(broker, std::string(self, static_cast<size_t>(n)))
               : absl::InternalError("cannot find this program's path in /proc/self/exe");
   } else {
-    // Ctrl-C ends the run early; the summary still prints what was measured.
-    std::signal(SIGINT, [](int) { g_interrupted = true; });
-    std::signal(SIGTERM, [](int) { g_interrupted = true; });
+    summarize_on_interrupt();
     s = rill::bench::RunBrokerBench(broker, g_interrupted);
   }
   if (!s.ok()) {

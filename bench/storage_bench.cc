@@ -46,7 +46,14 @@ struct Figures {
   double read_hot_mbps = 0;
   uint64_t syncs = 0;
   uint64_t appends = 0;
+  int rounds_done = 0;
+  bool reads_done = false;
+  bool interrupted = false;
 };
+
+bool Interrupted(const StorageBenchOptions& o) {
+  return o.interrupted != nullptr && o.interrupted->load();
+}
 
 void DropCache(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -197,8 +204,9 @@ void PrintHuman(const StorageBenchOptions& o, const Figures& f) {
   auto ratio = [](double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; };
   fmt::print(
       "rill-bench storage: {} B records, {} per batch, {} appends in flight, {} MB, best of {} "
-      "rounds\n",
-      o.record_bytes, o.batch_records, o.inflight, o.total_bytes / 1000000, o.rounds);
+      "rounds{}\n",
+      o.record_bytes, o.batch_records, o.inflight, o.total_bytes / 1000000, f.rounds_done,
+      f.interrupted ? " (interrupted)" : "");
   fmt::print("  write baseline (dd bs=1M conv=fdatasync) {:10.1f} MB/s\n", f.write_baseline_mbps);
   fmt::print(
       "  durable append                          {:10.1f} MB/s  {:.0f} records/s  "
@@ -206,6 +214,10 @@ void PrintHuman(const StorageBenchOptions& o, const Figures& f) {
       f.append_mbps, f.append_records_per_s, ratio(f.append_mbps, f.write_baseline_mbps));
   fmt::print("    append latency p50 {:.2f} ms, p99 {:.2f} ms; {} appends in {} syncs\n",
              f.append_p50_ms, f.append_p99_ms, f.appends, f.syncs);
+  if (!f.reads_done) {
+    fmt::print("  reads not measured (interrupted)\n");
+    return;
+  }
   fmt::print("  read baseline, cold (read 1M of segments) {:8.1f} MB/s\n",
              f.read_baseline_cold_mbps);
   fmt::print("  log read, cold                          {:10.1f} MB/s  {:.1f}% of baseline\n",
@@ -217,18 +229,19 @@ void PrintHuman(const StorageBenchOptions& o, const Figures& f) {
 
 void PrintJson(const StorageBenchOptions& o, const Figures& f) {
   fmt::print(
-      "{{\"bench\":\"storage\",\"record_bytes\":{},\"batch_records\":{},\"inflight\":{},"
+      "{{\"bench\":\"storage\",\"rounds_done\":{},\"reads_done\":{},\"interrupted\":{},"
+      "\"record_bytes\":{},\"batch_records\":{},\"inflight\":{},"
       "\"total_bytes\":{},\"write_baseline_mbps\":{:.1f},\"append_mbps\":{:.1f},"
       "\"append_records_per_s\":{:.0f},\"append_vs_baseline\":{:.3f},\"append_p50_ms\":{:.3f},"
       "\"append_p99_ms\":{:.3f},\"appends\":{},\"syncs\":{},\"read_baseline_cold_mbps\":{:.1f},"
       "\"read_cold_mbps\":{:.1f},\"read_cold_vs_baseline\":{:.3f},"
       "\"read_baseline_hot_mbps\":{:.1f},\"read_hot_mbps\":{:.1f},"
       "\"read_hot_vs_baseline\":{:.3f}}}\n",
-      o.record_bytes, o.batch_records, o.inflight, o.total_bytes, f.write_baseline_mbps,
-      f.append_mbps, f.append_records_per_s, f.append_mbps / f.write_baseline_mbps, f.append_p50_ms,
-      f.append_p99_ms, f.appends, f.syncs, f.read_baseline_cold_mbps, f.read_cold_mbps,
-      f.read_cold_mbps / f.read_baseline_cold_mbps, f.read_baseline_hot_mbps, f.read_hot_mbps,
-      f.read_hot_mbps / f.read_baseline_hot_mbps);
+      f.rounds_done, f.reads_done, f.interrupted, o.record_bytes, o.batch_records, o.inflight,
+      o.total_bytes, f.write_baseline_mbps, f.append_mbps, f.append_records_per_s,
+      f.append_mbps / f.write_baseline_mbps, f.append_p50_ms, f.append_p99_ms, f.appends, f.syncs,
+      f.read_baseline_cold_mbps, f.read_cold_mbps, f.read_cold_mbps / f.read_baseline_cold_mbps,
+      f.read_baseline_hot_mbps, f.read_hot_mbps, f.read_hot_mbps / f.read_baseline_hot_mbps);
 }
 
 }  // namespace
@@ -278,6 +291,7 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
   std::unique_ptr<storage::Log> log;
   std::string log_dir;
   for (int round = 0; round < o.rounds; ++round) {
+    if (round > 0 && Interrupted(o)) break;
     const std::string baseline_file = root + "/dd-baseline";
     auto write_baseline = WriteBaseline(baseline_file, o.total_bytes);
     if (!write_baseline.ok()) return write_baseline.status();
@@ -307,22 +321,32 @@ absl::Status RunStorageBench(const StorageBenchOptions& o) {
       f.appends = round_figures.appends;
       f.syncs = round_figures.syncs;
     }
+    f.rounds_done = round + 1;
+    fmt::print(stderr, "round {}/{}: write baseline {:.1f} MB/s, durable append {:.1f} MB/s\n",
+               round + 1, o.rounds, *write_baseline, round_figures.append_mbps);
   }
 
-  const auto segment_files = SegmentFiles(log_dir);
-  if (auto warm = ReadBaseline(segment_files, false); !warm.ok()) return warm.status();
-  for (bool cold : {true, false}) {
-    for (int run = 0; run < 3; ++run) {
-      auto baseline = ReadBaseline(segment_files, cold);
-      if (!baseline.ok()) return baseline.status();
-      auto ours = ReadPhase(*log, log_dir, cold);
-      if (!ours.ok()) return ours.status();
-      double& best_baseline = cold ? f.read_baseline_cold_mbps : f.read_baseline_hot_mbps;
-      double& best_ours = cold ? f.read_cold_mbps : f.read_hot_mbps;
-      best_baseline = std::max(best_baseline, *baseline);
-      best_ours = std::max(best_ours, *ours);
+  if (!Interrupted(o)) {
+    const auto segment_files = SegmentFiles(log_dir);
+    if (auto warm = ReadBaseline(segment_files, false); !warm.ok()) return warm.status();
+    for (bool cold : {true, false}) {
+      for (int run = 0; run < 3 && !Interrupted(o); ++run) {
+        auto baseline = ReadBaseline(segment_files, cold);
+        if (!baseline.ok()) return baseline.status();
+        auto ours = ReadPhase(*log, log_dir, cold);
+        if (!ours.ok()) return ours.status();
+        double& best_baseline = cold ? f.read_baseline_cold_mbps : f.read_baseline_hot_mbps;
+        double& best_ours = cold ? f.read_cold_mbps : f.read_hot_mbps;
+        best_baseline = std::max(best_baseline, *baseline);
+        best_ours = std::max(best_ours, *ours);
+      }
+      fmt::print(stderr, "reads, {}: baseline {:.1f} MB/s, log {:.1f} MB/s\n",
+                 cold ? "cold" : "hot", cold ? f.read_baseline_cold_mbps : f.read_baseline_hot_mbps,
+                 cold ? f.read_cold_mbps : f.read_hot_mbps);
     }
+    f.reads_done = !Interrupted(o);
   }
+  f.interrupted = Interrupted(o);
   (void)log->Close();
   log.reset();
   std::filesystem::remove_all(root, ec);

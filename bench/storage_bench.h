@@ -1,6 +1,7 @@
 // The `storage` benchmark of rill-bench (see storage_bench.cc).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -21,6 +22,8 @@ struct StorageBenchOptions {
   // Baseline and append runs alternate this many times; the best of each is reported.
   int rounds = 3;
   bool json = false;
+  // Ctrl-C: checked between phases; the summary then covers the rounds that ended.
+  const std::atomic<bool>* interrupted = nullptr;
 };
 
 absl::Status RunStorageBench(const StorageBenchOptions& options);

@@ -637,6 +637,14 @@ TEST_CASE("rill-bench: consume stops at the end, summaries fit their mode, Ctrl-
   CHECK_THAT(interrupted.output, Catch::Contains("s: sent "));
   CHECK_THAT(interrupted.output, Catch::Contains("producer(s) (interrupted)"));
   CHECK_THAT(interrupted.output, Catch::Contains("records/s"));
+
+  Run storage =
+      RunCommand("timeout --preserve-status -s INT 3 " RILL_BIN_DIR "/rill-bench storage --dir " +
+                 tmp.path() + " --total-mb 20 --rounds 100000");
+  CHECK(storage.exit_code == 0);
+  CHECK_THAT(storage.output, Catch::Contains("round 1/100000: write baseline"));
+  CHECK_THAT(storage.output, Catch::Contains("(interrupted)"));
+  CHECK_THAT(storage.output, Catch::Contains("durable append"));
   CHECK(broker.Stop() == 0);
 }
 

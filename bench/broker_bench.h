@@ -49,7 +49,8 @@ absl::Status RunBrokerBench(const BrokerBenchOptions& options,
 
 // rebalance: with records flowing, how long a new group member waits for partitions, and how
 // long a SIGKILLed member's partitions go unread (bench/rebalance_bench.cc).
-absl::Status RunRebalanceBench(const BrokerBenchOptions& options, const std::string& self_exe);
+absl::Status RunRebalanceBench(const BrokerBenchOptions& options, const std::string& self_exe,
+                               const std::atomic<bool>& interrupted);
 // The member process RunRebalanceBench starts (and kills): prints "assigned P,P,..." lines.
 int RunBenchMember(const BrokerBenchOptions& options);
 

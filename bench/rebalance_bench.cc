@@ -74,7 +74,8 @@ int RunBenchMember(const BrokerBenchOptions& o) {
   while (true) (void)(*consumer)->Poll(200);
 }
 
-absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& self_exe) {
+absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& self_exe,
+                               const std::atomic<bool>& interrupted) {
   if (o.group.empty()) return absl::InvalidArgumentError("rebalance needs --group");
   int partitions = 0;
   if (auto s = EnsureTopic(o, &partitions); !s.ok()) return s;
@@ -125,11 +126,13 @@ absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& s
   };
   auto wait_until = [&](const std::function<bool()>& done, int seconds) {
     const auto deadline = Clock::now() + std::chrono::seconds(seconds);
-    while (!done() && Clock::now() < deadline) {
+    while (!done() && Clock::now() < deadline && !interrupted) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    return done();
+    return done() || interrupted;
   };
+  // The pauses between phases, cut short by Ctrl-C.
+  auto pause = [&](int seconds) { wait_until([] { return false; }, seconds); };
 
   absl::Status status;
   const int base = std::max(1, o.consumers);
@@ -137,18 +140,24 @@ absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& s
   if (status.ok() && !wait_until([&] { return assigned_events.load() >= 1; }, 60)) {
     status = absl::DeadlineExceededError("the group never assigned partitions");
   }
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  if (status.ok() && !interrupted) {
+    fmt::print(stderr, "{} member(s) own the partitions; a member joins in 2 s\n", base);
+  }
+  pause(2);
   // (1) A member joins.
-  if (status.ok()) status = add_member(true);
-  if (status.ok() && !wait_until([&] { return join_ms.load() >= 0; }, 60)) {
+  if (status.ok() && !interrupted) status = add_member(true);
+  if (status.ok() && !interrupted && !wait_until([&] { return join_ms.load() >= 0; }, 60)) {
     status = absl::DeadlineExceededError("the new member never received partitions");
   }
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  if (status.ok() && !interrupted) {
+    fmt::print(stderr, "the joining member received partitions after {:.1f} ms\n", join_ms.load());
+  }
+  pause(2);
 
   // (2) A member in its own process joins, takes partitions, and is killed.
   double failover_ms = -1;
   std::set<int32_t> orphaned;
-  if (status.ok()) {
+  if (status.ok() && !interrupted) {
     int fds[2];
     if (pipe(fds) != 0) return absl::InternalError("pipe failed");
     const std::string topic = o.topic;
@@ -177,12 +186,15 @@ absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& s
       }
       if (!orphaned.empty()) break;
     }
-    std::this_thread::sleep_for(std::chrono::seconds(2));
+    pause(2);
     const auto killed = Clock::now();
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     std::fclose(out);
-    if (orphaned.empty()) {
+    if (!interrupted) fmt::print(stderr, "member process SIGKILLed\n");
+    if (interrupted) {
+      orphaned.clear();
+    } else if (orphaned.empty()) {
       status = absl::InternalError("the member process never received partitions");
     } else if (!wait_until(
                    [&] {
@@ -193,7 +205,7 @@ absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& s
                    },
                    300)) {
       status = absl::DeadlineExceededError("a killed member's partitions were never read again");
-    } else {
+    } else if (!interrupted) {
       failover_ms = MsSince(killed);
     }
   }
@@ -206,16 +218,27 @@ absl::Status RunRebalanceBench(const BrokerBenchOptions& o, const std::string& s
   if (o.json) {
     fmt::print(
         "{{\"bench\":\"rebalance\",\"topic\":\"{}\",\"partitions\":{},\"members\":{},"
-        "\"rate\":{},\"join_ms\":{:.1f},\"crash_to_consumed_ms\":{:.1f},\"orphaned\":{}}}\n",
-        o.topic, partitions, base, rate, join_ms.load(), failover_ms, orphaned.size());
+        "\"rate\":{},\"join_ms\":{:.1f},\"crash_to_consumed_ms\":{:.1f},\"orphaned\":{},"
+        "\"interrupted\":{}}}\n",
+        o.topic, partitions, base, rate, join_ms.load(), failover_ms, orphaned.size(),
+        interrupted.load());
   } else {
-    fmt::print("rill-bench rebalance: group {} on {} ({} partitions), {} member(s), {} records/s\n",
-               o.group, o.topic, partitions, base, rate);
-    fmt::print("  a joining member received partitions after {:.1f} ms\n", join_ms.load());
     fmt::print(
-        "  a SIGKILLed member's {} partition(s) were read again after {:.1f} ms (bounded by the "
-        "broker's group.consumer.session.timeout.ms)\n",
-        orphaned.size(), failover_ms);
+        "rill-bench rebalance: group {} on {} ({} partitions), {} member(s), {} records/s{}\n",
+        o.group, o.topic, partitions, base, rate, interrupted ? " (interrupted)" : "");
+    if (join_ms.load() >= 0) {
+      fmt::print("  a joining member received partitions after {:.1f} ms\n", join_ms.load());
+    } else {
+      fmt::print("  a joining member: not measured (interrupted)\n");
+    }
+    if (failover_ms >= 0) {
+      fmt::print(
+          "  a SIGKILLed member's {} partition(s) were read again after {:.1f} ms (bounded by the "
+          "broker's group.consumer.session.timeout.ms)\n",
+          orphaned.size(), failover_ms);
+    } else {
+      fmt::print("  a SIGKILLed member's partitions: not measured (interrupted)\n");
+    }
   }
   return absl::OkStatus();
 }

@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
   broker.json = json;
   if (mode == "member") return rill::bench::RunBenchMember(broker);
   absl::Status s;
-  // In storage, produce, consume and e2e, Ctrl-C ends the run early and the summary still
-  // prints what was measured.
+  // Ctrl-C ends a run early and the summary still prints what was measured (but a member
+  // process of rebalance just dies).
   auto summarize_on_interrupt = []() {
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     std::signal(SIGTERM, [](int) { g_interrupted = true; });
@@ -155,7 +155,9 @@ int main(int argc, char** argv) {
   } else if (mode == "rebalance") {
     char self[4096];
     const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    s = n > 0 ? rill::bench::RunRebalanceBench(broker, std::string(self, static_cast<size_t>(n)))
+    summarize_on_interrupt();
+    s = n > 0 ? rill::bench::RunRebalanceBench(broker, std::string(self, static_cast<size_t>(n)),
+                                               g_interrupted)
               : absl::InternalError("cannot find this program's path in /proc/self/exe");
   } else {
     summarize_on_interrupt();

@@ -645,6 +645,12 @@ TEST_CASE("rill-bench: consume stops at the end, summaries fit their mode, Ctrl-
   CHECK_THAT(storage.output, Catch::Contains("round 1/100000: write baseline"));
   CHECK_THAT(storage.output, Catch::Contains("(interrupted)"));
   CHECK_THAT(storage.output, Catch::Contains("durable append"));
+
+  Run rebalance = RunCommand("timeout --preserve-status -s INT 3 " + mode("rebalance") +
+                             " --group rb --topic r --partitions 2 --rate 100");
+  CHECK(rebalance.exit_code == 0);
+  CHECK_THAT(rebalance.output, Catch::Contains("rill-bench rebalance: group rb on r"));
+  CHECK_THAT(rebalance.output, Catch::Contains("(interrupted)"));
   CHECK(broker.Stop() == 0);
 }
 

@@ -105,16 +105,15 @@ absl::Status ConsumerImpl::SeekTo(const std::vector<TopicPartition>& partitions,
 
 absl::Status ConsumerImpl::ResolvePositions(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return absl::OkStatus();
-  // A partition that lost its position to OFFSET_OUT_OF_RANGE resets by the policy that
-  // applied to it; any other by auto_offset_reset.
+  // A sought position lost to OFFSET_OUT_OF_RANGE resets by seek_offset_reset; any other by
+  // auto_offset_reset.
   std::vector<TopicPartition> earliest, latest;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& tp : partitions) {
       auto it = partitions_.find(tp);
-      const OffsetReset reset = it != partitions_.end() && it->second.reset
-                                    ? *it->second.reset
-                                    : options_.auto_offset_reset;
+      const OffsetReset reset =
+          it != partitions_.end() ? ResetPolicy(it->second) : options_.auto_offset_reset;
       if (reset == OffsetReset::kNone) {
         return api::ApiError(v1::OFFSET_OUT_OF_RANGE,
                              "OFFSET_OUT_OF_RANGE: no position and auto offset reset is none");
@@ -130,7 +129,6 @@ absl::Status ConsumerImpl::ResolvePositions(const std::vector<TopicPartition>& p
     for (const auto& [tp, offset] : *offsets) {
       auto it = partitions_.find(tp);
       if (it != partitions_.end() && it->second.position == kNoPosition) {
-        it->second.reset.reset();
         SeekLocked(&it->second, offset);
       }
     }
@@ -296,10 +294,8 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
     absl::Status error = api::FromError(p.error());
     if (!error.ok()) {
       const auto code = api::ErrorCodeOf(error);
-      const OffsetReset reset =
-          state.sought ? options_.seek_offset_reset : options_.auto_offset_reset;
+      const OffsetReset reset = ResetPolicy(state);
       if (code == v1::OFFSET_OUT_OF_RANGE && reset != OffsetReset::kNone) {
-        if (state.sought) state.reset = reset;
         state.position = kNoPosition;
         state.fetch_position = kNoPosition;
       } else if (code == v1::OFFSET_OUT_OF_RANGE) {

@@ -61,11 +61,8 @@ class ConsumerImpl {
     // Next offset to fetch (ahead of position by what is buffered).
     int64_t fetch_position = kNoPosition;
     // The position came from Seek and no fetch has succeeded from it yet: out of range, it
-    // follows seek_offset_reset rather than auto_offset_reset.
+    // follows seek_offset_reset rather than auto_offset_reset (also while it is found again).
     bool sought = false;
-    // How a sought position lost to OFFSET_OUT_OF_RANGE is found again (seek_offset_reset);
-    // nullopt: by auto_offset_reset.
-    std::optional<OffsetReset> reset;
     // Bumped by every seek, so fetches issued before it are discarded.
     uint64_t epoch = 0;
     // A fetch issued at the current epoch has not been answered yet.
@@ -117,6 +114,10 @@ class ConsumerImpl {
   absl::Status ResolvePositions(const std::vector<TopicPartition>& partitions);
   void SeekLocked(PartitionState* state, int64_t offset, bool sought = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How `state` finds a position again when it has none or it is out of range.
+  OffsetReset ResetPolicy(const PartitionState& state) const {
+    return state.sought ? options_.seek_offset_reset : options_.auto_offset_reset;
+  }
   // Tells on_connection_status about a change; without the lock.
   void ReportConnection(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends decoded records of `state`'s buffered batches to `out`.

@@ -19,6 +19,13 @@ ConsumerRecord Record() {
   return r;
 }
 
+// InputFormat::Read into a copy of `start`.
+absl::StatusOr<ProducerRecord> ReadRecord(const InputFormat& format, std::string_view text,
+                                          ProducerRecord start = {}) {
+  if (absl::Status s = format.Read(text, &start); !s.ok()) return s;
+  return start;
+}
+
 }  // namespace
 
 TEST_CASE("rillctl text: escapes", "[tools]") {
@@ -59,11 +66,15 @@ TEST_CASE("rillctl text: JSON keeps null apart from empty and encodes non-UTF-8 
 TEST_CASE("rillctl text: producer input format", "[tools]") {
   auto format = InputFormat::Parse("%k\\t%h\\t%T\\t%s");
   REQUIRE(format.ok());
-  auto r = format->Read("key\ta=1,b\t2026-01-02T03:04:05Z\tvalue\twith tab");
+  ProducerRecord start;
+  start.headers = {{"from-flag", "yes"}};
+  auto r = ReadRecord(*format, "key\ta=1,b\t2026-01-02T03:04:05Z\tvalue\twith tab", start);
   REQUIRE(r.ok());
   CHECK(r->key == "key");
   CHECK(r->value == "value\twith tab");
-  REQUIRE(r->headers.size() == 2);
+  REQUIRE(r->headers.size() == 3);
+  CHECK(r->headers[0].key == "from-flag");
+  r->headers.erase(r->headers.begin());
   CHECK(r->headers[0].key == "a");
   CHECK(r->headers[0].value == "1");
   CHECK(r->headers[1].value == std::nullopt);
@@ -71,18 +82,18 @@ TEST_CASE("rillctl text: producer input format", "[tools]") {
 
   auto partitioned = InputFormat::Parse("%p:%v");
   REQUIRE(partitioned.ok());
-  auto p = partitioned->Read("3:x");
+  auto p = ReadRecord(*partitioned, "3:x");
   REQUIRE(p.ok());
   CHECK(p->partition == 3);
   CHECK_FALSE(p->key.has_value());
-  CHECK_FALSE(partitioned->Read("three:x").ok());
-  CHECK_FALSE(format->Read("no tabs").ok());
+  CHECK_FALSE(ReadRecord(*partitioned, "three:x").ok());
+  CHECK_FALSE(ReadRecord(*format, "no tabs").ok());
   CHECK_FALSE(InputFormat::Parse("%k%s").ok());  // nothing tells where the key ends
   CHECK_FALSE(InputFormat::Parse("%o").ok());
   auto prefixed = InputFormat::Parse("key=%k;");
   REQUIRE(prefixed.ok());
-  CHECK_FALSE(prefixed->Read("k=1;").ok());
-  CHECK(prefixed->Read("key=1;")->key == "1");
+  CHECK_FALSE(ReadRecord(*prefixed, "k=1;").ok());
+  CHECK(ReadRecord(*prefixed, "key=1;")->key == "1");
 }
 
 TEST_CASE("rillctl text: timestamps, durations and start offsets", "[tools]") {

@@ -23,6 +23,7 @@ const std::vector<OptionSpec>& GlobalOptions() {
        "bootstrap brokers, HOST:PORT,... (default: $RILL_BROKERS, else 127.0.0.1:9290)"},
       {"--output", 0, "FORMAT", "table (default) or json"},
       {"--help", 'h', "", "this help"},
+      {"--version", 0, "", "rillctl's version"},
   };
   return options;
 }
@@ -103,26 +104,36 @@ ParsedArgs Parse(const CommandSpec& spec, const std::vector<std::string>& args) 
   return parsed;
 }
 
+std::string FormatOptions(const std::vector<OptionSpec>& options) {
+  std::string out;
+  for (const auto& o : options) {
+    std::string flag =
+        o.short_name ? fmt::format("-{}, {}", o.short_name, o.name) : fmt::format("    {}", o.name);
+    if (!o.value.empty()) flag += " " + o.value;
+    out += fmt::format("  {:<30} {}\n", flag, o.help);
+  }
+  return out;
+}
+
 std::string Help(const CommandSpec& spec) {
   std::string out = fmt::format("usage: rillctl {}{}{}\n\n{}\n", spec.path,
                                 spec.positionals.empty() ? "" : " " + spec.positionals,
                                 spec.options.empty() ? "" : " [options]", spec.summary);
-  auto print = [&out](const std::vector<OptionSpec>& options) {
-    for (const auto& o : options) {
-      std::string flag = o.short_name ? fmt::format("-{}, {}", o.short_name, o.name)
-                                      : fmt::format("    {}", o.name);
-      if (!o.value.empty()) flag += " " + o.value;
-      out += fmt::format("  {:<30} {}\n", flag, o.help);
-    }
-  };
-  if (!spec.options.empty()) {
-    out += "\nOptions:\n";
-    print(spec.options);
-  }
+  if (!spec.options.empty()) out += "\nOptions:\n" + FormatOptions(spec.options);
   if (!spec.details.empty()) out += "\n" + spec.details;
-  out += "\nGlobal options:\n";
-  print(GlobalOptions());
-  return out;
+  return out + "\nGlobal options:\n" + FormatOptions(GlobalOptions());
+}
+
+size_t GlobalOptionSpan(const std::vector<std::string>& args, size_t i) {
+  static const CommandSpec kNoCommand;
+  const std::string& arg = args[i];
+  if (arg.size() < 2 || arg[0] != '-') return 0;
+  const bool is_long = arg.starts_with("--");
+  const OptionSpec* option =
+      is_long ? FindLong(kNoCommand, arg.substr(0, arg.find('='))) : FindShort(kNoCommand, arg[1]);
+  if (option == nullptr) return 0;
+  const bool attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
+  return !option->value.empty() && !attached ? 2 : 1;
 }
 
 int64_t ParseInt(const std::string& flag, const std::string& text, int64_t min, int64_t max) {

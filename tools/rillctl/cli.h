@@ -81,6 +81,12 @@ ParsedArgs Parse(const CommandSpec& spec, const std::vector<std::string>& args);
 
 // `rillctl PATH --help`.
 std::string Help(const CommandSpec& spec);
+// One help line per option, as Help prints them.
+std::string FormatOptions(const std::vector<OptionSpec>& options);
+
+// How many arguments from args[i] on a global option spans (the option and a separate value);
+// 0 when args[i] is not one. For telling the command's words from the options around them.
+size_t GlobalOptionSpan(const std::vector<std::string>& args, size_t i);
 
 // Integer flag values, with the flag's name in the error.
 int64_t ParseInt(const std::string& flag, const std::string& text, int64_t min,

@@ -46,18 +46,9 @@ std::string Overview(const std::vector<Command>& commands, const std::string& pr
   out += fmt::format("\n`rillctl {}COMMAND --help` explains a command and its options.\n",
                      prefix.empty() ? "" : prefix + " ");
   if (prefix.empty()) {
-    out +=
-        "\nGlobal options (anywhere on the line):\n"
-        "  -b, --brokers LIST   bootstrap brokers (default: $RILL_BROKERS, else 127.0.0.1:9290)\n"
-        "      --output FORMAT  table (default) or json\n"
-        "  -h, --help           help\n"
-        "      --version        rillctl's version\n";
+    out += "\nGlobal options (anywhere on the line):\n" + FormatOptions(GlobalOptions());
   }
   return out;
-}
-
-bool TakesValue(const std::string& arg) {
-  return arg == "-b" || arg == "--brokers" || arg == "--output";
 }
 
 int Run(int argc, char** argv) {
@@ -80,16 +71,15 @@ int Run(int argc, char** argv) {
       help = true;
       continue;
     }
-    if (TakesValue(arg)) {
-      ++i;
+    if (const size_t span = GlobalOptionSpan(args, i); span > 0) {
+      i += span - 1;
       continue;
     }
     if (arg.starts_with("-")) {
-      if (word_at.empty() && !arg.starts_with("-b") && !arg.starts_with("--brokers=") &&
-          !arg.starts_with("--output=")) {
+      // Before the command only global options may stand; after it, the command parses.
+      if (word_at.empty()) {
         throw UsageError{fmt::format("unknown option '{}' (see rillctl --help)", arg)};
       }
-      if (word_at.empty()) continue;
       break;
     }
     word_at.push_back(i);
@@ -135,6 +125,10 @@ int Run(int argc, char** argv) {
   const ParsedArgs parsed = Parse(command->spec, args);
   if (parsed.Has("--help")) {
     fmt::print("{}", Help(command->spec));
+    return 0;
+  }
+  if (parsed.Has("--version")) {
+    fmt::print("rillctl {}\n", RILL_VERSION_STRING);
     return 0;
   }
   Context ctx;

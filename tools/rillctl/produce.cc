@@ -148,16 +148,10 @@ int Produce(const Context& ctx, const ParsedArgs& args) {
     ++line;
     ProducerRecord record{topic, std::nullopt, text, headers, partition, timestamp};
     if (format) {
-      auto in = format->Read(text);
-      if (!in.ok()) {
+      if (absl::Status s = format->Read(text, &record); !s.ok()) {
         throw Failure(absl::InvalidArgumentError(
-            fmt::format("record {} does not match --format: {}", line, in.status().message())));
+            fmt::format("record {} does not match --format: {}", line, s.message())));
       }
-      record.key = std::move(in->key);
-      record.value = std::move(in->value);
-      record.headers.insert(record.headers.end(), in->headers.begin(), in->headers.end());
-      if (in->timestamp_ms) record.timestamp_ms = in->timestamp_ms;
-      if (in->partition) record.partition = in->partition;
     } else if (key_delimiter) {
       if (auto at = text.find(*key_delimiter); at != std::string::npos) {
         record.key = text.substr(0, at);

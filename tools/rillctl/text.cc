@@ -284,8 +284,9 @@ absl::StatusOr<InputFormat> InputFormat::Parse(std::string_view format) {
   return in;
 }
 
-absl::StatusOr<InputRecord> InputFormat::Read(std::string_view text) const {
-  InputRecord record;
+absl::Status InputFormat::Read(std::string_view text, ProducerRecord* record) const {
+  record->key.reset();
+  record->value.reset();
   for (size_t i = 0; i < pieces.size(); ++i) {
     const Piece& piece = pieces[i];
     if (piece.token == 0) {
@@ -309,10 +310,10 @@ absl::StatusOr<InputRecord> InputFormat::Read(std::string_view text) const {
     text.remove_prefix(field.size());
     switch (piece.token) {
       case 'k':
-        record.key = std::string(field);
+        record->key = std::string(field);
         break;
       case 's':
-        record.value = std::string(field);
+        record->value = std::string(field);
         break;
       case 'h':
         for (size_t start = 0; start < field.size();) {
@@ -325,9 +326,9 @@ absl::StatusOr<InputRecord> InputFormat::Read(std::string_view text) const {
                 fmt::format("header '{}' has no key (headers are k=v,k2=v2)", header));
           }
           if (eq == std::string_view::npos) {
-            record.headers.push_back({std::string(header), std::nullopt});
+            record->headers.push_back({std::string(header), std::nullopt});
           } else {
-            record.headers.push_back(
+            record->headers.push_back(
                 {std::string(header.substr(0, eq)), std::string(header.substr(eq + 1))});
           }
           start = comma + 1;
@@ -336,7 +337,7 @@ absl::StatusOr<InputRecord> InputFormat::Read(std::string_view text) const {
       case 'T': {
         auto ts = ParseTimestamp(field);
         if (!ts.ok()) return ts.status();
-        record.timestamp_ms = *ts;
+        record->timestamp_ms = *ts;
         break;
       }
       case 'p': {
@@ -345,7 +346,7 @@ absl::StatusOr<InputRecord> InputFormat::Read(std::string_view text) const {
           return absl::InvalidArgumentError(
               fmt::format("partition '{}' is not a partition number", field));
         }
-        record.partition = static_cast<int32_t>(p);
+        record->partition = static_cast<int32_t>(p);
         break;
       }
     }
@@ -355,7 +356,7 @@ absl::StatusOr<InputRecord> InputFormat::Read(std::string_view text) const {
         fmt::format("unexpected '{}' after the last field of the format",
                     text.substr(0, std::min<size_t>(text.size(), 20))));
   }
-  return record;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ParseTimestamp(std::string_view text) {

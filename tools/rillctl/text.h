@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "rill/consumer.h"
+#include "rill/producer.h"
 
 namespace rill::ctl {
 
@@ -40,22 +41,16 @@ struct OutputFormat {
 // given base64-encoded in key_base64 / value_base64 (and a header's value_base64) instead.
 std::string JsonRecord(const ConsumerRecord& record);
 
-// What one line (record) of producer input holds, by the input format.
-struct InputRecord {
-  std::optional<std::string> key;
-  std::optional<std::string> value;
-  std::vector<Header> headers;
-  std::optional<int64_t> timestamp_ms;
-  std::optional<int32_t> partition;
-};
-
 // rillctl produce --format: tokens %k key, %s (or %v) value, %h headers (k=v,k2=v2; a header
 // without '=' has a null value), %T timestamp (ms or a date, see ParseTimestamp), %p partition,
 // separated by literal text. Each token but the last takes the text up to the next literal;
 // the last takes the rest. Without a %s the value is null; without a %k, so is the key.
 struct InputFormat {
   static absl::StatusOr<InputFormat> Parse(std::string_view format);
-  absl::StatusOr<InputRecord> Read(std::string_view text) const;
+  // Fills `record` from one record of input: key and value (null without their token),
+  // headers added to those it has, timestamp and partition where the format gives them. On an
+  // error `record` may be partly filled.
+  absl::Status Read(std::string_view text, ProducerRecord* record) const;
 
   struct Piece {
     char token = 0;  // 0: literal text

@@ -7,40 +7,13 @@
 #include "fmt/format.h"
 
 namespace rill::broker {
+
+using namespace http2;
+
 namespace {
 
-// RFC 9113: the client connection preface, frame types, flags and error codes the guard uses.
-constexpr std::string_view kPreface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-constexpr uint8_t kData = 0x0;
-constexpr uint8_t kHeaders = 0x1;
-constexpr uint8_t kRstStream = 0x3;
-constexpr uint8_t kPushPromise = 0x5;
-constexpr uint8_t kContinuation = 0x9;
-constexpr uint8_t kEndStream = 0x1;
-constexpr uint8_t kEndHeaders = 0x4;
-constexpr uint8_t kPadded = 0x8;
-constexpr uint32_t kNoError = 0x0;
-constexpr uint32_t kCancel = 0x8;
 // gRPC's RESOURCE_EXHAUSTED.
 constexpr std::string_view kResourceExhausted = "8";
-
-uint32_t ReadBe32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-void AppendBe32(std::string* out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-void AppendFrameHeader(std::string* out, uint32_t length, uint8_t type, uint8_t flags,
-                       uint32_t stream_id) {
-  out->push_back(static_cast<char>(length >> 16));
-  out->push_back(static_cast<char>(length >> 8));
-  out->push_back(static_cast<char>(length));
-  out->push_back(static_cast<char>(type));
-  out->push_back(static_cast<char>(flags));
-  AppendBe32(out, stream_id & 0x7fffffffu);
-}
 
 std::string RstStream(uint32_t stream_id, uint32_t error_code) {
   std::string frame;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "broker/http2_frame.h"
 
 namespace rill::broker {
 
@@ -92,7 +93,7 @@ class Http2RequestGuard {
 
   // Where a direction's parser is: frames are read as a 9-byte header and a payload.
   struct FrameCursor {
-    uint8_t header[9] = {};
+    uint8_t header[http2::kFrameHeaderBytes] = {};
     uint8_t header_bytes = 0;
     uint32_t payload_remaining = 0;  // of the frame being read
     uint8_t type = 0;

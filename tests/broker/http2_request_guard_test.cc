@@ -8,26 +8,18 @@
 namespace rill::broker {
 namespace {
 
-constexpr std::string_view kPreface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-constexpr uint8_t kData = 0x0;
-constexpr uint8_t kHeaders = 0x1;
-constexpr uint8_t kRstStream = 0x3;
-constexpr uint8_t kSettings = 0x4;
-constexpr uint8_t kContinuation = 0x9;
-constexpr uint8_t kEndStream = 0x1;
-constexpr uint8_t kEndHeaders = 0x4;
-constexpr uint8_t kPadded = 0x8;
+using namespace http2;
 
 std::string Be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
+  std::string out;
+  AppendBe32(&out, v);
+  return out;
 }
 
 std::string Frame(uint8_t type, uint8_t flags, uint32_t stream_id, const std::string& payload) {
-  const auto n = static_cast<uint32_t>(payload.size());
-  std::string frame{static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n),
-                    static_cast<char>(type), static_cast<char>(flags)};
-  return frame + Be32(stream_id) + payload;
+  std::string frame;
+  AppendFrameHeader(&frame, static_cast<uint32_t>(payload.size()), type, flags, stream_id);
+  return frame + payload;
 }
 
 // A gRPC message prefix: not compressed, `length` bytes follow.

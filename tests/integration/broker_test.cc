@@ -6,6 +6,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <set>
@@ -76,6 +77,25 @@ std::vector<ConsumerRecord> ConsumeAll(const ClientOptions& client, const std::s
     for (auto& r : *records) all.push_back(std::move(r));
   }
   return all;
+}
+
+// Sends "0", "1", ... to `topic`, record i to partition partition_of(i), each acknowledged
+// before the next; returns the producer for more.
+std::unique_ptr<Producer> ProduceNumbered(const BrokerProcess& broker, const std::string& topic,
+                                          int count,
+                                          const std::function<int32_t(int)>& partition_of) {
+  ProducerOptions options;
+  options.client = Client(broker);
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  for (int i = 0; i < count; ++i) {
+    REQUIRE(
+        (*producer)
+            ->Send(ProducerRecord{topic, {}, std::to_string(i), {}, partition_of(i), {}}, nullptr)
+            .get()
+            .ok());
+  }
+  return std::move(*producer);
 }
 
 }  // namespace
@@ -485,16 +505,7 @@ TEST_CASE("broker: consumer seeks and closes while its long-polls are out", "[in
   TempDir tmp;
   BrokerProcess broker(tmp.path());
   CreateTopic(broker, "replay", 3);
-  ProducerOptions producer_options;
-  producer_options.client = Client(broker);
-  auto producer = Producer::Create(producer_options);
-  REQUIRE(producer.ok());
-  for (int i = 0; i < 30; ++i) {
-    REQUIRE((*producer)
-                ->Send(ProducerRecord{"replay", {}, std::to_string(i), {}, i % 3, {}}, nullptr)
-                .get()
-                .ok());
-  }
+  auto producer = ProduceNumbered(broker, "replay", 30, [](int i) { return i % 3; });
 
   ConsumerOptions options;
   options.client = Client(broker);
@@ -525,7 +536,7 @@ TEST_CASE("broker: consumer seeks and closes while its long-polls are out", "[in
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
 
   // New records reach the waiting fetches of the other partitions.
-  REQUIRE((*producer)->Send(ProducerRecord{"replay", {}, "late", {}, 2, {}}, nullptr).get().ok());
+  REQUIRE(producer->Send(ProducerRecord{"replay", {}, "late", {}, 2, {}}, nullptr).get().ok());
   std::optional<ConsumerRecord> late;
   while (!late && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
     auto records = (*consumer)->Poll(200);
@@ -549,16 +560,7 @@ TEST_CASE("broker: an explicit seek out of range is an error unless seek_offset_
   TempDir tmp;
   BrokerProcess broker(tmp.path());
   CreateTopic(broker, "short", 1);
-  ProducerOptions producer_options;
-  producer_options.client = Client(broker);
-  auto producer = Producer::Create(producer_options);
-  REQUIRE(producer.ok());
-  for (int i = 0; i < 10; ++i) {
-    REQUIRE((*producer)
-                ->Send(ProducerRecord{"short", {}, std::to_string(i), {}, 0, {}}, nullptr)
-                .get()
-                .ok());
-  }
+  ProduceNumbered(broker, "short", 10, [](int) { return 0; });
   auto admin = Admin::Create(Client(broker));
   REQUIRE(admin.ok());
   // DeleteRecords moves the log start to 4.

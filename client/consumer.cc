@@ -272,6 +272,12 @@ void ConsumerImpl::OnFetched(std::shared_ptr<FetchCall> call, const grpc::Status
   if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
     ReportConnection(absl::UnavailableError(fmt::format(
         "broker {} ({}) is unreachable: {}", call->leader, call->address, rpc.error_message())));
+  } else if (rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // A long-poll is answered at fetch_max_wait_ms; past that and a request timeout, the broker
+    // is there but not answering (stopped, overloaded, cut off).
+    ReportConnection(absl::DeadlineExceededError(
+        fmt::format("broker {} ({}) did not answer a fetch within {} ms", call->leader,
+                    call->address, options_.fetch_max_wait_ms + cluster_->request_timeout_ms())));
   } else if (rpc.ok()) {
     ReportConnection(absl::OkStatus());
   }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -607,4 +608,45 @@ TEST_CASE("broker: an explicit seek out of range is an error unless seek_offset_
   REQUIRE_FALSE(in_range->empty());
   CHECK(in_range->front().offset == 7);
   CHECK(broker.Stop() == 0);
+}
+
+TEST_CASE("broker: a consumer reports a broker that stops answering, and when it answers again",
+          "[integration]") {
+  TempDir tmp;
+  BrokerProcess broker(tmp.path());
+  CreateTopic(broker, "t", 1);
+  absl::Mutex mu;
+  std::vector<absl::Status> told;
+  ConsumerOptions options;
+  options.client = Client(broker);
+  options.client.request_timeout_ms = 1000;
+  options.fetch_max_wait_ms = 200;
+  options.on_connection_status = [&](const absl::Status& s) {
+    absl::MutexLock lock(&mu);
+    told.push_back(s);
+  };
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  REQUIRE((*consumer)->Assign({{"t", 0}}).ok());
+  REQUIRE((*consumer)->SeekToEnd({{"t", 0}}).ok());
+  auto poll_until = [&](size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      REQUIRE((*consumer)->Poll(100).ok());
+      absl::MutexLock lock(&mu);
+      if (told.size() >= count) return;
+    }
+  };
+  REQUIRE((*consumer)->Poll(300).ok());
+
+  kill(broker.pid(), SIGSTOP);
+  poll_until(1);
+  kill(broker.pid(), SIGCONT);
+  poll_until(2);
+  absl::MutexLock lock(&mu);
+  REQUIRE(told.size() >= 2);
+  CHECK(absl::IsDeadlineExceeded(told[0]));
+  CHECK_THAT(std::string(told[0].message()),
+             Catch::Contains("(" + broker.address() + ") did not answer a fetch within 1200 ms"));
+  CHECK(told[1].ok());
 }

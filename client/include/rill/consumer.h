@@ -51,8 +51,9 @@ struct ConsumerOptions {
   // (committed offsets, positions reached by reading), including once a sought position has
   // been read from.
   OffsetReset seek_offset_reset = OffsetReset::kNone;
-  // Called on a background thread when fetching fails because a broker cannot be reached
-  // (the error names it), then with OK once fetching works again; once per change. The consumer
+  // Called on a background thread when fetching fails because a broker cannot be reached or
+  // does not answer within fetch_max_wait_ms plus the request timeout (the error names it),
+  // then with OK once fetching works again; once per change. The consumer
   // keeps retrying either way: this is for telling a user. Must not block or call the consumer.
   std::function<void(const absl::Status&)> on_connection_status;
   // fetch.max.wait.ms and fetch.min.bytes of each long-poll.

@@ -207,8 +207,14 @@ int Consume(const Context& ctx, const ParsedArgs& args) {
   ConsumerOptions options;
   options.client = ctx.client;
   options.seek_offset_reset = ParseReset(args);
-  if (args.Has("--offset-reset")) options.auto_offset_reset = options.seek_offset_reset;
-  options.on_connection_status = [brokers = ctx.client.bootstrap_brokers](const absl::Status& s) {
+  // --offset-reset also says where any other position out of range goes; without it a new
+  // group starts at the earliest offset, as kafka-console-consumer's does.
+  if (args.Has("--offset-reset")) {
+    options.auto_offset_reset = options.seek_offset_reset;
+  } else if (group) {
+    options.auto_offset_reset = OffsetReset::kEarliest;
+  }
+  options.on_connection_status = [](const absl::Status& s) {
     if (s.ok()) {
       fmt::print(stderr, "rillctl: reconnected\n");
     } else {
@@ -217,8 +223,6 @@ int Consume(const Context& ctx, const ParsedArgs& args) {
   };
   if (group) {
     options.group_id = *group;
-    options.auto_offset_reset =
-        args.Has("--offset-reset") ? options.seek_offset_reset : OffsetReset::kEarliest;
     options.client_id = "rillctl";
     // Commits exactly what was printed (a Poll may return more than --count takes).
     options.enable_auto_commit = false;

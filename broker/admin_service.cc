@@ -2,17 +2,15 @@
 
 #include "api/error.h"
 #include "base/fmt_absl.h"
+#include "cluster/topic_names.h"
 
 namespace rill::broker {
 
 using api::ApiError;
 using api::ErrorCodeOf;
 using api::SetError;
-namespace {
-
-bool IsInternal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
-
-}  // namespace
+using cluster::IsInternalTopic;
+using cluster::RejectInternalTopic;
 
 void AdminService::Register(RpcDispatcher* dispatcher) {
   constexpr std::string_view kService = "rill.v1.Admin";
@@ -77,12 +75,12 @@ void AdminService::DeleteTopics(const v1::DeleteTopicsRequest& request,
 void AdminService::ListTopics(const v1::ListTopicsRequest& request,
                               v1::ListTopicsResponse* response) {
   for (const auto& record : context_->topics->List()) {
-    if (IsInternal(record.name()) && !request.include_internal()) continue;
+    if (IsInternalTopic(record.name()) && !request.include_internal()) continue;
     auto* listing = response->add_topics();
     listing->set_name(record.name());
     listing->set_partitions(record.partitions());
     listing->set_replication_factor(record.replication_factor());
-    listing->set_internal(IsInternal(record.name()));
+    listing->set_internal(IsInternalTopic(record.name()));
   }
 }
 
@@ -111,11 +109,11 @@ void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
         p->set_leader(-1);
         continue;
       }
-      auto stats = (*partition)->log().stats();
+      const storage::LogStats stats = (*partition)->stats();
       p->set_leader(node);
       p->add_in_sync_replicas(node);
       p->set_log_start_offset(stats.start_offset.value());
-      p->set_high_watermark(stats.durable_offset.value());
+      p->set_high_watermark((*partition)->high_watermark().value());
       p->set_size_bytes(static_cast<int64_t>(stats.size_bytes));
       p->set_segments(static_cast<int32_t>(stats.segment_count));
     }
@@ -184,9 +182,13 @@ void AdminService::DeleteRecords(const v1::DeleteRecordsRequest& request,
       SetError(partition.status(), result->mutable_error());
       continue;
     }
-    auto start = (*partition)->DeleteRecordsBefore(p.offset());
+    // -1 is Kafka's "the high watermark"; any other negative offset is out of range.
+    auto start =
+        (*partition)
+            ->DeleteRecordsBefore(p.offset() == -1 ? std::nullopt
+                                                   : std::optional<Offset>(Offset(p.offset())));
     SetError(start.status(), result->mutable_error());
-    if (start.ok()) result->set_low_watermark(*start);
+    if (start.ok()) result->set_low_watermark(start->value());
   }
 }
 

@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "cluster/topic_names.h"
 #include "format/record_batch.h"
 #include "groups/partition_proto.h"
 
@@ -38,23 +39,24 @@ GroupCoordinator::~GroupCoordinator() { Stop(); }
 
 absl::Status GroupCoordinator::Start() {
   const int32_t partitions = context_->config.offsets_topic_partitions;
-  auto existing = context_->topics->Get(kOffsetsTopic);
+  auto existing = context_->topics->Get(cluster::kConsumerOffsetsTopic);
   if (!existing) {
     // Offsets are kept until their group is deleted, not by age or size.
-    auto created = context_->topics->Create(
-        kOffsetsTopic, partitions, 1, {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}, false);
+    auto created =
+        context_->topics->Create(cluster::kConsumerOffsetsTopic, partitions, 1,
+                                 {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}, false);
     if (!created.ok()) return created.status();
     existing = *created;
   } else if (existing->partitions() != partitions) {
     logging::Warn("groups",
                   "{} has {} partitions; offsets.topic.num.partitions={} is ignored (groups are "
                   "placed by the partition count they were created with)",
-                  kOffsetsTopic, existing->partitions(), partitions);
+                  cluster::kConsumerOffsetsTopic, existing->partitions(), partitions);
   }
   for (int32_t p = 0; p < existing->partitions(); ++p) {
     auto shard = std::make_unique<Shard>(limits_);
     shard->id = p;
-    auto partition = context_->topics->GetPartition(kOffsetsTopic, p);
+    auto partition = context_->topics->GetPartition(cluster::kConsumerOffsetsTopic, p);
     if (partition.ok()) {
       shard->partition = *partition;
       shard->unavailable = Replay(shard.get());
@@ -63,8 +65,8 @@ absl::Status GroupCoordinator::Start() {
     }
     if (!shard->unavailable.ok()) {
       shard->partition = nullptr;
-      logging::Error("groups", "the groups of {}-{} are unavailable: {}", kOffsetsTopic, p,
-                     shard->unavailable.message());
+      logging::Error("groups", "the groups of {}-{} are unavailable: {}",
+                     cluster::kConsumerOffsetsTopic, p, shard->unavailable.message());
     }
     shards_.push_back(std::move(shard));
   }
@@ -82,19 +84,19 @@ void GroupCoordinator::Stop() {
 }
 
 absl::Status GroupCoordinator::Replay(Shard* shard) {
-  storage::Log& log = shard->partition->log();
-  int64_t offset = log.start_offset().value();
-  const int64_t end = shard->partition->high_watermark();
+  cluster::Partition& partition = *shard->partition;
+  int64_t offset = partition.log_start_offset().value();
+  const int64_t end = partition.high_watermark().value();
   const int64_t now = base::WallClockMs();
   absl::MutexLock lock(&shard->mu);
   size_t records = 0;
   while (offset < end) {
-    auto read = log.Read(Offset(offset), kReplayReadBytes);
-    if (!read.ok()) return read.status();
-    std::string_view rest = read->batches;
+    cluster::FetchResult read = partition.Fetch(Offset(offset), kReplayReadBytes);
+    if (!read.status.ok()) return read.status;
+    std::string_view rest = read.batches;
     if (rest.empty()) break;
     while (!rest.empty()) {
-      auto header = format::ParseBatchHeader(rest, log.max_batch_bytes());
+      auto header = format::ParseBatchHeader(rest, partition.max_batch_bytes());
       if (!header.ok()) return header.status();
       std::string_view batch = rest.substr(0, header->size_bytes());
       rest.remove_prefix(header->size_bytes());
@@ -106,19 +108,19 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
         groups::GroupLogRecord record{std::string(*r.key), std::nullopt};
         if (r.value) record.value = std::string(*r.value);
         if (auto s = shard->store.Apply(record, now); !s.ok()) {
-          return absl::DataLossError(
-              fmt::format("{}-{} at offset {}: {}", kOffsetsTopic, shard->partition->id(),
-                          header->base_offset + r.offset_delta, s.message()));
+          return absl::DataLossError(fmt::format(
+              "{}-{} at offset {}: {}", cluster::kConsumerOffsetsTopic, shard->partition->id(),
+              header->base_offset + r.offset_delta, s.message()));
         }
         ++records;
       }
       if (!reader.status().ok()) return reader.status();
     }
-    offset = read->next_offset.value();
+    offset = read.next_offset.value();
   }
   if (records > 0) {
-    logging::Debug("groups", "{}-{}: replayed {} records", kOffsetsTopic, shard->partition->id(),
-                   records);
+    logging::Debug("groups", "{}-{}: replayed {} records", cluster::kConsumerOffsetsTopic,
+                   shard->partition->id(), records);
   }
   return absl::OkStatus();
 }
@@ -126,22 +128,21 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
 absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::string& group_id) {
   if (auto s = groups::ValidateGroupId(group_id); !s.ok()) return s;
   if (shards_.empty()) {
-    return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
-                    "COORDINATOR_NOT_AVAILABLE: the group coordinator is not running");
+    return ApiError(v1::COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running");
   }
   Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
                              group_id, static_cast<int32_t>(shards_.size())))]
                      .get();
   if (!shard->unavailable.ok()) {
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
-                    fmt::format("COORDINATOR_NOT_AVAILABLE: {}-{} is unavailable: {}",
-                                kOffsetsTopic, shard->id, shard->unavailable.message()));
+                    fmt::format("{}-{} is unavailable: {}", cluster::kConsumerOffsetsTopic,
+                                shard->id, shard->unavailable.message()));
   }
   if (shard->failed.load()) {
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
-                    fmt::format("COORDINATOR_NOT_AVAILABLE: {}-{} failed to write; restart the "
+                    fmt::format("{}-{} failed to write; restart the "
                                 "broker to recover it",
-                                kOffsetsTopic, shard->id));
+                                cluster::kConsumerOffsetsTopic, shard->id));
   }
   return shard;
 }
@@ -159,7 +160,7 @@ void GroupCoordinator::Append(Shard* shard, const std::vector<groups::GroupLogRe
     return;
   }
   // Batches within the log's limit, handed over together: validated and written as one.
-  const size_t limit = shard->partition->log().max_batch_bytes();
+  const size_t limit = shard->partition->max_batch_bytes();
   const int64_t now = base::WallClockMs();
   std::vector<std::string> batches;
   format::BatchBuilder builder;
@@ -172,14 +173,14 @@ void GroupCoordinator::Append(Shard* shard, const std::vector<groups::GroupLogRe
   batches.push_back(builder.Build());
   const std::vector<std::string_view> chunks(batches.begin(), batches.end());
   shard->partition->Produce(
-      chunks, v1::ACKS_ALL, [shard, done = std::move(done)](ProduceResult result) {
+      chunks, cluster::Acks::kAll, [shard, done = std::move(done)](cluster::ProduceResult result) {
         if (!result.status.ok()) {
           if (!shard->failed.exchange(true)) {
             logging::Error("groups", "{}-{}: append failed, its groups are unavailable: {}",
-                           kOffsetsTopic, shard->partition->id(), result.status.message());
+                           cluster::kConsumerOffsetsTopic, shard->partition->id(),
+                           result.status.message());
           }
-          done(ApiError(v1::COORDINATOR_NOT_AVAILABLE,
-                        fmt::format("COORDINATOR_NOT_AVAILABLE: {}", result.status.message())));
+          done(ApiError(v1::COORDINATOR_NOT_AVAILABLE, fmt::format("{}", result.status.message())));
           return;
         }
         done(absl::OkStatus());
@@ -369,8 +370,8 @@ void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
       row->set_lag(0);
       continue;
     }
-    const int64_t end = (*partition)->high_watermark();
-    const int64_t start = (*partition)->log().start_offset().value();
+    const int64_t end = (*partition)->high_watermark().value();
+    const int64_t start = (*partition)->log_start_offset().value();
     row->set_log_end_offset(end);
     row->set_log_start_offset(start);
     const int64_t from = row->committed_offset() >= 0 ? row->committed_offset() : start;
@@ -411,13 +412,13 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
   if (!shard.ok()) return fail(shard.status());
   if (request.target_case() == v1::ResetOffsetsRequest::TARGET_NOT_SET) {
     return fail(ApiError(v1::INVALID_REQUEST,
-                         "INVALID_REQUEST: say where to reset to (earliest, latest, offset, "
+                         "say where to reset to (earliest, latest, offset, "
                          "timestamp or shift)"));
   }
   auto topic = context_->topics->Get(request.topic());
   if (!topic) {
-    return fail(ApiError(v1::UNKNOWN_TOPIC,
-                         fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist", request.topic())));
+    return fail(
+        ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request.topic())));
   }
   std::vector<int32_t> partitions(request.partitions().begin(), request.partitions().end());
   if (partitions.empty()) {
@@ -434,8 +435,8 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
   for (int32_t p : partitions) {
     auto partition = context_->topics->GetPartition(request.topic(), p);
     if (!partition.ok()) return fail(partition.status());
-    const int64_t start = (*partition)->log().start_offset().value();
-    const int64_t end = (*partition)->high_watermark();
+    const int64_t start = (*partition)->log_start_offset().value();
+    const int64_t end = (*partition)->high_watermark().value();
     const int64_t previous = current[{request.topic(), p}].offset;
     int64_t next = 0;
     switch (request.target_case()) {
@@ -447,14 +448,13 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
         break;
       case v1::ResetOffsetsRequest::kToOffset:
         if (request.to_offset() < 0) {
-          return fail(ApiError(
-              v1::INVALID_OFFSET,
-              fmt::format("INVALID_OFFSET: cannot reset to offset {}", request.to_offset())));
+          return fail(ApiError(v1::INVALID_OFFSET,
+                               fmt::format("cannot reset to offset {}", request.to_offset())));
         }
         next = request.to_offset();
         break;
       case v1::ResetOffsetsRequest::kToTimestampMs: {
-        auto found = (*partition)->log().FindOffsetByTimestamp(request.to_timestamp_ms());
+        auto found = (*partition)->FindOffsetByTimestamp(request.to_timestamp_ms());
         if (!found.ok()) return fail(found.status());
         next = *found ? std::min((*found)->value(), end) : end;
         break;
@@ -480,7 +480,7 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
     if (described.ok() && !described->members.empty()) {
       response->clear_partitions();
       return fail(ApiError(v1::GROUP_NOT_EMPTY,
-                           fmt::format("GROUP_NOT_EMPTY: group '{}' has {} active members; stop "
+                           fmt::format("group '{}' has {} active members; stop "
                                        "them before resetting its offsets",
                                        request.group_id(), described->members.size())));
     }

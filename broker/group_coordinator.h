@@ -28,8 +28,6 @@
 
 namespace rill::broker {
 
-inline constexpr char kOffsetsTopic[] = "__consumer_offsets";
-
 class GroupCoordinator {
  public:
   explicit GroupCoordinator(BrokerContext* context);
@@ -66,7 +64,7 @@ class GroupCoordinator {
     int32_t id = 0;
     // Null when the partition is offline or could not be replayed: `unavailable` says why, and
     // the shard's groups get COORDINATOR_NOT_AVAILABLE while the other shards serve.
-    std::shared_ptr<Partition> partition;
+    std::shared_ptr<cluster::Partition> partition;
     absl::Status unavailable;
     // Set once an append failed; read without the lock by the append callbacks.
     std::atomic<bool> failed{false};

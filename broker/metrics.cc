@@ -89,10 +89,11 @@ std::string BrokerMetrics::Render(const TopicRegistry& topics, const storage::Fl
   auto& segments =
       BuildGauge().Name("rill_partition_segments").Help("Segment files").Register(snapshot);
   for (const auto& partition : topics.AllPartitions()) {
-    auto stats = partition->log().stats();
-    Labels labels{{"topic", partition->topic()}, {"partition", std::to_string(partition->id())}};
+    const storage::LogStats stats = partition->stats();
+    Labels labels{{"topic", partition->topic()},
+                  {"partition", std::to_string(partition->id().value())}};
     size.Add(labels).Set(static_cast<double>(stats.size_bytes));
-    high.Add(labels).Set(static_cast<double>(stats.durable_offset.value()));
+    high.Add(labels).Set(static_cast<double>(partition->high_watermark().value()));
     start.Add(labels).Set(static_cast<double>(stats.start_offset.value()));
     segments.Add(labels).Set(static_cast<double>(stats.segment_count));
   }

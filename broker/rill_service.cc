@@ -6,6 +6,7 @@
 #include "api/error.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "cluster/topic_names.h"
 
 namespace rill::broker {
 
@@ -15,6 +16,18 @@ using api::SetError;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The request's acks, already checked with v1::Acks_IsValid.
+cluster::Acks AcksLevel(v1::Acks acks) {
+  switch (acks) {
+    case v1::ACKS_NONE:
+      return cluster::Acks::kNone;
+    case v1::ACKS_LEADER:
+      return cluster::Acks::kLeader;
+    default:
+      return cluster::Acks::kAll;
+  }
+}
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -67,34 +80,24 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
         any_error = true;
         continue;
       }
-      Partition& partition = **partitions_[i];
-      const int64_t high_watermark = partition.high_watermark();
-      const int64_t start = partition.log().start_offset().value();
-      (*watermarks)[i] = high_watermark;
-      got->set_high_watermark(high_watermark);
-      got->set_log_start_offset(start);
-      const int64_t offset = want.fetch_offset();
-      if (offset < start || offset > high_watermark) {
-        SetError(ApiError(v1::OFFSET_OUT_OF_RANGE, fmt::format("offset {} is outside [{}, {}]",
-                                                               offset, start, high_watermark)),
-                 got->mutable_error());
-        any_error = true;
-        continue;
-      }
-      if (offset == high_watermark || want.max_bytes() <= 0 || total_max == 0) continue;
+      cluster::Partition& partition = **partitions_[i];
       // Past the total budget, only the first batch of the response may still be returned.
-      int64_t budget = std::min<int64_t>(want.max_bytes(), total_max - total);
-      if (budget <= 0 && total > 0) continue;
-      auto read =
-          partition.log().Read(Offset(offset), static_cast<size_t>(std::max<int64_t>(budget, 1)),
-                               Offset(high_watermark));
-      if (!read.ok()) {
-        SetError(read.status(), got->mutable_error());
+      const int64_t budget = std::min<int64_t>(want.max_bytes(), total_max - total);
+      const bool read_nothing =
+          want.max_bytes() <= 0 || total_max == 0 || (budget <= 0 && total > 0);
+      cluster::FetchResult fetched =
+          partition.Fetch(Offset(want.fetch_offset()),
+                          read_nothing ? 0 : static_cast<size_t>(std::max<int64_t>(budget, 1)));
+      (*watermarks)[i] = fetched.high_watermark.value();
+      got->set_high_watermark(fetched.high_watermark.value());
+      got->set_log_start_offset(fetched.log_start.value());
+      if (!fetched.status.ok()) {
+        SetError(fetched.status, got->mutable_error());
         any_error = true;
         continue;
       }
-      total += static_cast<int64_t>(read->batches.size());
-      got->set_records(std::move(read->batches));
+      total += static_cast<int64_t>(fetched.batches.size());
+      got->set_records(std::move(fetched.batches));
     }
     return {total, any_error};
   }
@@ -144,7 +147,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
     });
     // Data that arrived between the read and the registration would otherwise wake nobody.
     for (size_t i = 0; i < partitions_.size(); ++i) {
-      if (partitions_[i].ok() && (*partitions_[i])->high_watermark() != watermarks[i]) {
+      if (partitions_[i].ok() && (*partitions_[i])->high_watermark().value() != watermarks[i]) {
         Wake(/*final=*/false);
         return;
       }
@@ -153,7 +156,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   }
 
   void Wake(bool final) {
-    std::vector<std::pair<std::shared_ptr<Partition>, uint64_t>> waiters;
+    std::vector<std::pair<std::shared_ptr<cluster::Partition>, uint64_t>> waiters;
     {
       absl::MutexLock lock(&mu_);
       if (!waiting_) return;
@@ -172,16 +175,17 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   const Clock::time_point start_;
   const Clock::time_point deadline_;
   asio::steady_timer timer_;
-  std::vector<absl::StatusOr<std::shared_ptr<Partition>>> partitions_;
+  std::vector<absl::StatusOr<std::shared_ptr<cluster::Partition>>> partitions_;
   absl::Mutex mu_;
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::pair<std::shared_ptr<Partition>, uint64_t>> waiters_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::shared_ptr<cluster::Partition>, uint64_t>> waiters_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<Partition>> RillService::Resolve(const std::string& topic,
-                                                                int32_t partition) {
+absl::StatusOr<std::shared_ptr<cluster::Partition>> RillService::Resolve(const std::string& topic,
+                                                                         int32_t partition) {
   auto found = context_->topics->GetPartition(topic, partition);
   if (found.ok() || ErrorCodeOf(found.status()) != v1::UNKNOWN_TOPIC ||
       !context_->config.auto_create_topics) {
@@ -257,24 +261,24 @@ void RillService::Produce(const v1::ProduceRequest& request, v1::ProduceResponse
       v1::PartitionProduceResponse* entry = response->mutable_partitions(index++);
       absl::Status refused =
           v1::Acks_IsValid(request.acks())
-              ? RejectInternalTopic(topic.topic(), "produce to")
+              ? cluster::RejectInternalTopic(topic.topic(), "produce to")
               : ApiError(v1::INVALID_REQUEST,
                          fmt::format("acks {} is not ACKS_ALL, ACKS_LEADER or ACKS_NONE",
                                      static_cast<int>(request.acks())));
-      absl::StatusOr<std::shared_ptr<Partition>> partition =
+      absl::StatusOr<std::shared_ptr<cluster::Partition>> partition =
           refused.ok() ? Resolve(topic.topic(), data.partition()) : refused;
       if (!partition.ok()) {
         SetError(partition.status(), entry->mutable_error());
         complete_one();
         continue;
       }
-      const int64_t log_start = (*partition)->log().start_offset().value();
+      const int64_t log_start = (*partition)->log_start_offset().value();
       const std::vector<std::string_view> chunks(data.records().begin(), data.records().end());
       (*partition)
-          ->Produce(chunks, request_ptr->acks(),
-                    [entry, complete_one, log_start](ProduceResult result) {
+          ->Produce(chunks, AcksLevel(request_ptr->acks()),
+                    [entry, complete_one, log_start](cluster::ProduceResult result) {
                       SetError(result.status, entry->mutable_error());
-                      entry->set_base_offset(result.base_offset);
+                      entry->set_base_offset(result.base_offset.value());
                       entry->set_log_start_offset(log_start);
                       complete_one();
                     });
@@ -301,20 +305,20 @@ void RillService::ListOffsets(const v1::ListOffsetsRequest& request,
       SetError(partition.status(), got->mutable_error());
       continue;
     }
-    const int64_t high_watermark = (*partition)->high_watermark();
+    const int64_t high_watermark = (*partition)->high_watermark().value();
     if (want.timestamp() == v1::LATEST) {
       got->set_offset(high_watermark);
     } else if (want.timestamp() == v1::EARLIEST) {
-      got->set_offset((*partition)->log().start_offset().value());
+      got->set_offset((*partition)->log_start_offset().value());
     } else if (want.timestamp() < 0) {
       SetError(ApiError(v1::INVALID_REQUEST,
                         fmt::format("timestamp {} is neither -1, -2 nor a time", want.timestamp())),
                got->mutable_error());
     } else {
-      auto found = (*partition)->log().FindOffsetByTimestamp(want.timestamp());
+      auto found = (*partition)->FindOffsetByTimestamp(want.timestamp());
       if (!found.ok()) {
         SetError(found.status(), got->mutable_error());
-      } else if (found->has_value() && (*found)->value() < high_watermark) {
+      } else if (found->has_value()) {
         got->set_offset((*found)->value());
       }
     }

@@ -25,7 +25,8 @@ class RillService {
 
  private:
   // The partition, creating its topic first when auto-creation is on.
-  absl::StatusOr<std::shared_ptr<Partition>> Resolve(const std::string& topic, int32_t partition);
+  absl::StatusOr<std::shared_ptr<cluster::Partition>> Resolve(const std::string& topic,
+                                                              int32_t partition);
 
   BrokerContext* const context_;
 };

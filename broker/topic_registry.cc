@@ -8,6 +8,7 @@
 #include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "cluster/topic_names.h"
 
 namespace rill::broker {
 
@@ -24,32 +25,6 @@ std::string LogName(const std::string& topic, int32_t partition) {
 }
 
 }  // namespace
-
-absl::Status RejectInternalTopic(std::string_view name, std::string_view action) {
-  if (name != "__consumer_offsets") return absl::OkStatus();
-  return ApiError(v1::INVALID_TOPIC,
-                  fmt::format("INVALID_TOPIC: cannot {} '{}': it is internal to the broker",
-                              std::string(action), std::string(name)));
-}
-
-absl::Status ValidateTopicName(std::string_view name) {
-  if (name.empty() || name.size() > 249) {
-    return ApiError(v1::INVALID_TOPIC,
-                    fmt::format("topic name must be 1 to 249 characters, got {}", name.size()));
-  }
-  if (name == "." || name == "..") {
-    return ApiError(v1::INVALID_TOPIC, fmt::format("topic name cannot be '{}'", name));
-  }
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return ApiError(v1::INVALID_TOPIC,
-                      fmt::format("topic name '{}' has characters outside [a-zA-Z0-9._-]", name));
-    }
-  }
-  return absl::OkStatus();
-}
 
 TopicRegistry::TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
                              storage::LogConfig log_defaults, TopicLimits limits)
@@ -84,7 +59,8 @@ absl::Status TopicRegistry::Load() {
       known.insert(LogName(name, p));
       auto log = logs_->GetOrCreate(LogName(name, p), config);
       if (log.ok()) {
-        topic.partitions.push_back(std::make_shared<Partition>(name, p, *log));
+        topic.partitions.push_back(
+            std::make_shared<cluster::Partition>(name, PartitionId(p), *log));
         continue;
       }
       // One damaged partition must not keep the others from serving.
@@ -116,7 +92,7 @@ absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t t
       return ApiError(v1::STORAGE_ERROR,
                       fmt::format("partition {}-{}: {}", name, p, log.status().message()));
     }
-    topic->partitions.push_back(std::make_shared<Partition>(name, p, *log));
+    topic->partitions.push_back(std::make_shared<cluster::Partition>(name, PartitionId(p), *log));
   }
   return absl::OkStatus();
 }
@@ -153,7 +129,7 @@ absl::StatusOr<v1::TopicRecord> TopicRegistry::Create(const std::string& name, i
                                                       int32_t replication_factor,
                                                       const TopicConfigs& configs,
                                                       bool validate_only) {
-  if (auto s = ValidateTopicName(name); !s.ok()) return s;
+  if (auto s = cluster::ValidateTopicName(name); !s.ok()) return s;
   if (partitions < 1 || partitions > limits_.max_partitions_per_topic) {
     return ApiError(v1::INVALID_PARTITIONS,
                     fmt::format("partitions must be 1 to {}, got {}",
@@ -261,7 +237,7 @@ absl::Status TopicRegistry::AlterConfigs(const std::string& name, const TopicCon
   topic.record = updated;
   for (const auto& partition : topic.partitions) {
     if (partition == nullptr) continue;
-    if (auto s = partition->log().UpdateConfig(*config); !s.ok()) return s;
+    if (auto s = partition->UpdateConfig(*config); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -280,8 +256,8 @@ std::vector<v1::TopicRecord> TopicRegistry::List() const {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::GetPartition(const std::string& topic,
-                                                                       int32_t partition) const {
+absl::StatusOr<std::shared_ptr<cluster::Partition>> TopicRegistry::GetPartition(
+    const std::string& topic, int32_t partition) const {
   absl::MutexLock lock(&mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
@@ -298,20 +274,21 @@ absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::GetPartition(const std
   return it->second.partitions[static_cast<size_t>(partition)];
 }
 
-std::vector<std::shared_ptr<Partition>> TopicRegistry::Partitions(const std::string& topic) const {
+std::vector<std::shared_ptr<cluster::Partition>> TopicRegistry::Partitions(
+    const std::string& topic) const {
   absl::MutexLock lock(&mu_);
   auto it = topics_.find(topic);
   if (it == topics_.end()) return {};
-  std::vector<std::shared_ptr<Partition>> out;
+  std::vector<std::shared_ptr<cluster::Partition>> out;
   for (const auto& partition : it->second.partitions) {
     if (partition != nullptr) out.push_back(partition);
   }
   return out;
 }
 
-std::vector<std::shared_ptr<Partition>> TopicRegistry::AllPartitions() const {
+std::vector<std::shared_ptr<cluster::Partition>> TopicRegistry::AllPartitions() const {
   absl::MutexLock lock(&mu_);
-  std::vector<std::shared_ptr<Partition>> out;
+  std::vector<std::shared_ptr<cluster::Partition>> out;
   for (const auto& [name, topic] : topics_) {
     for (const auto& partition : topic.partitions) {
       if (partition != nullptr) out.push_back(partition);

@@ -17,8 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "broker/partition.h"
 #include "broker/topic_config.h"
+#include "cluster/partition.h"
 #include "rill/v1/metadata.pb.h"
 #include "storage/log_manager.h"
 #include "storage/meta_store.h"
@@ -44,13 +44,6 @@ struct OfflinePartition {
   absl::Status error;
 };
 
-// Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
-absl::Status ValidateTopicName(std::string_view name);
-
-// Topics the broker runs itself (__consumer_offsets): clients may read them but not produce
-// to, create, delete, grow or reconfigure them. INVALID_TOPIC naming `action` for those.
-absl::Status RejectInternalTopic(std::string_view name, std::string_view action);
-
 class TopicRegistry {
  public:
   TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
@@ -73,12 +66,12 @@ class TopicRegistry {
   std::optional<v1::TopicRecord> Get(const std::string& name) const;
   std::vector<v1::TopicRecord> List() const;
   // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent, STORAGE_ERROR when offline.
-  absl::StatusOr<std::shared_ptr<Partition>> GetPartition(const std::string& topic,
-                                                          int32_t partition) const;
+  absl::StatusOr<std::shared_ptr<cluster::Partition>> GetPartition(const std::string& topic,
+                                                                   int32_t partition) const;
   // The online partitions of a topic, in order.
-  std::vector<std::shared_ptr<Partition>> Partitions(const std::string& topic) const;
+  std::vector<std::shared_ptr<cluster::Partition>> Partitions(const std::string& topic) const;
   // Every online partition of every topic (for metrics).
-  std::vector<std::shared_ptr<Partition>> AllPartitions() const;
+  std::vector<std::shared_ptr<cluster::Partition>> AllPartitions() const;
   // Every offline partition, by topic and partition.
   std::vector<OfflinePartition> Offline() const;
 
@@ -90,7 +83,7 @@ class TopicRegistry {
   struct Topic {
     v1::TopicRecord record;
     // One per partition; null for an offline one, whose error is in `offline`.
-    std::vector<std::shared_ptr<Partition>> partitions;
+    std::vector<std::shared_ptr<cluster::Partition>> partitions;
     std::map<int32_t, absl::Status> offline;
   };
 

@@ -45,13 +45,11 @@ PartitionSet Minus(const PartitionSet& a, const PartitionSet& b) {
 absl::Status ValidateGroupId(const std::string& group_id) {
   if (group_id.empty() || group_id.size() > 255) {
     return ApiError(v1::INVALID_GROUP_ID,
-                    fmt::format("INVALID_GROUP_ID: a group id has 1 to 255 characters, not {}",
-                                group_id.size()));
+                    fmt::format("a group id has 1 to 255 characters, not {}", group_id.size()));
   }
   for (unsigned char c : group_id) {
     if (c < 0x20 || c == 0x7f) {
-      return ApiError(v1::INVALID_GROUP_ID,
-                      "INVALID_GROUP_ID: a group id has no control characters");
+      return ApiError(v1::INVALID_GROUP_ID, "a group id has no control characters");
     }
   }
   return absl::OkStatus();
@@ -313,9 +311,8 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
   if (req.member_epoch == kLeaveEpoch || req.member_epoch == kStaticLeaveEpoch) {
     auto g = groups_.find(req.group_id);
     if (g == groups_.end() || g->second.members.count(req.member_id) == 0) {
-      return ApiError(v1::UNKNOWN_MEMBER_ID,
-                      fmt::format("UNKNOWN_MEMBER_ID: '{}' is not a member of group '{}'",
-                                  req.member_id, req.group_id));
+      return ApiError(v1::UNKNOWN_MEMBER_ID, fmt::format("'{}' is not a member of group '{}'",
+                                                         req.member_id, req.group_id));
     }
     Group& group = g->second;
     Member& m = group.members.at(req.member_id);
@@ -335,26 +332,24 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
 
   if (req.member_epoch == 0) {
     if (req.subscribed_topics.empty() && req.subscribed_regex.empty()) {
-      return ApiError(v1::INVALID_REQUEST,
-                      "INVALID_REQUEST: a joining member subscribes to topics or a pattern");
+      return ApiError(v1::INVALID_REQUEST, "a joining member subscribes to topics or a pattern");
     }
   }
   if (req.subscribed_topics.size() > limits_.max_subscribed_topics) {
     return ApiError(v1::INVALID_REQUEST,
-                    fmt::format("INVALID_REQUEST: {} subscribed topics exceed the limit of {}",
+                    fmt::format("{} subscribed topics exceed the limit of {}",
                                 req.subscribed_topics.size(), limits_.max_subscribed_topics));
   }
   if (!req.subscribed_regex.empty()) {
     RE2 pattern(req.subscribed_regex, RE2::Quiet);
     if (!pattern.ok()) {
-      return ApiError(
-          v1::INVALID_REQUEST,
-          fmt::format("INVALID_REQUEST: bad subscription pattern: {}", pattern.error()));
+      return ApiError(v1::INVALID_REQUEST,
+                      fmt::format("bad subscription pattern: {}", pattern.error()));
     }
   }
   if (req.rebalance_timeout_ms < 0 || req.rebalance_timeout_ms > limits_.max_rebalance_timeout_ms) {
     return ApiError(v1::INVALID_REQUEST,
-                    fmt::format("INVALID_REQUEST: rebalance timeout {} ms is outside 0..{}",
+                    fmt::format("rebalance timeout {} ms is outside 0..{}",
                                 req.rebalance_timeout_ms, limits_.max_rebalance_timeout_ms));
   }
   const int32_t rebalance_timeout = req.rebalance_timeout_ms > 0
@@ -373,10 +368,9 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
       for (auto& [id, m] : group.members) {
         if (m.instance_id != req.instance_id) continue;
         if (!m.left_static) {
-          return ApiError(v1::UNRELEASED_INSTANCE_ID,
-                          fmt::format("UNRELEASED_INSTANCE_ID: instance '{}' is still held by "
-                                      "member '{}'",
-                                      req.instance_id, id));
+          return ApiError(v1::UNRELEASED_INSTANCE_ID, fmt::format("instance '{}' is still held by "
+                                                                  "member '{}'",
+                                                                  req.instance_id, id));
         }
         // The restarted instance takes over its partitions under a new member id.
         joined = m;
@@ -389,9 +383,8 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
       }
     }
     if (group.members.size() >= limits_.max_members) {
-      return ApiError(v1::INVALID_REQUEST,
-                      fmt::format("INVALID_REQUEST: group '{}' is full ({} members)", req.group_id,
-                                  limits_.max_members));
+      return ApiError(v1::INVALID_REQUEST, fmt::format("group '{}' is full ({} members)",
+                                                       req.group_id, limits_.max_members));
     }
     member_id = new_member_id();
     const bool takeover = !joined.instance_id.empty();
@@ -416,8 +409,7 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
     auto g = groups_.find(req.group_id);
     if (g == groups_.end() || g->second.members.count(member_id) == 0) {
       return ApiError(v1::UNKNOWN_MEMBER_ID,
-                      fmt::format("UNKNOWN_MEMBER_ID: '{}' is not a member of group '{}'",
-                                  member_id, req.group_id));
+                      fmt::format("'{}' is not a member of group '{}'", member_id, req.group_id));
     }
     Group& group = g->second;
     Member& m = group.members.at(member_id);
@@ -434,8 +426,8 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
                               .empty();
     if (m.left_static || (!current && !previous)) {
       return ApiError(v1::FENCED_MEMBER_EPOCH,
-                      fmt::format("FENCED_MEMBER_EPOCH: member '{}' sent epoch {}, its epoch is {}",
-                                  member_id, req.member_epoch, m.member_epoch));
+                      fmt::format("member '{}' sent epoch {}, its epoch is {}", member_id,
+                                  req.member_epoch, m.member_epoch));
     }
     m.last_heartbeat_ms = now_ms;
     m.client_id = req.client_id;
@@ -478,27 +470,25 @@ absl::Status GroupStore::CommitOffsets(const std::string& group_id, const std::s
   if (member_id.empty()) {
     // A consumer that assigns its own partitions: allowed while no member manages the group.
     if (g != groups_.end() && !g->second.members.empty()) {
-      return ApiError(v1::UNKNOWN_MEMBER_ID,
-                      fmt::format("UNKNOWN_MEMBER_ID: group '{}' has active members; only they "
-                                  "commit its offsets",
-                                  group_id));
+      return ApiError(v1::UNKNOWN_MEMBER_ID, fmt::format("group '{}' has active members; only they "
+                                                         "commit its offsets",
+                                                         group_id));
     }
   } else {
     if (g == groups_.end() || g->second.members.count(member_id) == 0) {
       return ApiError(v1::UNKNOWN_MEMBER_ID,
-                      fmt::format("UNKNOWN_MEMBER_ID: '{}' is not a member of group '{}'",
-                                  member_id, group_id));
+                      fmt::format("'{}' is not a member of group '{}'", member_id, group_id));
     }
     member = &g->second.members.at(member_id);
     if (member->left_static || member_epoch > member->member_epoch) {
       return ApiError(v1::FENCED_MEMBER_EPOCH,
-                      fmt::format("FENCED_MEMBER_EPOCH: member '{}' committed with epoch {}, its "
+                      fmt::format("member '{}' committed with epoch {}, its "
                                   "epoch is {}",
                                   member_id, member_epoch, member->member_epoch));
     }
     if (member_epoch < member->member_epoch) {
       return ApiError(v1::STALE_MEMBER_EPOCH,
-                      fmt::format("STALE_MEMBER_EPOCH: member '{}' committed with epoch {}, its "
+                      fmt::format("member '{}' committed with epoch {}, its "
                                   "epoch is {}",
                                   member_id, member_epoch, member->member_epoch));
     }
@@ -510,23 +500,20 @@ absl::Status GroupStore::CommitOffsets(const std::string& group_id, const std::s
     auto t = topics.find(tp.topic);
     absl::Status s;
     if (t == topics.end()) {
-      s = ApiError(v1::UNKNOWN_TOPIC,
-                   fmt::format("UNKNOWN_TOPIC: topic '{}' does not exist", tp.topic));
+      s = ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", tp.topic));
     } else if (tp.partition < 0 || tp.partition >= t->second) {
-      s = ApiError(v1::UNKNOWN_PARTITION,
-                   fmt::format("UNKNOWN_PARTITION: topic '{}' has {} partitions, not {}", tp.topic,
-                               t->second, tp.partition));
+      s = ApiError(v1::UNKNOWN_PARTITION, fmt::format("topic '{}' has {} partitions, not {}",
+                                                      tp.topic, t->second, tp.partition));
     } else if (c.offset < 0) {
-      s = ApiError(v1::INVALID_OFFSET,
-                   fmt::format("INVALID_OFFSET: cannot commit offset {}", c.offset));
+      s = ApiError(v1::INVALID_OFFSET, fmt::format("cannot commit offset {}", c.offset));
     } else if (c.metadata.size() > limits_.max_metadata_bytes) {
       s = ApiError(v1::OFFSET_METADATA_TOO_LARGE,
-                   fmt::format("OFFSET_METADATA_TOO_LARGE: {} bytes of metadata, the limit is {}",
-                               c.metadata.size(), limits_.max_metadata_bytes));
+                   fmt::format("{} bytes of metadata, the limit is {}", c.metadata.size(),
+                               limits_.max_metadata_bytes));
     } else if (member != nullptr && member->assigned.count(tp) == 0 &&
                member->revoking.count(tp) == 0) {
-      s = ApiError(v1::NOT_ASSIGNED, fmt::format("NOT_ASSIGNED: member '{}' does not own {}-{}",
-                                                 member_id, tp.topic, tp.partition));
+      s = ApiError(v1::NOT_ASSIGNED, fmt::format("member '{}' does not own {}-{}", member_id,
+                                                 tp.topic, tp.partition));
     }
     results->push_back(s);
     if (s.ok()) valid.push_back({tp, {c.offset, c.metadata, now_ms}});
@@ -574,7 +561,7 @@ absl::StatusOr<GroupDescription> GroupStore::Describe(const std::string& group_i
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
   auto g = groups_.find(group_id);
   if (g == groups_.end()) {
-    return ApiError(v1::GROUP_NOT_FOUND, fmt::format("GROUP_NOT_FOUND: no group '{}'", group_id));
+    return ApiError(v1::GROUP_NOT_FOUND, fmt::format("no group '{}'", group_id));
   }
   const Group& group = g->second;
   GroupDescription d;
@@ -617,12 +604,11 @@ absl::Status GroupStore::DeleteGroup(const std::string& group_id,
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
   auto g = groups_.find(group_id);
   if (g == groups_.end()) {
-    return ApiError(v1::GROUP_NOT_FOUND, fmt::format("GROUP_NOT_FOUND: no group '{}'", group_id));
+    return ApiError(v1::GROUP_NOT_FOUND, fmt::format("no group '{}'", group_id));
   }
   if (!g->second.members.empty()) {
-    return ApiError(v1::GROUP_NOT_EMPTY,
-                    fmt::format("GROUP_NOT_EMPTY: group '{}' has {} active members", group_id,
-                                g->second.members.size()));
+    return ApiError(v1::GROUP_NOT_EMPTY, fmt::format("group '{}' has {} active members", group_id,
+                                                     g->second.members.size()));
   }
   for (const auto& [tp, offset] : g->second.offsets) {
     out->push_back(
@@ -638,15 +624,13 @@ absl::Status GroupStore::ResetOffsets(const std::string& group_id,
                                       int64_t now_ms, std::vector<GroupLogRecord>* out) {
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
   if (auto g = groups_.find(group_id); g != groups_.end() && !g->second.members.empty()) {
-    return ApiError(v1::GROUP_NOT_EMPTY,
-                    fmt::format("GROUP_NOT_EMPTY: group '{}' has {} active members; stop them "
-                                "before resetting its offsets",
-                                group_id, g->second.members.size()));
+    return ApiError(v1::GROUP_NOT_EMPTY, fmt::format("group '{}' has {} active members; stop them "
+                                                     "before resetting its offsets",
+                                                     group_id, g->second.members.size()));
   }
   for (const auto& [tp, offset] : offsets) {
     if (offset < 0) {
-      return ApiError(v1::INVALID_OFFSET,
-                      fmt::format("INVALID_OFFSET: cannot reset to offset {}", offset));
+      return ApiError(v1::INVALID_OFFSET, fmt::format("cannot reset to offset {}", offset));
     }
   }
   Group& group = GetOrCreate(group_id, now_ms, out);

@@ -20,7 +20,7 @@ absl::StatusOr<Term> LogView::TermAt(Index index) const {
 
 Term LogView::LastTerm() const {
   auto t = TermAt(LastIndex());
-  return t.ok() ? *t : 0;
+  return t.ok() ? *t : Term();
 }
 
 Index LogView::BoundaryAtOrBefore(Index index) const {

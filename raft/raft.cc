@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/check.h"
 #include "fmt/format.h"
 
 namespace rill::raft {
@@ -49,7 +50,7 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftConfig config, co
                                            state.commit, log->LastIndex()));
   }
   std::unique_ptr<RaftNode> node(new RaftNode(std::move(config), log, state));
-  const bool log_has_conf = snap.index > 0 || !snap.conf.voters.empty();
+  const bool log_has_conf = snap.index > Index(0) || !snap.conf.voters.empty();
   node->confs_[snap.index] = log_has_conf ? snap.conf : node->config_.bootstrap;
   // The configuration in effect is the newest one in the log, committed or not.
   for (Index after = snap.index;;) {
@@ -81,7 +82,7 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftConfig config, co
 RaftNode::RaftNode(RaftConfig config, const RaftLog* log, HardState state)
     : config_(std::move(config)),
       log_(log),
-      rng_(config_.seed * 1000003 + static_cast<uint64_t>(config_.id)),
+      rng_(config_.seed * 1000003 + static_cast<uint64_t>(config_.id.value())),
       term_(state.term),
       vote_(state.vote),
       applied_(log->SnapshotMetadata().index),
@@ -107,7 +108,7 @@ bool RaftNode::CommittedInTerm() const {
 void RaftNode::Send(Message m) {
   m.from = config_.id;
   if (m.type != MessageType::kPreVote && m.type != MessageType::kPreVoteResponse) {
-    if (m.term == 0) m.term = term_;
+    if (m.term == Term()) m.term = term_;
   }
   outbox_.push_back(std::move(m));
 }
@@ -676,6 +677,9 @@ void RaftNode::MaybeCommit() {
 
 void RaftNode::CommitTo(Index index) {
   if (index <= commit_) return;
+  // Callers clamp what a leader tells us to our own log; committing past it would hand out
+  // entries that do not exist.
+  RILL_CHECK(index <= log_.LastIndex());
   commit_ = index;
   // Configurations older than the newest committed one can no longer be truncated back to.
   while (confs_.size() > 1 && std::next(confs_.begin())->first <= commit_) {
@@ -832,9 +836,9 @@ Ready RaftNode::TakeReady() {
   ready.snapshot = log_.unpersisted_snapshot();
   ready.entries_after = log_.unpersisted_after();
   ready.entries = log_.unpersisted_entries();
-  handed_snapshot_ = ready.snapshot ? ready.snapshot->meta.index : 0;
-  handed_index_ = ready.entries.empty() ? 0 : ready.entries.back().index;
-  handed_term_ = ready.entries.empty() ? 0 : ready.entries.back().term;
+  handed_snapshot_ = ready.snapshot ? ready.snapshot->meta.index : Index();
+  handed_index_ = ready.entries.empty() ? Index() : ready.entries.back().index;
+  handed_term_ = ready.entries.empty() ? Term() : ready.entries.back().term;
   ready.messages.swap(outbox_);
   if (ready.snapshot) applied_ = std::max(applied_, ready.snapshot->meta.index);
   if (commit_ > applied_) {
@@ -845,6 +849,7 @@ Ready RaftNode::TakeReady() {
     }
     if (!ready.committed.empty()) applied_ = ready.committed.back().index;
   }
+  RILL_CHECK(applied_ <= commit_);
   ready.read_states.swap(read_states_);
   return ready;
 }

@@ -53,7 +53,7 @@ struct RaftConfig {
   // Read requests waiting for a quorum's heartbeat answers.
   size_t max_pending_reads = 4096;
   // A learner is promoted only when its log is within this many offsets of the leader's.
-  Index promotion_max_lag = 1000;
+  int64_t promotion_max_lag = 1000;
   // Seeds the election timeout randomization (with the node id).
   uint64_t seed = 0;
 };
@@ -67,7 +67,7 @@ struct Ready {
   std::optional<Snapshot> snapshot;
   // Remove every log entry after `entries_after`, then append `entries`; durably, before
   // sending `messages`.
-  Index entries_after = 0;
+  Index entries_after;
   std::vector<Entry> entries;
   std::vector<Message> messages;
   // Newly committed entries, in order, to apply after persisting.
@@ -138,23 +138,23 @@ class RaftNode {
   enum class ProgressState { kProbe, kReplicate, kSnapshot };
   struct Progress {
     ProgressState state = ProgressState::kProbe;
-    Index match = 0;
+    Index match;
     // The entry after which the next append starts (an entry boundary of this log).
-    Index next_after = 0;
+    Index next_after;
     // Probe: an append is out and unanswered (no more until an answer or a heartbeat reply).
     bool probe_sent = false;
     // Replicate: the last index and payload bytes of each append in flight, oldest first.
     std::deque<std::pair<Index, size_t>> inflight;
     size_t inflight_bytes = 0;
     // Snapshot: the index of the snapshot sent, and ticks since (resent after a timeout).
-    Index pending_snapshot = 0;
+    Index pending_snapshot;
     int snapshot_ticks = 0;
     // Leader ticks since the follower last accepted an append.
     int ticks_since_ack = 0;
     bool recent_active = false;
   };
   struct PendingRead {
-    Index index = 0;
+    Index index;
     std::string context;
     NodeId from = kNoNode;
     std::set<NodeId> acks;
@@ -199,11 +199,11 @@ class RaftNode {
   LogView log_;
   std::mt19937_64 rng_;
   Role role_ = Role::kFollower;
-  Term term_ = 0;
+  Term term_;
   NodeId vote_ = kNoNode;
   NodeId leader_ = kNoNode;
-  Index commit_ = 0;
-  Index applied_ = 0;
+  Index commit_;
+  Index applied_;
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_timeout_ = 0;
@@ -212,7 +212,7 @@ class RaftNode {
   // Configurations by the index of the entry that made them: the first is the committed one,
   // the last the one in effect (conf()).
   std::map<Index, ConfState> confs_;
-  Index pending_conf_index_ = 0;
+  Index pending_conf_index_;
   NodeId transferee_ = kNoNode;
   size_t uncommitted_bytes_ = 0;
   std::deque<PendingRead> pending_reads_;
@@ -220,9 +220,9 @@ class RaftNode {
   std::vector<Message> outbox_;
   HardState persisted_;
   // What the last Ready handed out, for Advance().
-  Index handed_snapshot_ = 0;
-  Index handed_index_ = 0;
-  Term handed_term_ = 0;
+  Index handed_snapshot_;
+  Index handed_index_;
+  Term handed_term_;
 };
 
 }  // namespace rill::raft

@@ -24,7 +24,7 @@ bool ConfState::IsVoter(NodeId id) const { return Contains(voters, id); }
 bool ConfState::IsLearner(NodeId id) const { return Contains(learners, id); }
 
 std::string EncodeConfChange(const ConfChange& change) {
-  const auto node = static_cast<uint32_t>(change.node);
+  const auto node = static_cast<uint32_t>(change.node.value());
   std::string out(kConfChangeSize, '\0');
   out[0] = static_cast<char>(kConfChangeVersion);
   out[1] = static_cast<char>(change.type);

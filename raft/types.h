@@ -8,14 +8,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/ids.h"
 
 namespace rill::raft {
 
-using NodeId = int32_t;
-using Term = int64_t;
-using Index = int64_t;
-
-inline constexpr NodeId kNoNode = 0;
+using rill::kNoNode;
+using rill::NodeId;
+using rill::Term;
+// An entry's index is the last offset its batch covers, so a Raft index is an Offset.
+using Index = rill::Offset;
 
 enum class EntryType : uint8_t {
   kNormal,
@@ -24,9 +25,9 @@ enum class EntryType : uint8_t {
 };
 
 struct Entry {
-  Term term = 0;
+  Term term;
   // The last offset the entry covers; it covers (previous entry's index, index].
-  Index index = 0;
+  Index index;
   EntryType type = EntryType::kNormal;
   std::string data;
   friend bool operator==(const Entry&, const Entry&) = default;
@@ -65,8 +66,8 @@ absl::StatusOr<ConfState> ApplyConfChange(const ConfState& conf, const ConfChang
 
 // Where a compacted log starts: everything through `index` is folded into the snapshot.
 struct SnapshotMeta {
-  Index index = 0;
-  Term term = 0;
+  Index index;
+  Term term;
   ConfState conf;
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
@@ -100,18 +101,18 @@ struct Message {
   NodeId from = kNoNode;
   NodeId to = kNoNode;
   // The sender's term (for a pre-vote request: the term it would campaign in).
-  Term term = 0;
+  Term term;
   // Vote requests: the candidate's last entry. Append: the entry before `entries`.
   // Read-index response: the read index.
-  Index index = 0;
-  Term log_term = 0;
+  Index index;
+  Term log_term;
   std::vector<Entry> entries;
   // Append and heartbeat: the leader's commit index.
-  Index commit = 0;
+  Index commit;
   // Responses: rejected or not; an accepted append reports its last matching index in `index`.
   bool reject = false;
   // A rejected append: the follower's hint of where the logs may agree.
-  Index reject_hint = 0;
+  Index reject_hint;
   // Vote requests: the campaign follows a leadership transfer, so the leader lease yields.
   bool transfer = false;
   // Heartbeats and read-index messages: the read request they carry.
@@ -121,16 +122,16 @@ struct Message {
 };
 
 struct HardState {
-  Term term = 0;
+  Term term;
   NodeId vote = kNoNode;
-  Index commit = 0;
+  Index commit;
   friend bool operator==(const HardState&, const HardState&) = default;
 };
 
 // A linearizable read point: once the caller has applied through `index`, a read made for
 // `context` sees every write acknowledged before the read was requested.
 struct ReadState {
-  Index index = 0;
+  Index index;
   std::string context;
   friend bool operator==(const ReadState&, const ReadState&) = default;
 };

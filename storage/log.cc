@@ -169,6 +169,7 @@ absl::Status Log::Recover() {
   next_offset_ = segments_.back()->next_offset();
   durable_offset_ = next_offset_;
   recovery_.segments = segments_.size();
+  if (auto s = RecoverTermIndex(); !s.ok()) return s;
 
   if (recovery_.clean_shutdown) {
     if (auto s = fs_->Remove(marker_path); !s.ok()) return s;
@@ -184,6 +185,48 @@ absl::Status Log::Recover() {
                   recovery_.indexes_rebuilt);
   }
   return absl::OkStatus();
+}
+
+absl::Status Log::RecoverTermIndex() {
+  const std::string path = JoinPath(dir_, kLeaderEpochsFileName);
+  const bool exists = fs_->Exists(path);
+  bool rewrite = false;
+  std::optional<TermIndex> loaded;
+  if (exists) {
+    constexpr size_t kFileBytesMax = 16 + kLeaderEpochsMax * 12;
+    auto bytes = ReadWholeFile(fs_, path, kFileBytesMax);
+    auto decoded = bytes.ok() ? TermIndex::Decode(*bytes, path) : bytes.status();
+    if (decoded.ok()) {
+      loaded = std::move(*decoded);
+    } else {
+      // The file is derived from the batches themselves, so a damaged one costs a scan, not data.
+      logging::Warn("storage", "{}; rebuilding it from the log", decoded.status().message());
+    }
+  }
+  if (loaded) {
+    terms_ = std::move(*loaded);
+  } else {
+    for (const auto& segment : segments_) {
+      BatchScanner scanner(segment->log_file(), 0, segment->size_bytes(), /*verify_crc=*/false);
+      while (true) {
+        auto batch = scanner.Next();
+        if (!batch.ok()) return batch.status();
+        if (!*batch) break;
+        terms_.Observe((*batch)->header.partition_leader_epoch, (*batch)->header.base_offset);
+      }
+    }
+    // A new, empty log needs no file until its first batch.
+    rewrite = exists || !terms_.entries().empty();
+  }
+  // The checkpoint is written before the batch that starts an epoch: a crash in between leaves
+  // an entry past the recovered end.
+  if (terms_.TruncateFrom(next_offset_)) rewrite = true;
+  if (terms_.TruncateBefore(start_offset_)) rewrite = true;
+  return rewrite ? WriteTermIndex() : absl::OkStatus();
+}
+
+absl::Status Log::WriteTermIndex() {
+  return WriteFileAtomically(fs_, JoinPath(dir_, kLeaderEpochsFileName), terms_.Encode());
 }
 
 Log::~Log() {
@@ -225,7 +268,21 @@ absl::StatusOr<AppendResult> Log::Append(std::string batch, const AppendOptions&
       header->partition_leader_epoch = *options.leader_epoch;
       format::SetPartitionLeaderEpoch(&batch, 0, *options.leader_epoch);
     }
+    const std::optional<int32_t> last_epoch = terms_.last_epoch();
+    if (last_epoch && header->partition_leader_epoch < *last_epoch) {
+      return absl::InvalidArgumentError(
+          fmt::format("batch leader epoch {} is below the log's epoch {}",
+                      header->partition_leader_epoch, *last_epoch));
+    }
     if (auto s = MaybeRoll(*header, now_ms); !s.ok()) return s;
+    // A new epoch is checkpointed before its first batch is written, so the file never lacks
+    // an epoch that is on disk.
+    if (terms_.Observe(header->partition_leader_epoch, next_offset_)) {
+      if (auto s = WriteTermIndex(); !s.ok()) {
+        terms_.TruncateFrom(next_offset_);
+        return s;
+      }
+    }
     if (auto s = segments_.back()->Append(batch, *header, now_ms); !s.ok()) {
       if (absl::IsDataLoss(s)) failed_ = s;
       return s;
@@ -447,6 +504,9 @@ absl::Status Log::TruncateTo(Offset offset) {
     status = fs_->SyncDir(dir_);
     if (status.ok()) status = segments_.back()->TruncateTo(target);
     if (status.ok()) status = segments_.back()->SyncLog();
+    // A stale epoch left in the checkpoint would be taken for the epoch of what is appended
+    // at `target` next, so the truncation is not done until the checkpoint agrees.
+    if (status.ok() && terms_.TruncateFrom(target)) status = WriteTermIndex();
     if (!status.ok()) {
       failed_ =
           absl::DataLossError(fmt::format("log {} failed to truncate: {}", dir_, status.message()));
@@ -455,6 +515,7 @@ absl::Status Log::TruncateTo(Offset offset) {
     } else {
       next_offset_ = target;
       durable_offset_ = std::min(durable_offset_, target);
+
       // Appends above the new end will never become durable: they no longer exist.
       while (!pending_.empty() && pending_.back().end_offset > target) {
         removed.push_back(std::move(pending_.back()));
@@ -479,6 +540,9 @@ absl::Status Log::DropOldestSegments(size_t count, int64_t new_start) {
   if (new_start > start_offset_) {
     if (auto s = WriteStartOffset(new_start); !s.ok()) return s;
     start_offset_ = new_start;
+    if (terms_.TruncateBefore(new_start)) {
+      if (auto s = WriteTermIndex(); !s.ok()) return s;
+    }
   }
   if (count == 0) return absl::OkStatus();
   for (size_t i = 0; i < count; ++i) {
@@ -611,6 +675,17 @@ absl::Status Log::Close() {
 Offset Log::start_offset() const {
   absl::ReaderMutexLock lock(&mu_);
   return Offset(start_offset_);
+}
+
+std::optional<int32_t> Log::EpochAt(Offset offset) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (offset.value() < start_offset_ || offset.value() >= next_offset_) return std::nullopt;
+  return terms_.EpochAt(offset.value());
+}
+
+std::vector<TermIndex::Entry> Log::epochs() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return terms_.entries();
 }
 
 Offset Log::next_offset() const {

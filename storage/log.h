@@ -32,11 +32,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "format/types.h"
+#include "base/ids.h"
 #include "storage/file_system.h"
 #include "storage/flusher.h"
 #include "storage/log_config.h"
 #include "storage/segment.h"
+#include "storage/term_index.h"
 
 namespace rill::storage {
 
@@ -171,6 +172,11 @@ class Log final : public Flushable {
 
   Offset start_offset() const;
   Offset next_offset() const;
+  // The partition leader epoch (Raft term) of the batch holding `offset`, from memory; nullopt
+  // for offsets outside [start_offset, next_offset) or written before any epoch entry.
+  std::optional<int32_t> EpochAt(Offset offset) const;
+  // Every epoch in the log with the offset it starts at (TermIndex).
+  std::vector<TermIndex::Entry> epochs() const;
   // Everything below this is on disk.
   Offset durable_offset() const;
   LogStats stats() const;
@@ -195,6 +201,10 @@ class Log final : public Flushable {
   absl::Status DropOldestSegments(size_t count, int64_t new_start)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteStartOffset(int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads the leader-epochs checkpoint, or rebuilds it from batch headers when it is missing
+  // or unreadable, and fits it to the recovered [start, next).
+  absl::Status RecoverTermIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteTermIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t SegmentIndexFor(int64_t offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<Pending> TakePending(int64_t durable_end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -213,6 +223,7 @@ class Log final : public Flushable {
   int64_t start_offset_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_offset_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t durable_offset_ ABSL_GUARDED_BY(mu_) = 0;
+  TermIndex terms_ ABSL_GUARDED_BY(mu_);
   // Segments sealed since the last flush, whose files still need a sync, and whether the
   // directory gained or lost entries since then.
   std::vector<std::shared_ptr<Segment>> unsynced_sealed_ ABSL_GUARDED_BY(mu_);

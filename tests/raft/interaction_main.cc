@@ -42,7 +42,7 @@ std::vector<NodeId> ParseIds(const std::string& s) {
   std::stringstream in(s);
   std::string part;
   while (std::getline(in, part, ',')) {
-    if (!part.empty()) ids.push_back(std::stoi(part));
+    if (!part.empty()) ids.push_back(NodeId(std::stoi(part)));
   }
   return ids;
 }
@@ -143,7 +143,7 @@ struct TestNode {
   RaftConfig config;
   std::unique_ptr<RaftNode> raft;
   ConfState applied_conf;
-  Index applied = 0;
+  Index applied;
 };
 
 class Cluster {
@@ -172,12 +172,12 @@ class Cluster {
                     : type == "add-voter" ? ConfChangeType::kAddVoter
                     : type == "remove"    ? ConfChangeType::kRemoveNode
                                           : throw std::invalid_argument("conf change type");
-      change.node = std::stoi(c.args.at(2));
+      change.node = NodeId(std::stoi(c.args.at(2)));
       auto index = Node(c, 0).raft->ProposeConfChange(change);
       return index.ok() ? fmt::format("index {}", *index) : index.status().ToString();
     }
     if (c.name == "transfer-leadership") {
-      return StatusString(Node(c, 0).raft->TransferLeadership(std::stoi(c.args.at(1))));
+      return StatusString(Node(c, 0).raft->TransferLeadership(NodeId(std::stoi(c.args.at(1)))));
     }
     if (c.name == "read-index") return StatusString(Node(c, 0).raft->ReadIndex(c.args.at(1)));
     if (c.name == "tick") {
@@ -187,13 +187,13 @@ class Cluster {
     }
     if (c.name == "process-ready") {
       std::string out;
-      for (const auto& arg : c.args) Append(out, ProcessReady(std::stoi(arg)));
+      for (const auto& arg : c.args) Append(out, ProcessReady(NodeId(std::stoi(arg))));
       return out.empty() ? "ok" : out;
     }
     if (c.name == "deliver-msgs") {
       const bool drop = c.options.count("drop") && c.options.at("drop") == "true";
       std::string out;
-      for (const auto& arg : c.args) Append(out, Deliver(std::stoi(arg), drop));
+      for (const auto& arg : c.args) Append(out, Deliver(NodeId(std::stoi(arg)), drop));
       return out.empty() ? "ok" : out;
     }
     if (c.name == "stabilize") return Stabilize(c.args);
@@ -228,7 +228,7 @@ class Cluster {
     }
     if (c.name == "compact") {
       TestNode& n = Node(c, 0);
-      const Index index = std::stoll(c.args.at(1));
+      const Index index(std::stoll(c.args.at(1)));
       if (index > n.applied) return fmt::format("index {} is not applied yet", index);
       return StatusString(n.storage.Compact(index, n.applied_conf, fmt::format("state@{}", index)));
     }
@@ -263,7 +263,7 @@ class Cluster {
   static std::string StatusString(const absl::Status& s) { return s.ok() ? "ok" : s.ToString(); }
 
   TestNode& Node(const Command& c, size_t arg) {
-    const NodeId id = std::stoi(c.args.at(arg));
+    const NodeId id(std::stoi(c.args.at(arg)));
     auto it = nodes_.find(id);
     if (it == nodes_.end()) throw std::invalid_argument(fmt::format("no node {}", id));
     return *it->second;
@@ -273,7 +273,7 @@ class Cluster {
   //           [max-entries=N] [max-inflight=N]
   std::string AddNodes(const Command& c) {
     const int count = std::stoi(c.args.at(0));
-    const NodeId first = nodes_.empty() ? 1 : nodes_.rbegin()->first + 1;
+    const NodeId first = nodes_.empty() ? NodeId(1) : nodes_.rbegin()->first + 1;
     ConfState bootstrap;
     if (c.options.count("voters")) {
       bootstrap.voters = ParseIds(c.options.at("voters"));
@@ -307,7 +307,7 @@ class Cluster {
     n.raft = *std::move(raft);
     const SnapshotMeta snap = n.storage.SnapshotMetadata();
     n.applied = snap.index;
-    n.applied_conf = snap.index > 0 ? snap.conf : n.config.bootstrap;
+    n.applied_conf = snap.index > Index(0) ? snap.conf : n.config.bootstrap;
     return absl::OkStatus();
   }
 
@@ -379,7 +379,7 @@ class Cluster {
 
   std::string Stabilize(const std::vector<std::string>& args) {
     std::vector<NodeId> ids;
-    for (const auto& a : args) ids.push_back(std::stoi(a));
+    for (const auto& a : args) ids.push_back(NodeId(std::stoi(a)));
     if (ids.empty()) {
       for (auto& [id, n] : nodes_) ids.push_back(id);
     }

@@ -21,7 +21,7 @@ struct Node {
   HardState durable_state;
   std::unique_ptr<RaftNode> raft;
   // The state machine: applied through `applied`, with the configuration applied so far.
-  Index applied = 0;
+  Index applied;
   ConfState applied_conf;
 };
 
@@ -33,7 +33,7 @@ struct InFlight {
 struct PendingReadCheck {
   NodeId node = kNoNode;
   // The newest index committed anywhere when the read was asked: the read must see it.
-  Index must_see = 0;
+  Index must_see;
   bool served = false;
 };
 
@@ -42,8 +42,8 @@ class Simulator {
   explicit Simulator(const SimOptions& o) : o_(o), rng_(o.seed) {
     // The first `nodes` ids form the group; the rest are spares that may be added later.
     for (int i = 1; i <= 2 * o.nodes; ++i) {
-      all_.push_back(i);
-      if (i <= o.nodes) bootstrap_.voters.push_back(i);
+      all_.push_back(NodeId(i));
+      if (i <= o.nodes) bootstrap_.voters.push_back(NodeId(i));
     }
     for (NodeId id : all_) {
       auto node = std::make_unique<Node>();
@@ -156,7 +156,7 @@ class Simulator {
     // The state machine restarts from the snapshot; committed entries after it come again.
     const SnapshotMeta snap = n.storage.SnapshotMetadata();
     n.applied = snap.index;
-    n.applied_conf = snap.index > 0 ? snap.conf : bootstrap_;
+    n.applied_conf = snap.index > Index(0) ? snap.conf : bootstrap_;
   }
 
   void Restart(Node& n) {
@@ -185,7 +185,9 @@ class Simulator {
     return out;
   }
 
-  Index NewestCommitted() const { return committed_.empty() ? 0 : committed_.rbegin()->first; }
+  Index NewestCommitted() const {
+    return committed_.empty() ? Index() : committed_.rbegin()->first;
+  }
 
   // Persist, then send, then apply: the order the core requires.
   void HandleReady(Node& n) {
@@ -485,7 +487,7 @@ class Simulator {
         const auto& eb = b->storage.entries();
         const Index start =
             std::max(a->storage.SnapshotMetadata().index, b->storage.SnapshotMetadata().index);
-        Index agree = 0;
+        Index agree;
         for (auto it = ea.rbegin(); it != ea.rend() && it->index > start; ++it) {
           auto t = b->storage.TermAt(it->index);
           if (t.ok() && *t == it->term) {
@@ -522,7 +524,7 @@ class Simulator {
   int next_value_ = 0;
   int next_read_ = 0;
   NodeId transfer_to_ = kNoNode;
-  Term transfer_term_ = 0;
+  Term transfer_term_;
   std::map<Term, NodeId> leaders_;
   std::map<Term, int> elected_at_;
   std::map<Index, std::pair<Term, std::string>> committed_;

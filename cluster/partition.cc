@@ -1,4 +1,4 @@
-#include "broker/partition.h"
+#include "cluster/partition.h"
 
 #include <chrono>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "base/fmt_absl.h"
 #include "format/record_batch.h"
 
-namespace rill::broker {
+namespace rill::cluster {
 
 using api::ApiError;
 using api::ErrorCodeOf;
@@ -51,25 +51,64 @@ absl::Status CheckClientBatch(const format::BatchHeader& header, const format::B
 
 }  // namespace
 
-Partition::Partition(std::string topic, int32_t id, std::shared_ptr<storage::Log> log)
-    : topic_(std::move(topic)), id_(id), log_(std::move(log)) {}
+Partition::Partition(std::string topic, PartitionId id, std::shared_ptr<storage::Log> log)
+    : topic_(std::move(topic)),
+      id_(id),
+      log_(std::move(log)),
+      // Batches a client wrote before the broker stamped epochs may carry any epoch; continuing
+      // from the log's own keeps every append at or above it.
+      leader_epoch_(std::max(0, log_->epochs().empty() ? 0 : log_->epochs().back().epoch)) {}
 
-absl::StatusOr<int64_t> Partition::DeleteRecordsBefore(int64_t offset) {
-  const int64_t high_watermark = this->high_watermark();
-  if (offset == -1) offset = high_watermark;
-  if (offset < 0 || offset > high_watermark) {
+absl::StatusOr<Offset> Partition::DeleteRecordsBefore(std::optional<Offset> offset) {
+  const Offset high_watermark = this->high_watermark();
+  const Offset target = offset.value_or(high_watermark);
+  if (target < Offset(0) || target > high_watermark) {
     return ApiError(v1::OFFSET_OUT_OF_RANGE,
                     fmt::format("cannot delete records before offset {} of {}-{}: its high "
                                 "watermark is {}",
-                                offset, topic_, id_, high_watermark));
+                                target, topic_, id_, high_watermark));
   }
-  if (absl::Status s = log_->DeletePrefix(Offset(offset)); !s.ok()) {
+  if (absl::Status s = log_->DeletePrefix(target); !s.ok()) {
     return ApiError(v1::STORAGE_ERROR, fmt::format("{}-{}: {}", topic_, id_, s.message()));
   }
-  return log_->start_offset().value();
+  return log_->start_offset();
 }
 
-void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks acks,
+FetchResult Partition::Fetch(Offset start, size_t max_bytes) const {
+  FetchResult result;
+  // The high watermark is read first: the start offset can only move up to it, never past.
+  result.high_watermark = high_watermark();
+  result.log_start = log_->start_offset();
+  result.next_offset = start;
+  if (start < result.log_start || start > result.high_watermark) {
+    result.status =
+        ApiError(v1::OFFSET_OUT_OF_RANGE, fmt::format("offset {} is outside [{}, {}]", start,
+                                                      result.log_start, result.high_watermark));
+    return result;
+  }
+  if (start == result.high_watermark || max_bytes == 0) return result;
+  auto read = log_->Read(start, max_bytes, result.high_watermark);
+  if (!read.ok()) {
+    result.status = read.status();
+    return result;
+  }
+  result.batches = std::move(read->batches);
+  result.next_offset = read->next_offset;
+  return result;
+}
+
+absl::StatusOr<std::optional<Offset>> Partition::FindOffsetByTimestamp(int64_t timestamp) const {
+  const Offset high_watermark = this->high_watermark();
+  auto found = log_->FindOffsetByTimestamp(timestamp);
+  if (!found.ok() || !found->has_value() || **found < high_watermark) return found;
+  return std::optional<Offset>();
+}
+
+absl::Status Partition::UpdateConfig(const storage::LogConfig& config) {
+  return log_->UpdateConfig(config);
+}
+
+void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
                         std::function<void(ProduceResult)> done) {
   const storage::LogConfig config = log_->config();
   const format::ValidationLimits limits{config.max_batch_bytes,
@@ -93,11 +132,11 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
         done({absl::IsResourceExhausted(header.status())
                   ? ApiError(v1::MESSAGE_TOO_LARGE, std::string(header.status().message()))
                   : ApiError(v1::CORRUPT_MESSAGE, std::string(header.status().message())),
-              -1});
+              Offset(-1)});
         return;
       }
       if (absl::Status s = CheckClientBatch(*header, stats, config, now_ms); !s.ok()) {
-        done({s, -1});
+        done({s, Offset(-1)});
         return;
       }
       batches.push_back(rest.substr(0, header->size_bytes()));
@@ -105,7 +144,7 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
     }
   }
   if (batches.empty()) {
-    done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), -1});
+    done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), Offset(-1)});
     return;
   }
 
@@ -116,7 +155,7 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
     absl::Mutex mu;
     int outstanding ABSL_GUARDED_BY(mu) = 1;
     absl::Status status ABSL_GUARDED_BY(mu);
-    int64_t base_offset = -1;
+    Offset base_offset{-1};
   };
   auto state = std::make_shared<State>();
   state->done = std::move(done);
@@ -134,10 +173,10 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
       if (--state->outstanding > 0) return;
       result = state->status;
     }
-    state->done({result, result.ok() ? state->base_offset : -1});
+    state->done({result, result.ok() ? state->base_offset : Offset(-1)});
   };
 
-  const bool await_durable = acks == v1::ACKS_ALL;
+  const bool await_durable = acks == Acks::kAll;
   for (size_t i = 0; i < batches.size(); ++i) {
     if (await_durable) {
       absl::MutexLock lock(&state->mu);
@@ -145,6 +184,7 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
     }
     storage::AppendOptions options;
     options.validated = true;  // every batch passed ValidateBatch above, with the log's limit
+    options.leader_epoch = leader_epoch_;
     auto appended = log_->Append(std::string(batches[i]), options,
                                  [this, await_durable, finish_one](absl::Status s) {
                                    WakeWaiters();
@@ -157,7 +197,7 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, v1::Acks ac
       finish_one(appended.status());
       return;
     }
-    if (i == 0 && acks != v1::ACKS_NONE) state->base_offset = appended->base_offset.value();
+    if (i == 0 && acks != Acks::kNone) state->base_offset = appended->base_offset;
   }
   finish_one(absl::OkStatus());
 }
@@ -183,4 +223,4 @@ void Partition::WakeWaiters() {
   for (auto& [id, wake] : waiters) wake();
 }
 
-}  // namespace rill::broker
+}  // namespace rill::cluster

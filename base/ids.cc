@@ -33,6 +33,24 @@ std::optional<TopicId> TopicId::Parse(std::string_view text) {
   return TopicId(halves[0], halves[1]);
 }
 
+std::optional<TopicId> TopicId::FromBytes(std::string_view bytes) {
+  if (bytes.size() != 16) return std::nullopt;
+  uint64_t halves[2] = {0, 0};
+  for (size_t i = 0; i < 16; ++i) {
+    halves[i / 8] = (halves[i / 8] << 8) | static_cast<uint8_t>(bytes[i]);
+  }
+  return TopicId(halves[0], halves[1]);
+}
+
+std::string TopicId::ToBytes() const {
+  std::string out(16, '\0');
+  for (size_t i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(high_ >> (56 - 8 * i));
+    out[8 + i] = static_cast<char>(low_ >> (56 - 8 * i));
+  }
+  return out;
+}
+
 std::string TopicId::ToString() const { return fmt::format("{:016x}{:016x}", high_, low_); }
 
 }  // namespace rill

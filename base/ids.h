@@ -79,6 +79,9 @@ class TopicId {
   static TopicId Random();
   // Parses the 32-hex-digit form ToString writes; nullopt for anything else.
   static std::optional<TopicId> Parse(std::string_view text);
+  // The 16-byte form records store (high then low, big-endian); nullopt unless 16 bytes.
+  static std::optional<TopicId> FromBytes(std::string_view bytes);
+  std::string ToBytes() const;
 
   constexpr bool is_zero() const { return high_ == 0 && low_ == 0; }
   constexpr uint64_t high() const { return high_; }

@@ -98,6 +98,7 @@ void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
       continue;
     }
     topic->set_replication_factor(record->replication_factor());
+    if (auto id = TopicId::FromBytes(record->topic_id())) topic->set_topic_id(id->ToString());
     topic->mutable_configs()->insert(record->configs().begin(), record->configs().end());
     for (int32_t id = 0; id < record->partitions(); ++id) {
       auto* p = topic->add_partitions();

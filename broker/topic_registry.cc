@@ -20,7 +20,13 @@ namespace {
 constexpr char kTopicKeyPrefix[] = "topics/";
 constexpr size_t kMaxTopics = 100000;
 
-std::string LogName(const std::string& topic, int32_t partition) {
+std::string LogName(const v1::TopicRecord& topic, int32_t partition) {
+  return cluster::PartitionLogName(topic.name(), *TopicId::FromBytes(topic.topic_id()),
+                                   PartitionId(partition));
+}
+
+// Where partitions lived before directories carried the topic id.
+std::string LegacyLogName(const std::string& topic, int32_t partition) {
   return fmt::format("{}-{}", topic, partition);
 }
 
@@ -46,6 +52,9 @@ storage::LogConfig TopicRegistry::LogConfigFor(const v1::TopicRecord& topic) con
 absl::Status TopicRegistry::Load() {
   auto stored = meta_->Scan(kTopicKeyPrefix, kMaxTopics);
   if (!stored.ok()) return stored.status();
+  auto before = logs_->ListOnDisk();
+  if (!before.ok()) return before.status();
+  const absl::flat_hash_set<std::string> dirs(before->begin(), before->end());
   absl::MutexLock lock(&mu_);
   absl::flat_hash_set<std::string> known;
   for (const auto& [key, value] : *stored) {
@@ -54,10 +63,11 @@ absl::Status TopicRegistry::Load() {
       return absl::DataLossError(fmt::format("meta store entry {} is not a topic record", key));
     }
     const std::string& name = topic.record.name();
+    if (auto s = MigrateToTopicId(&topic.record, dirs); !s.ok()) return s;
     const storage::LogConfig config = LogConfigFor(topic.record);
     for (int32_t p = 0; p < topic.record.partitions(); ++p) {
-      known.insert(LogName(name, p));
-      auto log = logs_->GetOrCreate(LogName(name, p), config);
+      known.insert(LogName(topic.record, p));
+      auto log = logs_->GetOrCreate(LogName(topic.record, p), config);
       if (log.ok()) {
         topic.partitions.push_back(
             std::make_shared<cluster::Partition>(name, PartitionId(p), *log));
@@ -81,14 +91,33 @@ absl::Status TopicRegistry::Load() {
   return absl::OkStatus();
 }
 
+absl::Status TopicRegistry::MigrateToTopicId(v1::TopicRecord* record,
+                                             const absl::flat_hash_set<std::string>& dirs) {
+  if (!TopicId::FromBytes(record->topic_id())) {
+    // The id is stored before any directory moves, so a restart part-way finds it and finishes
+    // the renames with the same id.
+    record->set_topic_id(TopicId::Random().ToBytes());
+    if (auto s = Store(*record); !s.ok()) return s;
+    logging::Info("broker", "topic {} given id {}", record->name(),
+                  *TopicId::FromBytes(record->topic_id()));
+  }
+  for (int32_t p = 0; p < record->partitions(); ++p) {
+    const std::string legacy = LegacyLogName(record->name(), p);
+    if (!dirs.contains(legacy) || dirs.contains(LogName(*record, p))) continue;
+    if (auto s = logs_->Rename(legacy, LogName(*record, p)); !s.ok()) return s;
+    logging::Info("broker", "moved log {} to {}", legacy, LogName(*record, p));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t to) {
   const std::string& name = topic->record.name();
   const storage::LogConfig config = LogConfigFor(topic->record);
   for (int32_t p = from; p < to; ++p) {
-    auto log = logs_->GetOrCreate(LogName(name, p), config);
+    auto log = logs_->GetOrCreate(LogName(topic->record, p), config);
     if (!log.ok()) {
       topic->partitions.resize(static_cast<size_t>(from));
-      DeleteLogs(name, from, p + 1);
+      DeleteLogs(topic->record, from, p + 1);
       return ApiError(v1::STORAGE_ERROR,
                       fmt::format("partition {}-{}: {}", name, p, log.status().message()));
     }
@@ -97,11 +126,11 @@ absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t t
   return absl::OkStatus();
 }
 
-void TopicRegistry::DeleteLogs(const std::string& name, int32_t from, int32_t to) {
+void TopicRegistry::DeleteLogs(const v1::TopicRecord& topic, int32_t from, int32_t to) {
   for (int32_t p = from; p < to; ++p) {
-    absl::Status s = logs_->Delete(LogName(name, p));
+    absl::Status s = logs_->Delete(LogName(topic, p));
     if (!s.ok() && !absl::IsNotFound(s)) {
-      logging::Warn("broker", "deleting partition {}-{}: {}", name, p, s.message());
+      logging::Warn("broker", "deleting partition {}-{}: {}", topic.name(), p, s.message());
     }
   }
 }
@@ -154,13 +183,14 @@ absl::StatusOr<v1::TopicRecord> TopicRegistry::Create(const std::string& name, i
   topic.record.set_replication_factor(replication_factor);
   topic.record.mutable_configs()->insert(configs.begin(), configs.end());
   topic.record.set_created_ms(base::WallClockMs());
+  topic.record.set_topic_id(TopicId::Random().ToBytes());
   if (auto s = CheckFileBudget(partitions); !s.ok()) return s;
   if (validate_only) return topic.record;
   // The logs come first and the record last, so a failure leaves neither behind; should the
   // broker stop in between, Load() removes the logs of no topic.
   if (auto s = OpenPartitions(&topic, 0, partitions); !s.ok()) return s;
   if (auto s = Store(topic.record); !s.ok()) {
-    DeleteLogs(name, 0, partitions);
+    DeleteLogs(topic.record, 0, partitions);
     return s;
   }
   v1::TopicRecord record = topic.record;
@@ -183,7 +213,7 @@ absl::Status TopicRegistry::Delete(const std::string& name) {
     topic = std::move(it->second);
     topics_.erase(it);
   }
-  DeleteLogs(name, 0, static_cast<int32_t>(topic.partitions.size()));
+  DeleteLogs(topic.record, 0, static_cast<int32_t>(topic.partitions.size()));
   logging::Info("broker", "deleted topic {}", name);
   return absl::OkStatus();
 }
@@ -208,7 +238,7 @@ absl::Status TopicRegistry::CreatePartitions(const std::string& name, int32_t to
   updated.set_partitions(total);
   if (auto s = Store(updated); !s.ok()) {
     topic.partitions.resize(static_cast<size_t>(current));
-    DeleteLogs(name, current, total);
+    DeleteLogs(topic.record, current, total);
     return s;
   }
   topic.record = updated;

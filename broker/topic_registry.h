@@ -1,8 +1,8 @@
 // TopicRegistry: the topics this broker hosts and their partitions.
 //
 // Topic metadata is a rill.v1.TopicRecord per topic in the MetaStore (key "topics/<name>");
-// each partition is the storage Log "<name>-<partition>". On start, Load() reopens every
-// topic's partitions (recovering them).
+// each partition is the storage Log cluster::PartitionLogName(name, topic id, partition). On
+// start, Load() reopens every topic's partitions (recovering them).
 //
 // Errors carry rill.v1 error codes (broker/api_error.h). Thread-safety: all methods are
 // thread-safe; a Partition handed out stays valid while held, even if its topic is deleted
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "broker/topic_config.h"
@@ -91,8 +92,12 @@ class TopicRegistry {
   // are deleted again and the error returned.
   absl::Status OpenPartitions(Topic* topic, int32_t from, int32_t to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Deletes the logs of partitions [from, to) of `name` (undoing OpenPartitions).
-  void DeleteLogs(const std::string& name, int32_t from, int32_t to);
+  // Deletes the logs of partitions [from, to) of `topic` (undoing OpenPartitions).
+  void DeleteLogs(const v1::TopicRecord& topic, int32_t from, int32_t to);
+  // Gives a topic stored before topics had ids its id, and moves its partition directories
+  // from "<topic>-<partition>" to their names with the id.
+  absl::Status MigrateToTopicId(v1::TopicRecord* record,
+                                const absl::flat_hash_set<std::string>& dirs);
   // INVALID_PARTITIONS when opening `partitions` more would leave fewer descriptors free than
   // the reserve.
   absl::Status CheckFileBudget(int32_t partitions) const;

@@ -70,7 +70,7 @@ absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& name) {
   const auto& t = response.topics(0);
   if (auto s = api::FromError(t.error()); !s.ok()) return s;
   TopicDescription out{
-      t.name(), t.replication_factor(), {}, {t.configs().begin(), t.configs().end()}};
+      t.name(), t.replication_factor(), {}, {t.configs().begin(), t.configs().end()}, t.topic_id()};
   for (const auto& p : t.partitions()) {
     out.partitions.push_back({p.partition(),
                               p.leader(),

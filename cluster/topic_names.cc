@@ -38,4 +38,10 @@ absl::Status RejectInternalTopic(std::string_view name, std::string_view action)
                                    action, name, kInternalTopicPrefix));
 }
 
+std::string PartitionLogName(std::string_view topic, TopicId id, PartitionId partition) {
+  constexpr size_t kDirNameBytesMax = 255;
+  const std::string suffix = fmt::format("-{}-{}", partition, id);
+  return fmt::format("{}{}", topic.substr(0, kDirNameBytesMax - suffix.size()), suffix);
+}
+
 }  // namespace rill::cluster

@@ -8,9 +8,11 @@
 // added later.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "base/ids.h"
 
 namespace rill::cluster {
 
@@ -25,5 +27,11 @@ bool IsInternalTopic(std::string_view name);
 
 // INVALID_TOPIC naming `action` ("produce to", "delete") when `name` is internal; OK otherwise.
 absl::Status RejectInternalTopic(std::string_view name, std::string_view action);
+
+// The name of a partition's log directory: "<topic>-<partition>-<topic id>". The id makes a
+// topic recreated under an old name (with a replica that was down through the delete) meet a
+// directory of its own, never the old data; the name is there for people. A topic name too
+// long to fit the 255 bytes a directory name may have is shortened: the id keeps it unique.
+std::string PartitionLogName(std::string_view topic, TopicId id, PartitionId partition);
 
 }  // namespace rill::cluster

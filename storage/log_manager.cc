@@ -98,6 +98,42 @@ absl::Status LogManager::Delete(const std::string& name) {
   return options_.fs->SyncDir(options_.data_dir);
 }
 
+absl::Status LogManager::Rename(const std::string& from, const std::string& to) {
+  if (auto s = ValidateLogName(from); !s.ok()) return s;
+  if (auto s = ValidateLogName(to); !s.ok()) return s;
+  const std::string from_dir = JoinPath(options_.data_dir, from);
+  const std::string to_dir = JoinPath(options_.data_dir, to);
+  bool had_point = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (logs_.contains(from) || logs_.contains(to)) {
+      return absl::FailedPreconditionError(
+          fmt::format("cannot rename log {} to {}: it is open", from, to));
+    }
+    if (!options_.fs->Exists(from_dir)) {
+      return absl::NotFoundError(fmt::format("no log named {}", from));
+    }
+    if (options_.fs->Exists(to_dir)) {
+      return absl::AlreadyExistsError(fmt::format("log {} already exists", to));
+    }
+    if (auto it = recovery_points_.find(from); it != recovery_points_.end()) {
+      recovery_points_[to] = it->second;
+      had_point = true;
+    }
+  }
+  if (had_point) {
+    if (auto s = CheckpointRecoveryPoints(); !s.ok()) return s;
+  }
+  if (auto s = options_.fs->Rename(from_dir, to_dir); !s.ok()) return s;
+  if (auto s = options_.fs->SyncDir(options_.data_dir); !s.ok()) return s;
+  if (!had_point) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&mu_);
+    recovery_points_.erase(from);
+  }
+  return CheckpointRecoveryPoints();
+}
+
 absl::StatusOr<std::vector<std::string>> LogManager::ListOnDisk() const {
   auto names = options_.fs->ListDir(options_.data_dir);
   if (!names.ok()) return names.status();

@@ -54,6 +54,10 @@ class LogManager {
   std::shared_ptr<Log> Get(const std::string& name) const;
   // Closes the log and removes its directory.
   absl::Status Delete(const std::string& name);
+  // Renames a log that is not open, with its recovery point. Crash-safe: the point is recorded
+  // under the new name before the directory moves. NotFound when `from` is not on disk,
+  // AlreadyExists when `to` is, FailedPrecondition when either is open.
+  absl::Status Rename(const std::string& from, const std::string& to);
   // Names of the log directories on disk, open or not (for a broker to reopen at start).
   absl::StatusOr<std::vector<std::string>> ListOnDisk() const;
 

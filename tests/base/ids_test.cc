@@ -37,6 +37,9 @@ TEST_CASE("ids: topic ids are random, never zero, and round-trip their text", "[
   CHECK_FALSE(TopicId::Parse("0123456789ABCDEFfedcba9876543210").has_value());
   CHECK_FALSE(TopicId::Parse("0123456789abcdeffedcba987654321g").has_value());
   CHECK(TopicId().is_zero());
+  CHECK(TopicId::FromBytes(known.ToBytes()) == known);
+  CHECK(known.ToBytes().substr(0, 2) == "\x01\x23");
+  CHECK_FALSE(TopicId::FromBytes("short").has_value());
 }
 
 }  // namespace

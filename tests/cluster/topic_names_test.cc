@@ -29,5 +29,18 @@ TEST_CASE("topic names: every name starting with __ is internal, and only those"
         "cannot create '__mine': names starting with '__' are internal to the broker");
 }
 
+TEST_CASE("topic names: a partition's directory carries the topic id and fits 255 bytes",
+          "[cluster]") {
+  const TopicId id(1, 2);
+  CHECK(PartitionLogName("orders", id, PartitionId(3)) ==
+        "orders-3-00000000000000010000000000000002");
+  CHECK(PartitionLogName("orders", TopicId(1, 3), PartitionId(3)) !=
+        PartitionLogName("orders", id, PartitionId(3)));
+  const std::string longest(kTopicNameBytesMax, 'x');
+  const std::string name = PartitionLogName(longest, id, PartitionId(99999));
+  CHECK(name.size() == 255);
+  CHECK(name.ends_with("-99999-00000000000000010000000000000002"));
+}
+
 }  // namespace
 }  // namespace rill::cluster

@@ -476,7 +476,8 @@ TEST_CASE("broker: a consumer detects a batch corrupted on disk by its CRC", "[i
   RawProduce(stub.get(), "fragile", 0, testing::MakeBatch(0, 5, 100, testing::NowMs()));
   // The broker serves stored bytes as they are (consumers check CRCs, as in Kafka): flip a
   // byte of the stored record payload behind its back.
-  const std::string segment = tmp.path() + "/logs/fragile-0/00000000000000000000.log";
+  const std::string segment =
+      testing::PartitionDir(tmp.path() + "/logs", "fragile", 0) + "/00000000000000000000.log";
   {
     std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
     REQUIRE(file.good());

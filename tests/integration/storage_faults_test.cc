@@ -46,7 +46,9 @@ TEST_CASE(
   // Every record is acknowledged; the recovery points are checkpointed every second.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   broker.Kill();
-  const std::string segment = tmp.path() + "/logs/t-1/" + storage::SegmentFileName(0, "log");
+  const std::string t1_dir = testing::PartitionDir(tmp.path() + "/logs", "t", 1);
+  REQUIRE_FALSE(t1_dir.empty());
+  const std::string segment = t1_dir + "/" + storage::SegmentFileName(0, "log");
   const auto size = std::filesystem::file_size(segment);
   testing::FlipBit(segment, size / 2, 4);
 
@@ -86,12 +88,14 @@ TEST_CASE(
 
   // Deleting the topic removes the damaged partition too.
   REQUIRE((*admin)->DeleteTopic("t").ok());
-  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/logs/t-1"));
+  CHECK_FALSE(std::filesystem::exists(t1_dir));
   REQUIRE(broker.Stop() == 0);
 }
 
-TEST_CASE("storage faults: a topic create that fails part way leaves nothing behind",
-          "[integration]") {
+TEST_CASE(
+    "storage faults: growing a topic that fails part way leaves nothing behind, and a recreated "
+    "topic gets directories of its own",
+    "[integration]") {
   TempDir tmp;
   // A directory of no topic (a create cut short by a crash) is removed at start.
   std::filesystem::create_directories(tmp.path() + "/logs/ghost-0");
@@ -101,26 +105,31 @@ TEST_CASE("storage faults: a topic create that fails part way leaves nothing beh
   auto admin = Admin::Create(Client(broker));
   REQUIRE(admin.ok());
 
-  // Partition 2's directory cannot be made: a file stands in its way.
-  { std::ofstream(tmp.path() + "/logs/x-2") << "in the way"; }
-  auto failed = (*admin)->CreateTopic(NewTopic{"x", 4, 1, {}});
-  CHECK(ErrorCodeOf(failed) == ErrorCode::kStorageError);
-  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/logs/x-0"));
-  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/logs/x-1"));
-  auto topics = (*admin)->ListTopics();
-  REQUIRE(topics.ok());
-  CHECK(topics->empty());
-  CHECK(ErrorCodeOf((*admin)->DescribeTopic("x").status()) == ErrorCode::kUnknownTopic);
-
-  // The same create works once the way is clear; so does growing a topic, all or nothing.
-  std::filesystem::remove(tmp.path() + "/logs/x-2");
+  // Growing a topic is all or nothing: partition 5's directory cannot be made, as a file stands
+  // in its way, and partition 4's is removed again. (A create takes the same path; its
+  // directories carry an id not known before it runs, so nothing can be put in their way.)
   REQUIRE((*admin)->CreateTopic(NewTopic{"x", 4, 1, {}}).ok());
-  { std::ofstream(tmp.path() + "/logs/x-5") << "in the way"; }
+  auto created = (*admin)->DescribeTopic("x");
+  REQUIRE(created.ok());
+  REQUIRE(created->topic_id.size() == 32);
+  const std::string logs = tmp.path() + "/logs/";
+  { std::ofstream(logs + "x-5-" + created->topic_id) << "in the way"; }
   CHECK(ErrorCodeOf((*admin)->CreatePartitions("x", 6)) == ErrorCode::kStorageError);
-  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/logs/x-4"));
+  CHECK_FALSE(std::filesystem::exists(logs + "x-4-" + created->topic_id));
   auto described = (*admin)->DescribeTopic("x");
   REQUIRE(described.ok());
   CHECK(described->partitions.size() == 4);
+  std::filesystem::remove(logs + "x-5-" + created->topic_id);
+  REQUIRE((*admin)->CreatePartitions("x", 6).ok());
+
+  // A topic deleted and created again gets a new id, and directories of its own.
+  REQUIRE((*admin)->DeleteTopic("x").ok());
+  CHECK(testing::PartitionDirs(logs, "x", 0).empty());
+  REQUIRE((*admin)->CreateTopic(NewTopic{"x", 1, 1, {}}).ok());
+  auto recreated = (*admin)->DescribeTopic("x");
+  REQUIRE(recreated.ok());
+  CHECK(recreated->topic_id != created->topic_id);
+  CHECK(testing::PartitionDir(logs, "x", 0) == logs + "x-0-" + recreated->topic_id);
   REQUIRE(broker.Stop() == 0);
 }
 
@@ -138,7 +147,7 @@ TEST_CASE("storage faults: creates are budgeted against the open-files limit and
   CHECK(ErrorCodeOf(refused) == ErrorCode::kInvalidPartitions);
   CHECK_THAT(std::string(refused.message()), Catch::Contains("1200 file descriptors"));
   CHECK_THAT(std::string(refused.message()), Catch::Contains("ulimit -n"));
-  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/logs/big-0"));
+  CHECK(testing::PartitionDirs(tmp.path() + "/logs", "big", 0).empty());
   // What fits is still created, and the broker keeps serving.
   REQUIRE((*admin)->CreateTopic(NewTopic{"small", 50, 1, {}}).ok());
   auto stub = RawStub(broker);

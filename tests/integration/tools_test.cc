@@ -257,7 +257,8 @@ TEST_CASE("rillctl: produce --compression, consume it back, rill-dump shows the 
   CHECK_THAT(consumed.output, Catch::Contains("row-500\n"));
   REQUIRE(broker.Stop() == 0);
 
-  Run dump = RunCommand(RILL_BIN_DIR "/rill-dump --records " + tmp.Sub("data") + "/logs/zipped-0");
+  Run dump = RunCommand(RILL_BIN_DIR "/rill-dump --records " +
+                        testing::PartitionDir(tmp.Sub("data") + "/logs", "zipped", 0));
   CHECK(dump.exit_code == 0);
   CHECK_THAT(dump.output, Catch::Contains("compression: zstd"));
   CHECK_THAT(dump.output, Catch::Contains("value: row-500"));

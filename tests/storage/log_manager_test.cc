@@ -197,3 +197,38 @@ TEST_CASE("log manager: the background thread checkpoints recovery points", "[st
   REQUIRE(stat(path.c_str(), &after) == 0);
   CHECK(after.st_ino == before.st_ino);
 }
+
+TEST_CASE("log manager: a closed log is renamed with its recovery point", "[storage]") {
+  TempDir tmp;
+  auto options = LogManagerOptions{tmp.path(), FileSystem::Default(), {}, 0, 0};
+  {
+    auto manager = LogManager::Open(options);
+    REQUIRE(manager.ok());
+    auto log = (*manager)->GetOrCreate("old-0", {});
+    REQUIRE(log.ok());
+    REQUIRE((*log)->AppendAndWait(MakeBatch(0, 3, 10, testing::NowMs())).ok());
+    CHECK(absl::IsFailedPrecondition((*manager)->Rename("old-0", "new-0")));
+    REQUIRE((*manager)->Close().ok());
+  }
+  auto manager = LogManager::Open(options);
+  REQUIRE(manager.ok());
+  REQUIRE((*manager)->GetOrCreate("other-0", {}).ok());
+  CHECK(absl::IsNotFound((*manager)->Rename("missing-0", "new-0")));
+  CHECK(absl::IsFailedPrecondition((*manager)->Rename("old-0", "other-0")));
+  std::filesystem::create_directories(tmp.path() + "/taken-0");
+  CHECK(absl::IsAlreadyExists((*manager)->Rename("old-0", "taken-0")));
+  std::filesystem::remove(tmp.path() + "/taken-0");
+  CHECK(absl::IsInvalidArgument((*manager)->Rename("old-0", "../x")));
+  REQUIRE((*manager)->Rename("old-0", "new-0").ok());
+  CHECK(*(*manager)->ListOnDisk() == std::vector<std::string>{"new-0", "other-0"});
+  auto points = ReadWholeFile(FileSystem::Default(), tmp.path() + "/recovery-points", 1 << 20);
+  REQUIRE(points.ok());
+  auto decoded = DecodeRecoveryPoints(*points, "recovery-points");
+  REQUIRE(decoded.ok());
+  CHECK(decoded->contains("new-0"));
+  CHECK_FALSE(decoded->contains("old-0"));
+  CHECK(decoded->at("new-0") == 3);
+  auto log = (*manager)->GetOrCreate("new-0", {});
+  REQUIRE(log.ok());
+  CHECK((*log)->next_offset() == Offset(3));
+}

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -60,6 +61,31 @@ inline int64_t NowMs() {
 
 // The value a record at `offset` carries in tests that check content after recovery: it is a
 // pure function of the offset, so a reader needs nothing but the offset to check it.
+// The directories under `logs_dir` of partition `partition` of every topic named `topic`, ever
+// ("<topic>-<partition>-<32 hex digits of the topic id>"), sorted.
+inline std::vector<std::string> PartitionDirs(const std::string& logs_dir, const std::string& topic,
+                                              int partition) {
+  const std::string prefix = topic + "-" + std::to_string(partition) + "-";
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(logs_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == prefix.size() + 32 && name.compare(0, prefix.size(), prefix) == 0 &&
+        entry.is_directory()) {
+      out.push_back(entry.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The one directory of partition `partition` of `topic`, or "" when there is none or several.
+inline std::string PartitionDir(const std::string& logs_dir, const std::string& topic,
+                                int partition) {
+  auto dirs = PartitionDirs(logs_dir, topic, partition);
+  return dirs.size() == 1 ? dirs[0] : std::string();
+}
+
 inline std::string ValueForOffset(int64_t offset, size_t size) {
   std::string value(size, '\0');
   uint64_t x = static_cast<uint64_t>(offset) * 0x9E3779B97F4A7C15ull + 1;

@@ -137,12 +137,14 @@ int Describe(const Context& ctx, const ParsedArgs& args) {
                                  config_json.empty() ? "" : ",", JsonString(c.name),
                                  JsonString(c.value), SourceName(c.source));
     }
-    fmt::print("{{\"name\":{},\"replication_factor\":{},\"configs\":[{}],\"partitions\":[{}]}}\n",
-               JsonString(t.name), t.replication_factor, config_json, parts);
+    fmt::print(
+        "{{\"name\":{},\"topic_id\":{},\"replication_factor\":{},\"configs\":[{}],"
+        "\"partitions\":[{}]}}\n",
+        JsonString(t.name), JsonString(t.topic_id), t.replication_factor, config_json, parts);
     return 0;
   }
-  fmt::print("topic {}: {} partition(s), replication factor {}\n\n", t.name, t.partitions.size(),
-             t.replication_factor);
+  fmt::print("topic {}: {} partition(s), replication factor {}, id {}\n\n", t.name,
+             t.partitions.size(), t.replication_factor, t.topic_id);
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : configs) rows.push_back({c.name, c.value, SourceName(c.source)});
   PrintTable({"CONFIG", "VALUE", "SOURCE"}, rows);

@@ -53,6 +53,8 @@ struct TopicDescription {
   int32_t replication_factor = 0;
   std::vector<PartitionInfo> partitions;
   std::map<std::string, std::string> configs;
+  // 32 hex digits, fixed when the topic was created (a recreated topic has a new one).
+  std::string topic_id;
 };
 
 // Where a topic config's value comes from: the built-in default, the broker's setting, or the

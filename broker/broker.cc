@@ -35,12 +35,19 @@ void LogProtobufMessage(google::protobuf::LogLevel level, const char* file, int 
 }
 }  // namespace
 
-Broker::Broker(BrokerConfig config) { context_.config = std::move(config); }
+Broker::Broker(BrokerConfig config) : config_(std::move(config)) {
+  context_.settings = server::ServerSettings{config_.node_id,
+                                             config_.auto_create_topics,
+                                             config_.default_partitions,
+                                             config_.default_replication_factor,
+                                             config_.max_fetch_bytes,
+                                             config_.max_fetch_wait_ms};
+}
 
 Broker::~Broker() { Stop(); }
 
 absl::Status Broker::Start() {
-  const BrokerConfig& config = context_.config;
+  const BrokerConfig& config = config_;
   logging::Level level;
   if (!logging::ParseLevel(config.log_level, &level)) {
     return absl::InvalidArgumentError(fmt::format("unknown log level '{}'", config.log_level));
@@ -77,7 +84,7 @@ absl::Status Broker::Start() {
 }
 
 absl::Status Broker::OpenAndServe(int64_t files_reserved) {
-  const BrokerConfig& config = context_.config;
+  const BrokerConfig& config = config_;
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -93,11 +100,12 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   auto logs = storage::LogManager::Open(log_options);
   if (!logs.ok()) return logs.status();
   logs_ = std::move(*logs);
-  topics_ = std::make_unique<TopicRegistry>(
+  topics_ = std::make_unique<cluster::TopicRegistry>(
       meta_.get(), logs_.get(), config.log,
-      TopicLimits{config.max_partitions_per_topic, /*max_replication_factor=*/1, files_reserved});
+      cluster::TopicLimits{config.max_partitions_per_topic, /*max_replication_factor=*/1,
+                           files_reserved});
   if (auto s = topics_->Load(); !s.ok()) return s;
-  metrics_ = std::make_unique<BrokerMetrics>();
+  metrics_ = std::make_unique<server::BrokerMetrics>();
 
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
@@ -107,7 +115,15 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   context_.topics = topics_.get();
   context_.metrics = metrics_.get();
   context_.io = &io_;
-  coordinator_ = std::make_unique<GroupCoordinator>(&context_);
+  coordinator::CoordinatorOptions coordinator_options;
+  coordinator_options.limits.session_timeout_ms = config.group_session_timeout_ms;
+  coordinator_options.limits.heartbeat_interval_ms = config.group_heartbeat_interval_ms;
+  coordinator_options.limits.max_members = static_cast<size_t>(config.group_max_size);
+  coordinator_options.limits.default_assignor = config.group_assignor;
+  coordinator_options.limits.offsets_retention_ms = config.offsets_retention_ms;
+  coordinator_options.offsets_topic_partitions = config.offsets_topic_partitions;
+  coordinator_ = std::make_unique<coordinator::GroupCoordinator>(std::move(coordinator_options),
+                                                                 topics_.get(), &io_);
   if (auto s = coordinator_->Start(); !s.ok()) return s;
   if (auto s = StartServing(); !s.ok()) return s;
   release_timer_ = std::make_unique<asio::steady_timer>(io_);
@@ -117,14 +133,15 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
 }
 
 absl::Status Broker::BindPorts() {
-  const BrokerConfig& config = context_.config;
+  const BrokerConfig& config = config_;
   std::string host;
   int port = 0;
-  if (auto s = SplitHostPort(config.listen, &host, &port); !s.ok()) return s;
-  grpc_gate_ = std::make_unique<ConnectionGate>(
+  if (auto s = server::SplitHostPort(config.listen, &host, &port); !s.ok()) return s;
+  grpc_gate_ = std::make_unique<server::ConnectionGate>(
       io_, "grpc",
-      ConnectionLimits{config.max_connections, config.max_connections_per_ip, kFilesHeadroom,
-                       std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+      server::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
+                               kFilesHeadroom,
+                               std::min<int64_t>(config.connections_max_idle_ms, 10000)},
       [this](asio::ip::tcp::socket socket) {
         std::error_code ec;
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -143,51 +160,51 @@ absl::Status Broker::BindPorts() {
   if (config.advertise.empty()) {
     context_.advertised_host = host;
     context_.advertised_port = bound_port;
-  } else if (auto s = SplitHostPort(config.advertise, &context_.advertised_host,
-                                    &context_.advertised_port);
+  } else if (auto s = server::SplitHostPort(config.advertise, &context_.advertised_host,
+                                            &context_.advertised_port);
              !s.ok()) {
     return s;
   }
-  http_ = std::make_unique<HttpServer>(io_, AdminHandlers());
+  http_ = std::make_unique<server::HttpServer>(io_, AdminHandlers());
   auto admin_port = http_->Bind(config.admin_listen);
   if (!admin_port.ok()) return admin_port.status();
   std::string admin_host;
   int unused = 0;
-  (void)SplitHostPort(config.admin_listen, &admin_host, &unused);
+  (void)server::SplitHostPort(config.admin_listen, &admin_host, &unused);
   admin_address_ = fmt::format("{}:{}", admin_host, *admin_port);
   return absl::OkStatus();
 }
 
-std::map<std::string, HttpServer::Handler> Broker::AdminHandlers() {
+std::map<std::string, server::HttpServer::Handler> Broker::AdminHandlers() {
   // They run once the port accepts, when everything they read exists.
-  std::map<std::string, HttpServer::Handler> handlers;
+  std::map<std::string, server::HttpServer::Handler> handlers;
   handlers["/metrics"] = [this] {
-    return HttpResponse{
+    return server::HttpResponse{
         200, "text/plain; version=0.0.4; charset=utf-8",
         metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics(),
                          {{"grpc", grpc_gate_->Stats()}, {"admin", http_->Stats()}})};
   };
-  handlers["/healthz"] = [] { return HttpResponse{200, "text/plain", "ok\n"}; };
+  handlers["/healthz"] = [] { return server::HttpResponse{200, "text/plain", "ok\n"}; };
   handlers["/readyz"] = [this] {
-    if (!ready_) return HttpResponse{503, "text/plain", "not ready\n"};
+    if (!ready_) return server::HttpResponse{503, "text/plain", "not ready\n"};
     if (!grpc_gate_->Stats().accepting) {
-      return HttpResponse{503, "text/plain",
-                          "not ready: cannot accept connections (out of file "
-                          "descriptors)\n"};
+      return server::HttpResponse{503, "text/plain",
+                                  "not ready: cannot accept connections (out of file "
+                                  "descriptors)\n"};
     }
-    return HttpResponse{200, "text/plain", "ready\n"};
+    return server::HttpResponse{200, "text/plain", "ready\n"};
   };
   return handlers;
 }
 
 absl::Status Broker::StartServing() {
-  const BrokerConfig& config = context_.config;
-  rill_service_ = std::make_unique<RillService>(&context_);
-  admin_service_ = std::make_unique<AdminService>(&context_);
-  group_service_ = std::make_unique<GroupService>(&context_, coordinator_.get());
-  dispatcher_ = std::make_unique<RpcDispatcher>(
-      RpcLimits{config.max_request_entries, config.max_inflight_request_bytes}, metrics_.get(),
-      [this](const std::string& peer) {
+  const BrokerConfig& config = config_;
+  rill_service_ = std::make_unique<server::RillService>(&context_);
+  admin_service_ = std::make_unique<server::AdminService>(&context_);
+  group_service_ = std::make_unique<server::GroupService>(&context_, coordinator_.get());
+  dispatcher_ = std::make_unique<server::RpcDispatcher>(
+      server::RpcLimits{config.max_request_entries, config.max_inflight_request_bytes},
+      metrics_.get(), [this](const std::string& peer) {
         // gRPC names a connection it was handed after its descriptor: "fd:N".
         if (peer.rfind("fd:", 0) != 0) return;
         grpc_gate_->Disconnect(grpc_connections_->ClientFd(std::atoi(peer.c_str() + 3)),
@@ -215,10 +232,10 @@ absl::Status Broker::StartServing() {
   if (!server_) return absl::InternalError("the gRPC server did not start");
   // gRPC would read a request whose length prefix is over the limit in full before refusing it;
   // the guard refuses it at the prefix.
-  grpc_connections_ = std::make_unique<GuardedConnections>(
+  grpc_connections_ = std::make_unique<server::GuardedConnections>(
       io_,
-      Http2GuardLimits{config.max_request_bytes,
-                       static_cast<size_t>(4 * config.max_concurrent_streams + 64)},
+      server::Http2GuardLimits{config.max_request_bytes,
+                               static_cast<size_t>(4 * config.max_concurrent_streams + 64)},
       [this] { metrics_->RequestRefused("too_large"); });
   grpc_gate_->Start();
   http_->Start();

@@ -1,0 +1,339 @@
+#include "cluster/topic_registry.h"
+
+#include <chrono>
+
+#include "absl/container/flat_hash_set.h"
+#include "api/error.h"
+#include "base/clock.h"
+#include "base/file_limits.h"
+#include "base/fmt_absl.h"
+#include "base/logging.h"
+#include "cluster/topic_names.h"
+
+namespace rill::cluster {
+
+using api::ApiError;
+using api::ErrorCodeOf;
+using api::SetError;
+namespace {
+
+constexpr char kTopicKeyPrefix[] = "topics/";
+constexpr size_t kMaxTopics = 100000;
+
+std::string LogName(const v1::TopicRecord& topic, int32_t partition) {
+  return cluster::PartitionLogName(topic.name(), *TopicId::FromBytes(topic.topic_id()),
+                                   PartitionId(partition));
+}
+
+// Where partitions lived before directories carried the topic id.
+std::string LegacyLogName(const std::string& topic, int32_t partition) {
+  return fmt::format("{}-{}", topic, partition);
+}
+
+}  // namespace
+
+TopicRegistry::TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
+                             storage::LogConfig log_defaults, TopicLimits limits)
+    : meta_(meta), logs_(logs), log_defaults_(log_defaults), limits_(limits) {}
+
+storage::LogConfig TopicRegistry::LogConfigFor(const v1::TopicRecord& topic) const {
+  TopicConfigs configs(topic.configs().begin(), topic.configs().end());
+  auto config = ApplyTopicConfigs(log_defaults_, configs);
+  // Stored configs were validated when set; should the defaults have changed since so they no
+  // longer combine, the defaults win rather than leaving the topic unusable.
+  if (!config.ok()) {
+    logging::Warn("broker", "topic {}: stored configs no longer apply ({}); using defaults",
+                  topic.name(), config.status().message());
+    return log_defaults_;
+  }
+  return *config;
+}
+
+absl::Status TopicRegistry::Load() {
+  auto stored = meta_->Scan(kTopicKeyPrefix, kMaxTopics);
+  if (!stored.ok()) return stored.status();
+  auto before = logs_->ListOnDisk();
+  if (!before.ok()) return before.status();
+  const absl::flat_hash_set<std::string> dirs(before->begin(), before->end());
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_set<std::string> known;
+  for (const auto& [key, value] : *stored) {
+    Topic topic;
+    if (!topic.record.ParseFromString(value)) {
+      return absl::DataLossError(fmt::format("meta store entry {} is not a topic record", key));
+    }
+    const std::string& name = topic.record.name();
+    if (auto s = MigrateToTopicId(&topic.record, dirs); !s.ok()) return s;
+    const storage::LogConfig config = LogConfigFor(topic.record);
+    for (int32_t p = 0; p < topic.record.partitions(); ++p) {
+      known.insert(LogName(topic.record, p));
+      auto log = logs_->GetOrCreate(LogName(topic.record, p), config);
+      if (log.ok()) {
+        topic.partitions.push_back(
+            std::make_shared<cluster::Partition>(name, PartitionId(p), *log));
+        continue;
+      }
+      // One damaged partition must not keep the others from serving.
+      logging::Error("broker", "partition {}-{} is offline: {}", name, p, log.status().message());
+      topic.partitions.push_back(nullptr);
+      topic.offline.emplace(p, log.status());
+    }
+    std::string key_name = name;
+    topics_.emplace(std::move(key_name), std::move(topic));
+  }
+  auto on_disk = logs_->ListOnDisk();
+  if (!on_disk.ok()) return on_disk.status();
+  for (const std::string& dir : *on_disk) {
+    if (known.contains(dir)) continue;
+    logging::Warn("broker", "removing log directory {}: it belongs to no topic", dir);
+    if (auto s = logs_->Delete(dir); !s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::MigrateToTopicId(v1::TopicRecord* record,
+                                             const absl::flat_hash_set<std::string>& dirs) {
+  if (!TopicId::FromBytes(record->topic_id())) {
+    // The id is stored before any directory moves, so a restart part-way finds it and finishes
+    // the renames with the same id.
+    record->set_topic_id(TopicId::Random().ToBytes());
+    if (auto s = Store(*record); !s.ok()) return s;
+    logging::Info("broker", "topic {} given id {}", record->name(),
+                  *TopicId::FromBytes(record->topic_id()));
+  }
+  for (int32_t p = 0; p < record->partitions(); ++p) {
+    const std::string legacy = LegacyLogName(record->name(), p);
+    if (!dirs.contains(legacy) || dirs.contains(LogName(*record, p))) continue;
+    if (auto s = logs_->Rename(legacy, LogName(*record, p)); !s.ok()) return s;
+    logging::Info("broker", "moved log {} to {}", legacy, LogName(*record, p));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::OpenPartitions(Topic* topic, int32_t from, int32_t to) {
+  const std::string& name = topic->record.name();
+  const storage::LogConfig config = LogConfigFor(topic->record);
+  for (int32_t p = from; p < to; ++p) {
+    auto log = logs_->GetOrCreate(LogName(topic->record, p), config);
+    if (!log.ok()) {
+      topic->partitions.resize(static_cast<size_t>(from));
+      DeleteLogs(topic->record, from, p + 1);
+      return ApiError(v1::STORAGE_ERROR,
+                      fmt::format("partition {}-{}: {}", name, p, log.status().message()));
+    }
+    topic->partitions.push_back(std::make_shared<cluster::Partition>(name, PartitionId(p), *log));
+  }
+  return absl::OkStatus();
+}
+
+void TopicRegistry::DeleteLogs(const v1::TopicRecord& topic, int32_t from, int32_t to) {
+  for (int32_t p = from; p < to; ++p) {
+    absl::Status s = logs_->Delete(LogName(topic, p));
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      logging::Warn("broker", "deleting partition {}-{}: {}", topic.name(), p, s.message());
+    }
+  }
+}
+
+absl::Status TopicRegistry::CheckFileBudget(int32_t partitions) const {
+  auto limit = base::OpenFileLimit();
+  auto open = base::OpenFileCount();
+  if (!limit.ok() || !open.ok()) return absl::OkStatus();  // nothing to budget against
+  const int64_t needed = kFilesPerPartition * partitions;
+  const int64_t spare = *limit - *open - limits_.files_reserved;
+  if (needed <= spare) return absl::OkStatus();
+  return ApiError(v1::INVALID_PARTITIONS,
+                  fmt::format("{} partition(s) need {} file descriptors but only {} are spare "
+                              "(limit {}, {} open, {} kept in reserve): raise the broker's open "
+                              "files limit (ulimit -n) or use fewer partitions",
+                              partitions, needed, std::max<int64_t>(spare, 0), *limit, *open,
+                              limits_.files_reserved));
+}
+
+absl::Status TopicRegistry::Store(const v1::TopicRecord& record) {
+  return meta_->Put(kTopicKeyPrefix + record.name(), record.SerializeAsString());
+}
+
+absl::StatusOr<v1::TopicRecord> TopicRegistry::Create(const std::string& name, int32_t partitions,
+                                                      int32_t replication_factor,
+                                                      const TopicConfigs& configs,
+                                                      bool validate_only) {
+  if (auto s = cluster::ValidateTopicName(name); !s.ok()) return s;
+  if (partitions < 1 || partitions > limits_.max_partitions_per_topic) {
+    return ApiError(v1::INVALID_PARTITIONS,
+                    fmt::format("partitions must be 1 to {}, got {}",
+                                limits_.max_partitions_per_topic, partitions));
+  }
+  if (replication_factor < 1 || replication_factor > limits_.max_replication_factor) {
+    return ApiError(v1::INVALID_REPLICATION_FACTOR,
+                    fmt::format("replication factor must be 1 to {} (the number of brokers), "
+                                "got {}",
+                                limits_.max_replication_factor, replication_factor));
+  }
+  if (auto config = ApplyTopicConfigs(log_defaults_, configs); !config.ok()) {
+    return config.status();
+  }
+  absl::MutexLock lock(&mu_);
+  if (topics_.contains(name)) {
+    return ApiError(v1::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", name));
+  }
+  Topic topic;
+  topic.record.set_name(name);
+  topic.record.set_partitions(partitions);
+  topic.record.set_replication_factor(replication_factor);
+  topic.record.mutable_configs()->insert(configs.begin(), configs.end());
+  topic.record.set_created_ms(base::WallClockMs());
+  topic.record.set_topic_id(TopicId::Random().ToBytes());
+  if (auto s = CheckFileBudget(partitions); !s.ok()) return s;
+  if (validate_only) return topic.record;
+  // The logs come first and the record last, so a failure leaves neither behind; should the
+  // broker stop in between, Load() removes the logs of no topic.
+  if (auto s = OpenPartitions(&topic, 0, partitions); !s.ok()) return s;
+  if (auto s = Store(topic.record); !s.ok()) {
+    DeleteLogs(topic.record, 0, partitions);
+    return s;
+  }
+  v1::TopicRecord record = topic.record;
+  topics_.emplace(name, std::move(topic));
+  logging::Info("broker", "created topic {} partitions={}", name, partitions);
+  return record;
+}
+
+absl::Status TopicRegistry::Delete(const std::string& name) {
+  Topic topic;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = topics_.find(name);
+    if (it == topics_.end()) {
+      return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+    }
+    // The record goes first: should the broker stop before the logs are gone, the topic is
+    // deleted all the same and its leftover directories are not reopened.
+    if (auto s = meta_->Delete(kTopicKeyPrefix + name); !s.ok()) return s;
+    topic = std::move(it->second);
+    topics_.erase(it);
+  }
+  DeleteLogs(topic.record, 0, static_cast<int32_t>(topic.partitions.size()));
+  logging::Info("broker", "deleted topic {}", name);
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::CreatePartitions(const std::string& name, int32_t total) {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+  }
+  Topic& topic = it->second;
+  const int32_t current = topic.record.partitions();
+  if (total <= current || total > limits_.max_partitions_per_topic) {
+    return ApiError(v1::INVALID_PARTITIONS,
+                    fmt::format("topic '{}' has {} partitions; the new total must be more than "
+                                "that and at most {}, got {}",
+                                name, current, limits_.max_partitions_per_topic, total));
+  }
+  if (auto s = CheckFileBudget(total - current); !s.ok()) return s;
+  if (auto s = OpenPartitions(&topic, current, total); !s.ok()) return s;
+  v1::TopicRecord updated = topic.record;
+  updated.set_partitions(total);
+  if (auto s = Store(updated); !s.ok()) {
+    topic.partitions.resize(static_cast<size_t>(current));
+    DeleteLogs(topic.record, current, total);
+    return s;
+  }
+  topic.record = updated;
+  return absl::OkStatus();
+}
+
+absl::Status TopicRegistry::AlterConfigs(const std::string& name, const TopicConfigs& set,
+                                         const std::vector<std::string>& remove,
+                                         bool validate_only) {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+  }
+  Topic& topic = it->second;
+  TopicConfigs configs(topic.record.configs().begin(), topic.record.configs().end());
+  for (const auto& key : remove) configs.erase(key);
+  for (const auto& [key, value] : set) configs[key] = value;
+  auto config = ApplyTopicConfigs(log_defaults_, configs);
+  if (!config.ok()) return config.status();
+  if (validate_only) return absl::OkStatus();
+  v1::TopicRecord updated = topic.record;
+  updated.mutable_configs()->clear();
+  updated.mutable_configs()->insert(configs.begin(), configs.end());
+  if (auto s = Store(updated); !s.ok()) return s;
+  topic.record = updated;
+  for (const auto& partition : topic.partitions) {
+    if (partition == nullptr) continue;
+    if (auto s = partition->UpdateConfig(*config); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<v1::TopicRecord> TopicRegistry::Get(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second.record;
+}
+
+std::vector<v1::TopicRecord> TopicRegistry::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::TopicRecord> out;
+  for (const auto& [name, topic] : topics_) out.push_back(topic.record);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<cluster::Partition>> TopicRegistry::GetPartition(
+    const std::string& topic, int32_t partition) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", topic));
+  }
+  if (partition < 0 || partition >= static_cast<int32_t>(it->second.partitions.size())) {
+    return ApiError(v1::UNKNOWN_PARTITION,
+                    fmt::format("topic '{}' has no partition {}", topic, partition));
+  }
+  if (auto offline = it->second.offline.find(partition); offline != it->second.offline.end()) {
+    return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{} is offline: {}", topic,
+                                                   partition, offline->second.message()));
+  }
+  return it->second.partitions[static_cast<size_t>(partition)];
+}
+
+std::vector<std::shared_ptr<cluster::Partition>> TopicRegistry::Partitions(
+    const std::string& topic) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return {};
+  std::vector<std::shared_ptr<cluster::Partition>> out;
+  for (const auto& partition : it->second.partitions) {
+    if (partition != nullptr) out.push_back(partition);
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<cluster::Partition>> TopicRegistry::AllPartitions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<cluster::Partition>> out;
+  for (const auto& [name, topic] : topics_) {
+    for (const auto& partition : topic.partitions) {
+      if (partition != nullptr) out.push_back(partition);
+    }
+  }
+  return out;
+}
+
+std::vector<OfflinePartition> TopicRegistry::Offline() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<OfflinePartition> out;
+  for (const auto& [name, topic] : topics_) {
+    for (const auto& [partition, error] : topic.offline) out.push_back({name, partition, error});
+  }
+  return out;
+}
+
+}  // namespace rill::cluster

@@ -1,0 +1,114 @@
+// TopicRegistry: the topics this broker hosts and their partitions.
+//
+// Topic metadata is a rill.v1.TopicRecord per topic in the MetaStore (key "topics/<name>");
+// each partition is the storage Log cluster::PartitionLogName(name, topic id, partition). On
+// start, Load() reopens every topic's partitions (recovering them).
+//
+// Errors carry rill.v1 error codes (broker/api_error.h). Thread-safety: all methods are
+// thread-safe; a Partition handed out stays valid while held, even if its topic is deleted
+// (its log is then closed and refuses work).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "cluster/partition.h"
+#include "cluster/topic_config.h"
+#include "rill/v1/metadata.pb.h"
+#include "storage/log_manager.h"
+#include "storage/meta_store.h"
+
+namespace rill::cluster {
+
+struct TopicLimits {
+  int32_t max_partitions_per_topic = 10000;
+  int32_t max_replication_factor = 1;  // one broker today
+  // File descriptors a create or grow must leave free (for connections, the metadata store and
+  // the segments existing partitions roll into).
+  int64_t files_reserved = 1024;
+};
+
+// Descriptors a new partition opens: its segment's log, offset index and time index.
+inline constexpr int64_t kFilesPerPartition = 3;
+
+// A partition whose log could not be opened at start (corrupt, unreadable): it is offline,
+// with this error, while the broker serves the others.
+struct OfflinePartition {
+  std::string topic;
+  int32_t partition = 0;
+  absl::Status error;
+};
+
+class TopicRegistry {
+ public:
+  TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
+                storage::LogConfig log_defaults, TopicLimits limits);
+
+  // Reopens every stored topic. A partition whose log cannot be recovered is offline (see
+  // Offline()), not an error; log directories of no topic (a create or delete cut short by a
+  // crash) are removed. Errors: the metadata store could not be read.
+  absl::Status Load();
+
+  // All or nothing: on any failure no record and no log is left behind.
+  absl::StatusOr<v1::TopicRecord> Create(const std::string& name, int32_t partitions,
+                                         int32_t replication_factor, const TopicConfigs& configs,
+                                         bool validate_only);
+  absl::Status Delete(const std::string& name);
+  absl::Status CreatePartitions(const std::string& name, int32_t total);
+  absl::Status AlterConfigs(const std::string& name, const TopicConfigs& set,
+                            const std::vector<std::string>& remove, bool validate_only);
+
+  std::optional<v1::TopicRecord> Get(const std::string& name) const;
+  std::vector<v1::TopicRecord> List() const;
+  // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent, STORAGE_ERROR when offline.
+  absl::StatusOr<std::shared_ptr<cluster::Partition>> GetPartition(const std::string& topic,
+                                                                   int32_t partition) const;
+  // The online partitions of a topic, in order.
+  std::vector<std::shared_ptr<cluster::Partition>> Partitions(const std::string& topic) const;
+  // Every online partition of every topic (for metrics).
+  std::vector<std::shared_ptr<cluster::Partition>> AllPartitions() const;
+  // Every offline partition, by topic and partition.
+  std::vector<OfflinePartition> Offline() const;
+
+  const storage::LogConfig& log_defaults() const { return log_defaults_; }
+  // The log settings of a topic: defaults plus its configs.
+  storage::LogConfig LogConfigFor(const v1::TopicRecord& topic) const;
+
+ private:
+  struct Topic {
+    v1::TopicRecord record;
+    // One per partition; null for an offline one, whose error is in `offline`.
+    std::vector<std::shared_ptr<cluster::Partition>> partitions;
+    std::map<int32_t, absl::Status> offline;
+  };
+
+  // Opens partitions [from, to) of `topic`. All or nothing: on a failure the logs it opened
+  // are deleted again and the error returned.
+  absl::Status OpenPartitions(Topic* topic, int32_t from, int32_t to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the logs of partitions [from, to) of `topic` (undoing OpenPartitions).
+  void DeleteLogs(const v1::TopicRecord& topic, int32_t from, int32_t to);
+  // Gives a topic stored before topics had ids its id, and moves its partition directories
+  // from "<topic>-<partition>" to their names with the id.
+  absl::Status MigrateToTopicId(v1::TopicRecord* record,
+                                const absl::flat_hash_set<std::string>& dirs);
+  // INVALID_PARTITIONS when opening `partitions` more would leave fewer descriptors free than
+  // the reserve.
+  absl::Status CheckFileBudget(int32_t partitions) const;
+  absl::Status Store(const v1::TopicRecord& record);
+
+  storage::MetaStore* const meta_;
+  storage::LogManager* const logs_;
+  const storage::LogConfig log_defaults_;
+  const TopicLimits limits_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Topic> topics_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rill::cluster

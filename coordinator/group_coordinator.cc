@@ -1,0 +1,527 @@
+#include "coordinator/group_coordinator.h"
+
+#include <chrono>
+#include <random>
+
+#include "api/error.h"
+#include "base/clock.h"
+#include "base/fmt_absl.h"
+#include "base/logging.h"
+#include "cluster/topic_names.h"
+#include "format/record_batch.h"
+#include "groups/partition_proto.h"
+
+namespace rill::coordinator {
+namespace {
+
+using api::ApiError;
+using api::SetError;
+constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
+constexpr size_t kReplayReadBytes = 1 << 20;
+
+std::string NewMemberId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+}  // namespace
+
+GroupCoordinator::GroupCoordinator(CoordinatorOptions options, cluster::TopicRegistry* topics,
+                                   asio::io_context* io)
+    : options_(std::move(options)), topics_(topics), io_(io) {}
+
+GroupCoordinator::~GroupCoordinator() { Stop(); }
+
+absl::Status GroupCoordinator::Start() {
+  const int32_t partitions = options_.offsets_topic_partitions;
+  auto existing = topics_->Get(cluster::kConsumerOffsetsTopic);
+  if (!existing) {
+    // Offsets are kept until their group is deleted, not by age or size.
+    auto created = topics_->Create(cluster::kConsumerOffsetsTopic, partitions, 1,
+                                   {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}, false);
+    if (!created.ok()) return created.status();
+    existing = *created;
+  } else if (existing->partitions() != partitions) {
+    logging::Warn("groups",
+                  "{} has {} partitions; offsets.topic.num.partitions={} is ignored (groups are "
+                  "placed by the partition count they were created with)",
+                  cluster::kConsumerOffsetsTopic, existing->partitions(), partitions);
+  }
+  for (int32_t p = 0; p < existing->partitions(); ++p) {
+    auto shard = std::make_unique<Shard>(options_.limits);
+    shard->id = p;
+    auto partition = topics_->GetPartition(cluster::kConsumerOffsetsTopic, p);
+    if (partition.ok()) {
+      shard->partition = *partition;
+      shard->unavailable = Replay(shard.get());
+    } else {
+      shard->unavailable = partition.status();
+    }
+    if (!shard->unavailable.ok()) {
+      shard->partition = nullptr;
+      logging::Error("groups", "the groups of {}-{} are unavailable: {}",
+                     cluster::kConsumerOffsetsTopic, p, shard->unavailable.message());
+    }
+    shards_.push_back(std::move(shard));
+  }
+  timer_ = std::make_unique<asio::steady_timer>(*io_);
+  ScheduleExpiry();
+  return absl::OkStatus();
+}
+
+void GroupCoordinator::Stop() {
+  stopped_ = true;
+  // The pending timer fires within one interval and, seeing stopped_, does not rearm.
+  absl::MutexLock lock(&timer_mu_);
+  timer_mu_.Await(absl::Condition(
+      +[](bool* pending) { return !*pending; }, &timer_pending_));
+}
+
+absl::Status GroupCoordinator::Replay(Shard* shard) {
+  cluster::Partition& partition = *shard->partition;
+  int64_t offset = partition.log_start_offset().value();
+  const int64_t end = partition.high_watermark().value();
+  const int64_t now = base::WallClockMs();
+  absl::MutexLock lock(&shard->mu);
+  size_t records = 0;
+  while (offset < end) {
+    cluster::FetchResult read = partition.Fetch(Offset(offset), kReplayReadBytes);
+    if (!read.status.ok()) return read.status;
+    std::string_view rest = read.batches;
+    if (rest.empty()) break;
+    while (!rest.empty()) {
+      auto header = format::ParseBatchHeader(rest, partition.max_batch_bytes());
+      if (!header.ok()) return header.status();
+      std::string_view batch = rest.substr(0, header->size_bytes());
+      rest.remove_prefix(header->size_bytes());
+      format::RecordReader reader(batch, *header);
+      format::RecordView r;
+      while (reader.Next(&r)) {
+        if (header->base_offset + r.offset_delta < offset) continue;
+        if (!r.key) continue;
+        groups::GroupLogRecord record{std::string(*r.key), std::nullopt};
+        if (r.value) record.value = std::string(*r.value);
+        if (auto s = shard->store.Apply(record, now); !s.ok()) {
+          return absl::DataLossError(fmt::format(
+              "{}-{} at offset {}: {}", cluster::kConsumerOffsetsTopic, shard->partition->id(),
+              header->base_offset + r.offset_delta, s.message()));
+        }
+        ++records;
+      }
+      if (!reader.status().ok()) return reader.status();
+    }
+    offset = read.next_offset.value();
+  }
+  if (records > 0) {
+    logging::Debug("groups", "{}-{}: replayed {} records", cluster::kConsumerOffsetsTopic,
+                   shard->partition->id(), records);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::string& group_id) {
+  if (auto s = groups::ValidateGroupId(group_id); !s.ok()) return s;
+  if (shards_.empty()) {
+    return ApiError(v1::COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running");
+  }
+  Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
+                             group_id, static_cast<int32_t>(shards_.size())))]
+                     .get();
+  if (!shard->unavailable.ok()) {
+    return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
+                    fmt::format("{}-{} is unavailable: {}", cluster::kConsumerOffsetsTopic,
+                                shard->id, shard->unavailable.message()));
+  }
+  if (shard->failed.load()) {
+    return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
+                    fmt::format("{}-{} failed to write; restart the "
+                                "broker to recover it",
+                                cluster::kConsumerOffsetsTopic, shard->id));
+  }
+  return shard;
+}
+
+groups::TopicCatalog GroupCoordinator::Catalog() const {
+  groups::TopicCatalog catalog;
+  for (const auto& t : topics_->List()) catalog[t.name()] = t.partitions();
+  return catalog;
+}
+
+void GroupCoordinator::Append(Shard* shard, const std::vector<groups::GroupLogRecord>& records,
+                              std::function<void(absl::Status)> done) {
+  if (records.empty()) {
+    done(absl::OkStatus());
+    return;
+  }
+  // Batches within the log's limit, handed over together: validated and written as one.
+  const size_t limit = shard->partition->max_batch_bytes();
+  const int64_t now = base::WallClockMs();
+  std::vector<std::string> batches;
+  format::BatchBuilder builder;
+  for (const auto& r : records) {
+    const size_t size = r.key.size() + (r.value ? r.value->size() : 0) + 32;
+    if (!builder.empty() && builder.size_bytes() + size > limit) batches.push_back(builder.Build());
+    builder.Append(now, std::string_view(r.key),
+                   r.value ? std::optional<std::string_view>(*r.value) : std::nullopt);
+  }
+  batches.push_back(builder.Build());
+  const std::vector<std::string_view> chunks(batches.begin(), batches.end());
+  shard->partition->Produce(
+      chunks, cluster::Acks::kAll, [shard, done = std::move(done)](cluster::ProduceResult result) {
+        if (!result.status.ok()) {
+          if (!shard->failed.exchange(true)) {
+            logging::Error("groups", "{}-{}: append failed, its groups are unavailable: {}",
+                           cluster::kConsumerOffsetsTopic, shard->partition->id(),
+                           result.status.message());
+          }
+          done(ApiError(v1::COORDINATOR_NOT_AVAILABLE, fmt::format("{}", result.status.message())));
+          return;
+        }
+        done(absl::OkStatus());
+      });
+}
+
+void GroupCoordinator::Heartbeat(const v1::GroupHeartbeatRequest& request,
+                                 v1::GroupHeartbeatResponse* response, Done done) {
+  auto shard = ShardFor(request.group_id());
+  if (!shard.ok()) {
+    SetError(shard.status(), response->mutable_error());
+    done();
+    return;
+  }
+  groups::HeartbeatRequest req;
+  req.group_id = request.group_id();
+  req.member_id = request.member_id();
+  req.member_epoch = request.member_epoch();
+  req.instance_id = request.instance_id();
+  req.client_id = request.client_id();
+  req.rebalance_timeout_ms = request.rebalance_timeout_ms();
+  req.subscribed_topics.assign(request.subscribed_topics().begin(),
+                               request.subscribed_topics().end());
+  req.subscribed_regex = request.subscribed_regex();
+  req.owned = groups::FromProto(request.owned());
+  const groups::TopicCatalog catalog = Catalog();
+  absl::MutexLock lock(&(*shard)->mu);
+  std::vector<groups::GroupLogRecord> records;
+  auto result = (*shard)->store.Heartbeat(req, catalog, base::WallClockMs(), NewMemberId, &records);
+  if (!result.ok()) {
+    SetError(result.status(), response->mutable_error());
+    // A rejected heartbeat may still have changed something (a stale incarnation removed).
+    Append(*shard, records, [done](absl::Status) { done(); });
+    return;
+  }
+  response->set_member_id(result->member_id);
+  response->set_member_epoch(result->member_epoch);
+  response->set_heartbeat_interval_ms(result->heartbeat_interval_ms);
+  groups::ToProto(result->assignment, response->mutable_assignment());
+  Append(*shard, records, [response, done](absl::Status s) {
+    if (!s.ok()) SetError(s, response->mutable_error());
+    done();
+  });
+}
+
+void GroupCoordinator::CommitOffsets(const v1::CommitOffsetsRequest& request,
+                                     v1::CommitOffsetsResponse* response, Done done) {
+  auto shard = ShardFor(request.group_id());
+  if (!shard.ok()) {
+    SetError(shard.status(), response->mutable_error());
+    done();
+    return;
+  }
+  std::vector<groups::OffsetCommit> commits;
+  for (const auto& t : request.topics()) {
+    for (const auto& p : t.partitions()) {
+      commits.push_back({{t.topic(), p.partition()}, p.offset(), p.metadata()});
+    }
+  }
+  const groups::TopicCatalog catalog = Catalog();
+  absl::MutexLock lock(&(*shard)->mu);
+  std::vector<groups::GroupLogRecord> records;
+  std::vector<absl::Status> results;
+  absl::Status s =
+      (*shard)->store.CommitOffsets(request.group_id(), request.member_id(), request.member_epoch(),
+                                    commits, catalog, base::WallClockMs(), &results, &records);
+  if (!s.ok()) {
+    SetError(s, response->mutable_error());
+    done();
+    return;
+  }
+  for (size_t i = 0; i < commits.size(); ++i) {
+    auto* entry = response->add_partitions();
+    entry->set_topic(commits[i].partition.topic);
+    entry->set_partition(commits[i].partition.partition);
+    SetError(results[i], entry->mutable_error());
+  }
+  Append(*shard, records, [response, done](absl::Status s) {
+    if (!s.ok()) {
+      SetError(s, response->mutable_error());
+      for (auto& p : *response->mutable_partitions()) {
+        if (p.error().code() == v1::NONE) SetError(s, p.mutable_error());
+      }
+    }
+    done();
+  });
+}
+
+void GroupCoordinator::FetchOffsets(const v1::FetchOffsetsRequest& request,
+                                    v1::FetchOffsetsResponse* response) {
+  auto shard = ShardFor(request.group_id());
+  if (!shard.ok()) {
+    SetError(shard.status(), response->mutable_error());
+    return;
+  }
+  const groups::PartitionSet wanted = groups::FromProto(request.partitions());
+  absl::MutexLock lock(&(*shard)->mu);
+  for (const auto& [tp, offset] : (*shard)->store.FetchOffsets(request.group_id(), wanted)) {
+    auto* entry = response->add_offsets();
+    entry->set_topic(tp.topic);
+    entry->set_partition(tp.partition);
+    entry->set_offset(offset.offset);
+    entry->set_metadata(offset.metadata);
+    entry->set_commit_time_ms(offset.commit_time_ms);
+  }
+}
+
+void GroupCoordinator::ListGroups(v1::ListGroupsResponse* response) {
+  for (const auto& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    for (const auto& [id, d] : shard->store.ListGroups()) {
+      auto* g = response->add_groups();
+      g->set_group_id(id);
+      g->set_state(d.state);
+      g->set_members(static_cast<int32_t>(d.members.size()));
+    }
+  }
+}
+
+std::vector<GroupMetrics> GroupCoordinator::Metrics() {
+  v1::ListGroupsResponse listed;
+  ListGroups(&listed);
+  std::vector<GroupMetrics> out;
+  for (const auto& g : listed.groups()) {
+    v1::DescribeGroupRequest request;
+    request.set_group_id(g.group_id());
+    v1::DescribeGroupResponse described;
+    DescribeGroup(request, &described);
+    if (described.error().code() != v1::NONE) continue;
+    GroupMetrics m{g.group_id(), described.members_size(), {}};
+    for (const auto& p : described.partitions()) m.lag_by_topic[p.topic()] += p.lag();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
+                                     v1::DescribeGroupResponse* response) {
+  auto shard = ShardFor(request.group_id());
+  if (!shard.ok()) {
+    SetError(shard.status(), response->mutable_error());
+    return;
+  }
+  absl::StatusOr<groups::GroupDescription> described;
+  {
+    absl::MutexLock lock(&(*shard)->mu);
+    described = (*shard)->store.Describe(request.group_id());
+  }
+  if (!described.ok()) {
+    SetError(described.status(), response->mutable_error());
+    return;
+  }
+  response->set_group_id(described->group_id);
+  response->set_state(described->state);
+  response->set_group_epoch(described->group_epoch);
+  response->set_assignor(described->assignor);
+  // Lag rows: every partition with a committed offset or an owner.
+  std::map<groups::TopicPartition, std::string> owners;
+  for (const auto& m : described->members) {
+    auto* md = response->add_members();
+    md->set_member_id(m.member_id);
+    md->set_instance_id(m.instance_id);
+    md->set_client_id(m.client_id);
+    md->set_member_epoch(m.member_epoch);
+    for (const auto& t : m.subscribed_topics) md->add_subscribed_topics(t);
+    md->set_subscribed_regex(m.subscribed_regex);
+    groups::ToProto(m.assigned, md->mutable_assignment());
+    groups::ToProto(m.pending, md->mutable_pending());
+    for (const auto& tp : m.assigned) owners[tp] = m.member_id;
+  }
+  std::set<groups::TopicPartition> rows;
+  for (const auto& [tp, offset] : described->offsets) rows.insert(tp);
+  for (const auto& [tp, owner] : owners) rows.insert(tp);
+  int64_t total = 0;
+  for (const auto& tp : rows) {
+    auto* row = response->add_partitions();
+    row->set_topic(tp.topic);
+    row->set_partition(tp.partition);
+    auto committed = described->offsets.find(tp);
+    row->set_committed_offset(committed != described->offsets.end() ? committed->second.offset
+                                                                    : -1);
+    if (auto owner = owners.find(tp); owner != owners.end()) row->set_member_id(owner->second);
+    auto partition = topics_->GetPartition(tp.topic, tp.partition);
+    if (!partition.ok()) {
+      row->set_log_end_offset(-1);
+      row->set_log_start_offset(-1);
+      row->set_lag(0);
+      continue;
+    }
+    const int64_t end = (*partition)->high_watermark().value();
+    const int64_t start = (*partition)->log_start_offset().value();
+    row->set_log_end_offset(end);
+    row->set_log_start_offset(start);
+    const int64_t from = row->committed_offset() >= 0 ? row->committed_offset() : start;
+    row->set_lag(std::max<int64_t>(0, end - std::max(from, start)));
+    total += row->lag();
+  }
+  response->set_total_lag(total);
+}
+
+void GroupCoordinator::DeleteGroup(const v1::DeleteGroupRequest& request,
+                                   v1::DeleteGroupResponse* response, Done done) {
+  auto shard = ShardFor(request.group_id());
+  if (!shard.ok()) {
+    SetError(shard.status(), response->mutable_error());
+    done();
+    return;
+  }
+  absl::MutexLock lock(&(*shard)->mu);
+  std::vector<groups::GroupLogRecord> records;
+  if (auto s = (*shard)->store.DeleteGroup(request.group_id(), &records); !s.ok()) {
+    SetError(s, response->mutable_error());
+    done();
+    return;
+  }
+  Append(*shard, records, [response, done](absl::Status s) {
+    SetError(s, response->mutable_error());
+    done();
+  });
+}
+
+void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
+                                    v1::ResetOffsetsResponse* response, Done done) {
+  auto fail = [&](const absl::Status& s) {
+    SetError(s, response->mutable_error());
+    done();
+  };
+  auto shard = ShardFor(request.group_id());
+  if (!shard.ok()) return fail(shard.status());
+  if (request.target_case() == v1::ResetOffsetsRequest::TARGET_NOT_SET) {
+    return fail(ApiError(v1::INVALID_REQUEST,
+                         "say where to reset to (earliest, latest, offset, "
+                         "timestamp or shift)"));
+  }
+  auto topic = topics_->Get(request.topic());
+  if (!topic) {
+    return fail(
+        ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", request.topic())));
+  }
+  std::vector<int32_t> partitions(request.partitions().begin(), request.partitions().end());
+  if (partitions.empty()) {
+    for (int32_t p = 0; p < topic->partitions(); ++p) partitions.push_back(p);
+  }
+  groups::PartitionSet wanted;
+  for (int32_t p : partitions) wanted.insert({request.topic(), p});
+  std::map<groups::TopicPartition, groups::CommittedOffset> current;
+  {
+    absl::MutexLock lock(&(*shard)->mu);
+    current = (*shard)->store.FetchOffsets(request.group_id(), wanted);
+  }
+  std::map<groups::TopicPartition, int64_t> targets;
+  for (int32_t p : partitions) {
+    auto partition = topics_->GetPartition(request.topic(), p);
+    if (!partition.ok()) return fail(partition.status());
+    const int64_t start = (*partition)->log_start_offset().value();
+    const int64_t end = (*partition)->high_watermark().value();
+    const int64_t previous = current[{request.topic(), p}].offset;
+    int64_t next = 0;
+    switch (request.target_case()) {
+      case v1::ResetOffsetsRequest::kToEarliest:
+        next = start;
+        break;
+      case v1::ResetOffsetsRequest::kToLatest:
+        next = end;
+        break;
+      case v1::ResetOffsetsRequest::kToOffset:
+        if (request.to_offset() < 0) {
+          return fail(ApiError(v1::INVALID_OFFSET,
+                               fmt::format("cannot reset to offset {}", request.to_offset())));
+        }
+        next = request.to_offset();
+        break;
+      case v1::ResetOffsetsRequest::kToTimestampMs: {
+        auto found = (*partition)->FindOffsetByTimestamp(request.to_timestamp_ms());
+        if (!found.ok()) return fail(found.status());
+        next = *found ? std::min((*found)->value(), end) : end;
+        break;
+      }
+      case v1::ResetOffsetsRequest::kShiftBy:
+        next = (previous >= 0 ? previous : start) + request.shift_by();
+        break;
+      default:
+        break;
+    }
+    // Like Kafka's tool: out-of-range targets land on the nearest valid offset.
+    next = std::clamp(next, start, end);
+    targets[{request.topic(), p}] = next;
+    auto* row = response->add_partitions();
+    row->set_partition(p);
+    row->set_previous_offset(previous);
+    row->set_new_offset(next);
+  }
+  absl::MutexLock lock(&(*shard)->mu);
+  if (!request.execute()) {
+    // A dry run still tells whether executing would be refused.
+    auto described = (*shard)->store.Describe(request.group_id());
+    if (described.ok() && !described->members.empty()) {
+      response->clear_partitions();
+      return fail(ApiError(v1::GROUP_NOT_EMPTY,
+                           fmt::format("group '{}' has {} active members; stop "
+                                       "them before resetting its offsets",
+                                       request.group_id(), described->members.size())));
+    }
+    done();
+    return;
+  }
+  std::vector<groups::GroupLogRecord> records;
+  if (auto s =
+          (*shard)->store.ResetOffsets(request.group_id(), targets, base::WallClockMs(), &records);
+      !s.ok()) {
+    response->clear_partitions();
+    return fail(s);
+  }
+  Append(*shard, records, [response, done](absl::Status s) {
+    SetError(s, response->mutable_error());
+    done();
+  });
+}
+
+void GroupCoordinator::ScheduleExpiry() {
+  {
+    absl::MutexLock lock(&timer_mu_);
+    timer_pending_ = true;
+  }
+  timer_->expires_after(kExpiryInterval);
+  timer_->async_wait([this](const std::error_code& ec) {
+    if (!ec && !stopped_.load()) {
+      ExpireSessions();
+      if (!stopped_.load()) {
+        ScheduleExpiry();
+        return;
+      }
+    }
+    absl::MutexLock lock(&timer_mu_);
+    timer_pending_ = false;
+  });
+}
+
+void GroupCoordinator::ExpireSessions() {
+  const int64_t now = base::WallClockMs();
+  for (const auto& shard : shards_) {
+    if (shard->failed.load() || !shard->unavailable.ok()) continue;
+    absl::MutexLock lock(&shard->mu);
+    std::vector<groups::GroupLogRecord> records;
+    shard->store.ExpireSessions([this] { return Catalog(); }, now, &records);
+    Append(shard.get(), records, [](absl::Status) {});
+  }
+}
+
+}  // namespace rill::coordinator

@@ -1,0 +1,111 @@
+// GroupCoordinator: serves consumer groups from the internal topic __consumer_offsets.
+//
+// A group lives in partition GroupPartitionFor(group) of that topic; each partition has one
+// groups::GroupStore (the rules) rebuilt at start by replaying the partition's log. A request
+// that changes anything appends the store's records to the partition (acks=all) and is answered
+// once they are durable, so nothing acknowledged lives only in memory. Appends of one partition
+// happen under its lock, in the order the store made the changes.
+//
+// A partition whose append failed (disk error) answers COORDINATOR_NOT_AVAILABLE from then on:
+// its in-memory state may be ahead of its log, and only a restart (replay) reconciles them.
+//
+// Thread-safety: all methods are thread-safe. Completion callbacks may run on the flusher's
+// threads.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "asio.hpp"
+#include "cluster/topic_registry.h"
+#include "groups/group_store.h"
+#include "rill/v1/group.pb.h"
+
+namespace rill::coordinator {
+
+struct CoordinatorOptions {
+  groups::GroupLimits limits;
+  // offsets.topic.num.partitions: used when __consumer_offsets is created.
+  int32_t offsets_topic_partitions = 16;
+};
+
+// One consumer group as the metrics show it.
+struct GroupMetrics {
+  std::string group;
+  int32_t members = 0;
+  // Records between the committed offset and the log end, summed per topic.
+  std::map<std::string, int64_t> lag_by_topic;
+};
+
+class GroupCoordinator {
+ public:
+  // `topics` and `io` (which runs the session timer) outlive the coordinator.
+  GroupCoordinator(CoordinatorOptions options, cluster::TopicRegistry* topics,
+                   asio::io_context* io);
+  ~GroupCoordinator();
+
+  // Creates __consumer_offsets if needed, replays it, and starts the session timer.
+  absl::Status Start();
+  // Stops the session timer (waiting up to one timer interval). Idempotent. The io_context
+  // must still be running.
+  void Stop();
+
+  using Done = std::function<void()>;
+  // Each fills `response` (errors included) and then calls `done` exactly once.
+  void Heartbeat(const v1::GroupHeartbeatRequest& request, v1::GroupHeartbeatResponse* response,
+                 Done done);
+  void CommitOffsets(const v1::CommitOffsetsRequest& request, v1::CommitOffsetsResponse* response,
+                     Done done);
+  void DeleteGroup(const v1::DeleteGroupRequest& request, v1::DeleteGroupResponse* response,
+                   Done done);
+  void ResetOffsets(const v1::ResetOffsetsRequest& request, v1::ResetOffsetsResponse* response,
+                    Done done);
+  // Read-only: answered at once.
+  void FetchOffsets(const v1::FetchOffsetsRequest& request, v1::FetchOffsetsResponse* response);
+  void ListGroups(v1::ListGroupsResponse* response);
+  // Members and lag of every group, for /metrics.
+  std::vector<GroupMetrics> Metrics();
+  void DescribeGroup(const v1::DescribeGroupRequest& request, v1::DescribeGroupResponse* response);
+
+ private:
+  struct Shard {
+    explicit Shard(groups::GroupLimits limits) : store(std::move(limits)) {}
+    absl::Mutex mu;
+    groups::GroupStore store ABSL_GUARDED_BY(mu);
+    int32_t id = 0;
+    // Null when the partition is offline or could not be replayed: `unavailable` says why, and
+    // the shard's groups get COORDINATOR_NOT_AVAILABLE while the other shards serve.
+    std::shared_ptr<cluster::Partition> partition;
+    absl::Status unavailable;
+    // Set once an append failed; read without the lock by the append callbacks.
+    std::atomic<bool> failed{false};
+  };
+
+  // The shard of a group, or an error status for a bad id or an unavailable shard.
+  absl::StatusOr<Shard*> ShardFor(const std::string& group_id);
+  absl::Status Replay(Shard* shard);
+  // Appends `records` (if any) and calls `done` with the outcome once durable.
+  void Append(Shard* shard, const std::vector<groups::GroupLogRecord>& records,
+              std::function<void(absl::Status)> done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
+  groups::TopicCatalog Catalog() const;
+  void ScheduleExpiry();
+  void ExpireSessions();
+
+  const CoordinatorOptions options_;
+  cluster::TopicRegistry* const topics_;
+  asio::io_context* const io_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<asio::steady_timer> timer_;
+  std::atomic<bool> stopped_{false};
+  // Set while a timer wait is armed or its handler runs, so Stop can wait for it.
+  absl::Mutex timer_mu_;
+  bool timer_pending_ ABSL_GUARDED_BY(timer_mu_) = false;
+};
+
+}  // namespace rill::coordinator

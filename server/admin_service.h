@@ -1,0 +1,33 @@
+// The topic administration API (proto/rill/v1/admin.proto), called by the RpcDispatcher.
+#pragma once
+
+#include "rill/v1/admin.pb.h"
+#include "server/rpc_dispatcher.h"
+#include "server/server_context.h"
+
+namespace rill::server {
+
+class AdminService {
+ public:
+  explicit AdminService(ServerContext* context) : context_(context) {}
+
+  // Routes the rill.v1.Admin methods to this service.
+  void Register(RpcDispatcher* dispatcher);
+
+  void CreateTopics(const v1::CreateTopicsRequest& request, v1::CreateTopicsResponse* response);
+  void DeleteTopics(const v1::DeleteTopicsRequest& request, v1::DeleteTopicsResponse* response);
+  void ListTopics(const v1::ListTopicsRequest& request, v1::ListTopicsResponse* response);
+  void DescribeTopics(const v1::DescribeTopicsRequest& request,
+                      v1::DescribeTopicsResponse* response);
+  void CreatePartitions(const v1::CreatePartitionsRequest& request,
+                        v1::CreatePartitionsResponse* response);
+  void DescribeConfigs(const v1::DescribeConfigsRequest& request,
+                       v1::DescribeConfigsResponse* response);
+  void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response);
+  void DeleteRecords(const v1::DeleteRecordsRequest& request, v1::DeleteRecordsResponse* response);
+
+ private:
+  ServerContext* const context_;
+};
+
+}  // namespace rill::server

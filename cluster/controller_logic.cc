@@ -1,0 +1,266 @@
+#include "cluster/controller_logic.h"
+
+#include <set>
+
+#include "api/error.h"
+#include "cluster/placement.h"
+#include "cluster/topic_names.h"
+#include "fmt/format.h"
+
+namespace rill::cluster {
+namespace {
+
+using api::ApiError;
+
+constexpr size_t kIncarnationIdBytes = 16;
+constexpr int kEndpointsMax = 16;
+
+v1::MetadataRecord NewRecord() {
+  v1::MetadataRecord record;
+  record.set_version(kMetadataRecordVersion);
+  return record;
+}
+
+v1::MetadataRecord FencingRecord(const BrokerInfo& broker, bool fenced) {
+  v1::MetadataRecord record = NewRecord();
+  auto* r = record.mutable_broker_fencing();
+  r->set_node_id(broker.id.value());
+  r->set_broker_epoch(broker.epoch);
+  r->set_fenced(fenced);
+  return record;
+}
+
+v1::MetadataRecord PartitionRecord(TopicId topic, int32_t partition,
+                                   const std::vector<NodeId>& replicas) {
+  v1::MetadataRecord record = NewRecord();
+  auto* r = record.mutable_partition();
+  r->set_topic_id(topic.ToBytes());
+  r->set_partition(partition);
+  for (NodeId replica : replicas) r->add_replicas(replica.value());
+  r->set_leader(replicas.front().value());
+  r->set_leader_epoch(0);
+  return record;
+}
+
+absl::Status CheckEndpoints(const std::vector<Endpoint>& endpoints) {
+  if (endpoints.empty() || endpoints.size() > kEndpointsMax) {
+    return ApiError(v1::INVALID_REQUEST, fmt::format("a broker registers 1 to {} endpoints, not {}",
+                                                     kEndpointsMax, endpoints.size()));
+  }
+  std::set<std::string> names;
+  for (const Endpoint& e : endpoints) {
+    if (e.name.empty() || e.host.empty() || e.port < 1 || e.port > 65535) {
+      return ApiError(v1::INVALID_REQUEST,
+                      fmt::format("endpoint '{}' {}:{} needs a name, a host and a port "
+                                  "1-65535",
+                                  e.name, e.host, e.port));
+    }
+    if (!names.insert(e.name).second) {
+      return ApiError(v1::INVALID_REQUEST, fmt::format("endpoint '{}' given twice", e.name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UnknownTopic(const std::string& name) {
+  return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+}
+
+}  // namespace
+
+ControllerLogic::ControllerLogic(std::string cluster_id, ControllerLimits limits)
+    : cluster_id_(std::move(cluster_id)), limits_(std::move(limits)) {}
+
+void ControllerLogic::BecomeLeader(const MetadataImage& image, int64_t now_ms) {
+  last_heartbeat_ms_.clear();
+  for (const auto& [id, broker] : image.brokers()) last_heartbeat_ms_[id] = now_ms;
+}
+
+bool ControllerLogic::SessionAlive(NodeId node, int64_t now_ms) const {
+  auto it = last_heartbeat_ms_.find(node);
+  return it != last_heartbeat_ms_.end() && now_ms - it->second < limits_.session_timeout_ms;
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::RegisterBroker(
+    const MetadataImage& image, const BrokerRegistration& request, int64_t now_ms) {
+  if (request.cluster_id != cluster_id_) {
+    return ApiError(v1::INCONSISTENT_CLUSTER_ID,
+                    fmt::format("broker {} belongs to cluster '{}', not to this cluster '{}'",
+                                request.node, request.cluster_id, cluster_id_));
+  }
+  if (request.node <= kNoNode) {
+    return ApiError(v1::INVALID_REQUEST, fmt::format("node id {} is not positive", request.node));
+  }
+  if (request.incarnation_id.size() != kIncarnationIdBytes) {
+    return ApiError(v1::INVALID_REQUEST, "the incarnation id is not 16 bytes");
+  }
+  if (auto s = CheckEndpoints(request.endpoints); !s.ok()) return s;
+  if (const BrokerInfo* existing = image.Broker(request.node)) {
+    if (existing->incarnation_id == request.incarnation_id) {
+      last_heartbeat_ms_[request.node] = now_ms;
+      return std::vector<v1::MetadataRecord>();
+    }
+    if (!existing->fenced && SessionAlive(request.node, now_ms)) {
+      return ApiError(v1::DUPLICATE_BROKER_REGISTRATION,
+                      fmt::format("node id {} is held by another running broker (at {}); "
+                                  "give each broker its own node.id",
+                                  request.node,
+                                  existing->endpoints.empty()
+                                      ? std::string("?")
+                                      : fmt::format("{}:{}", existing->endpoints[0].host,
+                                                    existing->endpoints[0].port)));
+    }
+  }
+  v1::MetadataRecord record = NewRecord();
+  auto* r = record.mutable_register_broker();
+  r->set_node_id(request.node.value());
+  r->set_incarnation_id(request.incarnation_id);
+  r->set_rack(request.rack);
+  r->set_broker_epoch(image.max_broker_epoch() + 1);
+  for (const Endpoint& e : request.endpoints) {
+    auto* endpoint = r->add_endpoints();
+    endpoint->set_name(e.name);
+    endpoint->set_host(e.host);
+    endpoint->set_port(e.port);
+  }
+  last_heartbeat_ms_[request.node] = now_ms;
+  return std::vector<v1::MetadataRecord>{std::move(record)};
+}
+
+absl::Status ControllerLogic::CheckBrokerEpoch(const MetadataImage& image, NodeId node,
+                                               int64_t broker_epoch) const {
+  const BrokerInfo* broker = image.Broker(node);
+  if (broker == nullptr) {
+    return ApiError(v1::BROKER_NOT_REGISTERED, fmt::format("broker {} is not registered", node));
+  }
+  if (broker->epoch != broker_epoch) {
+    return ApiError(v1::STALE_BROKER_EPOCH,
+                    fmt::format("broker {} has epoch {}, not {}: register again", node,
+                                broker->epoch, broker_epoch));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HeartbeatResult> ControllerLogic::Heartbeat(const MetadataImage& image, NodeId node,
+                                                           int64_t broker_epoch,
+                                                           Offset applied_offset, int64_t now_ms) {
+  if (auto s = CheckBrokerEpoch(image, node, broker_epoch); !s.ok()) return s;
+  last_heartbeat_ms_[node] = now_ms;
+  const BrokerInfo& broker = *image.Broker(node);
+  HeartbeatResult result;
+  result.fenced = broker.fenced;
+  // A broker serves only once it knows the cluster at least as of its own registration.
+  if (broker.fenced && applied_offset >= broker.registered_at) {
+    result.records.push_back(FencingRecord(broker, false));
+    result.fenced = false;
+  }
+  return result;
+}
+
+std::vector<v1::MetadataRecord> ControllerLogic::ExpireSessions(const MetadataImage& image,
+                                                                int64_t now_ms) const {
+  std::vector<v1::MetadataRecord> out;
+  for (const auto& [id, broker] : image.brokers()) {
+    if (!broker.fenced && !SessionAlive(id, now_ms)) out.push_back(FencingRecord(broker, true));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CreateTopic(
+    const MetadataImage& image, const std::string& name, int32_t partitions,
+    int32_t replication_factor, const TopicConfigs& configs) const {
+  if (auto s = ValidateTopicName(name); !s.ok()) return s;
+  if (partitions < 1 || partitions > limits_.max_partitions_per_topic) {
+    return ApiError(v1::INVALID_PARTITIONS,
+                    fmt::format("partitions must be 1 to {}, got {}",
+                                limits_.max_partitions_per_topic, partitions));
+  }
+  if (image.TopicByName(name) != nullptr) {
+    return ApiError(v1::TOPIC_ALREADY_EXISTS, fmt::format("topic '{}' already exists", name));
+  }
+  if (auto config = ApplyTopicConfigs(limits_.log_defaults, configs); !config.ok()) {
+    return config.status();
+  }
+  auto placed = PlaceReplicas(image, image.LiveBrokers(), partitions, replication_factor);
+  if (!placed.ok()) return placed.status();
+  TopicId id = TopicId::Random();
+  while (image.Topic(id) != nullptr) id = TopicId::Random();
+  std::vector<v1::MetadataRecord> out;
+  v1::MetadataRecord topic = NewRecord();
+  auto* t = topic.mutable_topic();
+  t->set_name(name);
+  t->set_topic_id(id.ToBytes());
+  t->set_replication_factor(replication_factor);
+  t->mutable_configs()->insert(configs.begin(), configs.end());
+  out.push_back(std::move(topic));
+  for (int32_t p = 0; p < partitions; ++p) {
+    out.push_back(PartitionRecord(id, p, (*placed)[static_cast<size_t>(p)]));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::DeleteTopic(
+    const MetadataImage& image, const std::string& name) const {
+  const TopicInfo* topic = image.TopicByName(name);
+  if (topic == nullptr) return UnknownTopic(name);
+  v1::MetadataRecord record = NewRecord();
+  record.mutable_remove_topic()->set_topic_id(topic->id.ToBytes());
+  return std::vector<v1::MetadataRecord>{std::move(record)};
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CreatePartitions(
+    const MetadataImage& image, const std::string& name, int32_t total) const {
+  const TopicInfo* topic = image.TopicByName(name);
+  if (topic == nullptr) return UnknownTopic(name);
+  const auto current = static_cast<int32_t>(topic->partitions.size());
+  if (total <= current || total > limits_.max_partitions_per_topic) {
+    return ApiError(v1::INVALID_PARTITIONS,
+                    fmt::format("topic '{}' has {} partitions; the new total must be more than "
+                                "that and at most {}, got {}",
+                                name, current, limits_.max_partitions_per_topic, total));
+  }
+  auto placed =
+      PlaceReplicas(image, image.LiveBrokers(), total - current, topic->replication_factor);
+  if (!placed.ok()) return placed.status();
+  std::vector<v1::MetadataRecord> out;
+  for (int32_t p = current; p < total; ++p) {
+    out.push_back(PartitionRecord(topic->id, p, (*placed)[static_cast<size_t>(p - current)]));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::AlterConfigs(
+    const MetadataImage& image, const std::string& name, const TopicConfigs& set,
+    const std::vector<std::string>& remove) const {
+  const TopicInfo* topic = image.TopicByName(name);
+  if (topic == nullptr) return UnknownTopic(name);
+  TopicConfigs configs = topic->configs;
+  for (const auto& key : remove) configs.erase(key);
+  for (const auto& [key, value] : set) configs[key] = value;
+  if (auto config = ApplyTopicConfigs(limits_.log_defaults, configs); !config.ok()) {
+    return config.status();
+  }
+  v1::MetadataRecord record = NewRecord();
+  auto* r = record.mutable_topic_configs();
+  r->set_topic_id(topic->id.ToBytes());
+  r->mutable_configs()->insert(configs.begin(), configs.end());
+  return std::vector<v1::MetadataRecord>{std::move(record)};
+}
+
+absl::StatusOr<ProducerIdBlock> ControllerLogic::AllocateProducerIds(const MetadataImage& image,
+                                                                     NodeId node,
+                                                                     int64_t broker_epoch) const {
+  if (auto s = CheckBrokerEpoch(image, node, broker_epoch); !s.ok()) return s;
+  ProducerIdBlock block;
+  block.first = image.next_producer_id();
+  block.count = limits_.producer_id_block_size;
+  v1::MetadataRecord record = NewRecord();
+  auto* r = record.mutable_producer_ids();
+  r->set_node_id(node.value());
+  r->set_broker_epoch(broker_epoch);
+  r->set_next_producer_id(block.first + block.count);
+  block.records.push_back(std::move(record));
+  return block;
+}
+
+}  // namespace rill::cluster

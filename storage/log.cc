@@ -347,10 +347,12 @@ void Log::Flush() {
   std::vector<std::shared_ptr<Segment>> sealed;
   std::shared_ptr<Segment> active;
   bool sync_dir;
+  uint64_t truncations;
   {
     absl::MutexLock lock(&mu_);
     if (closed_ || !failed_.ok()) return;
     target = next_offset_;
+    truncations = truncations_;
     sealed.swap(unsynced_sealed_);
     sync_dir = std::exchange(dir_dirty_, false);
     active = segments_.back();
@@ -367,7 +369,10 @@ void Log::Flush() {
   std::vector<Pending> done;
   {
     absl::MutexLock lock(&mu_);
-    if (status.ok()) {
+    if (status.ok() && truncations != truncations_) {
+      // Truncated meanwhile: this sync may have missed what was written since; the next one
+      // (already requested by those appends) covers it.
+    } else if (status.ok()) {
       durable_offset_ = std::max(durable_offset_, std::min(target, next_offset_));
       done = TakePending(target);
     } else {
@@ -515,6 +520,7 @@ absl::Status Log::TruncateTo(Offset offset) {
     } else {
       next_offset_ = target;
       durable_offset_ = std::min(durable_offset_, target);
+      ++truncations_;
 
       // Appends above the new end will never become durable: they no longer exist.
       while (!pending_.empty() && pending_.back().end_offset > target) {
@@ -525,6 +531,50 @@ absl::Status Log::TruncateTo(Offset offset) {
   }
   for (Pending& p : removed) {
     p.callback(status.ok() ? absl::AbortedError("append was removed by a truncation") : status);
+  }
+  return status;
+}
+
+absl::Status Log::ResetTo(Offset start) {
+  std::vector<Pending> removed;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto s = CheckUsable(); !s.ok()) return s;
+    if (start.value() < 0) {
+      return absl::InvalidArgumentError(fmt::format("cannot reset log {} to {}", dir_, start));
+    }
+    status = WriteStartOffset(start.value());
+    // Newest first, as TruncateTo does; what a crash leaves is ended by the start offset.
+    while (status.ok() && !segments_.empty()) {
+      std::shared_ptr<Segment> victim = segments_.back();
+      status = victim->DeleteFiles();
+      if (!status.ok()) break;
+      segments_.pop_back();
+      std::erase(unsynced_sealed_, victim);
+    }
+    if (status.ok()) {
+      auto segment = Segment::Create(fs_, dir_, start.value(), config_);
+      status = segment.status();
+      if (segment.ok()) segments_.push_back(std::move(*segment));
+    }
+    if (status.ok()) status = fs_->SyncDir(dir_);
+    if (status.ok()) {
+      terms_ = TermIndex();
+      status = WriteTermIndex();
+    }
+    if (!status.ok()) {
+      failed_ =
+          absl::DataLossError(fmt::format("log {} failed to reset: {}", dir_, status.message()));
+      status = failed_;
+    } else {
+      start_offset_ = next_offset_ = durable_offset_ = start.value();
+      ++truncations_;
+    }
+    removed = TakePending(std::numeric_limits<int64_t>::max());
+  }
+  for (Pending& p : removed) {
+    p.callback(status.ok() ? absl::AbortedError("append was removed by a reset") : status);
   }
   return status;
 }

@@ -150,6 +150,10 @@ class Log final : public Flushable {
   // Makes `new_start` (<= next_offset) the first readable offset and deletes the segments
   // wholly below it. Durable when it returns.
   absl::Status DeletePrefix(Offset new_start);
+  // Empties the log and makes `start` its start and next offset: a replica installing a
+  // snapshot past its own end. Durable when it returns; pending appends fail. A crash part-way
+  // reopens as an empty log at `start` (the start offset is persisted first).
+  absl::Status ResetTo(Offset start);
   // Deletes the oldest sealed segments that break retention.bytes or retention.ms.
   absl::StatusOr<RetentionResult> EnforceRetention();
 
@@ -224,6 +228,9 @@ class Log final : public Flushable {
   int64_t next_offset_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t durable_offset_ ABSL_GUARDED_BY(mu_) = 0;
   TermIndex terms_ ABSL_GUARDED_BY(mu_);
+  // Bumped by TruncateTo and ResetTo: a sync that began before one covered data that is gone,
+  // so it must not advance the durable offset over what was written since.
+  uint64_t truncations_ ABSL_GUARDED_BY(mu_) = 0;
   // Segments sealed since the last flush, whose files still need a sync, and whether the
   // directory gained or lost entries since then.
   std::vector<std::shared_ptr<Segment>> unsynced_sealed_ ABSL_GUARDED_BY(mu_);

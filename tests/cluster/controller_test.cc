@@ -148,7 +148,7 @@ TEST_CASE(
         v1::INVALID_REQUEST);
 }
 
-TEST_CASE("controller: a broker that misses its session is fenced; it rejoins with a new epoch",
+TEST_CASE("controller: a broker that misses its session is fenced, and rejoins with a new epoch",
           "[cluster]") {
   Harness h;
   h.Join(1);

@@ -1,0 +1,104 @@
+// RaftGroup: runs one raft::RaftNode over a StorageRaftLog: the driver the pure core needs
+// (docs/raft.md, "The core's interface"). For each Ready, in order: install a snapshot, persist
+// the hard state (MetaStore, synced) and append the entries (through the log's flusher, group
+// committed), then, once both are durable, send the messages (rpc::Transport), apply the
+// committed entries and Advance. Only one Ready is in progress at a time; what happens
+// meanwhile gathers in the next.
+//
+// All work of a group runs on its strand of a shared io_context: messages from the transport
+// (gRPC threads), ticks and proposals are posted there, so no gRPC thread ever waits for a disk
+// and many groups share a few threads. Ticks come from the owner's one clock.
+//
+// Thread-safety: all public methods are thread-safe. Close before destroying.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "asio.hpp"
+#include "cluster/storage_raft_log.h"
+#include "raft/raft.h"
+#include "rpc/codec.h"
+#include "rpc/transport.h"
+#include "storage/meta_store.h"
+
+namespace rill::cluster {
+
+struct RaftGroupStatus {
+  raft::Role role = raft::Role::kFollower;
+  raft::Term term;
+  NodeId leader;
+  raft::Index commit;
+  raft::Index last_index;
+};
+
+class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
+ public:
+  // Committed entries, in order, on the group's strand.
+  using Apply = std::function<void(const std::vector<raft::Entry>& committed)>;
+  using ProposeDone = std::function<void(absl::StatusOr<raft::Index>)>;
+
+  // Restores the hard state and snapshot point from `meta` and the log from `log`.
+  static absl::StatusOr<std::shared_ptr<RaftGroup>> Open(rpc::GroupKey key, raft::RaftConfig config,
+                                                         std::shared_ptr<storage::Log> log,
+                                                         storage::MetaStore* meta,
+                                                         rpc::Transport* transport,
+                                                         asio::io_context* io, Apply apply);
+
+  void Tick();
+  // A message from a peer (called by the transport's handler).
+  void Deliver(raft::Message message);
+  // Proposes one batch covering `offsets` offsets; `done` gets its index, or FailedPrecondition
+  // naming the leader on a follower.
+  void Propose(std::string batch, int64_t offsets, ProposeDone done);
+  void Campaign();
+  // Stops taking work and waits for the Ready in progress. Idempotent.
+  void Close();
+
+  RaftGroupStatus status() const;
+  const rpc::GroupKey& key() const { return key_; }
+  const StorageRaftLog& log() const { return *raft_log_; }
+
+ private:
+  RaftGroup(rpc::GroupKey key, std::shared_ptr<storage::Log> log, raft::SnapshotMeta snapshot,
+            storage::MetaStore* meta, rpc::Transport* transport, asio::io_context* io, Apply apply);
+
+  // Runs work(open) on the strand, counted for Close; `open` is false once the group is closed
+  // or stopped (then work(false) may run on the calling thread), so callbacks still get an
+  // answer.
+  template <typename Work>
+  void OnStrand(Work work);
+  // On the strand: takes the next Ready if none is in progress and starts persisting it.
+  void Drive();
+  // On the strand, once the Ready's writes are durable (or failed).
+  void Finish(std::shared_ptr<raft::Ready> ready, absl::Status persisted);
+  void UpdateStatus();
+  std::string HardStateKey() const;
+  std::string SnapshotKey() const;
+
+  const rpc::GroupKey key_;
+  std::unique_ptr<StorageRaftLog> raft_log_;
+  storage::MetaStore* const meta_;
+  rpc::Transport* const transport_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  const Apply apply_;
+  // Touched only on the strand.
+  std::unique_ptr<raft::RaftNode> node_;
+  bool persisting_ = false;
+  bool failed_ = false;
+
+  mutable absl::Mutex mu_;
+  RaftGroupStatus status_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The persisted hard state, version 1: [1][term i64][vote i32][commit i64], big-endian.
+std::string EncodeHardState(const raft::HardState& state);
+absl::StatusOr<raft::HardState> DecodeHardState(std::string_view bytes);
+
+}  // namespace rill::cluster

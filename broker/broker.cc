@@ -6,6 +6,7 @@
 #include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "broker/data_dir.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
@@ -76,9 +77,9 @@ absl::Status Broker::Start() {
     return s;
   }
   logging::Info("broker",
-                "rill-broker node={} listening grpc={} admin={} data={} topics={} "
+                "rill-broker node={} cluster={} listening grpc={} admin={} data={} topics={} "
                 "offline_partitions={} open_files_limit={}",
-                config.node_id, grpc_address_, admin_address_, config.data_dir,
+                config.node_id, cluster_id_, grpc_address_, admin_address_, config.data_dir,
                 topics_->List().size(), topics_->Offline().size(), *file_limit);
   return absl::OkStatus();
 }
@@ -90,6 +91,13 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   if (ec) {
     return absl::FailedPreconditionError(
         fmt::format("cannot create data directory {}: {}", config.data_dir, ec.message()));
+  }
+  auto identity = LoadOrFormatDataDir(config.data_dir, config.node_id, config.cluster_id);
+  if (!identity.ok()) return identity.status();
+  cluster_id_ = identity->cluster_id;
+  if (identity->formatted) {
+    logging::Info("broker", "formatted data directory {} for cluster {} node {}", config.data_dir,
+                  cluster_id_, config.node_id);
   }
   auto meta = storage::MetaStore::Open(config.data_dir + "/meta");
   if (!meta.ok()) return meta.status();

@@ -70,6 +70,7 @@ class Broker {
   std::unique_ptr<asio::steady_timer> release_timer_;
   uint64_t calls_at_last_release_ = 0;
   std::atomic<bool> ready_{false};
+  std::string cluster_id_;
   std::string grpc_address_;
   std::string admin_address_;
   bool stopped_ = false;

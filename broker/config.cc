@@ -128,7 +128,10 @@ Option Bool(const char* key, const char* help, bool BrokerConfig::*field) {
 
 const std::vector<Option>& Options() {
   static const auto* options = new std::vector<Option>{
-      Integer("node.id", "this broker's id", &BrokerConfig::node_id, {0, kInt32Max}),
+      Integer("node.id", "this broker's id", &BrokerConfig::node_id, {1, kInt32Max}),
+      String("cluster.id",
+             "the cluster this broker belongs to; its data directory must agree (checked at start)",
+             &BrokerConfig::cluster_id, "the data directory's, or a new one"),
       String("listen", "gRPC listen address HOST:PORT (port 0 picks a free one)",
              &BrokerConfig::listen),
       String("admin.listen", "HTTP address for /metrics, /healthz, /readyz (port 0: any free)",

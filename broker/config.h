@@ -15,6 +15,9 @@ namespace rill::broker {
 
 struct BrokerConfig {
   int32_t node_id = 1;
+  // The cluster this broker belongs to; empty: the one its data directory was formatted for
+  // (a new id when it is formatted now).
+  std::string cluster_id;
   std::string listen = "127.0.0.1:9290";
   std::string admin_listen = "127.0.0.1:9291";
   // What clients are told to connect to; empty: the gRPC listen address as bound.

@@ -29,7 +29,8 @@ TEST_CASE("broker config: numbers outside a setting's range are refused, never w
         "max.request.bytes: 99999999999999999999999 is outside [1024, 1073741824]");
   CHECK(ErrorOf({"--fetch-max-bytes", "-1"}) ==
         "fetch.max.bytes: -1 is outside [1024, 1073741824]");
-  CHECK(ErrorOf({"--node-id", "-5"}) == "node.id: -5 is outside [0, 2147483647]");
+  CHECK(ErrorOf({"--node-id", "-5"}) == "node.id: -5 is outside [1, 2147483647]");
+  CHECK(ErrorOf({"--node-id", "0"}) == "node.id: 0 is outside [1, 2147483647]");
   CHECK(ErrorOf({"--log-index-interval-bytes", "0"}) ==
         "log.index.interval.bytes: 0 is outside [1, 2147483647]");
   CHECK(ErrorOf({"--message-max-uncompressed-bytes", "1"}) ==
@@ -37,10 +38,10 @@ TEST_CASE("broker config: numbers outside a setting's range are refused, never w
   CHECK(ErrorOf({"--num-partitions", "12x"}) == "num.partitions: '12x' is not an integer");
   CHECK(ErrorOf({"--num-partitions", ""}) == "num.partitions: '' is not an integer");
 
-  auto bounds = LoadBrokerConfig({"--max-request-bytes", "1073741824", "--node-id", "0"});
+  auto bounds = LoadBrokerConfig({"--max-request-bytes", "1073741824", "--node-id", "1"});
   REQUIRE(bounds.ok());
   CHECK(bounds->config.max_request_bytes == 1073741824);
-  CHECK(bounds->config.node_id == 0);
+  CHECK(bounds->config.node_id == 1);
 }
 
 TEST_CASE("broker config: a log level other than debug, info, warn or error is refused",

@@ -96,8 +96,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "rill-broker: a port another process listens on fails the start, exit 1, before anything "
-    "is written",
+    "rill-broker: a port another process listens on, or a data directory of another node, fails "
+    "the start, exit 1, and nothing is written",
     "[integration]") {
   testing::TempDir tmp;
   testing::BrokerProcess first(tmp.path() + "/first");
@@ -133,6 +133,17 @@ TEST_CASE(
   CHECK(RunCommand(std::string(RILL_BIN_DIR) + "/rillctl --brokers " + taken_grpc + " topic list")
             .exit_code == 0);
   REQUIRE(first.Stop() == 0);
+  // A data directory of another node is refused, and left as it was.
+  const std::string first_dir = tmp.path() + "/first";
+  auto impostor = RunCommand(std::string(RILL_BROKER_BIN) +
+                             " --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --node-id 2 "
+                             "--data-dir " +
+                             first_dir);
+  CHECK(impostor.exit_code == 1);
+  CHECK_THAT(impostor.output,
+             Catch::Contains("data directory " + first_dir +
+                             " belongs to node 1, but this broker is node 2 (node.id)"));
+  CHECK(std::filesystem::exists(first_dir + "/meta.properties"));
 }
 
 TEST_CASE("rill-dump: a partition directory is checked whole: indexes and missing segments",

@@ -205,12 +205,15 @@ void RaftGroup::Drive() {
     Finish(ready, status);
     return;
   }
-  // The flusher completes the append on its own thread; the rest continues on the strand.
-  raft_log_->Append(ready->entries_after, ready->entries,
-                    [self = shared_from_this(), ready](absl::Status durable) {
-                      asio::post(self->strand_,
-                                 [self, ready, durable] { self->Finish(ready, durable); });
-                    });
+  // The flusher completes the append on its own thread; the rest continues on the strand. An
+  // error reaches the callback too, so the returned one adds nothing.
+  raft_log_
+      ->Append(ready->entries_after, ready->entries,
+               [self = shared_from_this(), ready](absl::Status durable) {
+                 asio::post(self->strand_,
+                            [self, ready, durable] { self->Finish(ready, durable); });
+               })
+      .IgnoreError();
 }
 
 void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persisted) {

@@ -44,7 +44,7 @@ TEST_CASE("data dir: a given cluster id is used, checked, and a damaged file ref
   CHECK(absl::IsInvalidArgument(LoadOrFormatDataDir(tmp.Sub("b"), 1, "no spaces").status()));
   CHECK(
       absl::IsInvalidArgument(LoadOrFormatDataDir(tmp.Sub("b"), 1, std::string(65, 'a')).status()));
-  for (const std::string contents :
+  for (const std::string& contents :
        {std::string("version=2\ncluster.id=x\nnode.id=1\n"), std::string("version=1\nnode.id=1\n"),
         std::string("version=1\ncluster.id=x\nnode.id=zero\n"), std::string("garbage")}) {
     INFO(contents);

@@ -91,7 +91,7 @@ TEST_CASE("topic registry: a migration cut short after the id was stored is fini
                         tmp.path() + "/logs", storage::FileSystem::Default(), {}, 0, 0})
                     .value();
     // Partition 0 was moved already; partition 1 was not.
-    for (const std::string name : {"t-0-" + id.ToString(), std::string("t-1")}) {
+    for (const std::string& name : {"t-0-" + id.ToString(), std::string("t-1")}) {
       auto log = logs->GetOrCreate(name, {}).value();
       REQUIRE(log->AppendAndWait(MakeBatch(0, 2, 10, testing::NowMs())).ok());
     }

@@ -15,14 +15,8 @@ using api::ApiError;
 constexpr size_t kIncarnationIdBytes = 16;
 constexpr int kEndpointsMax = 16;
 
-v1::MetadataRecord NewRecord() {
-  v1::MetadataRecord record;
-  record.set_version(kMetadataRecordVersion);
-  return record;
-}
-
 v1::MetadataRecord FencingRecord(const BrokerInfo& broker, bool fenced) {
-  v1::MetadataRecord record = NewRecord();
+  v1::MetadataRecord record = NewMetadataRecord();
   auto* r = record.mutable_broker_fencing();
   r->set_node_id(broker.id.value());
   r->set_broker_epoch(broker.epoch);
@@ -32,7 +26,7 @@ v1::MetadataRecord FencingRecord(const BrokerInfo& broker, bool fenced) {
 
 v1::MetadataRecord PartitionRecord(TopicId topic, int32_t partition,
                                    const std::vector<NodeId>& replicas) {
-  v1::MetadataRecord record = NewRecord();
+  v1::MetadataRecord record = NewMetadataRecord();
   auto* r = record.mutable_partition();
   r->set_topic_id(topic.ToBytes());
   r->set_partition(partition);
@@ -111,7 +105,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::RegisterBroker(
                                                     existing->endpoints[0].port)));
     }
   }
-  v1::MetadataRecord record = NewRecord();
+  v1::MetadataRecord record = NewMetadataRecord();
   auto* r = record.mutable_register_broker();
   r->set_node_id(request.node.value());
   r->set_incarnation_id(request.incarnation_id);
@@ -186,7 +180,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CreateTopic(
   TopicId id = TopicId::Random();
   while (image.Topic(id) != nullptr) id = TopicId::Random();
   std::vector<v1::MetadataRecord> out;
-  v1::MetadataRecord topic = NewRecord();
+  v1::MetadataRecord topic = NewMetadataRecord();
   auto* t = topic.mutable_topic();
   t->set_name(name);
   t->set_topic_id(id.ToBytes());
@@ -203,7 +197,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::DeleteTopic(
     const MetadataImage& image, const std::string& name) const {
   const TopicInfo* topic = image.TopicByName(name);
   if (topic == nullptr) return UnknownTopic(name);
-  v1::MetadataRecord record = NewRecord();
+  v1::MetadataRecord record = NewMetadataRecord();
   record.mutable_remove_topic()->set_topic_id(topic->id.ToBytes());
   return std::vector<v1::MetadataRecord>{std::move(record)};
 }
@@ -240,7 +234,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::AlterConfigs(
   if (auto config = ApplyTopicConfigs(limits_.log_defaults, configs); !config.ok()) {
     return config.status();
   }
-  v1::MetadataRecord record = NewRecord();
+  v1::MetadataRecord record = NewMetadataRecord();
   auto* r = record.mutable_topic_configs();
   r->set_topic_id(topic->id.ToBytes());
   r->mutable_configs()->insert(configs.begin(), configs.end());
@@ -254,7 +248,7 @@ absl::StatusOr<ProducerIdBlock> ControllerLogic::AllocateProducerIds(const Metad
   ProducerIdBlock block;
   block.first = image.next_producer_id();
   block.count = limits_.producer_id_block_size;
-  v1::MetadataRecord record = NewRecord();
+  v1::MetadataRecord record = NewMetadataRecord();
   auto* r = record.mutable_producer_ids();
   r->set_node_id(node.value());
   r->set_broker_epoch(broker_epoch);

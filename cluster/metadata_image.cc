@@ -14,13 +14,13 @@ absl::Status Corrupt(std::string_view what) {
   return absl::DataLossError(fmt::format("metadata record does not fit the image: {}", what));
 }
 
-v1::MetadataRecord NewRecord() {
+}  // namespace
+
+v1::MetadataRecord NewMetadataRecord() {
   v1::MetadataRecord record;
   record.set_version(kMetadataRecordVersion);
   return record;
 }
-
-}  // namespace
 
 absl::Status MetadataImage::Apply(const v1::MetadataRecord& record, Offset offset) {
   if (record.version() != kMetadataRecordVersion) {
@@ -172,7 +172,7 @@ absl::Status MetadataImage::ApplyProducerIds(const v1::MetadataRecord::ProducerI
 std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
   std::vector<v1::MetadataRecord> out;
   for (const auto& [id, broker] : brokers_) {
-    v1::MetadataRecord record = NewRecord();
+    v1::MetadataRecord record = NewMetadataRecord();
     auto* r = record.mutable_register_broker();
     r->set_node_id(id.value());
     r->set_incarnation_id(broker.incarnation_id);
@@ -186,7 +186,7 @@ std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
     }
     out.push_back(std::move(record));
     if (!broker.fenced) {
-      v1::MetadataRecord unfence = NewRecord();
+      v1::MetadataRecord unfence = NewMetadataRecord();
       unfence.mutable_broker_fencing()->set_node_id(id.value());
       unfence.mutable_broker_fencing()->set_broker_epoch(broker.epoch);
       unfence.mutable_broker_fencing()->set_fenced(false);
@@ -194,7 +194,7 @@ std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
     }
   }
   for (const auto& [id, topic] : topics_) {
-    v1::MetadataRecord record = NewRecord();
+    v1::MetadataRecord record = NewMetadataRecord();
     auto* t = record.mutable_topic();
     t->set_name(topic.name);
     t->set_topic_id(id.ToBytes());
@@ -202,7 +202,7 @@ std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
     t->mutable_configs()->insert(topic.configs.begin(), topic.configs.end());
     out.push_back(std::move(record));
     for (size_t p = 0; p < topic.partitions.size(); ++p) {
-      v1::MetadataRecord partition = NewRecord();
+      v1::MetadataRecord partition = NewMetadataRecord();
       auto* r = partition.mutable_partition();
       r->set_topic_id(id.ToBytes());
       r->set_partition(static_cast<int32_t>(p));
@@ -213,7 +213,7 @@ std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
     }
   }
   if (next_producer_id_ > 0) {
-    v1::MetadataRecord record = NewRecord();
+    v1::MetadataRecord record = NewMetadataRecord();
     record.mutable_producer_ids()->set_next_producer_id(next_producer_id_);
     out.push_back(std::move(record));
   }

@@ -25,6 +25,9 @@ namespace rill::cluster {
 // The version of MetadataRecord this code writes and reads.
 inline constexpr uint32_t kMetadataRecordVersion = 1;
 
+// An empty record of the current version.
+v1::MetadataRecord NewMetadataRecord();
+
 struct Endpoint {
   std::string name;
   std::string host;

@@ -49,6 +49,12 @@ absl::Status CheckClientBatch(const format::BatchHeader& header, const format::B
   return absl::OkStatus();
 }
 
+// The newest epoch in the log, read once (0 for a log that never had one).
+int32_t NewestEpoch(const storage::Log& log) {
+  const std::vector<storage::TermIndex::Entry> epochs = log.epochs();
+  return epochs.empty() ? 0 : epochs.back().epoch;
+}
+
 }  // namespace
 
 Partition::Partition(std::string topic, PartitionId id, std::shared_ptr<storage::Log> log)
@@ -57,7 +63,7 @@ Partition::Partition(std::string topic, PartitionId id, std::shared_ptr<storage:
       log_(std::move(log)),
       // Batches a client wrote before the broker stamped epochs may carry any epoch; continuing
       // from the log's own keeps every append at or above it.
-      leader_epoch_(std::max(0, log_->epochs().empty() ? 0 : log_->epochs().back().epoch)) {}
+      leader_epoch_(std::max(0, NewestEpoch(*log_))) {}
 
 absl::StatusOr<Offset> Partition::DeleteRecordsBefore(std::optional<Offset> offset) {
   const Offset high_watermark = this->high_watermark();

@@ -1,11 +1,13 @@
 #include "api/error.h"
 
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 
 namespace rill::api {
 namespace {
 
 constexpr char kPayloadUrl[] = "rill.v1.ErrorCode";
+constexpr char kLeaderPayloadUrl[] = "rill.v1.Error.leader_hint";
 
 absl::StatusCode CanonicalCode(ErrorCode code) {
   switch (code) {
@@ -15,6 +17,7 @@ absl::StatusCode CanonicalCode(ErrorCode code) {
     case v1::UNKNOWN_PARTITION:
       return absl::StatusCode::kNotFound;
     case v1::NOT_LEADER:
+    case v1::NOT_CONTROLLER:
       return absl::StatusCode::kUnavailable;
     case v1::MESSAGE_TOO_LARGE:
       return absl::StatusCode::kResourceExhausted;
@@ -39,6 +42,21 @@ absl::Status ApiError(ErrorCode code, std::string message) {
   absl::Status status(CanonicalCode(code), message);
   status.SetPayload(kPayloadUrl, absl::Cord(std::to_string(static_cast<int>(code))));
   return status;
+}
+
+absl::Status ApiError(ErrorCode code, std::string message, int32_t leader_hint) {
+  absl::Status status = ApiError(code, std::move(message));
+  if (leader_hint > 0) {
+    status.SetPayload(kLeaderPayloadUrl, absl::Cord(std::to_string(leader_hint)));
+  }
+  return status;
+}
+
+int32_t LeaderHintOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kLeaderPayloadUrl);
+  if (!payload) return -1;
+  int32_t leader = -1;
+  return absl::SimpleAtoi(std::string(*payload), &leader) ? leader : -1;
 }
 
 ErrorCode ErrorCodeOf(const absl::Status& status) {
@@ -69,17 +87,19 @@ ErrorCode ErrorCodeOf(const absl::Status& status) {
 void SetError(const absl::Status& status, v1::Error* error) {
   error->set_code(ErrorCodeOf(status));
   error->set_message(std::string(status.message()));
-  error->set_leader_hint(-1);
+  error->set_leader_hint(LeaderHintOf(status));
 }
 
 absl::Status FromError(const v1::Error& error) {
   if (error.code() == v1::NONE) return absl::OkStatus();
-  return ApiError(error.code(), v1::ErrorCode_Name(error.code()) + ": " + error.message());
+  return ApiError(error.code(), v1::ErrorCode_Name(error.code()) + ": " + error.message(),
+                  error.leader_hint());
 }
 
 bool IsRetriable(const absl::Status& status) {
   switch (ErrorCodeOf(status)) {
     case v1::NOT_LEADER:
+    case v1::NOT_CONTROLLER:
     case v1::REQUEST_TIMED_OUT:
     case v1::UNKNOWN_TOPIC:
     case v1::NOT_COORDINATOR:

@@ -14,6 +14,12 @@ using v1::ErrorCode;
 
 absl::Status ApiError(ErrorCode code, std::string message);
 
+// An error (NOT_LEADER, NOT_CONTROLLER) that names the broker believed to lead (ignored when not
+// a node id, as -1 is for "unknown"); SetError puts it in Error.leader_hint.
+absl::Status ApiError(ErrorCode code, std::string message, int32_t leader_hint);
+// The leader an error names, or -1.
+int32_t LeaderHintOf(const absl::Status& status);
+
 // The code an error carries, or one derived from its canonical code (storage errors carry none:
 // DataLoss becomes STORAGE_ERROR, OutOfRange OFFSET_OUT_OF_RANGE, and so on).
 ErrorCode ErrorCodeOf(const absl::Status& status);
@@ -22,7 +28,7 @@ ErrorCode ErrorCodeOf(const absl::Status& status);
 void SetError(const absl::Status& status, v1::Error* error);
 
 // The status a response's Error stands for: OK for NONE, otherwise "CODE: message" with the
-// code as payload.
+// code (and any leader hint) as payload.
 absl::Status FromError(const v1::Error& error);
 
 // Whether a client should retry after this error (leadership moved, timeouts, transient

@@ -1,12 +1,17 @@
 #include "broker/broker.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "base/allocator.h"
 #include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "api/error.h"
 #include "broker/data_dir.h"
+#include "cluster/topic_names.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
@@ -22,6 +27,19 @@ constexpr auto kMemoryReleaseInterval = std::chrono::seconds(2);
 constexpr auto kAbuserBan = std::chrono::seconds(10);
 // Descriptors connections must leave free for the broker's own files.
 constexpr int64_t kFilesHeadroom = 64;
+// The clock of every Raft group: election timeouts are 10 to 20 ticks.
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+// A one-broker cluster answers its first request only once it serves.
+constexpr auto kSingleNodeStartWait = std::chrono::seconds(20);
+constexpr int64_t kMembershipRetryMs = 300;
+// Heartbeats of a broker still fenced come this often, so it serves soon after it caught up.
+constexpr int64_t kFencedHeartbeatMs = 100;
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // libprotobuf writes to stderr about bad input (invalid UTF-8 in a string field of a request):
 // a client could fill the log with a line per request. Such lines are debug output here; the
@@ -77,10 +95,11 @@ absl::Status Broker::Start() {
     return s;
   }
   logging::Info("broker",
-                "rill-broker node={} cluster={} listening grpc={} admin={} data={} topics={} "
-                "offline_partitions={} open_files_limit={}",
-                config.node_id, cluster_id_, grpc_address_, admin_address_, config.data_dir,
-                topics_->List().size(), topics_->Offline().size(), *file_limit);
+                "rill-broker node={} cluster={} listening grpc={} admin={} inter_broker={} "
+                "data={} topics={} offline_partitions={} open_files_limit={}",
+                config.node_id, cluster_id_, grpc_address_, admin_address_,
+                inter_broker_address_, config.data_dir, topics_->List().size(),
+                topics_->Offline().size(), *file_limit);
   return absl::OkStatus();
 }
 
@@ -114,6 +133,7 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
                            files_reserved});
   if (auto s = topics_->Load(); !s.ok()) return s;
   metrics_ = std::make_unique<server::BrokerMetrics>();
+  if (auto s = StartInterBroker(); !s.ok()) return s;
 
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
@@ -123,6 +143,9 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   context_.topics = topics_.get();
   context_.metrics = metrics_.get();
   context_.io = &io_;
+  if (auto s = OpenController(); !s.ok()) return s;
+  context_.controller = controller_.get();
+  context_.topics_frontend = topics_frontend_.get();
   coordinator::CoordinatorOptions coordinator_options;
   coordinator_options.limits.session_timeout_ms = config.group_session_timeout_ms;
   coordinator_options.limits.heartbeat_interval_ms = config.group_heartbeat_interval_ms;
@@ -132,12 +155,335 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   coordinator_options.offsets_topic_partitions = config.offsets_topic_partitions;
   coordinator_ = std::make_unique<coordinator::GroupCoordinator>(std::move(coordinator_options),
                                                                  topics_.get(), &io_);
-  if (auto s = coordinator_->Start(); !s.ok()) return s;
   if (auto s = StartServing(); !s.ok()) return s;
   release_timer_ = std::make_unique<asio::steady_timer>(io_);
   ReleaseMemoryWhenIdle();
+  tick_timer_ = std::make_unique<asio::steady_timer>(io_);
+  asio::post(io_, [this] { Tick(); });
   ready_ = true;
+  if (voters_.size() == 1 && voters_.contains(NodeId(config.node_id))) {
+    // Alone in its quorum it needs nobody to start serving: Start returns once it does, as a
+    // broker did before it belonged to a cluster.
+    const auto deadline = std::chrono::steady_clock::now() + kSingleNodeStartWait;
+    while (!Serving() && fatal_error().ok() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!fatal_error().ok()) return fatal_error();
+    if (!Serving()) {
+      logging::Warn("broker", "not serving yet after {} s: registering with the controller",
+                    kSingleNodeStartWait.count());
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::Status Broker::StartInterBroker() {
+  const BrokerConfig& config = config_;
+  std::string host;
+  int port = 0;
+  if (auto s = server::SplitHostPort(config.inter_broker_listen, &host, &port); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("inter.broker.listen: {}", s.message()));
+  }
+  auto known_node = [this](NodeId node) {
+    if (voters_.contains(node)) return true;
+    cluster::Controller* controller = open_controller_.load();
+    return controller != nullptr && controller->image()->Broker(node) != nullptr;
+  };
+  rpc::TransportServiceOptions transport_options;
+  transport_options.cluster_id = cluster_id_;
+  transport_options.self = NodeId(config.node_id);
+  transport_options.known_node = known_node;
+  transport_service_ = std::make_unique<rpc::TransportService>(
+      transport_options, static_cast<rpc::MessageHandler*>(this));
+  controller_service_ = std::make_unique<rpc::ControllerService>(
+      rpc::ControllerServiceOptions{cluster_id_}, static_cast<rpc::ControllerHandler*>(this));
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config.inter_broker_listen, grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(transport_service_.get());
+  builder.RegisterService(controller_service_.get());
+  // A request carries at most request_bytes_max of entries (rpc/transport.h) and some framing.
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(config.connections_max_idle_ms));
+  inter_broker_server_ = builder.BuildAndStart();
+  if (!inter_broker_server_ || bound_port == 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "cannot listen on inter.broker.listen {} (in use?)", config.inter_broker_listen));
+  }
+  inter_broker_address_ = fmt::format(
+      "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
+  const std::string advertised =
+      config.inter_broker_advertise.empty() ? inter_broker_address_ : config.inter_broker_advertise;
+  if (config.controller_voters.empty()) {
+    voters_ = {{NodeId(config.node_id), advertised}};
+  } else {
+    auto voters = cluster::ParseVoters(config.controller_voters);
+    if (!voters.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("controller.quorum.voters: {}", voters.status().message()));
+    }
+    voters_ = *voters;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Broker::OpenController() {
+  const BrokerConfig& config = config_;
+  const NodeId self(config.node_id);
+  storage::LogManagerOptions log_options;
+  log_options.data_dir = config.data_dir + "/metadata";
+  log_options.retention_check_interval_ms = config.retention_check_interval_ms;
+  auto logs = storage::LogManager::Open(log_options);
+  if (!logs.ok()) return logs.status();
+  metadata_logs_ = std::move(*logs);
+  transport_ = std::make_unique<rpc::Transport>(rpc::TransportOptions{cluster_id_, self});
+  for (const auto& [id, address] : voters_) {
+    if (id != self) transport_->SetPeer(id, address);
+  }
+  // 16 random bytes tell this process's registration from an earlier one's.
+  incarnation_id_ = TopicId::Random().ToBytes();
+  cluster::ControllerOptions options;
+  options.self = self;
+  options.self_incarnation_id = incarnation_id_;
+  options.cluster_id = cluster_id_;
+  options.voters = voters_;
+  options.limits.session_timeout_ms = config.broker_session_timeout_ms;
+  options.limits.max_partitions_per_topic = config.max_partitions_per_topic;
+  options.limits.log_defaults = config.log;
+  options.snapshot_interval_records = config.metadata_snapshot_interval_records;
+  options.raft.seed = static_cast<uint64_t>(config.node_id);
+  // The metadata log is small and compacted at each snapshot; it is never deleted by age.
+  options.log.segment_bytes = 8 << 20;
+  options.log.retention_ms = -1;
+  options.log.retention_bytes = -1;
+  for (const auto& record : topics_->LegacyTopics()) {
+    options.legacy_topics.push_back(cluster::LegacyTopic{
+        record.name(), *TopicId::FromBytes(record.topic_id()), record.partitions(),
+        cluster::TopicConfigs(record.configs().begin(), record.configs().end())});
+  }
+  auto controller = cluster::Controller::Open(
+      std::move(options), metadata_logs_.get(), meta_.get(), transport_.get(), &io_,
+      [this, self](const std::shared_ptr<const cluster::MetadataImage>& image) {
+        topics_->Reconcile(*image, self);
+        UpdatePeers(*image);
+      });
+  if (!controller.ok()) return controller.status();
+  controller_ = std::move(*controller);
+  if (controller_->status().restored_from_snapshot) {
+    topics_->Reconcile(*controller_->image(), self);
+    UpdatePeers(*controller_->image());
+  }
+  rpc::ControllerClientOptions client_options;
+  client_options.cluster_id = cluster_id_;
+  client_options.voters = voters_;
+  controller_client_ = std::make_unique<rpc::ControllerClient>(std::move(client_options));
+  topics_frontend_ =
+      std::make_unique<cluster::TopicsFrontend>(controller_client_.get(), controller_.get());
+  open_controller_.store(controller_.get());
+  if (voters_.size() == 1 && voters_.contains(self)) controller_->Campaign();
+  return absl::OkStatus();
+}
+
+void Broker::UpdatePeers(const cluster::MetadataImage& image) {
+  for (const auto& [id, broker] : image.brokers()) {
+    if (id == NodeId(config_.node_id) || voters_.contains(id)) continue;
+    for (const auto& endpoint : broker.endpoints) {
+      if (endpoint.name == cluster::kBrokerListener) {
+        transport_->SetPeer(id, fmt::format("{}:{}", endpoint.host, endpoint.port));
+      }
+    }
+  }
+}
+
+bool Broker::Deliver(const rpc::GroupKey& group, raft::Message message) {
+  cluster::Controller* controller = open_controller_.load();
+  if (group != rpc::kControllerGroup || controller == nullptr) return false;
+  controller->Deliver(std::move(message));
+  return true;
+}
+
+void Broker::RegisterBroker(const rpc::RegisterBrokerRequest& request,
+                            rpc::Reply<int64_t> reply) {
+  cluster::Controller* controller = open_controller_.load();
+  if (!controller) {
+    reply(api::ApiError(v1::NOT_CONTROLLER, "the broker is starting"));
+    return;
+  }
+  controller->RegisterBroker(request, std::move(reply));
+}
+
+void Broker::BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request,
+                             rpc::Reply<bool> reply) {
+  cluster::Controller* controller = open_controller_.load();
+  if (!controller) {
+    reply(api::ApiError(v1::NOT_CONTROLLER, "the broker is starting"));
+    return;
+  }
+  controller->BrokerHeartbeat(request, std::move(reply));
+}
+
+void Broker::ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) {
+  cluster::Controller* controller = open_controller_.load();
+  if (!controller) {
+    reply(api::ApiError(v1::NOT_CONTROLLER, "the broker is starting"));
+    return;
+  }
+  controller->ChangeTopic(request, std::move(reply));
+}
+
+void Broker::Tick() {
+  if (context_.stopping) return;
+  const int64_t now = SteadyMs();
+  controller_->Tick(now);
+  RegisterOrHeartbeat(now);
+  EnsureOffsetsTopic();
+  tick_timer_->expires_after(kTickInterval);
+  tick_timer_->async_wait([this](std::error_code ec) {
+    if (!ec) Tick();
+  });
+}
+
+void Broker::RegisterOrHeartbeat(int64_t now_ms) {
+  const NodeId self(config_.node_id);
+  int64_t epoch = 0;
+  {
+    absl::MutexLock lock(&membership_mu_);
+    if (membership_call_ || now_ms < next_membership_ms_ || !fatal_.ok()) return;
+    membership_call_ = true;
+    epoch = broker_epoch_;
+  }
+  auto retry_at = [this](int64_t delay_ms) {
+    next_membership_ms_ = SteadyMs() + delay_ms;
+    membership_call_ = false;
+  };
+  if (epoch == 0) {
+    rpc::RegisterBrokerRequest request;
+    request.node = self;
+    request.incarnation_id = incarnation_id_;
+    request.controller_voters = cluster::CanonicalVoters(voters_);
+    request.endpoints.push_back(rpc::ListenerEndpoint{
+        cluster::kClientListener, context_.advertised_host, context_.advertised_port});
+    std::string host;
+    int port = 0;
+    const std::string& inter = config_.inter_broker_advertise.empty()
+                                   ? inter_broker_address_
+                                   : config_.inter_broker_advertise;
+    (void)server::SplitHostPort(inter, &host, &port);
+    request.endpoints.push_back(rpc::ListenerEndpoint{cluster::kBrokerListener, host, port});
+    controller_client_->RegisterBroker(request, [this, retry_at](absl::StatusOr<int64_t> epoch) {
+      absl::MutexLock lock(&membership_mu_);
+      if (epoch.ok()) {
+        broker_epoch_ = *epoch;
+        logging::Info("broker", "registered with the controller, broker epoch {}", *epoch);
+        retry_at(0);
+        return;
+      }
+      switch (api::ErrorCodeOf(epoch.status())) {
+        case v1::DUPLICATE_BROKER_REGISTRATION: {
+          // A restart after a crash finds its old session still open until it times out; a
+          // second live process with this node id keeps it open for good.
+          const int64_t now = SteadyMs();
+          if (duplicate_since_ms_ == 0) {
+            duplicate_since_ms_ = now;
+            logging::Warn("broker", "{}; waiting for that session to end",
+                          epoch.status().message());
+          }
+          if (now - duplicate_since_ms_ <=
+              config_.broker_session_timeout_ms + 2 * config_.broker_heartbeat_interval_ms) {
+            retry_at(kMembershipRetryMs);
+            return;
+          }
+          membership_call_ = false;
+          fatal_ = epoch.status();
+          asio::post(io_, [this, s = epoch.status()] { Fatal(s); });
+          return;
+        }
+        case v1::INCONSISTENT_CLUSTER_ID:
+        case v1::INCONSISTENT_VOTERS:
+        case v1::INVALID_REQUEST:
+          membership_call_ = false;
+          fatal_ = epoch.status();
+          asio::post(io_, [this, s = epoch.status()] { Fatal(s); });
+          return;
+        default:
+          logging::Debug("broker", "registration: {}", epoch.status().message());
+          retry_at(kMembershipRetryMs);
+      }
+    });
+    return;
+  }
+  rpc::BrokerHeartbeatRequest request{self, epoch, controller_->image()->offset()};
+  controller_client_->BrokerHeartbeat(request, [this, retry_at](absl::StatusOr<bool> fenced) {
+    absl::MutexLock lock(&membership_mu_);
+    if (fenced.ok()) {
+      if (fenced_ != *fenced) {
+        logging::Info("broker", "{} by the controller", *fenced ? "fenced" : "unfenced");
+      }
+      fenced_ = *fenced;
+      retry_at(fenced_ ? kFencedHeartbeatMs : config_.broker_heartbeat_interval_ms);
+      return;
+    }
+    const auto code = api::ErrorCodeOf(fenced.status());
+    if (code == v1::STALE_BROKER_EPOCH || code == v1::BROKER_NOT_REGISTERED) {
+      logging::Warn("broker", "registering again: {}", fenced.status().message());
+      broker_epoch_ = 0;
+      fenced_ = true;
+      retry_at(0);
+      return;
+    }
+    logging::Debug("broker", "heartbeat: {}", fenced.status().message());
+    retry_at(kMembershipRetryMs);
+  });
+}
+
+void Broker::EnsureOffsetsTopic() {
+  if (coordinator_->started()) return;
+  {
+    absl::MutexLock lock(&membership_mu_);
+    if (broker_epoch_ == 0 || fenced_ || offsets_topic_call_) return;
+  }
+  if (topics_->Get(cluster::kConsumerOffsetsTopic)) {
+    if (auto s = coordinator_->Start(); !s.ok()) {
+      logging::Error("groups", "the group coordinator did not start: {}", s.message());
+    }
+    return;
+  }
+  {
+    absl::MutexLock lock(&membership_mu_);
+    offsets_topic_call_ = true;
+  }
+  rpc::TopicChangeRequest change;
+  change.kind = rpc::TopicChangeRequest::Kind::kCreate;
+  change.topic = cluster::kConsumerOffsetsTopic;
+  change.partitions = config_.offsets_topic_partitions;
+  change.replication_factor = 1;
+  // Offsets are kept until their group is deleted, not by age or size.
+  change.configs = {{"retention.ms", "-1"}, {"retention.bytes", "-1"}};
+  topics_frontend_->Change(change, [this](absl::Status s) {
+    if (!s.ok() && api::ErrorCodeOf(s) != v1::TOPIC_ALREADY_EXISTS) {
+      logging::Debug("groups", "creating {}: {}", cluster::kConsumerOffsetsTopic, s.message());
+    }
+    absl::MutexLock lock(&membership_mu_);
+    offsets_topic_call_ = false;
+  });
+}
+
+bool Broker::Serving() const {
+  absl::MutexLock lock(&membership_mu_);
+  return broker_epoch_ != 0 && !fenced_ && coordinator_ && coordinator_->started();
+}
+
+absl::Status Broker::fatal_error() const {
+  absl::MutexLock lock(&membership_mu_);
+  return fatal_;
+}
+
+void Broker::Fatal(absl::Status error) {
+  logging::Error("broker", "the cluster refused this broker: {}", error.message());
+  ::kill(::getpid(), SIGTERM);
 }
 
 absl::Status Broker::BindPorts() {
@@ -195,6 +541,11 @@ std::map<std::string, server::HttpServer::Handler> Broker::AdminHandlers() {
   handlers["/healthz"] = [] { return server::HttpResponse{200, "text/plain", "ok\n"}; };
   handlers["/readyz"] = [this] {
     if (!ready_) return server::HttpResponse{503, "text/plain", "not ready\n"};
+    if (!Serving()) {
+      return server::HttpResponse{503, "text/plain",
+                                  "not ready: joining the cluster (registering with the "
+                                  "controller and catching up with the metadata log)\n"};
+    }
     if (!grpc_gate_->Stats().accepting) {
       return server::HttpResponse{503, "text/plain",
                                   "not ready: cannot accept connections (out of file "
@@ -277,21 +628,38 @@ void Broker::Stop() {
   }
   if (grpc_gate_) grpc_gate_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  if (inter_broker_server_) {
+    inter_broker_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  }
   if (grpc_connections_) grpc_connections_->CloseAll();
   if (http_) http_->Stop();
   // Before the io threads go: their timers run on them.
   if (coordinator_) coordinator_->Stop();
   if (release_timer_) release_timer_->cancel();
+  if (tick_timer_) asio::post(io_, [this] { tick_timer_->cancel(); });
+  open_controller_.store(nullptr);
+  // Before the io threads go: the Raft group finishes its work on them.
+  if (controller_) controller_->Close();
   work_.reset();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();
   server_.reset();
+  inter_broker_server_.reset();
+  controller_client_.reset();
+  transport_.reset();
+  if (metadata_logs_) {
+    if (auto s = metadata_logs_->Close(); !s.ok()) {
+      logging::Error("broker", "closing the metadata log: {}", s.message());
+    }
+  }
   if (logs_) {
     if (auto s = logs_->Close(); !s.ok()) {
       logging::Error("broker", "closing logs: {}", s.message());
     }
   }
   topics_.reset();
+  controller_.reset();
+  metadata_logs_.reset();
   logs_.reset();
   meta_.reset();
   logging::Info("broker", "rill-broker stopped");

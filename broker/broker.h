@@ -10,6 +10,8 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "broker/config.h"
+#include "cluster/controller.h"
+#include "cluster/topics_frontend.h"
 #include "cluster/topic_registry.h"
 #include "coordinator/group_coordinator.h"
 #include "grpcpp/server.h"
@@ -22,11 +24,15 @@
 #include "server/rpc_dispatcher.h"
 #include "server/server_context.h"
 #include "storage/log_manager.h"
+#include "rpc/controller_client.h"
+#include "rpc/controller_service.h"
+#include "rpc/transport.h"
+#include "rpc/transport_service.h"
 #include "storage/meta_store.h"
 
 namespace rill::broker {
 
-class Broker {
+class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler {
  public:
   explicit Broker(BrokerConfig config);
   ~Broker();
@@ -39,6 +45,8 @@ class Broker {
 
   const std::string& grpc_address() const { return grpc_address_; }
   const std::string& admin_address() const { return admin_address_; }
+  // Set when the broker stopped serving for good (refused by the cluster); main exits with it.
+  absl::Status fatal_error() const;
 
  private:
   absl::Status BindPorts();
@@ -46,12 +54,57 @@ class Broker {
   absl::Status OpenAndServe(int64_t files_reserved);
   absl::Status StartServing();
   void ReleaseMemoryWhenIdle();
+  // Opens the metadata log and joins the controller quorum.
+  absl::Status OpenController();
+  absl::Status StartInterBroker();
+  // Every tick: drives the controller, registration and heartbeats, and starts the group
+  // coordinator once __consumer_offsets exists.
+  void Tick();
+  void RegisterOrHeartbeat(int64_t now_ms);
+  void EnsureOffsetsTopic();
+  // Points the transport at every broker the image names.
+  void UpdatePeers(const cluster::MetadataImage& image);
+  // Whether this broker has registered, caught up and can serve groups.
+  bool Serving() const;
+  // Logs `error`, keeps it for main and asks the process to stop.
+  void Fatal(absl::Status error);
+  // The inter-broker listener starts before the controller opens (its address is the
+  // controller's voter address): these hand over once it is open.
+  bool Deliver(const rpc::GroupKey& group, raft::Message message) override;
+  void RegisterBroker(const rpc::RegisterBrokerRequest& request,
+                      rpc::Reply<int64_t> reply) override;
+  void BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request, rpc::Reply<bool> reply) override;
+  void ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) override;
 
   const BrokerConfig config_;
   server::ServerContext context_;
   std::unique_ptr<storage::MetaStore> meta_;
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<cluster::TopicRegistry> topics_;
+  std::map<NodeId, std::string> voters_;
+  std::string inter_broker_address_;
+  std::unique_ptr<storage::LogManager> metadata_logs_;
+  std::unique_ptr<rpc::Transport> transport_;
+  std::unique_ptr<cluster::Controller> controller_;
+  // controller_ once it is open, for the inter-broker handlers.
+  std::atomic<cluster::Controller*> open_controller_{nullptr};
+  std::unique_ptr<rpc::ControllerClient> controller_client_;
+  std::unique_ptr<cluster::TopicsFrontend> topics_frontend_;
+  std::unique_ptr<rpc::TransportService> transport_service_;
+  std::unique_ptr<rpc::ControllerService> controller_service_;
+  std::unique_ptr<grpc::Server> inter_broker_server_;
+  std::unique_ptr<asio::steady_timer> tick_timer_;
+  // Membership, touched by the tick and by controller replies.
+  mutable absl::Mutex membership_mu_;
+  std::string incarnation_id_;
+  int64_t broker_epoch_ ABSL_GUARDED_BY(membership_mu_) = 0;
+  bool fenced_ ABSL_GUARDED_BY(membership_mu_) = true;
+  bool membership_call_ ABSL_GUARDED_BY(membership_mu_) = false;
+  int64_t next_membership_ms_ ABSL_GUARDED_BY(membership_mu_) = 0;
+  bool offsets_topic_call_ ABSL_GUARDED_BY(membership_mu_) = false;
+  // When registration was first refused as a duplicate (0: it was not).
+  int64_t duplicate_since_ms_ ABSL_GUARDED_BY(membership_mu_) = 0;
+  absl::Status fatal_ ABSL_GUARDED_BY(membership_mu_);
   std::unique_ptr<server::BrokerMetrics> metrics_;
   std::unique_ptr<base::ByteBudget> fetch_budget_;
   asio::io_context io_;

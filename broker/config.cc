@@ -139,6 +139,23 @@ const std::vector<Option>& Options() {
       String("advertise", "address clients are told to use", &BrokerConfig::advertise,
              "the bound gRPC address"),
       String("data.dir", "where partition logs and metadata live", &BrokerConfig::data_dir),
+      String("inter.broker.listen",
+             "listen address HOST:PORT for broker-to-broker traffic (Raft, the controller)",
+             &BrokerConfig::inter_broker_listen),
+      String("inter.broker.advertise", "address other brokers are told to use",
+             &BrokerConfig::inter_broker_advertise, "the bound inter-broker address"),
+      String("controller.quorum.voters",
+             "the controller voters, ID@HOST:PORT,... (their inter-broker addresses); the same "
+             "list on every broker",
+             &BrokerConfig::controller_voters, "this broker alone"),
+      Integer("broker.heartbeat.interval.ms", "how often a broker heartbeats to the controller",
+              &BrokerConfig::broker_heartbeat_interval_ms, {100, 60000}),
+      Integer("broker.session.timeout.ms",
+              "a broker that has not heartbeated for this long is fenced",
+              &BrokerConfig::broker_session_timeout_ms, {500, 600000}),
+      Integer("metadata.snapshot.interval.records",
+              "metadata records between snapshots of the metadata image",
+              &BrokerConfig::metadata_snapshot_interval_records, {1, 100000000}),
       LogLevel("log.level", &BrokerConfig::log_level),
       Bool("auto.create.topics.enable", "create unknown topics on produce and metadata",
            &BrokerConfig::auto_create_topics),
@@ -349,6 +366,10 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
     return absl::InvalidArgumentError("num.partitions must be 1 to max.partitions.per.topic");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data.dir must not be empty");
+  if (c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms) {
+    return absl::InvalidArgumentError(
+        "broker.heartbeat.interval.ms must be less than broker.session.timeout.ms");
+  }
   if (c.group_session_timeout_ms < 2 * c.group_heartbeat_interval_ms) {
     return absl::InvalidArgumentError(
         "group.consumer.session.timeout.ms must be at least twice the heartbeat interval");

@@ -23,6 +23,15 @@ struct BrokerConfig {
   // What clients are told to connect to; empty: the gRPC listen address as bound.
   std::string advertise;
   std::string data_dir = "rill-data";
+  // Broker-to-broker traffic; port 0 picks a free one (enough for a one-broker cluster).
+  std::string inter_broker_listen = "127.0.0.1:0";
+  // What other brokers are told; empty: the inter-broker address as bound.
+  std::string inter_broker_advertise;
+  // "ID@HOST:PORT,..."; empty: this broker is the only voter.
+  std::string controller_voters;
+  int64_t broker_heartbeat_interval_ms = 2000;
+  int64_t broker_session_timeout_ms = 9000;
+  int64_t metadata_snapshot_interval_records = 1000;
   std::string log_level = "info";
   bool auto_create_topics = false;
   int32_t default_partitions = 1;

@@ -36,5 +36,9 @@ int main(int argc, char** argv) {
   int signal = 0;
   sigwait(&signals, &signal);
   broker.Stop();
+  if (absl::Status s = broker.fatal_error(); !s.ok()) {
+    fmt::print(stderr, "rill-broker: {}\n", s.message());
+    return 1;
+  }
   return 0;
 }

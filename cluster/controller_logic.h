@@ -77,6 +77,10 @@ class ControllerLogic {
                                             int64_t broker_epoch, Offset applied_offset,
                                             int64_t now_ms);
 
+  // Ends `node`'s session at once: the controller knows the process that held it is gone (it
+  // is this very broker, started again).
+  void EndSession(NodeId node) { last_heartbeat_ms_.erase(node); }
+
   // Fences every unfenced broker whose session has expired by `now_ms`.
   std::vector<v1::MetadataRecord> ExpireSessions(const MetadataImage& image, int64_t now_ms) const;
 

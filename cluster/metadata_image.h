@@ -28,6 +28,10 @@ inline constexpr uint32_t kMetadataRecordVersion = 1;
 // An empty record of the current version.
 v1::MetadataRecord NewMetadataRecord();
 
+// The endpoint names a broker registers: where clients connect, and where brokers do.
+inline constexpr char kClientListener[] = "client";
+inline constexpr char kBrokerListener[] = "broker";
+
 struct Endpoint {
   std::string name;
   std::string host;

@@ -82,29 +82,29 @@ std::string RaftGroup::SnapshotKey() const {
   return fmt::format("raft/{}-{}/snapshot", key_.topic, key_.partition);
 }
 
-RaftGroup::RaftGroup(rpc::GroupKey key, std::shared_ptr<storage::Log> log,
-                     raft::SnapshotMeta snapshot, storage::MetaStore* meta,
-                     rpc::Transport* transport, asio::io_context* io, Apply apply)
+RaftGroup::RaftGroup(rpc::GroupKey key, storage::MetaStore* meta, rpc::Transport* transport,
+                     asio::io_context* io, RaftGroupCallbacks callbacks)
     : key_(key),
-      raft_log_(std::make_unique<StorageRaftLog>(std::move(log), snapshot, nullptr)),
       meta_(meta),
       transport_(transport),
       strand_(asio::make_strand(*io)),
-      apply_(std::move(apply)) {}
+      callbacks_(std::move(callbacks)) {}
 
 absl::StatusOr<std::shared_ptr<RaftGroup>> RaftGroup::Open(
     rpc::GroupKey key, raft::RaftConfig config, std::shared_ptr<storage::Log> log,
-    storage::MetaStore* meta, rpc::Transport* transport, asio::io_context* io, Apply apply) {
+    storage::MetaStore* meta, rpc::Transport* transport, asio::io_context* io,
+    RaftGroupCallbacks callbacks) {
+  std::shared_ptr<RaftGroup> group(new RaftGroup(key, meta, transport, io, std::move(callbacks)));
   raft::SnapshotMeta snapshot;
-  std::shared_ptr<RaftGroup> group(
-      new RaftGroup(key, log, snapshot, meta, transport, io, std::move(apply)));
   auto stored_snapshot = meta->Get(group->SnapshotKey());
   if (!stored_snapshot.ok()) return stored_snapshot.status();
   if (*stored_snapshot) {
     auto decoded = DecodeSnapshotMeta(**stored_snapshot);
     if (!decoded.ok()) return decoded.status();
-    group->raft_log_ = std::make_unique<StorageRaftLog>(std::move(log), *decoded, nullptr);
+    snapshot = *decoded;
   }
+  group->raft_log_ = std::make_unique<StorageRaftLog>(std::move(log), snapshot,
+                                                      group->callbacks_.read_snapshot);
   raft::HardState state;
   auto stored = meta->Get(group->HardStateKey());
   if (!stored.ok()) return stored.status();
@@ -121,8 +121,8 @@ absl::StatusOr<std::shared_ptr<RaftGroup>> RaftGroup::Open(
 }
 
 void RaftGroup::UpdateStatus() {
-  RaftGroupStatus s{node_->role(), node_->term(), node_->leader(), node_->commit(),
-                    node_->LastIndex()};
+  RaftGroupStatus s{node_->role(),   node_->term(),      node_->leader(),
+                    node_->commit(), node_->LastIndex(), node_->conf()};
   absl::MutexLock lock(&mu_);
   status_ = s;
 }
@@ -183,6 +183,40 @@ void RaftGroup::Propose(std::string batch, int64_t offsets, ProposeDone done) {
   });
 }
 
+void RaftGroup::ProposeConfChange(raft::ConfChange change, ProposeDone done) {
+  OnStrand([this, change, done = std::move(done)](bool open) {
+    if (!open) {
+      done(absl::UnavailableError("the Raft group is closed or stopped"));
+      return;
+    }
+    done(node_->ProposeConfChange(change));
+  });
+}
+
+void RaftGroup::Compact(raft::Index index, std::function<void(absl::Status)> done) {
+  OnStrand([this, index, done = std::move(done)](bool open) {
+    if (!open) {
+      done(absl::UnavailableError("the Raft group is closed or stopped"));
+      return;
+    }
+    if (index > node_->commit()) {
+      done(absl::InvalidArgumentError(fmt::format(
+          "cannot compact through {}: only {} is committed", index, node_->commit())));
+      return;
+    }
+    auto term = raft_log_->TermAt(index);
+    if (!term.ok()) {
+      done(term.status());
+      return;
+    }
+    raft::SnapshotMeta snapshot{index, *term, node_->ConfAt(index)};
+    // The point is stored first: a restart then never looks for entries before it.
+    absl::Status s = meta_->Put(SnapshotKey(), EncodeSnapshotMeta(snapshot));
+    if (s.ok()) s = raft_log_->Compact(snapshot);
+    done(s);
+  });
+}
+
 void RaftGroup::Drive() {
   UpdateStatus();
   if (persisting_ || failed_) return;
@@ -225,7 +259,8 @@ void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persiste
                    key_.partition, persisted.message());
   } else {
     for (raft::Message& m : ready->messages) transport_->Send(key_, std::move(m));
-    if (!ready->committed.empty() && apply_) apply_(ready->committed);
+    if (ready->snapshot && callbacks_.restore) callbacks_.restore(*ready->snapshot);
+    if (!ready->committed.empty() && callbacks_.apply) callbacks_.apply(ready->committed);
     node_->Advance();
     Drive();
   }

@@ -34,12 +34,23 @@ struct RaftGroupStatus {
   NodeId leader;
   raft::Index commit;
   raft::Index last_index;
+  raft::ConfState conf;
+};
+
+// What a group calls back into its state machine, on the group's strand.
+struct RaftGroupCallbacks {
+  // Committed entries, in order.
+  std::function<void(const std::vector<raft::Entry>& committed)> apply;
+  // The leader sent a snapshot and it is installed: the state machine starts over from its
+  // data (entries after it follow through `apply`). Unset for a partition, whose log is its
+  // state.
+  std::function<void(const raft::Snapshot& snapshot)> restore;
+  // The data of the newest snapshot, for a follower that needs one.
+  StorageRaftLog::SnapshotReader read_snapshot;
 };
 
 class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
  public:
-  // Committed entries, in order, on the group's strand.
-  using Apply = std::function<void(const std::vector<raft::Entry>& committed)>;
   using ProposeDone = std::function<void(absl::StatusOr<raft::Index>)>;
 
   // Restores the hard state and snapshot point from `meta` and the log from `log`.
@@ -47,7 +58,8 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
                                                          std::shared_ptr<storage::Log> log,
                                                          storage::MetaStore* meta,
                                                          rpc::Transport* transport,
-                                                         asio::io_context* io, Apply apply);
+                                                         asio::io_context* io,
+                                                         RaftGroupCallbacks callbacks);
 
   void Tick();
   // A message from a peer (called by the transport's handler).
@@ -56,6 +68,11 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   // naming the leader on a follower.
   void Propose(std::string batch, int64_t offsets, ProposeDone done);
   void Campaign();
+  // Proposes a membership change; `done` as for Propose.
+  void ProposeConfChange(raft::ConfChange change, ProposeDone done);
+  // Makes `index` (an entry boundary the state machine has applied and saved a snapshot of)
+  // the log's compaction point; what lies before it may be deleted. `done` gets the outcome.
+  void Compact(raft::Index index, std::function<void(absl::Status)> done);
   // Stops taking work and waits for the Ready in progress. Idempotent.
   void Close();
 
@@ -64,8 +81,8 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   const StorageRaftLog& log() const { return *raft_log_; }
 
  private:
-  RaftGroup(rpc::GroupKey key, std::shared_ptr<storage::Log> log, raft::SnapshotMeta snapshot,
-            storage::MetaStore* meta, rpc::Transport* transport, asio::io_context* io, Apply apply);
+  RaftGroup(rpc::GroupKey key, storage::MetaStore* meta, rpc::Transport* transport,
+            asio::io_context* io, RaftGroupCallbacks callbacks);
 
   // Runs work(open) on the strand, counted for Close; `open` is false once the group is closed
   // or stopped (then work(false) may run on the calling thread), so callbacks still get an
@@ -85,7 +102,7 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   storage::MetaStore* const meta_;
   rpc::Transport* const transport_;
   asio::strand<asio::io_context::executor_type> strand_;
-  const Apply apply_;
+  const RaftGroupCallbacks callbacks_;
   // Touched only on the strand.
   std::unique_ptr<raft::RaftNode> node_;
   bool persisting_ = false;

@@ -1,5 +1,6 @@
 #include "cluster/topic_registry.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/container/flat_hash_set.h"
@@ -65,18 +66,11 @@ absl::Status TopicRegistry::Load() {
     const std::string& name = topic.record.name();
     if (auto s = MigrateToTopicId(&topic.record, dirs); !s.ok()) return s;
     const storage::LogConfig config = LogConfigFor(topic.record);
+    topic.partitions.resize(static_cast<size_t>(topic.record.partitions()));
     for (int32_t p = 0; p < topic.record.partitions(); ++p) {
+      if (!Hosts(topic.record, p)) continue;
       known.insert(LogName(topic.record, p));
-      auto log = logs_->GetOrCreate(LogName(topic.record, p), config);
-      if (log.ok()) {
-        topic.partitions.push_back(
-            std::make_shared<cluster::Partition>(name, PartitionId(p), *log));
-        continue;
-      }
-      // One damaged partition must not keep the others from serving.
-      logging::Error("broker", "partition {}-{} is offline: {}", name, p, log.status().message());
-      topic.partitions.push_back(nullptr);
-      topic.offline.emplace(p, log.status());
+      OpenHosted(&topic, p, config);
     }
     std::string key_name = name;
     topics_.emplace(std::move(key_name), std::move(topic));
@@ -89,6 +83,121 @@ absl::Status TopicRegistry::Load() {
     if (auto s = logs_->Delete(dir); !s.ok() && !absl::IsNotFound(s)) return s;
   }
   return absl::OkStatus();
+}
+
+bool TopicRegistry::Hosts(const v1::TopicRecord& record, int32_t partition) {
+  if (!record.from_metadata_log()) return true;
+  const auto& hosted = record.hosted_partitions();
+  return std::find(hosted.begin(), hosted.end(), partition) != hosted.end();
+}
+
+void TopicRegistry::OpenHosted(Topic* topic, int32_t partition,
+                               const storage::LogConfig& config) {
+  const std::string& name = topic->record.name();
+  auto log = logs_->GetOrCreate(LogName(topic->record, partition), config);
+  if (log.ok()) {
+    topic->partitions[static_cast<size_t>(partition)] =
+        std::make_shared<cluster::Partition>(name, PartitionId(partition), *log);
+    topic->offline.erase(partition);
+    return;
+  }
+  // One damaged partition must not keep the others from serving.
+  logging::Error("broker", "partition {}-{} is offline: {}", name, partition,
+                 log.status().message());
+  topic->offline.emplace(partition, log.status());
+}
+
+void TopicRegistry::Reconcile(const MetadataImage& image, NodeId self) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = topics_.begin(); it != topics_.end();) {
+    const v1::TopicRecord& record = it->second.record;
+    const TopicInfo* info = image.TopicByName(it->first);
+    const bool replaced = info != nullptr && info->id.ToBytes() != record.topic_id();
+    if ((info == nullptr && record.from_metadata_log()) || replaced) {
+      if (auto s = meta_->Delete(kTopicKeyPrefix + it->first); !s.ok()) {
+        logging::Error("broker", "cannot remove topic {}: {}", it->first, s.message());
+        ++it;
+        continue;
+      }
+      for (int32_t p = 0; p < record.partitions(); ++p) {
+        if (!Hosts(record, p)) continue;
+        absl::Status s = logs_->Delete(LogName(record, p));
+        if (!s.ok() && !absl::IsNotFound(s)) {
+          logging::Warn("broker", "deleting partition {}-{}: {}", it->first, p, s.message());
+        }
+      }
+      logging::Info("broker", "removed topic {} ({}): {}", it->first,
+                    *TopicId::FromBytes(record.topic_id()),
+                    replaced ? "a newer topic has its name" : "deleted");
+      it = topics_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+  for (const auto& [id, info] : image.topics()) {
+    v1::TopicRecord record;
+    record.set_name(info.name);
+    record.set_topic_id(id.ToBytes());
+    record.set_partitions(static_cast<int32_t>(info.partitions.size()));
+    record.set_replication_factor(info.replication_factor);
+    record.mutable_configs()->insert(info.configs.begin(), info.configs.end());
+    record.set_from_metadata_log(true);
+    for (size_t p = 0; p < info.partitions.size(); ++p) {
+      const auto& replicas = info.partitions[p].replicas;
+      if (!replicas.empty() && replicas.front() == self) {
+        record.add_hosted_partitions(static_cast<int32_t>(p));
+      }
+    }
+    auto [it, created] = topics_.try_emplace(info.name);
+    Topic& topic = it->second;
+    record.set_created_ms(created ? base::WallClockMs() : topic.record.created_ms());
+    const bool configs_changed =
+        !created && TopicConfigs(topic.record.configs().begin(), topic.record.configs().end()) !=
+                        info.configs;
+    const bool changed = created || record.SerializeAsString() != topic.record.SerializeAsString();
+    if (changed) {
+      // The record first: should the broker stop while logs open, the next start opens them.
+      if (auto s = Store(record); !s.ok()) {
+        logging::Error("broker", "cannot store topic {}: {}", info.name, s.message());
+        if (created) topics_.erase(it);
+        continue;
+      }
+    }
+    topic.record = record;
+    const storage::LogConfig config = LogConfigFor(record);
+    topic.partitions.resize(info.partitions.size());
+    topic.leaders.clear();
+    for (size_t p = 0; p < info.partitions.size(); ++p) {
+      topic.leaders.push_back(info.partitions[p].leader);
+      const int32_t partition = static_cast<int32_t>(p);
+      if (!Hosts(record, partition) || topic.partitions[p] != nullptr ||
+          topic.offline.contains(partition)) {
+        continue;
+      }
+      OpenHosted(&topic, partition, config);
+    }
+    if (configs_changed) {
+      for (const auto& partition : topic.partitions) {
+        if (partition == nullptr) continue;
+        if (auto s = partition->UpdateConfig(config); !s.ok()) {
+          logging::Warn("broker", "topic {}: configs not applied: {}", info.name, s.message());
+        }
+      }
+    }
+    if (created) {
+      logging::Info("broker", "topic {} ({}) partitions={} hosted here={}", info.name, id,
+                    info.partitions.size(), record.hosted_partitions_size());
+    }
+  }
+}
+
+std::vector<v1::TopicRecord> TopicRegistry::LegacyTopics() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::TopicRecord> out;
+  for (const auto& [name, topic] : topics_) {
+    if (!topic.record.from_metadata_log()) out.push_back(topic.record);
+  }
+  return out;
 }
 
 absl::Status TopicRegistry::MigrateToTopicId(v1::TopicRecord* record,
@@ -300,6 +409,17 @@ absl::StatusOr<std::shared_ptr<cluster::Partition>> TopicRegistry::GetPartition(
   if (auto offline = it->second.offline.find(partition); offline != it->second.offline.end()) {
     return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{} is offline: {}", topic,
                                                    partition, offline->second.message()));
+  }
+  if (!Hosts(it->second.record, partition)) {
+    const auto& leaders = it->second.leaders;
+    const NodeId leader = static_cast<size_t>(partition) < leaders.size()
+                              ? leaders[static_cast<size_t>(partition)]
+                              : kNoNode;
+    return ApiError(v1::NOT_LEADER,
+                    leader == kNoNode
+                        ? fmt::format("partition {}-{} is not hosted here", topic, partition)
+                        : fmt::format("broker {} leads partition {}-{}", leader, topic, partition),
+                    leader.value());
   }
   return it->second.partitions[static_cast<size_t>(partition)];
 }

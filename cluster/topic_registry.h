@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "cluster/metadata_image.h"
 #include "cluster/partition.h"
 #include "cluster/topic_config.h"
 #include "rill/v1/metadata.pb.h"
@@ -50,10 +51,21 @@ class TopicRegistry {
   TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
                 storage::LogConfig log_defaults, TopicLimits limits);
 
-  // Reopens every stored topic. A partition whose log cannot be recovered is offline (see
-  // Offline()), not an error; log directories of no topic (a create or delete cut short by a
-  // crash) are removed. Errors: the metadata store could not be read.
+  // Reopens every stored topic's hosted partitions. A partition whose log cannot be recovered
+  // is offline (see Offline()), not an error; log directories of no topic (a create or delete
+  // cut short by a crash) are removed. Errors: the metadata store could not be read.
   absl::Status Load();
+
+  // The partition manager's step (docs/cluster.md, "Reconciliation"): makes what this broker
+  // holds match the committed metadata. Topics of the image are recorded here (every broker
+  // knows every topic) and the partitions `self` hosts (their first replica, until partitions
+  // are replicated) are opened or created; topics that left the image, or whose name now
+  // belongs to a newer topic, are removed with their logs. Topics stored before the cluster
+  // existed are kept until the image takes them over. Failures to open a log leave that
+  // partition offline and are logged.
+  void Reconcile(const MetadataImage& image, NodeId self);
+  // Topics stored by this broker before it belonged to a cluster (none once reconciled).
+  std::vector<v1::TopicRecord> LegacyTopics() const;
 
   // All or nothing: on any failure no record and no log is left behind.
   absl::StatusOr<v1::TopicRecord> Create(const std::string& name, int32_t partitions,
@@ -66,7 +78,8 @@ class TopicRegistry {
 
   std::optional<v1::TopicRecord> Get(const std::string& name) const;
   std::vector<v1::TopicRecord> List() const;
-  // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent, STORAGE_ERROR when offline.
+  // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent, STORAGE_ERROR when offline, NOT_LEADER
+  // (naming the leader) when another broker hosts it.
   absl::StatusOr<std::shared_ptr<cluster::Partition>> GetPartition(const std::string& topic,
                                                                    int32_t partition) const;
   // The online partitions of a topic, in order.
@@ -76,6 +89,10 @@ class TopicRegistry {
   // Every offline partition, by topic and partition.
   std::vector<OfflinePartition> Offline() const;
 
+  // INVALID_PARTITIONS when opening `partitions` more would leave fewer descriptors free than
+  // the reserve.
+  absl::Status CheckFileBudget(int32_t partitions) const;
+
   const storage::LogConfig& log_defaults() const { return log_defaults_; }
   // The log settings of a topic: defaults plus its configs.
   storage::LogConfig LogConfigFor(const v1::TopicRecord& topic) const;
@@ -83,9 +100,12 @@ class TopicRegistry {
  private:
   struct Topic {
     v1::TopicRecord record;
-    // One per partition; null for an offline one, whose error is in `offline`.
+    // One per partition; null for an offline one, whose error is in `offline`, and for one
+    // hosted elsewhere.
     std::vector<std::shared_ptr<cluster::Partition>> partitions;
     std::map<int32_t, absl::Status> offline;
+    // Each partition's leader per the metadata (empty before it is reconciled).
+    std::vector<NodeId> leaders;
   };
 
   // Opens partitions [from, to) of `topic`. All or nothing: on a failure the logs it opened
@@ -98,10 +118,12 @@ class TopicRegistry {
   // from "<topic>-<partition>" to their names with the id.
   absl::Status MigrateToTopicId(v1::TopicRecord* record,
                                 const absl::flat_hash_set<std::string>& dirs);
-  // INVALID_PARTITIONS when opening `partitions` more would leave fewer descriptors free than
-  // the reserve.
-  absl::Status CheckFileBudget(int32_t partitions) const;
   absl::Status Store(const v1::TopicRecord& record);
+  // Whether this broker hosts `partition` of a stored topic.
+  static bool Hosts(const v1::TopicRecord& record, int32_t partition);
+  // Opens (creating) the log of a hosted partition; a failure leaves it offline.
+  void OpenHosted(Topic* topic, int32_t partition, const storage::LogConfig& config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::MetaStore* const meta_;
   storage::LogManager* const logs_;

@@ -36,12 +36,10 @@ absl::Status GroupCoordinator::Start() {
   const int32_t partitions = options_.offsets_topic_partitions;
   auto existing = topics_->Get(cluster::kConsumerOffsetsTopic);
   if (!existing) {
-    // Offsets are kept until their group is deleted, not by age or size.
-    auto created = topics_->Create(cluster::kConsumerOffsetsTopic, partitions, 1,
-                                   {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}, false);
-    if (!created.ok()) return created.status();
-    existing = *created;
-  } else if (existing->partitions() != partitions) {
+    return absl::FailedPreconditionError(
+        fmt::format("{} does not exist yet", cluster::kConsumerOffsetsTopic));
+  }
+  if (existing->partitions() != partitions) {
     logging::Warn("groups",
                   "{} has {} partitions; offsets.topic.num.partitions={} is ignored (groups are "
                   "placed by the partition count they were created with)",
@@ -65,6 +63,7 @@ absl::Status GroupCoordinator::Start() {
     shards_.push_back(std::move(shard));
   }
   timer_ = std::make_unique<asio::steady_timer>(*io_);
+  started_.store(true, std::memory_order_release);
   ScheduleExpiry();
   return absl::OkStatus();
 }
@@ -121,8 +120,8 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
 
 absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::string& group_id) {
   if (auto s = groups::ValidateGroupId(group_id); !s.ok()) return s;
-  if (shards_.empty()) {
-    return ApiError(v1::COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running");
+  if (!started() || shards_.empty()) {
+    return ApiError(v1::COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running yet");
   }
   Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
                              group_id, static_cast<int32_t>(shards_.size())))]
@@ -283,6 +282,7 @@ void GroupCoordinator::FetchOffsets(const v1::FetchOffsetsRequest& request,
 }
 
 void GroupCoordinator::ListGroups(v1::ListGroupsResponse* response) {
+  if (!started()) return;
   for (const auto& shard : shards_) {
     absl::MutexLock lock(&shard->mu);
     for (const auto& [id, d] : shard->store.ListGroups()) {

@@ -50,8 +50,10 @@ class GroupCoordinator {
                    asio::io_context* io);
   ~GroupCoordinator();
 
-  // Creates __consumer_offsets if needed, replays it, and starts the session timer.
+  // Replays __consumer_offsets (which must exist: the broker creates it through the
+  // controller) and starts the session timer. Calls before it answer COORDINATOR_NOT_AVAILABLE.
   absl::Status Start();
+  bool started() const { return started_.load(std::memory_order_acquire); }
   // Stops the session timer (waiting up to one timer interval). Idempotent. The io_context
   // must still be running.
   void Stop();
@@ -100,7 +102,9 @@ class GroupCoordinator {
   const CoordinatorOptions options_;
   cluster::TopicRegistry* const topics_;
   asio::io_context* const io_;
+  // Filled by Start before `started_` is set; read only once it is.
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<bool> started_{false};
   std::unique_ptr<asio::steady_timer> timer_;
   std::atomic<bool> stopped_{false};
   // Set while a timer wait is armed or its handler runs, so Stop can wait for it.

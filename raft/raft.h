@@ -128,6 +128,11 @@ class RaftNode {
   NodeId id() const { return config_.id; }
   // The configuration in effect (the newest one in the log).
   const ConfState& conf() const { return confs_.rbegin()->second; }
+  // The configuration in effect at `index` (for a snapshot taken there).
+  const ConfState& ConfAt(Index index) const {
+    auto it = confs_.upper_bound(index);
+    return it == confs_.begin() ? it->second : std::prev(it)->second;
+  }
   NodeId transferee() const { return transferee_; }
   Index LastIndex() const { return log_.LastIndex(); }
   absl::StatusOr<Term> TermAt(Index index) const { return log_.TermAt(index); }

@@ -17,61 +17,102 @@ using cluster::TopicConfigs;
 
 void AdminService::Register(RpcDispatcher* dispatcher) {
   constexpr std::string_view kService = "rill.v1.Admin";
-  dispatcher->AddSync<v1::CreateTopicsRequest, v1::CreateTopicsResponse>(
-      kService, "CreateTopics",
-      [this](const auto& request, auto* response) { CreateTopics(request, response); });
-  dispatcher->AddSync<v1::DeleteTopicsRequest, v1::DeleteTopicsResponse>(
-      kService, "DeleteTopics",
-      [this](const auto& request, auto* response) { DeleteTopics(request, response); });
+  dispatcher->Add<v1::CreateTopicsRequest, v1::CreateTopicsResponse>(
+      kService, "CreateTopics", [this](const auto& request, auto* response, Reply reply) {
+        CreateTopics(request, response, std::move(reply));
+      });
+  dispatcher->Add<v1::DeleteTopicsRequest, v1::DeleteTopicsResponse>(
+      kService, "DeleteTopics", [this](const auto& request, auto* response, Reply reply) {
+        DeleteTopics(request, response, std::move(reply));
+      });
   dispatcher->AddSync<v1::ListTopicsRequest, v1::ListTopicsResponse>(
       kService, "ListTopics",
       [this](const auto& request, auto* response) { ListTopics(request, response); });
   dispatcher->AddSync<v1::DescribeTopicsRequest, v1::DescribeTopicsResponse>(
       kService, "DescribeTopics",
       [this](const auto& request, auto* response) { DescribeTopics(request, response); });
-  dispatcher->AddSync<v1::CreatePartitionsRequest, v1::CreatePartitionsResponse>(
-      kService, "CreatePartitions",
-      [this](const auto& request, auto* response) { CreatePartitions(request, response); });
+  dispatcher->Add<v1::CreatePartitionsRequest, v1::CreatePartitionsResponse>(
+      kService, "CreatePartitions", [this](const auto& request, auto* response, Reply reply) {
+        CreatePartitions(request, response, std::move(reply));
+      });
   dispatcher->AddSync<v1::DescribeConfigsRequest, v1::DescribeConfigsResponse>(
       kService, "DescribeConfigs",
       [this](const auto& request, auto* response) { DescribeConfigs(request, response); });
-  dispatcher->AddSync<v1::AlterConfigsRequest, v1::AlterConfigsResponse>(
-      kService, "AlterConfigs",
-      [this](const auto& request, auto* response) { AlterConfigs(request, response); });
+  dispatcher->Add<v1::AlterConfigsRequest, v1::AlterConfigsResponse>(
+      kService, "AlterConfigs", [this](const auto& request, auto* response, Reply reply) {
+        AlterConfigs(request, response, std::move(reply));
+      });
   dispatcher->AddSync<v1::DeleteRecordsRequest, v1::DeleteRecordsResponse>(
       kService, "DeleteRecords",
       [this](const auto& request, auto* response) { DeleteRecords(request, response); });
   dispatcher->CheckComplete(kService);
 }
 
+void AdminService::Change(const rpc::TopicChangeRequest& change, absl::Status rejected,
+                          std::function<void(absl::Status)> done) {
+  if (!rejected.ok()) {
+    done(rejected);
+    return;
+  }
+  context_->topics_frontend->Change(change, std::move(done));
+}
+
+namespace {
+
+// Answers a call once each of `count` parts has finished.
+std::function<void()> AfterAll(size_t count, Reply reply) {
+  auto left = std::make_shared<std::atomic<size_t>>(count);
+  if (count == 0) reply();
+  return [left, reply = std::move(reply)] {
+    if (left->fetch_sub(1) == 1) reply();
+  };
+}
+
+}  // namespace
+
 void AdminService::CreateTopics(const v1::CreateTopicsRequest& request,
-                                v1::CreateTopicsResponse* response) {
-  for (const auto& topic : request.topics()) {
-    auto* result = response->add_topics();
-    result->set_name(topic.name());
-    int32_t partitions =
+                                v1::CreateTopicsResponse* response, Reply reply) {
+  for (const auto& topic : request.topics()) response->add_topics()->set_name(topic.name());
+  auto part_done = AfterAll(static_cast<size_t>(request.topics_size()), std::move(reply));
+  for (int i = 0; i < request.topics_size(); ++i) {
+    const auto& topic = request.topics(i);
+    rpc::TopicChangeRequest change;
+    change.kind = rpc::TopicChangeRequest::Kind::kCreate;
+    change.topic = topic.name();
+    change.partitions =
         topic.partitions() != 0 ? topic.partitions() : context_->settings.default_partitions;
-    int32_t replication = topic.replication_factor() != 0
-                              ? topic.replication_factor()
-                              : context_->settings.default_replication_factor;
-    TopicConfigs configs(topic.configs().begin(), topic.configs().end());
-    if (auto s = RejectInternalTopic(topic.name(), "create"); !s.ok()) {
-      SetError(s, result->mutable_error());
-      continue;
+    change.replication_factor = topic.replication_factor() != 0
+                                    ? topic.replication_factor()
+                                    : context_->settings.default_replication_factor;
+    change.configs.insert(topic.configs().begin(), topic.configs().end());
+    change.validate_only = request.validate_only();
+    absl::Status rejected = RejectInternalTopic(topic.name(), "create");
+    // This broker's descriptors are the one budget known here; each broker checks its own
+    // when it opens what it hosts.
+    if (rejected.ok() && change.partitions > 0) {
+      rejected = context_->topics->CheckFileBudget(change.partitions);
     }
-    auto created = context_->topics->Create(topic.name(), partitions, replication, configs,
-                                            request.validate_only());
-    SetError(created.status(), result->mutable_error());
+    auto* result = response->mutable_topics(i);
+    Change(change, rejected, [result, part_done](absl::Status s) {
+      SetError(s, result->mutable_error());
+      part_done();
+    });
   }
 }
 
 void AdminService::DeleteTopics(const v1::DeleteTopicsRequest& request,
-                                v1::DeleteTopicsResponse* response) {
-  for (const auto& name : request.names()) {
-    auto* result = response->add_topics();
-    result->set_name(name);
-    absl::Status s = RejectInternalTopic(name, "delete");
-    SetError(s.ok() ? context_->topics->Delete(name) : s, result->mutable_error());
+                                v1::DeleteTopicsResponse* response, Reply reply) {
+  for (const auto& name : request.names()) response->add_topics()->set_name(name);
+  auto part_done = AfterAll(static_cast<size_t>(request.names_size()), std::move(reply));
+  for (int i = 0; i < request.names_size(); ++i) {
+    rpc::TopicChangeRequest change;
+    change.kind = rpc::TopicChangeRequest::Kind::kDelete;
+    change.topic = request.names(i);
+    auto* result = response->mutable_topics(i);
+    Change(change, RejectInternalTopic(change.topic, "delete"), [result, part_done](absl::Status s) {
+      SetError(s, result->mutable_error());
+      part_done();
+    });
   }
 }
 
@@ -89,7 +130,6 @@ void AdminService::ListTopics(const v1::ListTopicsRequest& request,
 
 void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
                                   v1::DescribeTopicsResponse* response) {
-  const int32_t node = context_->settings.node_id;
   for (const auto& name : request.names()) {
     auto* topic = response->add_topics();
     topic->set_name(name);
@@ -103,19 +143,34 @@ void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
     topic->set_replication_factor(record->replication_factor());
     if (auto id = TopicId::FromBytes(record->topic_id())) topic->set_topic_id(id->ToString());
     topic->mutable_configs()->insert(record->configs().begin(), record->configs().end());
+    const auto image = context_->controller->image();
+    const cluster::TopicInfo* info = image->TopicByName(name);
     for (int32_t id = 0; id < record->partitions(); ++id) {
       auto* p = topic->add_partitions();
       p->set_partition(id);
-      p->add_replicas(node);
+      p->set_leader(-1);
+      if (info && id < static_cast<int32_t>(info->partitions.size())) {
+        const cluster::PartitionAssignment& assignment = info->partitions[static_cast<size_t>(id)];
+        for (NodeId replica : assignment.replicas) p->add_replicas(replica.value());
+        p->set_leader(assignment.leader.value());
+        p->set_leader_epoch(assignment.leader_epoch);
+        const cluster::BrokerInfo* leader = image->Broker(assignment.leader);
+        if (leader && !leader->fenced) p->add_in_sync_replicas(assignment.leader.value());
+      }
       auto partition = context_->topics->GetPartition(name, id);
-      SetError(partition.status(), p->mutable_error());
       if (!partition.ok()) {
-        p->set_leader(-1);
+        // Another broker hosts it: what it holds is that broker's to say.
+        if (ErrorCodeOf(partition.status()) != v1::NOT_LEADER) {
+          SetError(partition.status(), p->mutable_error());
+          p->set_leader(-1);
+        } else {
+          SetError(absl::OkStatus(), p->mutable_error());
+        }
         continue;
       }
+      SetError(absl::OkStatus(), p->mutable_error());
+      p->set_hosted(true);
       const storage::LogStats stats = (*partition)->stats();
-      p->set_leader(node);
-      p->add_in_sync_replicas(node);
       p->set_log_start_offset(stats.start_offset.value());
       p->set_high_watermark((*partition)->high_watermark().value());
       p->set_size_bytes(static_cast<int64_t>(stats.size_bytes));
@@ -125,11 +180,22 @@ void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
 }
 
 void AdminService::CreatePartitions(const v1::CreatePartitionsRequest& request,
-                                    v1::CreatePartitionsResponse* response) {
-  absl::Status internal = RejectInternalTopic(request.topic(), "add partitions to");
-  SetError(internal.ok() ? context_->topics->CreatePartitions(request.topic(), request.total())
-                         : internal,
-           response->mutable_error());
+                                    v1::CreatePartitionsResponse* response, Reply reply) {
+  rpc::TopicChangeRequest change;
+  change.kind = rpc::TopicChangeRequest::Kind::kCreatePartitions;
+  change.topic = request.topic();
+  change.partitions = request.total();
+  absl::Status rejected = RejectInternalTopic(request.topic(), "add partitions to");
+  if (rejected.ok()) {
+    if (auto record = context_->topics->Get(request.topic());
+        record && request.total() > record->partitions()) {
+      rejected = context_->topics->CheckFileBudget(request.total() - record->partitions());
+    }
+  }
+  Change(change, rejected, [response, reply = std::move(reply)](absl::Status s) {
+    SetError(s, response->mutable_error());
+    reply();
+  });
 }
 
 void AdminService::DescribeConfigs(const v1::DescribeConfigsRequest& request,
@@ -155,14 +221,18 @@ void AdminService::DescribeConfigs(const v1::DescribeConfigsRequest& request,
 }
 
 void AdminService::AlterConfigs(const v1::AlterConfigsRequest& request,
-                                v1::AlterConfigsResponse* response) {
-  TopicConfigs set(request.set().begin(), request.set().end());
-  std::vector<std::string> remove(request.remove().begin(), request.remove().end());
-  absl::Status internal = RejectInternalTopic(request.topic(), "reconfigure");
-  SetError(internal.ok() ? context_->topics->AlterConfigs(request.topic(), set, remove,
-                                                          request.validate_only())
-                         : internal,
-           response->mutable_error());
+                                v1::AlterConfigsResponse* response, Reply reply) {
+  rpc::TopicChangeRequest change;
+  change.kind = rpc::TopicChangeRequest::Kind::kAlterConfigs;
+  change.topic = request.topic();
+  change.configs.insert(request.set().begin(), request.set().end());
+  change.remove_configs.assign(request.remove().begin(), request.remove().end());
+  change.validate_only = request.validate_only();
+  Change(change, RejectInternalTopic(request.topic(), "reconfigure"),
+         [response, reply = std::move(reply)](absl::Status s) {
+           SetError(s, response->mutable_error());
+           reply();
+         });
 }
 
 void AdminService::DeleteRecords(const v1::DeleteRecordsRequest& request,

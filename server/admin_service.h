@@ -14,19 +14,29 @@ class AdminService {
   // Routes the rill.v1.Admin methods to this service.
   void Register(RpcDispatcher* dispatcher);
 
-  void CreateTopics(const v1::CreateTopicsRequest& request, v1::CreateTopicsResponse* response);
-  void DeleteTopics(const v1::DeleteTopicsRequest& request, v1::DeleteTopicsResponse* response);
+  // Topic changes are decided by the controller; each answers once this broker has applied
+  // the outcome.
+  void CreateTopics(const v1::CreateTopicsRequest& request, v1::CreateTopicsResponse* response,
+                    Reply reply);
+  void DeleteTopics(const v1::DeleteTopicsRequest& request, v1::DeleteTopicsResponse* response,
+                    Reply reply);
   void ListTopics(const v1::ListTopicsRequest& request, v1::ListTopicsResponse* response);
   void DescribeTopics(const v1::DescribeTopicsRequest& request,
                       v1::DescribeTopicsResponse* response);
   void CreatePartitions(const v1::CreatePartitionsRequest& request,
-                        v1::CreatePartitionsResponse* response);
+                        v1::CreatePartitionsResponse* response, Reply reply);
   void DescribeConfigs(const v1::DescribeConfigsRequest& request,
                        v1::DescribeConfigsResponse* response);
-  void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response);
+  void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response,
+                    Reply reply);
   void DeleteRecords(const v1::DeleteRecordsRequest& request, v1::DeleteRecordsResponse* response);
 
  private:
+  // Sends `change` to the controller unless `rejected` already failed it; `done` gets the
+  // outcome.
+  void Change(const rpc::TopicChangeRequest& change, absl::Status rejected,
+              std::function<void(absl::Status)> done);
+
   ServerContext* const context_;
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "api/error.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
@@ -16,6 +17,9 @@ using api::SetError;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How long a request for a topic that is auto-created waits for it before it is told to retry.
+constexpr int64_t kAutoCreateWaitMs = 1000;
 
 // The request's acks, already checked with v1::Acks_IsValid.
 cluster::Acks AcksLevel(v1::Acks acks) {
@@ -191,12 +195,28 @@ absl::StatusOr<std::shared_ptr<cluster::Partition>> RillService::Resolve(const s
       !context_->settings.auto_create_topics) {
     return found;
   }
-  auto created = context_->topics->Create(topic, context_->settings.default_partitions,
-                                          context_->settings.default_replication_factor, {}, false);
-  if (!created.ok() && ErrorCodeOf(created.status()) != v1::TOPIC_ALREADY_EXISTS) {
-    return created.status();
+  // As Kafka's auto-creation: the topic is asked of the controller and this request is told to
+  // retry; the retry finds it.
+  rpc::TopicChangeRequest change;
+  change.kind = rpc::TopicChangeRequest::Kind::kCreate;
+  change.topic = topic;
+  change.partitions = context_->settings.default_partitions;
+  change.replication_factor = context_->settings.default_replication_factor;
+  if (auto s = cluster::RejectInternalTopic(topic, "create"); !s.ok()) return s;
+  auto created = std::make_shared<absl::Notification>();
+  auto outcome = std::make_shared<absl::Status>();
+  context_->topics_frontend->Change(change, [created, outcome](absl::Status s) {
+    *outcome = s;
+    created->Notify();
+  });
+  // A short wait answers most first requests at once; a longer create is left to the retry.
+  if (created->WaitForNotificationWithTimeout(absl::Milliseconds(kAutoCreateWaitMs)) &&
+      (outcome->ok() || ErrorCodeOf(*outcome) == v1::TOPIC_ALREADY_EXISTS)) {
+    return context_->topics->GetPartition(topic, partition);
   }
-  return context_->topics->GetPartition(topic, partition);
+  if (created->HasBeenNotified() && ErrorCodeOf(*outcome) != v1::NOT_CONTROLLER) return *outcome;
+  return ApiError(v1::UNKNOWN_TOPIC,
+                  fmt::format("topic '{}' is being created; retry", topic));
 }
 
 void RillService::Register(RpcDispatcher* dispatcher) {
@@ -326,12 +346,27 @@ void RillService::ListOffsets(const v1::ListOffsetsRequest& request,
 }
 
 void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response) {
-  const int32_t node = context_->settings.node_id;
-  auto* broker = response->add_brokers();
-  broker->set_node_id(node);
-  broker->set_host(context_->advertised_host);
-  broker->set_port(context_->advertised_port);
-  response->set_controller_id(node);
+  const auto image = context_->controller->image();
+  for (const auto& [id, info] : image->brokers()) {
+    if (info.fenced) continue;
+    for (const cluster::Endpoint& endpoint : info.endpoints) {
+      if (endpoint.name != cluster::kClientListener) continue;
+      auto* broker = response->add_brokers();
+      broker->set_node_id(id.value());
+      broker->set_host(endpoint.host);
+      broker->set_port(endpoint.port);
+    }
+  }
+  if (!image->Broker(NodeId(context_->settings.node_id)) ||
+      image->Broker(NodeId(context_->settings.node_id))->fenced) {
+    // Not yet registered (or fenced): this broker still answers for itself.
+    auto* broker = response->add_brokers();
+    broker->set_node_id(context_->settings.node_id);
+    broker->set_host(context_->advertised_host);
+    broker->set_port(context_->advertised_port);
+  }
+  const NodeId controller = context_->controller->status().raft.leader;
+  response->set_controller_id(controller == kNoNode ? -1 : controller.value());
 
   std::vector<std::string> names(request.topics().begin(), request.topics().end());
   if (names.empty()) {
@@ -341,24 +376,40 @@ void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataRespo
     auto* topic = response->add_topics();
     topic->set_name(name);
     topic->mutable_error()->set_leader_hint(-1);
-    auto partition = Resolve(name, 0);
-    if (!partition.ok()) {
-      SetError(partition.status(), topic->mutable_error());
+    if (auto resolved = Resolve(name, 0);
+        !resolved.ok() && ErrorCodeOf(resolved.status()) != v1::NOT_LEADER &&
+        ErrorCodeOf(resolved.status()) != v1::STORAGE_ERROR) {
+      SetError(resolved.status(), topic->mutable_error());
       continue;
     }
     const auto record = context_->topics->Get(name);
+    const cluster::TopicInfo* info = image->TopicByName(name);
     for (int32_t p = 0; record && p < record->partitions(); ++p) {
       auto* meta = topic->add_partitions();
       meta->set_partition(p);
-      meta->add_replicas(node);
+      meta->set_leader(-1);
+      if (info && p < static_cast<int32_t>(info->partitions.size())) {
+        const auto& assignment = info->partitions[static_cast<size_t>(p)];
+        for (NodeId replica : assignment.replicas) meta->add_replicas(replica.value());
+        const cluster::BrokerInfo* leader = image->Broker(assignment.leader);
+        if (leader && !leader->fenced) {
+          meta->set_leader(assignment.leader.value());
+          meta->add_in_sync_replicas(assignment.leader.value());
+        } else {
+          SetError(ApiError(v1::NOT_LEADER,
+                            fmt::format("partition {}-{} is offline: its leader {} is not alive",
+                                        name, p, assignment.leader)),
+                   meta->mutable_error());
+          continue;
+        }
+      }
       auto partition = context_->topics->GetPartition(name, p);
-      SetError(partition.status(), meta->mutable_error());
-      if (!partition.ok()) {
+      if (!partition.ok() && ErrorCodeOf(partition.status()) != v1::NOT_LEADER) {
+        SetError(partition.status(), meta->mutable_error());
         meta->set_leader(-1);
         continue;
       }
-      meta->set_leader(node);
-      meta->add_in_sync_replicas(node);
+      SetError(absl::OkStatus(), meta->mutable_error());
     }
   }
 }

@@ -8,7 +8,9 @@
 
 #include "asio.hpp"
 #include "base/byte_budget.h"
+#include "cluster/controller.h"
 #include "cluster/topic_registry.h"
+#include "cluster/topics_frontend.h"
 #include "server/metrics.h"
 
 namespace rill::server {
@@ -26,6 +28,10 @@ struct ServerSettings {
 struct ServerContext {
   ServerSettings settings;
   cluster::TopicRegistry* topics = nullptr;
+  // Topic changes go through the controller quorum.
+  cluster::TopicsFrontend* topics_frontend = nullptr;
+  // The cluster metadata: brokers, partition placement, the controller.
+  cluster::Controller* controller = nullptr;
   // Bytes that fetches may hold at once, from the read until the response is sent.
   base::ByteBudget* fetch_budget = nullptr;
   BrokerMetrics* metrics = nullptr;

@@ -56,12 +56,14 @@ struct Member : rpc::MessageHandler {
     config.bootstrap.voters = {NodeId(1), NodeId(2), NodeId(3)};
     config.election_ticks = 10;
     config.seed = static_cast<uint64_t>(id.value());
+    RaftGroupCallbacks callbacks;
+    callbacks.apply = [this](const std::vector<raft::Entry>& committed) {
+      absl::MutexLock lock(&mu);
+      applied.insert(applied.end(), committed.begin(), committed.end());
+    };
     auto opened =
         RaftGroup::Open(kGroup, config, std::shared_ptr<storage::Log>(std::move(*log)), meta.get(),
-                        transport.get(), io, [this](const std::vector<raft::Entry>& committed) {
-                          absl::MutexLock lock(&mu);
-                          applied.insert(applied.end(), committed.begin(), committed.end());
-                        });
+                        transport.get(), io, std::move(callbacks));
     REQUIRE(opened.ok());
     group = *opened;
   }

@@ -223,7 +223,7 @@ absl::Status Broker::StartInterBroker() {
     auto voters = cluster::ParseVoters(config.controller_voters);
     if (!voters.ok()) {
       return absl::InvalidArgumentError(
-          fmt::format("controller.quorum.voters: {}", voters.status().message()));
+          fmt::format("controller.voters: {}", voters.status().message()));
     }
     voters_ = *voters;
   }

@@ -144,7 +144,7 @@ const std::vector<Option>& Options() {
              &BrokerConfig::inter_broker_listen),
       String("inter.broker.advertise", "address other brokers are told to use",
              &BrokerConfig::inter_broker_advertise, "the bound inter-broker address"),
-      String("controller.quorum.voters",
+      String("controller.voters",
              "the controller voters, ID@HOST:PORT,... (their inter-broker addresses); the same "
              "list on every broker",
              &BrokerConfig::controller_voters, "this broker alone"),

@@ -157,12 +157,36 @@ absl::StatusOr<std::map<int32_t, int64_t>> Admin::ListOffsets(const std::string&
 }
 
 absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
+  v1::DescribeClusterRequest request;
+  v1::DescribeClusterResponse described;
+  RILL_ADMIN_CALL(DescribeCluster, request, described);
+  ClusterDescription out;
+  out.cluster_id = described.cluster_id();
+  out.controller_id = described.controller_id();
+  out.voters.assign(described.voters().begin(), described.voters().end());
+  out.answering_node = described.node_id();
+  out.metadata_offset = described.metadata_offset();
+  out.snapshot_offset = described.snapshot_offset();
+  for (const auto& b : described.brokers()) {
+    BrokerNode node;
+    node.node_id = b.node_id();
+    node.fenced = b.fenced();
+    node.broker_epoch = b.broker_epoch();
+    node.replicas = b.replicas();
+    node.leaders = b.leaders();
+    node.voter = b.voter();
+    for (const auto& l : b.listeners()) {
+      if (l.name() == "client") {
+        node.host = l.host();
+        node.port = l.port();
+      } else if (l.name() == "broker") {
+        node.inter_broker_address = l.host() + ":" + std::to_string(l.port());
+      }
+    }
+    out.brokers.push_back(std::move(node));
+  }
   auto response = cluster_->FetchMetadata({});
   if (!response.ok()) return response.status();
-  ClusterDescription out;
-  out.controller_id = response->controller_id();
-  for (const auto& b : response->brokers())
-    out.brokers.push_back({b.node_id(), b.host(), b.port()});
   for (const auto& t : response->topics()) {
     for (const auto& p : t.partitions()) {
       if (p.error().code() != v1::NONE) {

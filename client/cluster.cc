@@ -154,26 +154,47 @@ absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(
 
 absl::StatusOr<std::map<TopicPartition, int64_t>> Cluster::ListOffsets(
     const std::vector<TopicPartition>& partitions, int64_t spec) {
-  v1::ListOffsetsRequest request;
-  for (const auto& tp : partitions) {
-    auto* p = request.add_partitions();
-    p->set_topic(tp.topic);
-    p->set_partition(tp.partition);
-    p->set_timestamp(spec);
+  // Each partition is asked of its leader; a leader that moved is looked up again, a few times.
+  constexpr int kAttempts = 3;
+  absl::Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::map<int32_t, v1::ListOffsetsRequest> by_leader;
+    for (const auto& tp : partitions) {
+      auto topic = Topic(tp.topic, /*refresh=*/attempt > 0);
+      if (!topic.ok()) return topic.status();
+      const int32_t leader = tp.partition >= 0 && static_cast<size_t>(tp.partition) <
+                                                      topic->leaders.size()
+                                 ? topic->leaders[static_cast<size_t>(tp.partition)]
+                                 : -1;
+      auto* p = by_leader[leader].add_partitions();
+      p->set_topic(tp.topic);
+      p->set_partition(tp.partition);
+      p->set_timestamp(spec);
+    }
+    std::map<TopicPartition, int64_t> out;
+    last = absl::OkStatus();
+    for (const auto& [leader, request] : by_leader) {
+      std::string address;
+      auto* stub = RillStub(leader, &address);
+      v1::ListOffsetsResponse response;
+      auto context = NewContext();
+      if (grpc::Status rpc = stub->ListOffsets(context.get(), request, &response); !rpc.ok()) {
+        last = FromGrpc(rpc, address);
+        break;
+      }
+      for (const auto& p : response.partitions()) {
+        if (auto s = api::FromError(p.error()); !s.ok()) {
+          last = s;
+          break;
+        }
+        out[TopicPartition{p.topic(), p.partition()}] = p.offset();
+      }
+      if (!last.ok()) break;
+    }
+    if (last.ok()) return out;
+    if (!api::IsRetriable(last)) return last;
   }
-  std::string address;
-  auto* stub = RillStub(-1, &address);
-  v1::ListOffsetsResponse response;
-  auto context = NewContext();
-  if (grpc::Status rpc = stub->ListOffsets(context.get(), request, &response); !rpc.ok()) {
-    return FromGrpc(rpc, address);
-  }
-  std::map<TopicPartition, int64_t> out;
-  for (const auto& p : response.partitions()) {
-    if (auto s = api::FromError(p.error()); !s.ok()) return s;
-    out[TopicPartition{p.topic(), p.partition()}] = p.offset();
-  }
-  return out;
+  return last;
 }
 
 absl::StatusOr<TopicMetadata> Cluster::Topic(const std::string& topic, bool refresh) {

@@ -20,6 +20,9 @@ absl::StatusOr<std::vector<std::vector<NodeId>>> PlaceReplicas(const MetadataIma
                     replication_factor, live.size()));
   }
   struct Load {
+    // Of the new partitions, then of all the cluster's.
+    int64_t own_leaders = 0;
+    int64_t own_replicas = 0;
     int64_t leaders = 0;
     int64_t replicas = 0;
   };
@@ -39,18 +42,23 @@ absl::StatusOr<std::vector<std::vector<NodeId>>> PlaceReplicas(const MetadataIma
   out.reserve(static_cast<size_t>(partitions));
   for (int32_t p = 0; p < partitions; ++p) {
     std::sort(candidates.begin(), candidates.end(), [&](NodeId a, NodeId b) {
-      return std::tuple(load[a].leaders, load[a].replicas, a) <
-             std::tuple(load[b].leaders, load[b].replicas, b);
+      return std::tuple(load[a].own_leaders, load[a].leaders, load[a].replicas, a) <
+             std::tuple(load[b].own_leaders, load[b].leaders, load[b].replicas, b);
     });
     std::vector<NodeId> replicas{candidates.front()};
     std::vector<NodeId> followers(candidates.begin() + 1, candidates.end());
     std::sort(followers.begin(), followers.end(), [&](NodeId a, NodeId b) {
-      return std::tuple(load[a].replicas, a) < std::tuple(load[b].replicas, b);
+      return std::tuple(load[a].own_replicas, load[a].replicas, a) <
+             std::tuple(load[b].own_replicas, load[b].replicas, b);
     });
     replicas.insert(replicas.end(), followers.begin(),
                     followers.begin() + (replication_factor - 1));
     ++load[replicas.front()].leaders;
-    for (NodeId replica : replicas) ++load[replica].replicas;
+    ++load[replicas.front()].own_leaders;
+    for (NodeId replica : replicas) {
+      ++load[replica].replicas;
+      ++load[replica].own_replicas;
+    }
     out.push_back(std::move(replicas));
   }
   return out;

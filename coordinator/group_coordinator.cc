@@ -15,6 +15,7 @@ namespace rill::coordinator {
 namespace {
 
 using api::ApiError;
+using api::ErrorCodeOf;
 using api::SetError;
 constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
 constexpr size_t kReplayReadBytes = 1 << 20;
@@ -55,7 +56,9 @@ absl::Status GroupCoordinator::Start() {
     } else {
       shard->unavailable = partition.status();
     }
-    if (!shard->unavailable.ok()) {
+    if (ErrorCodeOf(shard->unavailable) == v1::NOT_LEADER) {
+      shard->partition = nullptr;
+    } else if (!shard->unavailable.ok()) {
       shard->partition = nullptr;
       logging::Error("groups", "the groups of {}-{} are unavailable: {}",
                      cluster::kConsumerOffsetsTopic, p, shard->unavailable.message());
@@ -126,6 +129,13 @@ absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::s
   Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
                              group_id, static_cast<int32_t>(shards_.size())))]
                      .get();
+  if (ErrorCodeOf(shard->unavailable) == v1::NOT_LEADER) {
+    // Another broker hosts this group's partition of the offsets topic, and coordinates it.
+    return ApiError(v1::NOT_COORDINATOR,
+                    fmt::format("group '{}' is coordinated elsewhere: {}", group_id,
+                                shard->unavailable.message()),
+                    api::LeaderHintOf(shard->unavailable));
+  }
   if (!shard->unavailable.ok()) {
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
                     fmt::format("{}-{} is unavailable: {}", cluster::kConsumerOffsetsTopic,

@@ -45,6 +45,9 @@ void AdminService::Register(RpcDispatcher* dispatcher) {
   dispatcher->AddSync<v1::DeleteRecordsRequest, v1::DeleteRecordsResponse>(
       kService, "DeleteRecords",
       [this](const auto& request, auto* response) { DeleteRecords(request, response); });
+  dispatcher->AddSync<v1::DescribeClusterRequest, v1::DescribeClusterResponse>(
+      kService, "DescribeCluster",
+      [this](const auto& request, auto* response) { DescribeCluster(request, response); });
   dispatcher->CheckComplete(kService);
 }
 
@@ -263,6 +266,45 @@ void AdminService::DeleteRecords(const v1::DeleteRecordsRequest& request,
                                                    : std::optional<Offset>(Offset(p.offset())));
     SetError(start.status(), result->mutable_error());
     if (start.ok()) result->set_low_watermark(start->value());
+  }
+}
+
+void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
+                                   v1::DescribeClusterResponse* response) {
+  const cluster::Controller& controller = *context_->controller;
+  const auto image = controller.image();
+  const cluster::ControllerStatus status = controller.status();
+  response->set_cluster_id(controller.options().cluster_id);
+  response->set_controller_id(status.raft.leader == kNoNode ? -1 : status.raft.leader.value());
+  for (const auto& [id, address] : controller.options().voters) response->add_voters(id.value());
+  response->set_node_id(context_->settings.node_id);
+  response->set_metadata_offset(status.metadata_offset.value());
+  response->set_snapshot_offset(status.snapshot_offset.value());
+  std::map<NodeId, std::pair<int32_t, int32_t>> counts;  // replicas, leaders
+  int32_t offline = 0;
+  for (const auto& [topic_id, topic] : image->topics()) {
+    for (const auto& p : topic.partitions) {
+      for (NodeId replica : p.replicas) ++counts[replica].first;
+      ++counts[p.leader].second;
+      const cluster::BrokerInfo* leader = image->Broker(p.leader);
+      if (!leader || leader->fenced) ++offline;
+    }
+  }
+  response->set_offline_partitions(offline);
+  for (const auto& [id, info] : image->brokers()) {
+    auto* broker = response->add_brokers();
+    broker->set_node_id(id.value());
+    broker->set_fenced(info.fenced);
+    broker->set_broker_epoch(info.epoch);
+    broker->set_replicas(counts[id].first);
+    broker->set_leaders(counts[id].second);
+    broker->set_voter(controller.IsVoter(id));
+    for (const auto& e : info.endpoints) {
+      auto* listener = broker->add_listeners();
+      listener->set_name(e.name);
+      listener->set_host(e.host);
+      listener->set_port(e.port);
+    }
   }
 }
 

@@ -30,6 +30,8 @@ class AdminService {
   void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response,
                     Reply reply);
   void DeleteRecords(const v1::DeleteRecordsRequest& request, v1::DeleteRecordsResponse* response);
+  void DescribeCluster(const v1::DescribeClusterRequest& request,
+                       v1::DescribeClusterResponse* response);
 
  private:
   // Sends `change` to the controller unless `rejected` already failed it; `done` gets the

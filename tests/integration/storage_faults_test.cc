@@ -93,8 +93,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "storage faults: growing a topic that fails part way leaves nothing behind, and a recreated "
-    "topic gets directories of its own",
+    "storage faults: a new partition whose directory cannot be made is offline while the others "
+    "serve, and a recreated topic gets directories of its own",
     "[integration]") {
   TempDir tmp;
   // A directory of no topic (a create cut short by a crash) is removed at start.
@@ -105,22 +105,30 @@ TEST_CASE(
   auto admin = Admin::Create(Client(broker));
   REQUIRE(admin.ok());
 
-  // Growing a topic is all or nothing: partition 5's directory cannot be made, as a file stands
-  // in its way, and partition 4's is removed again. (A create takes the same path; its
-  // directories carry an id not known before it runs, so nothing can be put in their way.)
+  // Growing a topic is decided by the controller and committed first; each broker then opens
+  // what it hosts. Partition 5's directory cannot be made, as a file stands in its way: it is
+  // offline, with the reason, while partition 4 serves; once the way is clear it opens at the
+  // next start. (A create takes the same path; its directories carry an id not known before it
+  // runs, so nothing can be put in their way.)
   REQUIRE((*admin)->CreateTopic(NewTopic{"x", 4, 1, {}}).ok());
   auto created = (*admin)->DescribeTopic("x");
   REQUIRE(created.ok());
   REQUIRE(created->topic_id.size() == 32);
   const std::string logs = tmp.path() + "/logs/";
   { std::ofstream(logs + "x-5-" + created->topic_id) << "in the way"; }
-  CHECK(ErrorCodeOf((*admin)->CreatePartitions("x", 6)) == ErrorCode::kStorageError);
-  CHECK_FALSE(std::filesystem::exists(logs + "x-4-" + created->topic_id));
+  REQUIRE((*admin)->CreatePartitions("x", 6).ok());
   auto described = (*admin)->DescribeTopic("x");
   REQUIRE(described.ok());
-  CHECK(described->partitions.size() == 4);
+  REQUIRE(described->partitions.size() == 6);
+  CHECK(described->partitions[4].error.ok());
+  CHECK(ErrorCodeOf(described->partitions[5].error) == ErrorCode::kStorageError);
   std::filesystem::remove(logs + "x-5-" + created->topic_id);
-  REQUIRE((*admin)->CreatePartitions("x", 6).ok());
+  broker.Restart();
+  admin = Admin::Create(Client(broker));
+  REQUIRE(admin.ok());
+  described = (*admin)->DescribeTopic("x");
+  REQUIRE(described.ok());
+  CHECK(described->partitions[5].error.ok());
 
   // A topic deleted and created again gets a new id, and directories of its own.
   REQUIRE((*admin)->DeleteTopic("x").ok());

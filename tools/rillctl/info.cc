@@ -1,4 +1,4 @@
-// rillctl offsets and rillctl cluster status.
+// rillctl offsets, rillctl cluster status and rillctl broker list.
 #include "base/fmt_absl.h"
 #include "tools/rillctl/commands.h"
 #include "tools/rillctl/text.h"
@@ -48,17 +48,47 @@ int Offsets(const Context& ctx, const ParsedArgs& args) {
   return 0;
 }
 
+// The metadata offset each reachable broker has applied, asked of the broker itself.
+std::map<int32_t, int64_t> MetadataOffsets(const Context& ctx, const ClusterDescription& cluster) {
+  std::map<int32_t, int64_t> out;
+  for (const auto& b : cluster.brokers) {
+    if (b.host.empty()) continue;
+    ClientOptions options = ctx.client;
+    options.bootstrap_brokers = fmt::format("{}:{}", b.host, b.port);
+    options.request_timeout_ms = std::min(options.request_timeout_ms, 2000);
+    auto admin = Admin::Create(options);
+    if (!admin.ok()) continue;
+    auto own = (*admin)->DescribeCluster();
+    if (own.ok() && own->answering_node == b.node_id) out[b.node_id] = own->metadata_offset;
+  }
+  return out;
+}
+
+std::string Join(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (int32_t id : ids) out += fmt::format("{}{}", out.empty() ? "" : ",", id);
+  return out;
+}
+
 int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
   auto admin = MakeAdmin(ctx);
   auto cluster = Check(admin->DescribeCluster());
   auto topics = Check(admin->ListTopics());
   int64_t partitions = 0;
   for (const auto& t : topics) partitions += t.partitions;
+  const std::map<int32_t, int64_t> offsets = MetadataOffsets(ctx, cluster);
   if (ctx.json) {
     std::string brokers;
     for (const auto& b : cluster.brokers) {
-      brokers += fmt::format("{}{{\"node_id\":{},\"host\":{},\"port\":{}}}",
-                             brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port);
+      auto offset = offsets.find(b.node_id);
+      brokers += fmt::format(
+          "{}{{\"node_id\":{},\"host\":{},\"port\":{},\"inter_broker_address\":{},"
+          "\"state\":\"{}\",\"voter\":{},\"replicas\":{},\"leaders\":{},"
+          "\"metadata_offset\":{}}}",
+          brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port,
+          JsonString(b.inter_broker_address), b.fenced ? "fenced" : "alive",
+          b.voter ? "true" : "false", b.replicas, b.leaders,
+          offset == offsets.end() ? "null" : std::to_string(offset->second));
     }
     std::string offline;
     for (const auto& p : cluster.offline_partitions) {
@@ -67,22 +97,53 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
                              JsonString(std::string(p.error.message())));
     }
     fmt::print(
-        "{{\"controller_id\":{},\"brokers\":[{}],\"topics\":{},\"partitions\":{},"
-        "\"offline_partitions\":[{}]}}\n",
-        cluster.controller_id, brokers, topics.size(), partitions, offline);
+        "{{\"cluster_id\":{},\"controller_id\":{},\"voters\":[{}],\"brokers\":[{}],"
+        "\"topics\":{},\"partitions\":{},\"offline_partitions\":[{}]}}\n",
+        JsonString(cluster.cluster_id), cluster.controller_id, Join(cluster.voters), brokers,
+        topics.size(), partitions, offline);
     return 0;
   }
+  fmt::print("cluster {}: controller {}, voters {}\n", cluster.cluster_id,
+             cluster.controller_id >= 0 ? std::to_string(cluster.controller_id) : "none",
+             Join(cluster.voters));
   std::vector<std::vector<std::string>> rows;
   for (const auto& b : cluster.brokers) {
+    auto offset = offsets.find(b.node_id);
     rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
-                    b.node_id == cluster.controller_id ? "yes" : ""});
+                    b.fenced ? "fenced" : "alive",
+                    b.node_id == cluster.controller_id ? "controller"
+                    : b.voter                          ? "voter"
+                                                       : "learner",
+                    std::to_string(b.replicas), std::to_string(b.leaders),
+                    offset == offsets.end() ? "unreachable" : std::to_string(offset->second)});
   }
-  PrintTable({"NODE", "ADDRESS", "CONTROLLER"}, rows);
+  PrintTable({"NODE", "ADDRESS", "STATE", "ROLE", "REPLICAS", "LEADERS", "METADATA-OFFSET"}, rows);
   fmt::print("topics: {}, partitions: {}, offline: {}\n", topics.size(), partitions,
              cluster.offline_partitions.size());
   for (const auto& p : cluster.offline_partitions) {
     fmt::print("offline {}-{}: {}\n", p.topic, p.partition, p.error.message());
   }
+  return 0;
+}
+
+int BrokerList(const Context& ctx, const ParsedArgs& args) {
+  auto cluster = Check(MakeAdmin(ctx)->DescribeCluster());
+  if (ctx.json) {
+    std::string brokers;
+    for (const auto& b : cluster.brokers) {
+      brokers += fmt::format("{}{{\"node_id\":{},\"host\":{},\"port\":{},\"state\":\"{}\"}}",
+                             brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port,
+                             b.fenced ? "fenced" : "alive");
+    }
+    fmt::print("[{}]\n", brokers);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : cluster.brokers) {
+    rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
+                    b.inter_broker_address, b.fenced ? "fenced" : "alive"});
+  }
+  PrintTable({"NODE", "ADDRESS", "BROKER-ADDRESS", "STATE"}, rows);
   return 0;
 }
 
@@ -104,11 +165,15 @@ std::vector<Command> InfoCommands() {
         "",
         0,
         0,
-        "Shows the brokers, the topic and partition counts, and any "
-        "offline partitions.",
+        "Shows the cluster id, the controller and its voters, every broker (address, alive or "
+        "fenced, replicas and leaders it holds, the metadata offset it has applied), the topic "
+        "and partition counts, and any offline partitions.",
         {},
         ""},
        ClusterStatus},
+      {{"broker list", "", 0, 0, "Lists the brokers of the cluster and whether each is alive.", {},
+        ""},
+       BrokerList},
   };
 }
 

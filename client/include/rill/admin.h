@@ -80,8 +80,19 @@ struct DeletedRecords {
 
 struct BrokerNode {
   int32_t node_id = 0;
+  // Where clients connect.
   std::string host;
   int32_t port = 0;
+  // Missed its session or not caught up yet: it leads nothing and its partitions are offline.
+  bool fenced = false;
+  int64_t broker_epoch = 0;
+  // Partitions it holds a replica of, and those it leads.
+  int32_t replicas = 0;
+  int32_t leaders = 0;
+  // A voter of the controller quorum.
+  bool voter = false;
+  // Where other brokers reach it (HOST:PORT).
+  std::string inter_broker_address;
 };
 
 struct OfflinePartitionInfo {
@@ -91,8 +102,17 @@ struct OfflinePartitionInfo {
 };
 
 struct ClusterDescription {
+  std::string cluster_id;
+  // Every registered broker, fenced ones too.
   std::vector<BrokerNode> brokers;
+  // The controller quorum's leader (-1: none known) and voters.
   int32_t controller_id = -1;
+  std::vector<int32_t> voters;
+  // The broker that answered: its id, the last metadata offset it applied, and the offset of its
+  // newest metadata snapshot (-1: none).
+  int32_t answering_node = -1;
+  int64_t metadata_offset = -1;
+  int64_t snapshot_offset = -1;
   // Partitions that serve nothing: their log could not be opened.
   std::vector<OfflinePartitionInfo> offline_partitions;
 };

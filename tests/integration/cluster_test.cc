@@ -1,0 +1,394 @@
+// Several rill-broker processes forming one cluster on 127.0.0.1 (ctest label `cluster`): the
+// controller quorum, membership and fencing, placement, and what survives a broker's or the
+// whole cluster's restart. Every process is stopped by the test, also when it fails.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fmt/format.h"
+#include "rill/admin.h"
+#include "rill/consumer.h"
+#include "rill/producer.h"
+#include "tests/support/broker_process.h"
+#include "tests/support/client_util.h"
+#include "tests/support/test_util.h"
+
+namespace rill::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A port no one listens on right now (the OS picks it; the broker binds it moments later).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Polls `done` every 50 ms until it holds or `timeout` passes; whether it held.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+constexpr char kClusterId[] = "cLusterTestIdAAAAAAAAA";
+
+// N brokers, all voters of the controller quorum, with short sessions so fencing shows fast.
+class TestCluster {
+ public:
+  explicit TestCluster(int brokers, std::vector<std::string> extra = {})
+      : extra_(std::move(extra)) {
+    for (int i = 1; i <= brokers; ++i) ports_[i] = FreePort();
+    for (const auto& [id, port] : ports_) {
+      if (!voters_.empty()) voters_ += ",";
+      voters_ += fmt::format("{}@127.0.0.1:{}", id, port);
+    }
+    for (int i = 1; i <= brokers; ++i) brokers_[i] = Spawn(i, kClusterId, voters_);
+    for (int i = 1; i <= brokers; ++i) REQUIRE(WaitReady(i));
+  }
+
+  // A broker process; `dir` names its data directory (default: broker-<node>).
+  std::unique_ptr<BrokerProcess> Spawn(int node, const std::string& cluster_id,
+                                       const std::string& voters, int port = 0,
+                                       std::string dir = "") {
+    std::vector<std::string> args = {"--node-id",
+                                     std::to_string(node),
+                                     "--cluster-id",
+                                     cluster_id,
+                                     "--inter-broker-listen",
+                                     fmt::format("127.0.0.1:{}", port ? port : ports_.at(node)),
+                                     "--controller-voters",
+                                     voters,
+                                     "--broker-session-timeout-ms",
+                                     "3000",
+                                     "--broker-heartbeat-interval-ms",
+                                     "300"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    if (dir.empty()) dir = fmt::format("broker-{}", node);
+    return std::make_unique<BrokerProcess>(fmt::format("{}/{}", tmp_.path(), dir),
+                                           std::move(args));
+  }
+
+  BrokerProcess& broker(int node) { return *brokers_.at(node); }
+  const std::string& voters() const { return voters_; }
+  const std::string& dir() const { return tmp_.path(); }
+
+  bool WaitReady(int node, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return WaitFor(
+        [&] {
+          return HttpGet(broker(node).admin_address(), "/readyz").find("200") !=
+                 std::string::npos;
+        },
+        timeout);
+  }
+
+  // Every broker's client address, for the SDK.
+  std::string Bootstrap(std::set<int> skip = {}) {
+    std::string out;
+    for (const auto& [id, b] : brokers_) {
+      if (skip.contains(id) || b->pid() <= 0) continue;
+      if (!out.empty()) out += ",";
+      out += b->address();
+    }
+    return out;
+  }
+
+  std::unique_ptr<Admin> AdminOf(const std::string& bootstrap) {
+    ClientOptions options;
+    options.bootstrap_brokers = bootstrap;
+    options.request_timeout_ms = 10000;
+    auto admin = Admin::Create(options);
+    REQUIRE(admin.ok());
+    return std::move(*admin);
+  }
+
+  // The broker that says last that it became the controller.
+  int ControllerLeader() {
+    int leader = -1;
+    int best_term = -1;
+    for (const auto& [id, b] : brokers_) {
+      if (b->pid() <= 0) continue;
+      const std::string log = b->log();
+      const std::string marker = "this broker is the controller (term ";
+      for (size_t at = log.find(marker); at != std::string::npos;
+           at = log.find(marker, at + 1)) {
+        const int term = std::stoi(log.substr(at + marker.size()));
+        if (term > best_term) {
+          best_term = term;
+          leader = id;
+        }
+      }
+    }
+    return leader;
+  }
+
+  std::string Logs() {
+    std::string out;
+    for (const auto& [id, b] : brokers_) out += fmt::format("--- broker {}\n{}\n", id, b->log());
+    return out;
+  }
+
+ private:
+  TempDir tmp_;
+  const std::vector<std::string> extra_;
+  std::map<int, int> ports_;
+  std::string voters_;
+  std::map<int, std::unique_ptr<BrokerProcess>> brokers_;
+};
+
+void CreateTopicVia(TestCluster& cluster, int node, const std::string& name, int partitions) {
+  auto admin = cluster.AdminOf(cluster.broker(node).address());
+  absl::Status s = admin->CreateTopic(NewTopic{name, partitions, 1, {}});
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+}
+
+}  // namespace
+
+TEST_CASE("cluster: a topic created through broker 3 is on every broker, spread evenly, and "
+          "reads back complete",
+          "[cluster]") {
+  TestCluster cluster(3);
+  CreateTopicVia(cluster, 3, "spread", 6);
+  std::map<int32_t, int> leaders;
+  for (int node = 1; node <= 3; ++node) {
+    // The broker asked answers once it has the topic; the others have it moments later.
+    auto admin = cluster.AdminOf(cluster.broker(node).address());
+    REQUIRE(WaitFor([&] { return admin->DescribeTopic("spread").ok(); }, std::chrono::seconds(5)));
+    auto described = admin->DescribeTopic("spread");
+    INFO(described.status().ToString());
+    REQUIRE(described.ok());
+    REQUIRE(described->partitions.size() == 6);
+    if (node == 1) {
+      for (const auto& p : described->partitions) ++leaders[p.leader];
+    }
+  }
+  CHECK(leaders == std::map<int32_t, int>{{1, 2}, {2, 2}, {3, 2}});
+
+  ProducerOptions options;
+  options.client.bootstrap_brokers = cluster.Bootstrap();
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  constexpr int kRecords = 600;
+  std::vector<std::future<absl::StatusOr<RecordMetadata>>> sends;
+  for (int i = 0; i < kRecords; ++i) {
+    sends.push_back((*producer)->Send(
+        ProducerRecord{"spread", std::to_string(i), std::to_string(i), {}, i % 6, {}}, nullptr));
+  }
+  for (auto& f : sends) {
+    auto sent = f.get();
+    INFO(sent.status().ToString());
+    REQUIRE(sent.ok());
+  }
+  ConsumerOptions consumer_options;
+  consumer_options.client.bootstrap_brokers = cluster.Bootstrap();
+  auto consumer = Consumer::Create(consumer_options);
+  REQUIRE(consumer.ok());
+  std::vector<TopicPartition> all;
+  for (int p = 0; p < 6; ++p) all.push_back({"spread", p});
+  REQUIRE((*consumer)->Assign(all).ok());
+  REQUIRE((*consumer)->SeekToBeginning(all).ok());
+  std::set<std::string> seen;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (seen.size() < kRecords && Clock::now() < deadline) {
+    auto records = (*consumer)->Poll(500);
+    INFO(records.status().ToString());
+    REQUIRE(records.ok());
+    for (const auto& r : *records) {
+      CHECK(r.partition == std::stoi(*r.value) % 6);
+      seen.insert(*r.value);
+    }
+  }
+  CHECK(seen.size() == kRecords);
+}
+
+TEST_CASE("cluster: when the controller leader is killed another takes over and the old one "
+          "catches up on return",
+          "[cluster]") {
+  TestCluster cluster(3);
+  const int old_leader = cluster.ControllerLeader();
+  REQUIRE(old_leader > 0);
+  cluster.broker(old_leader).Kill();
+  const int survivor = old_leader == 1 ? 2 : 1;
+  auto admin = cluster.AdminOf(cluster.broker(survivor).address());
+  const auto killed_at = Clock::now();
+  bool created = WaitFor([&] { return admin->CreateTopic(NewTopic{"after", 2, 1, {}}).ok(); },
+                         std::chrono::seconds(20));
+  INFO(cluster.Logs());
+  REQUIRE(created);
+  const auto failover = std::chrono::duration_cast<std::chrono::milliseconds>(
+      Clock::now() - killed_at);
+  WARN(fmt::format("controller failover: {} ms from kill to a topic created", failover.count()));
+  CHECK(cluster.ControllerLeader() != old_leader);
+  cluster.broker(old_leader).Start();
+  REQUIRE(cluster.WaitReady(old_leader));
+  auto described =
+      cluster.AdminOf(cluster.broker(old_leader).address())->DescribeTopic("after");
+  INFO(described.status().ToString());
+  REQUIRE(described.ok());
+  CHECK(described->partitions.size() == 2);
+}
+
+TEST_CASE("cluster: a killed broker is fenced and its partitions offline; back, it serves again",
+          "[cluster]") {
+  TestCluster cluster(3);
+  CreateTopicVia(cluster, 1, "fence", 3);
+  const int victim = cluster.ControllerLeader() == 3 ? 2 : 3;
+  cluster.broker(victim).Kill();
+  auto admin = cluster.AdminOf(cluster.Bootstrap({victim}));
+  bool offline = WaitFor(
+      [&] {
+        auto described = admin->DescribeCluster();
+        if (!described.ok()) return false;
+        int of_victim = 0;
+        for (const auto& p : described->offline_partitions) of_victim += p.topic == "fence";
+        bool fenced = false;
+        for (const auto& b : described->brokers) fenced |= b.node_id == victim && b.fenced;
+        return of_victim == 1 && fenced;
+      },
+      std::chrono::seconds(15));
+  INFO(cluster.Logs());
+  REQUIRE(offline);
+  cluster.broker(victim).Start();
+  REQUIRE(cluster.WaitReady(victim));
+  bool back = WaitFor(
+      [&] {
+        auto described = admin->DescribeCluster();
+        if (!described.ok() || !described->offline_partitions.empty()) return false;
+        for (const auto& b : described->brokers) {
+          if (b.fenced) return false;
+        }
+        return described->brokers.size() == 3;
+      },
+      std::chrono::seconds(15));
+  REQUIRE(back);
+  ProducerOptions options;
+  options.client.bootstrap_brokers = cluster.Bootstrap();
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  for (int p = 0; p < 3; ++p) {
+    auto sent = (*producer)->Send(ProducerRecord{"fence", {}, "x", {}, p, {}}, nullptr).get();
+    INFO(sent.status().ToString());
+    CHECK(sent.ok());
+  }
+}
+
+TEST_CASE("cluster: after a full restart the metadata is back, from a snapshot", "[cluster]") {
+  TestCluster cluster(3, {"--metadata-snapshot-interval-records", "5"});
+  for (int i = 0; i < 4; ++i) CreateTopicVia(cluster, 1 + i % 3, fmt::format("t{}", i), 2);
+  auto topic_ids = [&](int node) {
+    auto admin = cluster.AdminOf(cluster.broker(node).address());
+    std::string ids;
+    for (int i = 0; i < 4; ++i) {
+      auto described = admin->DescribeTopic(fmt::format("t{}", i));
+      INFO(described.status().ToString());
+      REQUIRE(described.ok());
+      ids += described->topic_id + " ";
+    }
+    return ids;
+  };
+  const std::string before_ids = topic_ids(1);
+  for (int node = 1; node <= 3; ++node) {
+    CHECK(cluster.broker(node).log().find("metadata snapshot at offset") != std::string::npos);
+    cluster.broker(node).Stop();
+  }
+  for (int node = 1; node <= 3; ++node) cluster.broker(node).Start();
+  for (int node = 1; node <= 3; ++node) {
+    REQUIRE(cluster.WaitReady(node));
+    CHECK(cluster.broker(node).log().find("metadata image restored from the snapshot") !=
+          std::string::npos);
+  }
+  CHECK(topic_ids(2) == before_ids);
+}
+
+TEST_CASE("cluster: a topic deleted and recreated while a broker is down comes back new there",
+          "[cluster]") {
+  TestCluster cluster(3);
+  CreateTopicVia(cluster, 1, "phoenix", 3);
+  ProducerOptions options;
+  options.client.bootstrap_brokers = cluster.Bootstrap();
+  {
+    auto producer = Producer::Create(options);
+    REQUIRE(producer.ok());
+    for (int p = 0; p < 3; ++p) {
+      REQUIRE((*producer)->Send(ProducerRecord{"phoenix", {}, "old", {}, p, {}}, nullptr).get().ok());
+    }
+  }
+  const int down = cluster.ControllerLeader() == 3 ? 2 : 3;
+  cluster.broker(down).Stop();
+  auto admin = cluster.AdminOf(cluster.Bootstrap({down}));
+  REQUIRE(admin->DeleteTopic("phoenix").ok());
+  REQUIRE(admin->CreateTopic(NewTopic{"phoenix", 3, 1, {}}).ok());
+  cluster.broker(down).Start();
+  REQUIRE(cluster.WaitReady(down));
+  // Every partition of the new topic is empty, the one on the returning broker too.
+  bool empty = WaitFor(
+      [&] {
+        auto described =
+            cluster.AdminOf(cluster.broker(down).address())->DescribeTopic("phoenix");
+        if (!described.ok() || described->partitions.size() != 3) return false;
+        auto offsets =
+            cluster.AdminOf(cluster.Bootstrap())->ListOffsets("phoenix", OffsetSpec{});
+        if (!offsets.ok() || offsets->size() != 3) return false;
+        for (const auto& [partition, offset] : *offsets) {
+          if (offset != 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(15));
+  INFO(cluster.Logs());
+  CHECK(empty);
+  CHECK(cluster.broker(down).log().find("removed topic phoenix") != std::string::npos);
+}
+
+TEST_CASE("cluster: a broker of another cluster, a duplicate node id or other voters is refused",
+          "[cluster]") {
+  TestCluster cluster(3);
+  const int port = FreePort();
+  SECTION("another cluster id") {
+    auto stranger = cluster.Spawn(4, "otherClusterIdAAAAAAAA", cluster.voters(), port);
+    REQUIRE(WaitFor([&] { return stranger->log().find("refused this broker") != std::string::npos; },
+                    std::chrono::seconds(15)));
+    CHECK(stranger->log().find("is not this cluster's") != std::string::npos);
+    CHECK(stranger->Stop() != 0);
+  }
+  SECTION("a node id already held by a live broker") {
+    auto twin = cluster.Spawn(2, kClusterId, cluster.voters(), port, "twin");
+    REQUIRE(WaitFor([&] { return twin->log().find("refused this broker") != std::string::npos; },
+                    std::chrono::seconds(20)));
+    CHECK(twin->log().find("node id 2 is held by another running broker") != std::string::npos);
+    CHECK(twin->Stop() != 0);
+    CHECK(cluster.WaitReady(2));
+  }
+  SECTION("a voter list that disagrees") {
+    auto odd = cluster.Spawn(4, kClusterId, cluster.voters() + ",9@127.0.0.1:1", port);
+    REQUIRE(WaitFor([&] { return odd->log().find("refused this broker") != std::string::npos; },
+                    std::chrono::seconds(15)));
+    CHECK(odd->log().find("controller voters") != std::string::npos);
+    CHECK(odd->Stop() != 0);
+  }
+}
+
+}  // namespace rill::testing

@@ -1,344 +1,198 @@
+// The Controller as one broker runs it: a one-voter quorum over a real metadata log and
+// MetaStore (no network), deciding, applying, snapshotting and restoring.
+#include "cluster/controller.h"
+
 #include <catch2/catch.hpp>
-#include <map>
+#include <chrono>
+#include <future>
+#include <thread>
 
 #include "api/error.h"
-#include "cluster/controller_logic.h"
-#include "cluster/metadata_image.h"
-#include "cluster/placement.h"
+#include "tests/support/test_util.h"
 
 namespace rill::cluster {
 namespace {
 
 using api::ErrorCodeOf;
+using Clock = std::chrono::steady_clock;
 
-constexpr char kClusterId[] = "test-cluster";
-constexpr int64_t kSessionMs = 9000;
+constexpr char kClusterId[] = "controller-test";
+const NodeId kSelf(1);
+const std::string kIncarnation(16, 'i');
 
-std::string Incarnation(char c) { return std::string(16, c); }
-
-// An image and the controller deciding against it, with the records applied as a committed log
-// would apply them.
-struct Harness {
-  MetadataImage image;
-  ControllerLogic controller{kClusterId, [] {
-                               ControllerLimits limits;
-                               limits.session_timeout_ms = kSessionMs;
-                               limits.max_partitions_per_topic = 100;
-                               return limits;
-                             }()};
-  int64_t now_ms = 1'000'000;
-  Offset next{0};
-
-  void Commit(const std::vector<v1::MetadataRecord>& records) {
-    for (const auto& r : records) {
-      INFO(r.DebugString());
-      REQUIRE(image.Apply(r, next).ok());
-      ++next;
+// One broker's controller on its own disk, ticked by a thread of the test.
+class Node {
+ public:
+  Node(const testing::TempDir& dir, int64_t snapshot_interval)
+      : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
+    meta_ = storage::MetaStore::Open(dir.Sub("meta")).value();
+    storage::LogManagerOptions log_options;
+    log_options.data_dir = dir.Sub("metadata");
+    log_options.retention_check_interval_ms = 0;
+    logs_ = storage::LogManager::Open(log_options).value();
+    transport_ = std::make_unique<rpc::Transport>(rpc::TransportOptions{kClusterId, kSelf});
+    ControllerOptions options;
+    options.self = kSelf;
+    options.cluster_id = kClusterId;
+    options.voters = {{kSelf, "127.0.0.1:1"}};
+    options.self_incarnation_id = kIncarnation;
+    options.snapshot_interval_records = snapshot_interval;
+    options.log.segment_bytes = 4096;
+    auto controller = Controller::Open(
+        options, logs_.get(), meta_.get(), transport_.get(), &io_,
+        [this](const std::shared_ptr<const MetadataImage>& image) { ++images_seen_; });
+    REQUIRE(controller.ok());
+    controller_ = std::move(*controller);
+    controller_->Campaign();
+    ticker_ = std::thread([this] {
+      int64_t now = 0;
+      while (!stop_) {
+        controller_->Tick(now += 100);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (!controller_->status().active && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-  }
-  template <typename T>
-  T Commit(absl::StatusOr<T> decided) {
-    INFO(decided.status().ToString());
-    REQUIRE(decided.ok());
-    if constexpr (std::is_same_v<T, HeartbeatResult> || std::is_same_v<T, ProducerIdBlock>) {
-      Commit(decided->records);
-    } else {
-      Commit(*decided);
-    }
-    return *decided;
+    REQUIRE(controller_->status().active);
   }
 
-  BrokerRegistration Registration(int node, char incarnation = 'a') {
-    return BrokerRegistration{
-        NodeId(node),
-        kClusterId,
-        Incarnation(incarnation),
-        {{"internal", "127.0.0.1", 9000 + node}, {"external", "localhost", 19000 + node}},
-        ""};
+  ~Node() {
+    stop_ = true;
+    ticker_.join();
+    controller_->Close();
+    work_.reset();
+    thread_.join();
+    REQUIRE(logs_->Close().ok());
   }
-  // Registers and unfences `node`.
-  void Join(int node, char incarnation = 'a') {
-    Commit(controller.RegisterBroker(image, Registration(node, incarnation), now_ms));
-    const BrokerInfo* broker = image.Broker(NodeId(node));
-    REQUIRE(broker != nullptr);
-    auto beat = Commit(controller.Heartbeat(image, NodeId(node), broker->epoch, next, now_ms));
-    REQUIRE_FALSE(beat.fenced);
+
+  Controller& controller() { return *controller_; }
+  int images_seen() const { return images_seen_; }
+
+  absl::StatusOr<Offset> Change(const rpc::TopicChangeRequest& change) {
+    std::promise<absl::StatusOr<Offset>> done;
+    controller_->ChangeTopic(change, [&](absl::StatusOr<Offset> r) { done.set_value(r); });
+    return done.get_future().get();
   }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::unique_ptr<storage::MetaStore> meta_;
+  std::unique_ptr<storage::LogManager> logs_;
+  std::unique_ptr<rpc::Transport> transport_;
+  std::unique_ptr<Controller> controller_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> images_seen_{0};
+  std::thread ticker_;
 };
 
-std::map<NodeId, int> LeaderCounts(const MetadataImage& image) {
-  std::map<NodeId, int> counts;
-  for (const auto& [id, topic] : image.topics()) {
-    for (const auto& p : topic.partitions) ++counts[p.leader];
-  }
-  return counts;
+rpc::TopicChangeRequest Create(const std::string& name, int32_t partitions) {
+  rpc::TopicChangeRequest change;
+  change.kind = rpc::TopicChangeRequest::Kind::kCreate;
+  change.topic = name;
+  change.partitions = partitions;
+  change.replication_factor = 1;
+  return change;
 }
 
-std::map<NodeId, int> ReplicaCounts(const MetadataImage& image) {
-  std::map<NodeId, int> counts;
-  for (const auto& [id, topic] : image.topics()) {
-    for (const auto& p : topic.partitions) {
-      for (NodeId r : p.replicas) ++counts[r];
-    }
-  }
-  return counts;
+absl::StatusOr<int64_t> Register(Controller& controller, const std::string& voters) {
+  rpc::RegisterBrokerRequest request;
+  request.node = kSelf;
+  request.incarnation_id = kIncarnation;
+  request.endpoints = {{"client", "127.0.0.1", 9290}, {"broker", "127.0.0.1", 1}};
+  request.controller_voters = voters;
+  std::promise<absl::StatusOr<int64_t>> done;
+  controller.RegisterBroker(request, [&](absl::StatusOr<int64_t> r) { done.set_value(r); });
+  return done.get_future().get();
 }
 
-TEST_CASE("controller: brokers register fenced and are unfenced once caught up", "[cluster]") {
-  Harness h;
-  h.Commit(h.controller.RegisterBroker(h.image, h.Registration(1), h.now_ms));
-  const BrokerInfo* broker = h.image.Broker(NodeId(1));
-  REQUIRE(broker != nullptr);
-  CHECK(broker->fenced);
-  CHECK(broker->epoch == 1);
-  CHECK(broker->endpoints.size() == 2);
-  CHECK(h.image.LiveBrokers().empty());
-
-  // Behind its own registration: stays fenced, and nothing is written.
-  auto behind = h.controller.Heartbeat(h.image, NodeId(1), 1, Offset(-1), h.now_ms);
-  REQUIRE(behind.ok());
-  CHECK(behind->fenced);
-  CHECK(behind->records.empty());
-  auto caught_up = h.Commit(h.controller.Heartbeat(h.image, NodeId(1), 1, h.next, h.now_ms));
-  CHECK_FALSE(caught_up.fenced);
-  CHECK(h.image.LiveBrokers() == std::vector<NodeId>{NodeId(1)});
-  // Heartbeats of a live broker change nothing in the log.
-  auto steady = h.controller.Heartbeat(h.image, NodeId(1), 1, h.next, h.now_ms + 100);
-  REQUIRE(steady.ok());
-  CHECK(steady->records.empty());
-
-  CHECK(ErrorCodeOf(h.controller.Heartbeat(h.image, NodeId(1), 7, h.next, h.now_ms).status()) ==
-        v1::STALE_BROKER_EPOCH);
-  CHECK(ErrorCodeOf(h.controller.Heartbeat(h.image, NodeId(2), 1, h.next, h.now_ms).status()) ==
-        v1::BROKER_NOT_REGISTERED);
-}
-
-TEST_CASE(
-    "controller: registrations from another cluster, a second process or bad endpoints "
-    "are refused",
-    "[cluster]") {
-  Harness h;
-  h.Join(1);
-  auto other = h.Registration(2);
-  other.cluster_id = "elsewhere";
-  CHECK(ErrorCodeOf(h.controller.RegisterBroker(h.image, other, h.now_ms).status()) ==
-        v1::INCONSISTENT_CLUSTER_ID);
-
-  // A second process with node id 1 while the first one's session is alive.
-  auto duplicate = h.controller.RegisterBroker(h.image, h.Registration(1, 'b'), h.now_ms + 1000);
-  CHECK(ErrorCodeOf(duplicate.status()) == v1::DUPLICATE_BROKER_REGISTRATION);
-  // The same process again is no change.
-  auto again = h.controller.RegisterBroker(h.image, h.Registration(1, 'a'), h.now_ms + 1000);
-  REQUIRE(again.ok());
-  CHECK(again->empty());
-
-  auto no_endpoints = h.Registration(3);
-  no_endpoints.endpoints.clear();
-  CHECK(ErrorCodeOf(h.controller.RegisterBroker(h.image, no_endpoints, h.now_ms).status()) ==
-        v1::INVALID_REQUEST);
-  auto twice = h.Registration(3);
-  twice.endpoints[1].name = twice.endpoints[0].name;
-  CHECK(ErrorCodeOf(h.controller.RegisterBroker(h.image, twice, h.now_ms).status()) ==
-        v1::INVALID_REQUEST);
-  auto bad_port = h.Registration(3);
-  bad_port.endpoints[0].port = 70000;
-  CHECK(ErrorCodeOf(h.controller.RegisterBroker(h.image, bad_port, h.now_ms).status()) ==
-        v1::INVALID_REQUEST);
-  CHECK(ErrorCodeOf(h.controller.RegisterBroker(h.image, h.Registration(0), h.now_ms).status()) ==
-        v1::INVALID_REQUEST);
-}
-
-TEST_CASE("controller: a broker that misses its session is fenced, and rejoins with a new epoch",
-          "[cluster]") {
-  Harness h;
-  h.Join(1);
-  h.Join(2);
-  h.now_ms += kSessionMs - 1;
-  REQUIRE(
-      h.controller.Heartbeat(h.image, NodeId(2), h.image.Broker(NodeId(2))->epoch, h.next, h.now_ms)
-          .ok());
-  CHECK(h.controller.ExpireSessions(h.image, h.now_ms).empty());
-  h.now_ms += 1;
-  auto fence = h.controller.ExpireSessions(h.image, h.now_ms);
-  REQUIRE(fence.size() == 1);
-  CHECK(fence[0].broker_fencing().node_id() == 1);
-  h.Commit(fence);
-  CHECK(h.image.Broker(NodeId(1))->fenced);
-  CHECK(h.image.LiveBrokers() == std::vector<NodeId>{NodeId(2)});
-  // Fenced brokers are not fenced again.
-  CHECK(h.controller.ExpireSessions(h.image, h.now_ms).empty());
-
-  // The restarted process registers anew (its session is gone) and gets a larger epoch; its
-  // old incarnation's heartbeats are stale from then on.
-  const int64_t old_epoch = h.image.Broker(NodeId(1))->epoch;
-  h.Join(1, 'c');
-  CHECK(h.image.Broker(NodeId(1))->epoch > h.image.Broker(NodeId(2))->epoch);
-  CHECK(ErrorCodeOf(
-            h.controller.Heartbeat(h.image, NodeId(1), old_epoch, h.next, h.now_ms).status()) ==
-        v1::STALE_BROKER_EPOCH);
-
-  // A new controller leader gives every broker a whole session before fencing anyone.
-  ControllerLogic successor(kClusterId, h.controller.limits());
-  successor.BecomeLeader(h.image, h.now_ms + 5 * kSessionMs);
-  CHECK(successor.ExpireSessions(h.image, h.now_ms + 5 * kSessionMs).empty());
-  CHECK(successor.ExpireSessions(h.image, h.now_ms + 6 * kSessionMs).size() == 2);
-}
-
-TEST_CASE("placement: partitions and leaders spread evenly over the live brokers", "[cluster]") {
-  Harness h;
-  for (int node : {1, 2, 3}) h.Join(node);
-
-  SECTION("one replica each") {
-    h.Commit(h.controller.CreateTopic(h.image, "a", 6, 1, {}));
-    CHECK(LeaderCounts(h.image) ==
-          std::map<NodeId, int>{{NodeId(1), 2}, {NodeId(2), 2}, {NodeId(3), 2}});
-    // What exists counts: a second topic of 3 puts one on each again.
-    h.Commit(h.controller.CreateTopic(h.image, "b", 4, 1, {}));
-    auto leaders = LeaderCounts(h.image);
-    CHECK(leaders[NodeId(1)] + leaders[NodeId(2)] + leaders[NodeId(3)] == 10);
-    for (const auto& [node, count] : leaders) CHECK((count == 3 || count == 4));
-  }
-  SECTION("three replicas each") {
-    h.Commit(h.controller.CreateTopic(h.image, "a", 6, 3, {}));
-    CHECK(LeaderCounts(h.image) ==
-          std::map<NodeId, int>{{NodeId(1), 2}, {NodeId(2), 2}, {NodeId(3), 2}});
-    CHECK(ReplicaCounts(h.image) ==
-          std::map<NodeId, int>{{NodeId(1), 6}, {NodeId(2), 6}, {NodeId(3), 6}});
-    for (const auto& p : h.image.TopicByName("a")->partitions) {
-      CHECK(p.leader == p.replicas.front());
-      CHECK(std::set<NodeId>(p.replicas.begin(), p.replicas.end()).size() == 3);
-    }
-  }
-  SECTION("a new broker takes the next partitions") {
-    h.Commit(h.controller.CreateTopic(h.image, "a", 3, 1, {}));
-    h.Join(4);
-    h.Commit(h.controller.CreatePartitions(h.image, "a", 4));
-    CHECK(h.image.TopicByName("a")->partitions[3].leader == NodeId(4));
-  }
-  SECTION("fenced brokers get nothing, and too few live brokers is an error") {
-    h.Commit(h.controller.ExpireSessions(h.image, h.now_ms + kSessionMs));
-    CHECK(h.image.LiveBrokers().empty());
-    h.now_ms += kSessionMs;
-    h.Join(2, 'z');
-    h.Commit(h.controller.CreateTopic(h.image, "a", 3, 1, {}));
-    CHECK(LeaderCounts(h.image) == std::map<NodeId, int>{{NodeId(2), 3}});
-    auto too_many = h.controller.CreateTopic(h.image, "b", 1, 2, {});
-    CHECK(ErrorCodeOf(too_many.status()) == v1::INVALID_REPLICATION_FACTOR);
-  }
-}
-
-TEST_CASE("controller: topic changes are validated and become records", "[cluster]") {
-  Harness h;
-  h.Join(1);
-  CHECK(ErrorCodeOf(h.controller.CreateTopic(h.image, "bad name", 1, 1, {}).status()) ==
-        v1::INVALID_TOPIC);
-  CHECK(ErrorCodeOf(h.controller.CreateTopic(h.image, "t", 0, 1, {}).status()) ==
-        v1::INVALID_PARTITIONS);
-  CHECK(ErrorCodeOf(h.controller.CreateTopic(h.image, "t", 101, 1, {}).status()) ==
-        v1::INVALID_PARTITIONS);
-  CHECK(ErrorCodeOf(
-            h.controller.CreateTopic(h.image, "t", 1, 1, {{"retention.ms", "soon"}}).status()) ==
-        v1::INVALID_CONFIG);
-  h.Commit(h.controller.CreateTopic(h.image, "t", 2, 1, {{"retention.ms", "1000"}}));
-  CHECK(ErrorCodeOf(h.controller.CreateTopic(h.image, "t", 1, 1, {}).status()) ==
-        v1::TOPIC_ALREADY_EXISTS);
-  const TopicInfo* t = h.image.TopicByName("t");
-  REQUIRE(t != nullptr);
-  const TopicId first_id = t->id;
-  CHECK(t->configs.at("retention.ms") == "1000");
-
-  h.Commit(h.controller.AlterConfigs(h.image, "t", {{"segment.ms", "60000"}}, {"retention.ms"}));
-  CHECK(h.image.TopicByName("t")->configs == TopicConfigs{{"segment.ms", "60000"}});
-  CHECK(ErrorCodeOf(h.controller.AlterConfigs(h.image, "t", {{"nope", "1"}}, {}).status()) ==
-        v1::INVALID_CONFIG);
-  CHECK(ErrorCodeOf(h.controller.CreatePartitions(h.image, "t", 2).status()) ==
-        v1::INVALID_PARTITIONS);
-  h.Commit(h.controller.CreatePartitions(h.image, "t", 5));
-  CHECK(h.image.TopicByName("t")->partitions.size() == 5);
-
-  h.Commit(h.controller.DeleteTopic(h.image, "t"));
-  CHECK(h.image.TopicByName("t") == nullptr);
-  CHECK(ErrorCodeOf(h.controller.DeleteTopic(h.image, "t").status()) == v1::UNKNOWN_TOPIC);
-  CHECK(ErrorCodeOf(h.controller.CreatePartitions(h.image, "t", 9).status()) == v1::UNKNOWN_TOPIC);
-  h.Commit(h.controller.CreateTopic(h.image, "t", 1, 1, {}));
-  CHECK(h.image.TopicByName("t")->id != first_id);
-
-  auto block = h.Commit(h.controller.AllocateProducerIds(h.image, NodeId(1), 1));
-  CHECK(block.first == 0);
-  auto next = h.Commit(h.controller.AllocateProducerIds(h.image, NodeId(1), 1));
-  CHECK(next.first == block.first + block.count);
-}
-
-TEST_CASE("metadata image: a snapshot's records rebuild the same image", "[cluster]") {
-  Harness h;
-  for (int node : {1, 2, 3}) h.Join(node);
-  h.Commit(h.controller.ExpireSessions(h.image, h.now_ms + kSessionMs));
-  h.now_ms += kSessionMs;
-  h.Join(2, 'q');
-  h.Commit(h.controller.CreateTopic(h.image, "a", 3, 1, {{"retention.ms", "5"}}));
-  h.Commit(h.controller.CreateTopic(h.image, "b", 2, 1, {}));
-  h.Commit(h.controller.DeleteTopic(h.image, "a"));
-  h.Commit(h.controller.AllocateProducerIds(h.image, NodeId(2), h.image.Broker(NodeId(2))->epoch));
-
-  MetadataImage restored;
-  const Offset at = h.image.offset();
-  for (const auto& record : h.image.ToRecords()) REQUIRE(restored.Apply(record, at).ok());
-  CHECK(restored.offset() == at);
-  CHECK(restored.topics() == h.image.topics());
-  CHECK(restored.next_producer_id() == h.image.next_producer_id());
-  CHECK(restored.LiveBrokers() == h.image.LiveBrokers());
-  REQUIRE(restored.brokers().size() == h.image.brokers().size());
-  for (const auto& [id, broker] : h.image.brokers()) {
-    const BrokerInfo& copy = restored.brokers().at(id);
-    CHECK(copy.epoch == broker.epoch);
-    CHECK(copy.incarnation_id == broker.incarnation_id);
-    CHECK(copy.endpoints == broker.endpoints);
-    CHECK(copy.fenced == broker.fenced);
-  }
-  CHECK(restored.ToRecords().size() == h.image.ToRecords().size());
-}
-
-TEST_CASE("metadata image: records that do not fit are refused and change nothing", "[cluster]") {
-  Harness h;
-  h.Join(1);
-  h.Commit(h.controller.CreateTopic(h.image, "t", 1, 1, {}));
-  const MetadataImage before = h.image;
-  const std::string id = h.image.TopicByName("t")->id.ToBytes();
-
-  v1::MetadataRecord r;
-  r.set_version(kMetadataRecordVersion);
-  SECTION("an unknown version") {
-    r.set_version(2);
-    r.mutable_remove_topic()->set_topic_id(id);
-  }
-  SECTION("no record at all") {}
-  SECTION("a partition past the end") {
-    r.mutable_partition()->set_topic_id(id);
-    r.mutable_partition()->set_partition(5);
-    r.mutable_partition()->add_replicas(1);
-  }
-  SECTION("a partition without replicas") {
-    r.mutable_partition()->set_topic_id(id);
-    r.mutable_partition()->set_partition(1);
-  }
-  SECTION("a partition of an unknown topic") {
-    r.mutable_partition()->set_topic_id(TopicId(9, 9).ToBytes());
-    r.mutable_partition()->add_replicas(1);
-  }
-  SECTION("a topic name that exists") {
-    r.mutable_topic()->set_name("t");
-    r.mutable_topic()->set_topic_id(TopicId(9, 9).ToBytes());
-  }
-  SECTION("a topic without an id") { r.mutable_topic()->set_name("u"); }
-  SECTION("producer ids going back") { r.mutable_producer_ids()->set_next_producer_id(-5); }
-  SECTION("a broker without an epoch") { r.mutable_register_broker()->set_node_id(4); }
-  CHECK(absl::IsDataLoss(h.image.Apply(r, h.next)));
-  CHECK(h.image == before);
-  v1::MetadataRecord valid;
-  valid.set_version(kMetadataRecordVersion);
-  valid.mutable_remove_topic()->set_topic_id(id);
-  CHECK(absl::IsDataLoss(h.image.Apply(valid, Offset(0))));  // an offset going back
+// Registers this broker and heartbeats it unfenced (it has applied everything).
+void Join(Controller& controller) {
+  auto epoch = Register(controller, CanonicalVoters({{kSelf, "127.0.0.1:1"}}));
+  REQUIRE(epoch.ok());
+  std::promise<absl::StatusOr<bool>> heartbeat;
+  controller.BrokerHeartbeat(rpc::BrokerHeartbeatRequest{kSelf, *epoch, controller.image()->offset()},
+                             [&](absl::StatusOr<bool> fenced) { heartbeat.set_value(fenced); });
+  auto fenced = heartbeat.get_future().get();
+  REQUIRE(fenced.ok());
+  REQUIRE_FALSE(*fenced);
 }
 
 }  // namespace
+
+TEST_CASE("controller: decides, commits and applies; a change is in the image when answered",
+          "[cluster]") {
+  testing::TempDir dir;
+  Node node(dir, 1000);
+  auto wrong = Register(node.controller(), "1@127.0.0.1:1,2@127.0.0.1:2");
+  CHECK(ErrorCodeOf(wrong.status()) == v1::INCONSISTENT_VOTERS);
+  auto epoch = Register(node.controller(), CanonicalVoters({{kSelf, "127.0.0.1:1"}}));
+  INFO(epoch.status().ToString());
+  REQUIRE(epoch.ok());
+  // Fenced until a heartbeat shows it caught up.
+  std::promise<absl::StatusOr<bool>> heartbeat;
+  node.controller().BrokerHeartbeat(
+      rpc::BrokerHeartbeatRequest{kSelf, *epoch, node.controller().image()->offset()},
+      [&](absl::StatusOr<bool> fenced) { heartbeat.set_value(fenced); });
+  auto fenced = heartbeat.get_future().get();
+  REQUIRE(fenced.ok());
+  CHECK_FALSE(*fenced);
+
+  auto created = node.Change(Create("orders", 3));
+  INFO(created.status().ToString());
+  REQUIRE(created.ok());
+  const auto image = node.controller().image();
+  CHECK(image->offset() >= *created);
+  const TopicInfo* topic = image->TopicByName("orders");
+  REQUIRE(topic != nullptr);
+  CHECK(topic->partitions.size() == 3);
+  CHECK(topic->partitions[0].leader == kSelf);
+  CHECK(ErrorCodeOf(node.Change(Create("orders", 1)).status()) == v1::TOPIC_ALREADY_EXISTS);
+  auto validated = Create("checked", 2);
+  validated.validate_only = true;
+  REQUIRE(node.Change(validated).ok());
+  CHECK(node.controller().image()->TopicByName("checked") == nullptr);
+  CHECK(node.images_seen() > 0);
+}
+
+TEST_CASE("controller: snapshots the image, compacts the log, and restarts from the snapshot",
+          "[cluster]") {
+  testing::TempDir dir;
+  MetadataImage before;
+  {
+    Node node(dir, 3);
+    Join(node.controller());
+    for (int i = 0; i < 6; ++i) REQUIRE(node.Change(Create(fmt::format("t{}", i), 2)).ok());
+    const ControllerStatus status = node.controller().status();
+    CHECK(status.snapshots_written >= 2);
+    CHECK(status.snapshot_offset > Offset(0));
+    before = *node.controller().image();
+  }
+  Node again(dir, 3);
+  Join(again.controller());
+  const ControllerStatus status = again.controller().status();
+  CHECK(status.restored_from_snapshot);
+  // The same topics and brokers as before (a snapshot's records all carry its offset, so a
+  // broker's registration offset reads as the snapshot's).
+  const auto image = again.controller().image();
+  CHECK(image->offset() >= before.offset());
+  CHECK(image->topics() == before.topics());
+  CHECK(image->brokers().size() == before.brokers().size());
+  REQUIRE(again.Change(Create("after", 1)).ok());
+  CHECK(again.controller().image()->TopicByName("after") != nullptr);
+}
+
+TEST_CASE("controller: voter lists parse strictly and have one canonical form", "[cluster]") {
+  auto voters = ParseVoters("2@b:9292, 1@a:9292");
+  REQUIRE(voters.ok());
+  CHECK(CanonicalVoters(*voters) == "1@a:9292,2@b:9292");
+  for (const char* bad : {"", "1@", "x@a:1", "0@a:1", "1@a", "1@a:0", "1@a:1,1@b:2", "1a:1"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseVoters(bad).ok());
+  }
+}
+
 }  // namespace rill::cluster

@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "grpcpp/create_channel.h"
+#include "rill/internal/v1/controller.grpc.pb.h"
+#include "rill/internal/v1/transport.grpc.pb.h"
 #include "rill/admin.h"
 #include "rill/consumer.h"
 #include "rill/producer.h"
@@ -92,6 +95,9 @@ class TestCluster {
   }
 
   BrokerProcess& broker(int node) { return *brokers_.at(node); }
+  std::string InterBrokerAddress(int node) const {
+    return fmt::format("127.0.0.1:{}", ports_.at(node));
+  }
   const std::string& voters() const { return voters_; }
   const std::string& dir() const { return tmp_.path(); }
 
@@ -251,7 +257,7 @@ TEST_CASE("cluster: when the controller leader is killed another takes over and 
   CHECK(described->partitions.size() == 2);
 }
 
-TEST_CASE("cluster: a killed broker is fenced and its partitions offline; back, it serves again",
+TEST_CASE("cluster: a killed broker is fenced with its partitions offline, and serves again when back",
           "[cluster]") {
   TestCluster cluster(3);
   CreateTopicVia(cluster, 1, "fence", 3);
@@ -389,6 +395,92 @@ TEST_CASE("cluster: a broker of another cluster, a duplicate node id or other vo
     CHECK(odd->log().find("controller voters") != std::string::npos);
     CHECK(odd->Stop() != 0);
   }
+}
+
+TEST_CASE("cluster: bad input on the inter-broker port gets errors and nothing else",
+          "[cluster]") {
+  TestCluster cluster(3);
+  const std::string target = cluster.InterBrokerAddress(1);
+  {
+    // Bytes that are not HTTP/2 at all.
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(target.substr(target.rfind(':') + 1))));
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::string garbage(64 << 10, '\x5a');
+    (void)!write(fd, garbage.data(), garbage.size());
+    close(fd);
+  }
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto transport = internal::v1::BrokerTransport::NewStub(channel);
+  auto exchange = [&](const internal::v1::ExchangeRequest& request,
+                      internal::v1::ExchangeResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return transport->Exchange(&context, request, response);
+  };
+  internal::v1::ExchangeRequest good;
+  good.set_version(1);
+  good.set_cluster_id(kClusterId);
+  good.set_from_node(2);
+  good.set_to_node(1);
+  auto* heartbeat = good.add_heartbeats();
+  heartbeat->mutable_group()->set_topic_id(std::string(16, '\x07'));
+  heartbeat->set_term(1);
+  {
+    // A group this broker does not host: reported back, nothing else.
+    internal::v1::ExchangeResponse response;
+    REQUIRE(exchange(good, &response).ok());
+    CHECK(response.error().empty());
+    CHECK(response.unknown_groups_size() == 1);
+  }
+  {
+    internal::v1::ExchangeRequest other = good;
+    other.set_cluster_id("someOtherClusterAAAAAA");
+    internal::v1::ExchangeResponse response;
+    REQUIRE(exchange(other, &response).ok());
+    CHECK_THAT(response.error(), Catch::Contains("is not this cluster's"));
+  }
+  {
+    internal::v1::ExchangeRequest stranger = good;
+    stranger.set_from_node(77);
+    internal::v1::ExchangeResponse response;
+    REQUIRE(exchange(stranger, &response).ok());
+    CHECK_THAT(response.error(), Catch::Contains("node 77 is not a broker of this cluster"));
+  }
+  {
+    // Over the listener's message limit: refused before it is handled.
+    internal::v1::ExchangeRequest huge = good;
+    huge.add_messages()->set_context(std::string(9 << 20, 'x'));
+    internal::v1::ExchangeResponse response;
+    CHECK(exchange(huge, &response).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  auto controller = internal::v1::Controller::NewStub(channel);
+  {
+    internal::v1::RegisterBrokerRequest request;
+    request.set_version(9);
+    request.set_cluster_id(kClusterId);
+    internal::v1::RegisterBrokerResponse response;
+    grpc::ClientContext context;
+    REQUIRE(controller->RegisterBroker(&context, request, &response).ok());
+    CHECK(response.error().code() == 12);  // INVALID_REQUEST
+  }
+  {
+    internal::v1::TopicChangeRequest request;
+    request.set_version(1);
+    request.set_cluster_id(kClusterId);
+    internal::v1::TopicChangeResponse response;
+    grpc::ClientContext context;
+    REQUIRE(controller->ChangeTopic(&context, request, &response).ok());
+    CHECK(response.error().code() == 12);
+    CHECK_THAT(response.error().message(), Catch::Contains("unknown topic change kind"));
+  }
+  // The cluster is none the worse.
+  CHECK(cluster.WaitReady(1, std::chrono::seconds(5)));
+  CreateTopicVia(cluster, 1, "still-fine", 3);
 }
 
 }  // namespace rill::testing

@@ -96,9 +96,9 @@ absl::Status Broker::Start() {
   }
   logging::Info("broker",
                 "rill-broker node={} cluster={} listening grpc={} admin={} inter_broker={} "
-                "data={} topics={} offline_partitions={} open_files_limit={}",
+                "listeners={} data={} topics={} offline_partitions={} open_files_limit={}",
                 config.node_id, cluster_id_, grpc_address_, admin_address_,
-                inter_broker_address_, config.data_dir, topics_->List().size(),
+                inter_broker_address_, ListenerSummary(), config.data_dir, topics_->List().size(),
                 topics_->Offline().size(), *file_limit);
   return absl::OkStatus();
 }
@@ -364,8 +364,10 @@ void Broker::RegisterOrHeartbeat(int64_t now_ms) {
     request.node = self;
     request.incarnation_id = incarnation_id_;
     request.controller_voters = cluster::CanonicalVoters(voters_);
-    request.endpoints.push_back(rpc::ListenerEndpoint{
-        cluster::kClientListener, context_.advertised_host, context_.advertised_port});
+    for (const Listener& listener : listeners_) {
+      request.endpoints.push_back(rpc::ListenerEndpoint{
+          listener.config.name, listener.advertised_host, listener.advertised_port});
+    }
     std::string host;
     int port = 0;
     const std::string& inter = config_.inter_broker_advertise.empty()
@@ -488,37 +490,67 @@ void Broker::Fatal(absl::Status error) {
 
 absl::Status Broker::BindPorts() {
   const BrokerConfig& config = config_;
-  std::string host;
-  int port = 0;
-  if (auto s = server::SplitHostPort(config.listen, &host, &port); !s.ok()) return s;
-  grpc_gate_ = std::make_unique<server::ConnectionGate>(
-      io_, "grpc",
-      server::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
-                               kFilesHeadroom,
-                               std::min<int64_t>(config.connections_max_idle_ms, 10000)},
-      [this](asio::ip::tcp::socket socket) {
-        std::error_code ec;
-        socket.set_option(asio::ip::tcp::no_delay(true), ec);
-        auto grpc_fd = grpc_connections_->Adopt(std::move(socket));
-        if (!grpc_fd.ok()) {
-          logging::Warn("net", "grpc: cannot serve a connection: {}", grpc_fd.status().message());
-          return;
-        }
-        grpc::AddInsecureChannelFromFd(server_.get(), *grpc_fd);
-      });
-  auto bound = grpc_gate_->Bind(config.listen);
-  if (!bound.ok()) return bound.status();
-  const int bound_port = *bound;
-  grpc_address_ = fmt::format(
-      "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
-  if (config.advertise.empty()) {
-    context_.advertised_host = host;
-    context_.advertised_port = bound_port;
-  } else if (auto s = server::SplitHostPort(config.advertise, &context_.advertised_host,
-                                            &context_.advertised_port);
-             !s.ok()) {
-    return s;
+  auto listeners = ClientListeners(config);
+  if (!listeners.ok()) return listeners.status();
+  for (ClientListener& listener_config : *listeners) {
+    std::string host;
+    int port = 0;
+    if (auto s = server::SplitHostPort(listener_config.listen, &host, &port); !s.ok()) return s;
+    Listener listener;
+    listener.config = listener_config;
+    const std::string name = listener_config.name;
+    // The single default listener keeps the metrics label it always had.
+    const std::string label = listeners->size() == 1 && name == cluster::kClientListener
+                                  ? std::string("grpc")
+                                  : "grpc-" + name;
+    listener.gate = std::make_unique<server::ConnectionGate>(
+        io_, label,
+        server::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
+                                 kFilesHeadroom,
+                                 std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+        [this, name](asio::ip::tcp::socket socket) {
+          std::error_code ec;
+          socket.set_option(asio::ip::tcp::no_delay(true), ec);
+          auto grpc_fd = grpc_connections_->Adopt(std::move(socket));
+          if (!grpc_fd.ok()) {
+            logging::Warn("net", "grpc: cannot serve a connection: {}",
+                          grpc_fd.status().message());
+            return;
+          }
+          {
+            absl::MutexLock lock(&listener_by_fd_mu_);
+            listener_by_fd_[*grpc_fd] = name;
+          }
+          grpc::AddInsecureChannelFromFd(server_.get(), *grpc_fd);
+        });
+    auto bound = listener.gate->Bind(listener_config.listen);
+    if (!bound.ok()) return bound.status();
+    const std::string bound_address = fmt::format(
+        "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, *bound);
+    if (listeners_.empty()) grpc_address_ = bound_address;
+    if (listener_config.advertise.empty()) {
+      listener.advertised_host = host;
+      listener.advertised_port = *bound;
+    } else if (auto s = server::SplitHostPort(listener_config.advertise, &listener.advertised_host,
+                                              &listener.advertised_port);
+               !s.ok()) {
+      return s;
+    }
+    context_.advertised[name] = {listener.advertised_host, listener.advertised_port};
+    listeners_.push_back(std::move(listener));
   }
+  context_.default_listener = listeners_.front().config.name;
+  context_.listener_of = [this](const std::string& peer) {
+    // gRPC names a connection it was handed after its descriptor: "fd:N".
+    if (peer.rfind("fd:", 0) == 0) {
+      absl::MutexLock lock(&listener_by_fd_mu_);
+      if (auto it = listener_by_fd_.find(std::atoi(peer.c_str() + 3));
+          it != listener_by_fd_.end()) {
+        return it->second;
+      }
+    }
+    return listeners_.front().config.name;
+  };
   http_ = std::make_unique<server::HttpServer>(io_, AdminHandlers());
   auto admin_port = http_->Bind(config.admin_listen);
   if (!admin_port.ok()) return admin_port.status();
@@ -535,8 +567,7 @@ std::map<std::string, server::HttpServer::Handler> Broker::AdminHandlers() {
   handlers["/metrics"] = [this] {
     return server::HttpResponse{
         200, "text/plain; version=0.0.4; charset=utf-8",
-        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics(),
-                         {{"grpc", grpc_gate_->Stats()}, {"admin", http_->Stats()}})};
+        metrics_->Render(*topics_, logs_->flusher(), coordinator_->Metrics(), ListenerStats())};
   };
   handlers["/healthz"] = [] { return server::HttpResponse{200, "text/plain", "ok\n"}; };
   handlers["/readyz"] = [this] {
@@ -546,7 +577,9 @@ std::map<std::string, server::HttpServer::Handler> Broker::AdminHandlers() {
                                   "not ready: joining the cluster (registering with the "
                                   "controller and catching up with the metadata log)\n"};
     }
-    if (!grpc_gate_->Stats().accepting) {
+    bool accepting = true;
+    for (const Listener& listener : listeners_) accepting &= listener.gate->Stats().accepting;
+    if (!accepting) {
       return server::HttpResponse{503, "text/plain",
                                   "not ready: cannot accept connections (out of file "
                                   "descriptors)\n"};
@@ -566,9 +599,12 @@ absl::Status Broker::StartServing() {
       metrics_.get(), [this](const std::string& peer) {
         // gRPC names a connection it was handed after its descriptor: "fd:N".
         if (peer.rfind("fd:", 0) != 0) return;
-        grpc_gate_->Disconnect(grpc_connections_->ClientFd(std::atoi(peer.c_str() + 3)),
-                               "calls cancelled before their request (HTTP/2 rapid reset)",
-                               kAbuserBan);
+        const int fd = grpc_connections_->ClientFd(std::atoi(peer.c_str() + 3));
+        for (Listener& listener : listeners_) {
+          listener.gate->Disconnect(fd,
+                                    "calls cancelled before their request (HTTP/2 rapid reset)",
+                                    kAbuserBan);
+        }
       });
   rill_service_->Register(dispatcher_.get());
   admin_service_->Register(dispatcher_.get());
@@ -596,9 +632,29 @@ absl::Status Broker::StartServing() {
       server::Http2GuardLimits{config.max_request_bytes,
                                static_cast<size_t>(4 * config.max_concurrent_streams + 64)},
       [this] { metrics_->RequestRefused("too_large"); });
-  grpc_gate_->Start();
+  for (Listener& listener : listeners_) listener.gate->Start();
   http_->Start();
   return absl::OkStatus();
+}
+
+std::string Broker::ListenerSummary() const {
+  std::string out;
+  for (const Listener& listener : listeners_) {
+    out += fmt::format("{}{}://{}:{}", out.empty() ? "" : ",", listener.config.name,
+                       listener.advertised_host, listener.advertised_port);
+  }
+  return out;
+}
+
+std::map<std::string, server::ConnectionStats> Broker::ListenerStats() const {
+  std::map<std::string, server::ConnectionStats> stats;
+  for (const Listener& listener : listeners_) {
+    stats[listeners_.size() == 1 && listener.config.name == cluster::kClientListener
+              ? std::string("grpc")
+              : "grpc-" + listener.config.name] = listener.gate->Stats();
+  }
+  stats["admin"] = http_->Stats();
+  return stats;
 }
 
 void Broker::ReleaseMemoryWhenIdle() {
@@ -626,7 +682,7 @@ void Broker::Stop() {
     // Long-polling fetches answer now rather than at their deadline.
     for (const auto& partition : topics_->AllPartitions()) partition->WakeAll();
   }
-  if (grpc_gate_) grpc_gate_->Stop();
+  for (Listener& listener : listeners_) listener.gate->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   if (inter_broker_server_) {
     inter_broker_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);

@@ -54,6 +54,10 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   absl::Status OpenAndServe(int64_t files_reserved);
   absl::Status StartServing();
   void ReleaseMemoryWhenIdle();
+  // Connection counts of every port, by metrics label.
+  std::map<std::string, server::ConnectionStats> ListenerStats() const;
+  // "name://advertised-host:port,..." for the start-up line.
+  std::string ListenerSummary() const;
   // Opens the metadata log and joins the controller quorum.
   absl::Status OpenController();
   absl::Status StartInterBroker();
@@ -117,7 +121,17 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   std::unique_ptr<server::RpcDispatcher> dispatcher_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<server::GuardedConnections> grpc_connections_;
-  std::unique_ptr<server::ConnectionGate> grpc_gate_;
+  // One per client listener, in the config's order; the first is the one --listen names.
+  struct Listener {
+    ClientListener config;
+    std::unique_ptr<server::ConnectionGate> gate;
+    std::string advertised_host;
+    int advertised_port = 0;
+  };
+  std::vector<Listener> listeners_;
+  // The client listener of each connection gRPC serves, by the descriptor gRPC holds.
+  absl::Mutex listener_by_fd_mu_;
+  std::map<int, std::string> listener_by_fd_ ABSL_GUARDED_BY(listener_by_fd_mu_);
   std::unique_ptr<server::HttpServer> http_;
   // Gives freed heap back to the kernel when the broker has been idle (ReleaseMemoryWhenIdle).
   std::unique_ptr<asio::steady_timer> release_timer_;

@@ -1,5 +1,6 @@
 #include "broker/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <functional>
@@ -138,6 +139,13 @@ const std::vector<Option>& Options() {
              &BrokerConfig::admin_listen),
       String("advertise", "address clients are told to use", &BrokerConfig::advertise,
              "the bound gRPC address"),
+      String("listeners",
+             "named client listeners NAME://HOST:PORT,... (replace listen); Metadata answers "
+             "with the addresses of the listener a request came in on",
+             &BrokerConfig::listeners, "one listener named client on listen"),
+      String("advertised.listeners",
+             "what each listener's clients are told, NAME://HOST:PORT,...",
+             &BrokerConfig::advertised_listeners, "each listener's bound address"),
       String("data.dir", "where partition logs and metadata live", &BrokerConfig::data_dir),
       String("inter.broker.listen",
              "listen address HOST:PORT for broker-to-broker traffic (Raft, the controller)",
@@ -270,7 +278,65 @@ std::string HelpText() {
   return out.str();
 }
 
+// "NAME://HOST:PORT,..." as (name, HOST:PORT) pairs, in order.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseNamedAddresses(
+    const std::string& key, const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::stringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    const size_t sep = item.find("://");
+    const std::string name = sep == std::string::npos ? "" : item.substr(0, sep);
+    const std::string address = sep == std::string::npos ? "" : item.substr(sep + 3);
+    const size_t colon = address.rfind(':');
+    const bool name_ok =
+        !name.empty() && name.size() <= 32 &&
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+    if (!name_ok || colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: '{}' is not NAME://HOST:PORT (NAME: a-z, 0-9, _ and -, at most 32)", key, item));
+    }
+    if (name == "broker") {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: the name 'broker' is the inter-broker listener's (inter.broker.listen)", key));
+    }
+    for (const auto& [seen, unused] : out) {
+      if (seen == name) {
+        return absl::InvalidArgumentError(fmt::format("{}: '{}' is named twice", key, name));
+      }
+    }
+    out.emplace_back(name, address);
+  }
+  return out;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config) {
+  if (config.listeners.empty()) {
+    if (!config.advertised_listeners.empty()) {
+      return absl::InvalidArgumentError("advertised.listeners needs listeners");
+    }
+    return std::vector<ClientListener>{{"client", config.listen, config.advertise}};
+  }
+  auto listeners = ParseNamedAddresses("listeners", config.listeners);
+  if (!listeners.ok()) return listeners.status();
+  if (listeners->empty()) return absl::InvalidArgumentError("listeners: none given");
+  auto advertised = ParseNamedAddresses("advertised.listeners", config.advertised_listeners);
+  if (!advertised.ok()) return advertised.status();
+  std::vector<ClientListener> out;
+  for (const auto& [name, address] : *listeners) out.push_back({name, address, ""});
+  for (const auto& [name, address] : *advertised) {
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&name](const ClientListener& l) { return l.name == name; });
+    if (it == out.end()) {
+      return absl::InvalidArgumentError(
+          fmt::format("advertised.listeners: '{}' is not one of the listeners", name));
+    }
+    it->advertise = address;
+  }
+  return out;
+}
 
 absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args) {
   ConfigLoad load;
@@ -366,6 +432,7 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
     return absl::InvalidArgumentError("num.partitions must be 1 to max.partitions.per.topic");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data.dir must not be empty");
+  if (auto listeners = ClientListeners(c); !listeners.ok()) return listeners.status();
   if (c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms) {
     return absl::InvalidArgumentError(
         "broker.heartbeat.interval.ms must be less than broker.session.timeout.ms");

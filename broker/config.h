@@ -22,6 +22,12 @@ struct BrokerConfig {
   std::string admin_listen = "127.0.0.1:9291";
   // What clients are told to connect to; empty: the gRPC listen address as bound.
   std::string advertise;
+  // Named client listeners, "NAME://HOST:PORT,..." (internal://0.0.0.0:9290,
+  // external://0.0.0.0:19290); empty: one listener named "client" on `listen`.
+  std::string listeners;
+  // What each listener's clients are told, "NAME://HOST:PORT,..."; a listener not named here
+  // advertises its bound address.
+  std::string advertised_listeners;
   std::string data_dir = "rill-data";
   // Broker-to-broker traffic; port 0 picks a free one (enough for a one-broker cluster).
   std::string inter_broker_listen = "127.0.0.1:0";
@@ -68,6 +74,18 @@ struct BrokerConfig {
   // Defaults for topics (each topic may override with its own configs).
   storage::LogConfig log;
 };
+
+// A client listener: its name, where it binds, and what its clients are told (empty: the bound
+// address).
+struct ClientListener {
+  std::string name;
+  std::string listen;
+  std::string advertise;
+};
+
+// The client listeners the config describes: `listeners` with `advertised.listeners`, or the
+// single "client" listener of `listen` and `advertise`. InvalidArgument names the problem.
+absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config);
 
 struct ConfigLoad {
   BrokerConfig config;

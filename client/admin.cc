@@ -175,8 +175,9 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
     node.replicas = b.replicas();
     node.leaders = b.leaders();
     node.voter = b.voter();
+    // The broker lists the listener this client came in through first.
     for (const auto& l : b.listeners()) {
-      if (l.name() == "client") {
+      if (l.name() != "broker" && node.host.empty()) {
         node.host = l.host();
         node.port = l.port();
       } else if (l.name() == "broker") {

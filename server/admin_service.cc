@@ -45,9 +45,11 @@ void AdminService::Register(RpcDispatcher* dispatcher) {
   dispatcher->AddSync<v1::DeleteRecordsRequest, v1::DeleteRecordsResponse>(
       kService, "DeleteRecords",
       [this](const auto& request, auto* response) { DeleteRecords(request, response); });
-  dispatcher->AddSync<v1::DescribeClusterRequest, v1::DescribeClusterResponse>(
+  dispatcher->AddSyncWithPeer<v1::DescribeClusterRequest, v1::DescribeClusterResponse>(
       kService, "DescribeCluster",
-      [this](const auto& request, auto* response) { DescribeCluster(request, response); });
+      [this](const auto& request, auto* response, const std::string& peer) {
+        DescribeCluster(request, response, context_->listener_of(peer));
+      });
   dispatcher->CheckComplete(kService);
 }
 
@@ -270,7 +272,8 @@ void AdminService::DeleteRecords(const v1::DeleteRecordsRequest& request,
 }
 
 void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
-                                   v1::DescribeClusterResponse* response) {
+                                   v1::DescribeClusterResponse* response,
+                                   const std::string& listener) {
   const cluster::Controller& controller = *context_->controller;
   const auto image = controller.image();
   const cluster::ControllerStatus status = controller.status();
@@ -299,11 +302,15 @@ void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
     broker->set_replicas(counts[id].first);
     broker->set_leaders(counts[id].second);
     broker->set_voter(controller.IsVoter(id));
-    for (const auto& e : info.endpoints) {
-      auto* listener = broker->add_listeners();
-      listener->set_name(e.name);
-      listener->set_host(e.host);
-      listener->set_port(e.port);
+    // The listener the request came in on first: its clients reach the brokers there.
+    std::vector<cluster::Endpoint> endpoints = info.endpoints;
+    std::stable_partition(endpoints.begin(), endpoints.end(),
+                          [&listener](const cluster::Endpoint& e) { return e.name == listener; });
+    for (const auto& e : endpoints) {
+      auto* out = broker->add_listeners();
+      out->set_name(e.name);
+      out->set_host(e.host);
+      out->set_port(e.port);
     }
   }
 }

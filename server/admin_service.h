@@ -30,8 +30,9 @@ class AdminService {
   void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response,
                     Reply reply);
   void DeleteRecords(const v1::DeleteRecordsRequest& request, v1::DeleteRecordsResponse* response);
+  // `listener`: the client listener the request came in on (its addresses come first).
   void DescribeCluster(const v1::DescribeClusterRequest& request,
-                       v1::DescribeClusterResponse* response);
+                       v1::DescribeClusterResponse* response, const std::string& listener);
 
  private:
   // Sends `change` to the controller unless `rejected` already failed it; `done` gets the

@@ -232,9 +232,10 @@ void RillService::Register(RpcDispatcher* dispatcher) {
   dispatcher->AddSync<v1::ListOffsetsRequest, v1::ListOffsetsResponse>(
       kService, "ListOffsets",
       [this](const auto& request, auto* response) { ListOffsets(request, response); });
-  dispatcher->AddSync<v1::MetadataRequest, v1::MetadataResponse>(
-      kService, "Metadata",
-      [this](const auto& request, auto* response) { Metadata(request, response); });
+  dispatcher->AddSyncWithPeer<v1::MetadataRequest, v1::MetadataResponse>(
+      kService, "Metadata", [this](const auto& request, auto* response, const std::string& peer) {
+        Metadata(request, response, context_->listener_of(peer));
+      });
   dispatcher->CheckComplete(kService);
 }
 
@@ -345,25 +346,34 @@ void RillService::ListOffsets(const v1::ListOffsetsRequest& request,
   }
 }
 
-void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response) {
+void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response,
+                           const std::string& listener) {
   const auto image = context_->controller->image();
   for (const auto& [id, info] : image->brokers()) {
     if (info.fenced) continue;
+    // The addresses of the listener the request came in on: a client inside a container
+    // network and one on the host each get addresses they can reach.
+    const cluster::Endpoint* chosen = nullptr;
     for (const cluster::Endpoint& endpoint : info.endpoints) {
-      if (endpoint.name != cluster::kClientListener) continue;
-      auto* broker = response->add_brokers();
-      broker->set_node_id(id.value());
-      broker->set_host(endpoint.host);
-      broker->set_port(endpoint.port);
+      if (endpoint.name == listener) chosen = &endpoint;
     }
+    for (const cluster::Endpoint& endpoint : info.endpoints) {
+      if (chosen == nullptr && endpoint.name != cluster::kBrokerListener) chosen = &endpoint;
+    }
+    if (chosen == nullptr) continue;
+    auto* broker = response->add_brokers();
+    broker->set_node_id(id.value());
+    broker->set_host(chosen->host);
+    broker->set_port(chosen->port);
   }
   if (!image->Broker(NodeId(context_->settings.node_id)) ||
       image->Broker(NodeId(context_->settings.node_id))->fenced) {
     // Not yet registered (or fenced): this broker still answers for itself.
+    const auto& [host, port] = context_->advertised.at(listener);
     auto* broker = response->add_brokers();
     broker->set_node_id(context_->settings.node_id);
-    broker->set_host(context_->advertised_host);
-    broker->set_port(context_->advertised_port);
+    broker->set_host(host);
+    broker->set_port(port);
   }
   const NodeId controller = context_->controller->status().raft.leader;
   response->set_controller_id(controller == kNoNode ? -1 : controller.value());

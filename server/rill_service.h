@@ -21,7 +21,9 @@ class RillService {
   void Fetch(const v1::FetchRequest& request, v1::FetchResponse* response,
              RpcDispatcher::Reply reply);
   void ListOffsets(const v1::ListOffsetsRequest& request, v1::ListOffsetsResponse* response);
-  void Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response);
+  // `listener`: the client listener the request came in on (its addresses are answered).
+  void Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response,
+                const std::string& listener);
 
  private:
   // The partition, creating its topic first when auto-creation is on.

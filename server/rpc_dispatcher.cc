@@ -125,10 +125,13 @@ class UnaryCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     response_.reset(method_->response_prototype->New());
-    method_->handler(*request_, response_.get(), Reply([this](std::function<void()> after_sent) {
-      after_sent_ = std::move(after_sent);
-      Respond();
-    }));
+    method_->handler(
+        *request_, response_.get(),
+        Reply([this](std::function<void()> after_sent) {
+          after_sent_ = std::move(after_sent);
+          Respond();
+        }),
+        peer_);
   }
 
   void OnDone() override {

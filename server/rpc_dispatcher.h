@@ -57,8 +57,10 @@ class Reply {
 class RpcDispatcher final : public grpc::CallbackGenericService {
  public:
   using Reply = server::Reply;
-  using Handler = std::function<void(const google::protobuf::Message& request,
-                                     google::protobuf::Message* response, Reply reply)>;
+  // `peer` is the caller as gRPC names it ("fd:N" for a connection the broker handed over).
+  using Handler =
+      std::function<void(const google::protobuf::Message& request,
+                         google::protobuf::Message* response, Reply reply, const std::string& peer)>;
 
   // `on_abusive_peer` runs (on a gRPC thread) with the peer (as gRPC names it) of a
   // connection that passed max_premature_resets_per_second, once per second at most.
@@ -76,9 +78,24 @@ class RpcDispatcher final : public grpc::CallbackGenericService {
            std::function<void(const Request&, Response*, Reply)> handler) {
     AddMethod(service, method, Request::default_instance(), Response::default_instance(),
               [handler = std::move(handler)](const google::protobuf::Message& request,
-                                             google::protobuf::Message* response, Reply reply) {
+                                             google::protobuf::Message* response, Reply reply,
+                                             const std::string&) {
                 handler(static_cast<const Request&>(request), static_cast<Response*>(response),
                         std::move(reply));
+              });
+  }
+  // The same for a handler that answers before it returns and needs to know the caller (the
+  // listener a call came in on, say).
+  template <typename Request, typename Response>
+  void AddSyncWithPeer(std::string_view service, std::string_view method,
+                       std::function<void(const Request&, Response*, const std::string&)> handler) {
+    AddMethod(service, method, Request::default_instance(), Response::default_instance(),
+              [handler = std::move(handler)](const google::protobuf::Message& request,
+                                             google::protobuf::Message* response, Reply reply,
+                                             const std::string& peer) {
+                handler(static_cast<const Request&>(request), static_cast<Response*>(response),
+                        peer);
+                reply();
               });
   }
   // The same for a handler that answers before it returns.

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 
 #include "asio.hpp"
@@ -37,9 +39,11 @@ struct ServerContext {
   BrokerMetrics* metrics = nullptr;
   // Runs timers and the work woken by them (fetch retries) off the gRPC threads.
   asio::io_context* io = nullptr;
-  // The address clients are told to use.
-  std::string advertised_host;
-  int advertised_port = 0;
+  // What the clients of each client listener are told to use (host, port), by listener name.
+  std::map<std::string, std::pair<std::string, int>> advertised;
+  // The listener a call came in on, from its peer as gRPC names it.
+  std::function<std::string(const std::string& peer)> listener_of;
+  std::string default_listener;
   // Set at shutdown: long-polls answer at once instead of waiting.
   std::atomic<bool> stopping{false};
 };

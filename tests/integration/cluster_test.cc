@@ -397,6 +397,43 @@ TEST_CASE("cluster: a broker of another cluster, a duplicate node id or other vo
   }
 }
 
+TEST_CASE("cluster: Metadata answers with the addresses of the listener a request came in on",
+          "[cluster]") {
+  TestCluster cluster(3, {"--listeners", "client://127.0.0.1:0,external://127.0.0.1:0",
+                          "--advertised-listeners", "client://inside.example:9290"});
+  auto external = [&](int node) {
+    const std::string log = cluster.broker(node).log();
+    const size_t at = log.find("external://");
+    REQUIRE(at != std::string::npos);
+    const size_t start = at + std::string("external://").size();
+    return log.substr(start, log.find_first_of(" ,", start) - start);
+  };
+  // Through the client listener: the names advertised for it (reachable inside a container
+  // network, say, not from here).
+  auto inside = cluster.AdminOf(cluster.broker(1).address())->DescribeCluster();
+  REQUIRE(inside.ok());
+  REQUIRE(inside->brokers.size() == 3);
+  for (const auto& b : inside->brokers) CHECK(b.host == "inside.example");
+  // Through the external listener: each broker's external address, and a client that only
+  // knows those produces to partitions on every broker.
+  auto outside = cluster.AdminOf(external(2))->DescribeCluster();
+  REQUIRE(outside.ok());
+  for (const auto& b : outside->brokers) {
+    CHECK(fmt::format("{}:{}", b.host, b.port) == external(b.node_id));
+  }
+  const std::string bootstrap = external(1) + "," + external(2) + "," + external(3);
+  REQUIRE(cluster.AdminOf(bootstrap)->CreateTopic(NewTopic{"outside", 3, 1, {}}).ok());
+  ProducerOptions options;
+  options.client.bootstrap_brokers = bootstrap;
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  for (int p = 0; p < 3; ++p) {
+    auto sent = (*producer)->Send(ProducerRecord{"outside", {}, "x", {}, p, {}}, nullptr).get();
+    INFO(sent.status().ToString());
+    CHECK(sent.ok());
+  }
+}
+
 TEST_CASE("cluster: bad input on the inter-broker port gets errors and nothing else",
           "[cluster]") {
   TestCluster cluster(3);

@@ -129,8 +129,7 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   logs_ = std::move(*logs);
   topics_ = std::make_unique<cluster::TopicRegistry>(
       meta_.get(), logs_.get(), config.log,
-      cluster::TopicLimits{config.max_partitions_per_topic, /*max_replication_factor=*/1,
-                           files_reserved});
+      cluster::TopicLimits{files_reserved});
   if (auto s = topics_->Load(); !s.ok()) return s;
   metrics_ = std::make_unique<server::BrokerMetrics>();
   if (auto s = StartInterBroker(); !s.ok()) return s;

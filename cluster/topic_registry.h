@@ -1,8 +1,10 @@
-// TopicRegistry: the topics this broker hosts and their partitions.
+// TopicRegistry: the partition manager. It knows every topic of the cluster and hosts this
+// broker's partitions of them, kept matching the committed metadata by Reconcile.
 //
-// Topic metadata is a rill.v1.TopicRecord per topic in the MetaStore (key "topics/<name>");
-// each partition is the storage Log cluster::PartitionLogName(name, topic id, partition). On
-// start, Load() reopens every topic's partitions (recovering them).
+// Each topic is a rill.v1.TopicRecord in the MetaStore (key "topics/<name>"), with the
+// partitions this broker hosts; each hosted partition is the storage Log
+// cluster::PartitionLogName(name, topic id, partition). On start, Load() reopens them
+// (recovering them), so the broker serves before it has caught up with the metadata log.
 //
 // Errors carry rill.v1 error codes (broker/api_error.h). Thread-safety: all methods are
 // thread-safe; a Partition handed out stays valid while held, even if its topic is deleted
@@ -28,8 +30,6 @@
 namespace rill::cluster {
 
 struct TopicLimits {
-  int32_t max_partitions_per_topic = 10000;
-  int32_t max_replication_factor = 1;  // one broker today
   // File descriptors a create or grow must leave free (for connections, the metadata store and
   // the segments existing partitions roll into).
   int64_t files_reserved = 1024;
@@ -67,15 +67,6 @@ class TopicRegistry {
   // Topics stored by this broker before it belonged to a cluster (none once reconciled).
   std::vector<v1::TopicRecord> LegacyTopics() const;
 
-  // All or nothing: on any failure no record and no log is left behind.
-  absl::StatusOr<v1::TopicRecord> Create(const std::string& name, int32_t partitions,
-                                         int32_t replication_factor, const TopicConfigs& configs,
-                                         bool validate_only);
-  absl::Status Delete(const std::string& name);
-  absl::Status CreatePartitions(const std::string& name, int32_t total);
-  absl::Status AlterConfigs(const std::string& name, const TopicConfigs& set,
-                            const std::vector<std::string>& remove, bool validate_only);
-
   std::optional<v1::TopicRecord> Get(const std::string& name) const;
   std::vector<v1::TopicRecord> List() const;
   // UNKNOWN_TOPIC or UNKNOWN_PARTITION when absent, STORAGE_ERROR when offline, NOT_LEADER
@@ -108,12 +99,6 @@ class TopicRegistry {
     std::vector<NodeId> leaders;
   };
 
-  // Opens partitions [from, to) of `topic`. All or nothing: on a failure the logs it opened
-  // are deleted again and the error returned.
-  absl::Status OpenPartitions(Topic* topic, int32_t from, int32_t to)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Deletes the logs of partitions [from, to) of `topic` (undoing OpenPartitions).
-  void DeleteLogs(const v1::TopicRecord& topic, int32_t from, int32_t to);
   // Gives a topic stored before topics had ids its id, and moves its partition directories
   // from "<topic>-<partition>" to their names with the id.
   absl::Status MigrateToTopicId(v1::TopicRecord* record,

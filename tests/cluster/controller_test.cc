@@ -123,7 +123,7 @@ void Join(Controller& controller) {
 
 }  // namespace
 
-TEST_CASE("controller: decides, commits and applies; a change is in the image when answered",
+TEST_CASE("controller: decides, commits and applies, and a change is in the image when answered",
           "[cluster]") {
   testing::TempDir dir;
   Node node(dir, 1000);

@@ -304,33 +304,36 @@ bool Broker::Deliver(const rpc::GroupKey& group, raft::Message message) {
   return true;
 }
 
-void Broker::RegisterBroker(const rpc::RegisterBrokerRequest& request,
-                            rpc::Reply<int64_t> reply) {
-  cluster::Controller* controller = open_controller_.load();
-  if (!controller) {
+namespace {
+
+// Hands an inter-broker request to the controller once it is open.
+template <typename Request, typename T, typename Method>
+void ToController(cluster::Controller* controller, Method method, const Request& request,
+                  rpc::Reply<T> reply) {
+  if (controller == nullptr) {
     reply(api::ApiError(v1::NOT_CONTROLLER, "the broker is starting"));
     return;
   }
-  controller->RegisterBroker(request, std::move(reply));
+  (controller->*method)(request, std::move(reply));
+}
+
+}  // namespace
+
+void Broker::RegisterBroker(const rpc::RegisterBrokerRequest& request,
+                            rpc::Reply<int64_t> reply) {
+  ToController(open_controller_.load(), &cluster::Controller::RegisterBroker, request,
+               std::move(reply));
 }
 
 void Broker::BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request,
                              rpc::Reply<bool> reply) {
-  cluster::Controller* controller = open_controller_.load();
-  if (!controller) {
-    reply(api::ApiError(v1::NOT_CONTROLLER, "the broker is starting"));
-    return;
-  }
-  controller->BrokerHeartbeat(request, std::move(reply));
+  ToController(open_controller_.load(), &cluster::Controller::BrokerHeartbeat, request,
+               std::move(reply));
 }
 
 void Broker::ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) {
-  cluster::Controller* controller = open_controller_.load();
-  if (!controller) {
-    reply(api::ApiError(v1::NOT_CONTROLLER, "the broker is starting"));
-    return;
-  }
-  controller->ChangeTopic(request, std::move(reply));
+  ToController(open_controller_.load(), &cluster::Controller::ChangeTopic, request,
+               std::move(reply));
 }
 
 void Broker::Tick() {

@@ -174,34 +174,29 @@ void ControllerClient::Start(std::shared_ptr<Call<Request, Response, T>> call) {
          });
 }
 
-void ControllerClient::RegisterBroker(const RegisterBrokerRequest& request, Reply<int64_t> reply) {
-  auto call = std::make_shared<
-      Call<internal::v1::RegisterBrokerRequest, internal::v1::RegisterBrokerResponse, int64_t>>();
+template <typename Request, typename Response, typename T, typename Domain>
+void ControllerClient::Send(const Domain& request, Reply<T> reply) {
+  auto call = std::make_shared<Call<Request, Response, T>>();
   call->request.set_version(kControllerApiVersion);
   call->request.set_cluster_id(options_.cluster_id);
   Fill(request, &call->request);
   call->reply = std::move(reply);
   Start(call);
+}
+
+void ControllerClient::RegisterBroker(const RegisterBrokerRequest& request, Reply<int64_t> reply) {
+  Send<internal::v1::RegisterBrokerRequest, internal::v1::RegisterBrokerResponse>(
+      request, std::move(reply));
 }
 
 void ControllerClient::BrokerHeartbeat(const BrokerHeartbeatRequest& request, Reply<bool> reply) {
-  auto call = std::make_shared<
-      Call<internal::v1::BrokerHeartbeatRequest, internal::v1::BrokerHeartbeatResponse, bool>>();
-  call->request.set_version(kControllerApiVersion);
-  call->request.set_cluster_id(options_.cluster_id);
-  Fill(request, &call->request);
-  call->reply = std::move(reply);
-  Start(call);
+  Send<internal::v1::BrokerHeartbeatRequest, internal::v1::BrokerHeartbeatResponse>(
+      request, std::move(reply));
 }
 
 void ControllerClient::ChangeTopic(const TopicChangeRequest& request, Reply<Offset> reply) {
-  auto call = std::make_shared<
-      Call<internal::v1::TopicChangeRequest, internal::v1::TopicChangeResponse, Offset>>();
-  call->request.set_version(kControllerApiVersion);
-  call->request.set_cluster_id(options_.cluster_id);
-  Fill(request, &call->request);
-  call->reply = std::move(reply);
-  Start(call);
+  Send<internal::v1::TopicChangeRequest, internal::v1::TopicChangeResponse>(request,
+                                                                            std::move(reply));
 }
 
 }  // namespace rill::rpc

@@ -44,6 +44,8 @@ class ControllerClient {
   struct Call;
   template <typename Request, typename Response, typename T>
   void Start(std::shared_ptr<Call<Request, Response, T>> call);
+  template <typename Request, typename Response, typename T, typename Domain>
+  void Send(const Domain& request, Reply<T> reply);
   // The voter to ask next: the hinted leader, else the next one in turn.
   NodeId Target(NodeId hint);
   internal::v1::Controller::Stub* Stub(NodeId node);

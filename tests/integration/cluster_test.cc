@@ -164,6 +164,23 @@ class TestCluster {
   std::map<int, std::unique_ptr<BrokerProcess>> brokers_;
 };
 
+std::unique_ptr<Producer> ProducerFor(const std::string& bootstrap) {
+  ProducerOptions options;
+  options.client.bootstrap_brokers = bootstrap;
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  return std::move(*producer);
+}
+
+// Sends one record to each of partitions 0..count-1 of `topic`; each must be acknowledged.
+void SendToEach(Producer& producer, const std::string& topic, int count) {
+  for (int p = 0; p < count; ++p) {
+    auto sent = producer.Send(ProducerRecord{topic, {}, "x", {}, p, {}}, nullptr).get();
+    INFO(sent.status().ToString());
+    CHECK(sent.ok());
+  }
+}
+
 void CreateTopicVia(TestCluster& cluster, int node, const std::string& name, int partitions) {
   auto admin = cluster.AdminOf(cluster.broker(node).address());
   absl::Status s = admin->CreateTopic(NewTopic{name, partitions, 1, {}});
@@ -193,14 +210,11 @@ TEST_CASE("cluster: a topic created through broker 3 is on every broker, spread 
   }
   CHECK(leaders == std::map<int32_t, int>{{1, 2}, {2, 2}, {3, 2}});
 
-  ProducerOptions options;
-  options.client.bootstrap_brokers = cluster.Bootstrap();
-  auto producer = Producer::Create(options);
-  REQUIRE(producer.ok());
+  auto producer = ProducerFor(cluster.Bootstrap());
   constexpr int kRecords = 600;
   std::vector<std::future<absl::StatusOr<RecordMetadata>>> sends;
   for (int i = 0; i < kRecords; ++i) {
-    sends.push_back((*producer)->Send(
+    sends.push_back(producer->Send(
         ProducerRecord{"spread", std::to_string(i), std::to_string(i), {}, i % 6, {}}, nullptr));
   }
   for (auto& f : sends) {
@@ -290,15 +304,7 @@ TEST_CASE("cluster: a killed broker is fenced with its partitions offline, and s
       },
       std::chrono::seconds(15));
   REQUIRE(back);
-  ProducerOptions options;
-  options.client.bootstrap_brokers = cluster.Bootstrap();
-  auto producer = Producer::Create(options);
-  REQUIRE(producer.ok());
-  for (int p = 0; p < 3; ++p) {
-    auto sent = (*producer)->Send(ProducerRecord{"fence", {}, "x", {}, p, {}}, nullptr).get();
-    INFO(sent.status().ToString());
-    CHECK(sent.ok());
-  }
+  SendToEach(*ProducerFor(cluster.Bootstrap()), "fence", 3);
 }
 
 TEST_CASE("cluster: after a full restart the metadata is back, from a snapshot", "[cluster]") {
@@ -333,15 +339,7 @@ TEST_CASE("cluster: a topic deleted and recreated while a broker is down comes b
           "[cluster]") {
   TestCluster cluster(3);
   CreateTopicVia(cluster, 1, "phoenix", 3);
-  ProducerOptions options;
-  options.client.bootstrap_brokers = cluster.Bootstrap();
-  {
-    auto producer = Producer::Create(options);
-    REQUIRE(producer.ok());
-    for (int p = 0; p < 3; ++p) {
-      REQUIRE((*producer)->Send(ProducerRecord{"phoenix", {}, "old", {}, p, {}}, nullptr).get().ok());
-    }
-  }
+  SendToEach(*ProducerFor(cluster.Bootstrap()), "phoenix", 3);
   const int down = cluster.ControllerLeader() == 3 ? 2 : 3;
   cluster.broker(down).Stop();
   auto admin = cluster.AdminOf(cluster.Bootstrap({down}));
@@ -423,15 +421,7 @@ TEST_CASE("cluster: Metadata answers with the addresses of the listener a reques
   }
   const std::string bootstrap = external(1) + "," + external(2) + "," + external(3);
   REQUIRE(cluster.AdminOf(bootstrap)->CreateTopic(NewTopic{"outside", 3, 1, {}}).ok());
-  ProducerOptions options;
-  options.client.bootstrap_brokers = bootstrap;
-  auto producer = Producer::Create(options);
-  REQUIRE(producer.ok());
-  for (int p = 0; p < 3; ++p) {
-    auto sent = (*producer)->Send(ProducerRecord{"outside", {}, "x", {}, p, {}}, nullptr).get();
-    INFO(sent.status().ToString());
-    CHECK(sent.ok());
-  }
+  SendToEach(*ProducerFor(bootstrap), "outside", 3);
 }
 
 TEST_CASE("cluster: bad input on the inter-broker port gets errors and nothing else",

@@ -200,15 +200,18 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
 
 #undef RILL_ADMIN_CALL
 
-#define RILL_GROUPS_CALL(method, request, response)                     \
-  do {                                                                  \
-    std::string address;                                                \
-    auto* stub = cluster_->GroupsStub(&address);                        \
-    auto context = cluster_->NewContext();                              \
-    grpc::Status rpc = stub->method(context.get(), request, &response); \
-    if (!rpc.ok()) return FromGrpc(rpc, address);                       \
-    if (auto s = api::FromError(response.error()); !s.ok()) return s;   \
-  } while (0)
+// Once more at the coordinator a NOT_COORDINATOR answer names.
+#define RILL_GROUPS_CALL(method, group, request, response)                            \
+  for (int attempt = 0;; ++attempt) {                                                 \
+    std::string address;                                                              \
+    auto* stub = cluster_->GroupsStub(group, &address);                               \
+    auto context = cluster_->NewContext();                                            \
+    grpc::Status rpc = stub->method(context.get(), request, &response);               \
+    if (!rpc.ok()) return FromGrpc(rpc, address);                                     \
+    absl::Status s = api::FromError(response.error());                                \
+    if (s.ok()) break;                                                                \
+    if (attempt > 0 || !cluster_->NoteCoordinator(group, s)) return s;                \
+  }
 
 namespace {
 std::vector<TopicPartition> Flatten(
@@ -224,7 +227,7 @@ std::vector<TopicPartition> Flatten(
 absl::StatusOr<std::vector<GroupListing>> Admin::ListGroups() {
   v1::ListGroupsRequest request;
   v1::ListGroupsResponse response;
-  RILL_GROUPS_CALL(ListGroups, request, response);
+  RILL_GROUPS_CALL(ListGroups, std::string(), request, response);
   std::vector<GroupListing> out;
   for (const auto& g : response.groups()) out.push_back({g.group_id(), g.state(), g.members()});
   return out;
@@ -234,7 +237,7 @@ absl::StatusOr<GroupDescription> Admin::DescribeGroup(const std::string& group_i
   v1::DescribeGroupRequest request;
   request.set_group_id(group_id);
   v1::DescribeGroupResponse response;
-  RILL_GROUPS_CALL(DescribeGroup, request, response);
+  RILL_GROUPS_CALL(DescribeGroup, group_id, request, response);
   GroupDescription out;
   out.group_id = response.group_id();
   out.state = response.state();
@@ -259,7 +262,7 @@ absl::Status Admin::DeleteGroup(const std::string& group_id) {
   v1::DeleteGroupRequest request;
   request.set_group_id(group_id);
   v1::DeleteGroupResponse response;
-  RILL_GROUPS_CALL(DeleteGroup, request, response);
+  RILL_GROUPS_CALL(DeleteGroup, group_id, request, response);
   return absl::OkStatus();
 }
 
@@ -289,7 +292,7 @@ absl::StatusOr<std::vector<GroupOffsetChange>> Admin::ResetGroupOffsets(
   }
   request.set_execute(execute);
   v1::ResetOffsetsResponse response;
-  RILL_GROUPS_CALL(ResetOffsets, request, response);
+  RILL_GROUPS_CALL(ResetOffsets, group_id, request, response);
   std::vector<GroupOffsetChange> out;
   for (const auto& p : response.partitions()) {
     out.push_back({p.partition(), p.previous_offset(), p.new_offset()});

@@ -101,12 +101,34 @@ v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
   return stub.get();
 }
 
-v1::Groups::Stub* Cluster::GroupsStub(std::string* address) {
+v1::Groups::Stub* Cluster::GroupsStub(const std::string& group_id, std::string* address) {
   absl::MutexLock lock(&mu_);
   *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+  if (auto known = coordinators_.find(group_id); known != coordinators_.end()) {
+    if (auto broker = brokers_.find(known->second); broker != brokers_.end()) {
+      *address = broker->second;
+    }
+  }
   auto& stub = group_stubs_[*address];
   if (!stub) stub = v1::Groups::NewStub(Channel(*address));
   return stub.get();
+}
+
+bool Cluster::NoteCoordinator(const std::string& group_id, const absl::Status& error) {
+  if (api::ErrorCodeOf(error) != v1::NOT_COORDINATOR) return false;
+  const int32_t hint = api::LeaderHintOf(error);
+  if (hint <= 0) return false;
+  bool known;
+  {
+    absl::MutexLock lock(&mu_);
+    known = brokers_.contains(hint);
+  }
+  // A broker this client has not heard of yet: the cluster's metadata names it.
+  if (!known && !FetchMetadata({}).ok()) return false;
+  absl::MutexLock lock(&mu_);
+  if (!brokers_.contains(hint)) return false;
+  coordinators_[group_id] = hint;
+  return true;
 }
 
 absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(

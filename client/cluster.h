@@ -39,9 +39,12 @@ class Cluster {
   // The data-plane stub of a broker (node -1: a bootstrap broker) and its address.
   v1::Rill::Stub* RillStub(int32_t node, std::string* address);
   v1::Admin::Stub* AdminStub(std::string* address);
-  // The group coordinator's stub. One broker coordinates every group today; with a cluster this
-  // becomes the leader of the group's __consumer_offsets partition.
-  v1::Groups::Stub* GroupsStub(std::string* address);
+  // The stub of the broker believed to coordinate `group_id` (the one a NOT_COORDINATOR answer
+  // named, else the first broker known). Empty group: any broker.
+  v1::Groups::Stub* GroupsStub(const std::string& group_id, std::string* address);
+  // Takes note of the coordinator a NOT_COORDINATOR answer names; whether it named one (a
+  // retry goes there).
+  bool NoteCoordinator(const std::string& group_id, const absl::Status& error);
 
   // The topic's metadata from the cache, or fetched when absent or when `refresh`.
   absl::StatusOr<TopicMetadata> Topic(const std::string& topic, bool refresh);
@@ -67,6 +70,7 @@ class Cluster {
   std::map<std::string, std::unique_ptr<v1::Groups::Stub>> group_stubs_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, std::string> brokers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, TopicMetadata> topics_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int32_t> coordinators_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rill::client

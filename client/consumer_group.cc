@@ -72,7 +72,7 @@ void ConsumerImpl::RunMembership() {
       api::AppendTopicPartitions(owned, request.mutable_owned());
     }
     std::string address;
-    auto* stub = cluster_->GroupsStub(&address);
+    auto* stub = cluster_->GroupsStub(options_.group_id, &address);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(cluster_->request_timeout_ms()));
@@ -94,7 +94,9 @@ void ConsumerImpl::RunMembership() {
     absl::Status error = api::FromError(response.error());
     if (!error.ok()) {
       const auto code = api::ErrorCodeOf(error);
-      if (code == v1::UNKNOWN_MEMBER_ID || code == v1::FENCED_MEMBER_EPOCH) {
+      if (cluster_->NoteCoordinator(options_.group_id, error)) {
+        heartbeat_now_ = true;  // at once, to the coordinator it names
+      } else if (code == v1::UNKNOWN_MEMBER_ID || code == v1::FENCED_MEMBER_EPOCH) {
         member_id_.clear();
         member_epoch_ = 0;
         target_.reset();
@@ -258,7 +260,7 @@ void ConsumerImpl::SendCommit(std::map<TopicPartition, OffsetAndMetadata> offset
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(cluster_->request_timeout_ms()));
   std::string address;
-  auto* stub = cluster_->GroupsStub(&address);
+  auto* stub = cluster_->GroupsStub(options_.group_id, &address);
   Call* raw = call.get();
   stub->async()->CommitOffsets(
       &raw->context, &raw->request, &raw->response,
@@ -273,6 +275,8 @@ void ConsumerImpl::SendCommit(std::map<TopicPartition, OffsetAndMetadata> offset
             if (!result.ok()) break;
             result = api::FromError(p.error());
           }
+          // The next commit goes to the coordinator this one was sent on to.
+          cluster_->NoteCoordinator(options_.group_id, result);
         }
         if (done) done(result);
         call.reset();
@@ -321,11 +325,15 @@ absl::StatusOr<std::map<TopicPartition, int64_t>> ConsumerImpl::Committed(
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(cluster_->request_timeout_ms()));
   std::string address;
-  grpc::Status rpc = cluster_->GroupsStub(&address)->FetchOffsets(&context, request, &response);
+  grpc::Status rpc =
+      cluster_->GroupsStub(options_.group_id, &address)->FetchOffsets(&context, request, &response);
   if (!rpc.ok()) {
     return absl::UnavailableError(fmt::format("broker {}: {}", address, rpc.error_message()));
   }
-  if (absl::Status s = api::FromError(response.error()); !s.ok()) return s;
+  if (absl::Status s = api::FromError(response.error()); !s.ok()) {
+    cluster_->NoteCoordinator(options_.group_id, s);
+    return s;
+  }
   std::map<TopicPartition, int64_t> out;
   for (const auto& tp : partitions) out[tp] = -1;
   for (const auto& o : response.offsets()) out[{o.topic(), o.partition()}] = o.offset();
@@ -350,7 +358,7 @@ void ConsumerImpl::LeaveGroup() {
     member_epoch_ = 0;
   }
   std::string address;
-  auto* stub = cluster_->GroupsStub(&address);
+  auto* stub = cluster_->GroupsStub(options_.group_id, &address);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(cluster_->request_timeout_ms()));

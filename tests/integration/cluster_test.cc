@@ -395,6 +395,42 @@ TEST_CASE("cluster: a broker of another cluster, a duplicate node id or other vo
   }
 }
 
+TEST_CASE("cluster: consumer groups coordinated on different brokers consume and commit",
+          "[cluster]") {
+  TestCluster cluster(3);
+  CreateTopicVia(cluster, 1, "work", 3);
+  SendToEach(*ProducerFor(cluster.Bootstrap()), "work", 3);
+  // Eight groups: their __consumer_offsets partitions lie on every broker, so most are
+  // coordinated by a broker other than the one the client asks first.
+  for (int g = 0; g < 8; ++g) {
+    const std::string group = fmt::format("group-{}", g);
+    ConsumerOptions options;
+    options.client.bootstrap_brokers = cluster.Bootstrap();
+    options.group_id = group;
+    options.auto_offset_reset = OffsetReset::kEarliest;
+    auto consumer = Consumer::Create(options);
+    REQUIRE(consumer.ok());
+    REQUIRE((*consumer)->Subscribe({"work"}).ok());
+    size_t read = 0;
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (read < 3 && Clock::now() < deadline) {
+      auto records = (*consumer)->Poll(200);
+      REQUIRE(records.ok());
+      read += records->size();
+    }
+    INFO(group);
+    REQUIRE(read == 3);
+    absl::Status committed = (*consumer)->Commit();
+    INFO(committed.ToString());
+    REQUIRE(committed.ok());
+    (*consumer)->Close();
+    auto described = cluster.AdminOf(cluster.Bootstrap())->DescribeGroup(group);
+    INFO(described.status().ToString());
+    REQUIRE(described.ok());
+    CHECK(described->total_lag == 0);
+  }
+}
+
 TEST_CASE("cluster: Metadata answers with the addresses of the listener a request came in on",
           "[cluster]") {
   TestCluster cluster(3, {"--listeners", "client://127.0.0.1:0,external://127.0.0.1:0",

@@ -225,11 +225,24 @@ std::vector<TopicPartition> Flatten(
 }  // namespace
 
 absl::StatusOr<std::vector<GroupListing>> Admin::ListGroups() {
-  v1::ListGroupsRequest request;
-  v1::ListGroupsResponse response;
-  RILL_GROUPS_CALL(ListGroups, std::string(), request, response);
+  // Each broker coordinates some of the groups: every live broker is asked.
+  auto metadata = cluster_->FetchMetadata({});
+  if (!metadata.ok()) return metadata.status();
+  std::map<std::string, GroupListing> groups;
+  for (const auto& broker : metadata->brokers()) {
+    const std::string address = broker.host() + ":" + std::to_string(broker.port());
+    v1::ListGroupsRequest request;
+    v1::ListGroupsResponse response;
+    auto context = cluster_->NewContext();
+    grpc::Status rpc = cluster_->GroupsStubAt(address)->ListGroups(context.get(), request, &response);
+    if (!rpc.ok()) return FromGrpc(rpc, address);
+    if (auto s = api::FromError(response.error()); !s.ok()) return s;
+    for (const auto& g : response.groups()) {
+      groups[g.group_id()] = GroupListing{g.group_id(), g.state(), g.members()};
+    }
+  }
   std::vector<GroupListing> out;
-  for (const auto& g : response.groups()) out.push_back({g.group_id(), g.state(), g.members()});
+  for (auto& [id, listing] : groups) out.push_back(std::move(listing));
   return out;
 }
 

@@ -102,15 +102,22 @@ v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
 }
 
 v1::Groups::Stub* Cluster::GroupsStub(const std::string& group_id, std::string* address) {
-  absl::MutexLock lock(&mu_);
-  *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
-  if (auto known = coordinators_.find(group_id); known != coordinators_.end()) {
-    if (auto broker = brokers_.find(known->second); broker != brokers_.end()) {
-      *address = broker->second;
+  {
+    absl::MutexLock lock(&mu_);
+    *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+    if (auto known = coordinators_.find(group_id); known != coordinators_.end()) {
+      if (auto broker = brokers_.find(known->second); broker != brokers_.end()) {
+        *address = broker->second;
+      }
     }
   }
-  auto& stub = group_stubs_[*address];
-  if (!stub) stub = v1::Groups::NewStub(Channel(*address));
+  return GroupsStubAt(*address);
+}
+
+v1::Groups::Stub* Cluster::GroupsStubAt(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = group_stubs_[address];
+  if (!stub) stub = v1::Groups::NewStub(Channel(address));
   return stub.get();
 }
 

@@ -42,6 +42,8 @@ class Cluster {
   // The stub of the broker believed to coordinate `group_id` (the one a NOT_COORDINATOR answer
   // named, else the first broker known). Empty group: any broker.
   v1::Groups::Stub* GroupsStub(const std::string& group_id, std::string* address);
+  // The groups stub of the broker at `address`.
+  v1::Groups::Stub* GroupsStubAt(const std::string& address);
   // Takes note of the coordinator a NOT_COORDINATOR answer names; whether it named one (a
   // retry goes there).
   bool NoteCoordinator(const std::string& group_id, const absl::Status& error);

@@ -429,6 +429,13 @@ TEST_CASE("cluster: consumer groups coordinated on different brokers consume and
     REQUIRE(described.ok());
     CHECK(described->total_lag == 0);
   }
+  // Listing asks every broker: all eight are there.
+  auto listed = cluster.AdminOf(cluster.broker(1).address())->ListGroups();
+  INFO(listed.status().ToString());
+  REQUIRE(listed.ok());
+  std::set<std::string> names;
+  for (const auto& g : *listed) names.insert(g.group_id);
+  for (int g = 0; g < 8; ++g) CHECK(names.contains(fmt::format("group-{}", g)));
 }
 
 TEST_CASE("cluster: Metadata answers with the addresses of the listener a request came in on",

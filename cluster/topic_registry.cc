@@ -267,7 +267,8 @@ absl::StatusOr<std::shared_ptr<cluster::Partition>> TopicRegistry::GetPartition(
     return ApiError(v1::STORAGE_ERROR, fmt::format("partition {}-{} is offline: {}", topic,
                                                    partition, offline->second.message()));
   }
-  if (!Hosts(it->second.record, partition)) {
+  // Hosted and online partitions are open; any other one lives elsewhere.
+  if (it->second.partitions[static_cast<size_t>(partition)] == nullptr) {
     const auto& leaders = it->second.leaders;
     const NodeId leader = static_cast<size_t>(partition) < leaders.size()
                               ? leaders[static_cast<size_t>(partition)]

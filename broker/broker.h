@@ -97,7 +97,6 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   std::unique_ptr<rpc::TransportService> transport_service_;
   std::unique_ptr<rpc::ControllerService> controller_service_;
   std::unique_ptr<grpc::Server> inter_broker_server_;
-  std::unique_ptr<asio::steady_timer> tick_timer_;
   // Membership, touched by the tick and by controller replies.
   mutable absl::Mutex membership_mu_;
   std::string incarnation_id_;
@@ -135,6 +134,8 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   std::unique_ptr<server::HttpServer> http_;
   // Gives freed heap back to the kernel when the broker has been idle (ReleaseMemoryWhenIdle).
   std::unique_ptr<asio::steady_timer> release_timer_;
+  // Drives the controller, membership and the coordinator's start (Tick).
+  std::unique_ptr<asio::steady_timer> tick_timer_;
   uint64_t calls_at_last_release_ = 0;
   std::atomic<bool> ready_{false};
   std::string cluster_id_;

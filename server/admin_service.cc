@@ -77,10 +77,17 @@ std::function<void()> AfterAll(size_t count, Reply reply) {
 
 void AdminService::CreateTopics(const v1::CreateTopicsRequest& request,
                                 v1::CreateTopicsResponse* response, Reply reply) {
-  for (const auto& topic : request.topics()) response->add_topics()->set_name(topic.name());
-  auto part_done = AfterAll(static_cast<size_t>(request.topics_size()), std::move(reply));
-  for (int i = 0; i < request.topics_size(); ++i) {
-    const auto& topic = request.topics(i);
+  // Everything is read from the request before the first change goes out: the last one to
+  // finish sends the response, and the call (request and response) is gone after that.
+  struct Part {
+    rpc::TopicChangeRequest change;
+    absl::Status rejected;
+    v1::Error* error;
+  };
+  std::vector<Part> parts;
+  for (const auto& topic : request.topics()) {
+    auto* result = response->add_topics();
+    result->set_name(topic.name());
     rpc::TopicChangeRequest change;
     change.kind = rpc::TopicChangeRequest::Kind::kCreate;
     change.topic = topic.name();
@@ -97,9 +104,12 @@ void AdminService::CreateTopics(const v1::CreateTopicsRequest& request,
     if (rejected.ok() && change.partitions > 0) {
       rejected = context_->topics->CheckFileBudget(change.partitions);
     }
-    auto* result = response->mutable_topics(i);
-    Change(change, rejected, [result, part_done](absl::Status s) {
-      SetError(s, result->mutable_error());
+    parts.push_back(Part{std::move(change), std::move(rejected), result->mutable_error()});
+  }
+  auto part_done = AfterAll(parts.size(), std::move(reply));
+  for (Part& part : parts) {
+    Change(part.change, part.rejected, [error = part.error, part_done](absl::Status s) {
+      SetError(s, error);
       part_done();
     });
   }
@@ -107,17 +117,23 @@ void AdminService::CreateTopics(const v1::CreateTopicsRequest& request,
 
 void AdminService::DeleteTopics(const v1::DeleteTopicsRequest& request,
                                 v1::DeleteTopicsResponse* response, Reply reply) {
-  for (const auto& name : request.names()) response->add_topics()->set_name(name);
-  auto part_done = AfterAll(static_cast<size_t>(request.names_size()), std::move(reply));
-  for (int i = 0; i < request.names_size(); ++i) {
+  // As CreateTopics: nothing of the call is touched once the changes go out.
+  std::vector<std::pair<rpc::TopicChangeRequest, v1::Error*>> parts;
+  for (const auto& name : request.names()) {
+    auto* result = response->add_topics();
+    result->set_name(name);
     rpc::TopicChangeRequest change;
     change.kind = rpc::TopicChangeRequest::Kind::kDelete;
-    change.topic = request.names(i);
-    auto* result = response->mutable_topics(i);
-    Change(change, RejectInternalTopic(change.topic, "delete"), [result, part_done](absl::Status s) {
-      SetError(s, result->mutable_error());
-      part_done();
-    });
+    change.topic = name;
+    parts.emplace_back(std::move(change), result->mutable_error());
+  }
+  auto part_done = AfterAll(parts.size(), std::move(reply));
+  for (auto& [change, error] : parts) {
+    Change(change, RejectInternalTopic(change.topic, "delete"),
+           [error = error, part_done](absl::Status s) {
+             SetError(s, error);
+             part_done();
+           });
   }
 }
 

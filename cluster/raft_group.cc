@@ -113,6 +113,16 @@ absl::StatusOr<std::shared_ptr<RaftGroup>> RaftGroup::Open(
     if (!decoded.ok()) return decoded.status();
     state = *decoded;
   }
+  // The hard state is written after a Ready's entries, so a crash between them leaves entries
+  // of a term the stored state has not reached yet; a replica holding them was in that term.
+  auto last_term = group->raft_log_->TermAt(group->raft_log_->LastIndex());
+  if (last_term.ok() && *last_term > state.term) {
+    state.term = *last_term;
+    state.vote = kNoNode;
+  }
+  group->persisted_state_ = state;
+  group->applied_index_ = snapshot.index;
+  group->durable_index_ = group->raft_log_->LastIndex();
   auto node = raft::RaftNode::Create(std::move(config), group->raft_log_.get(), state);
   if (!node.ok()) return node.status();
   group->node_ = std::move(*node);
@@ -120,11 +130,18 @@ absl::StatusOr<std::shared_ptr<RaftGroup>> RaftGroup::Open(
   return group;
 }
 
-void RaftGroup::UpdateStatus() {
+bool RaftGroup::UpdateStatus() {
   RaftGroupStatus s{node_->role(),   node_->term(),      node_->leader(),
                     node_->commit(), node_->LastIndex(), node_->conf()};
+  s.applied = applied_index_;
+  s.serving = s.role == raft::Role::kLeader && serving_term_ == s.term;
+  s.matches = node_->Matches();
   absl::MutexLock lock(&mu_);
-  status_ = s;
+  const bool changed = s.applied != status_.applied || s.role != status_.role ||
+                       s.term != status_.term || s.leader != status_.leader ||
+                       s.serving != status_.serving;
+  status_ = std::move(s);
+  return changed;
 }
 
 RaftGroupStatus RaftGroup::status() const {
@@ -183,6 +200,53 @@ void RaftGroup::Propose(std::string batch, int64_t offsets, ProposeDone done) {
   });
 }
 
+void RaftGroup::Replicate(std::string batch, int64_t offsets, ReplicateWait wait,
+                          ProposeDone done) {
+  OnStrand([this, batch = std::move(batch), offsets, wait,
+            done = std::move(done)](bool open) mutable {
+    if (!open) {
+      done(absl::UnavailableError("the Raft group is closed or stopped"));
+      return;
+    }
+    auto index = node_->Propose(std::move(batch), offsets);
+    if (!index.ok()) {
+      done(index.status());
+      return;
+    }
+    auto& waiters = wait == ReplicateWait::kLocalDurable ? durable_waiters_ : commit_waiters_;
+    waiters.push_back(Waiter{node_->term(), *index, std::move(done)});
+  });
+}
+
+void RaftGroup::AnswerWaiters(raft::Index durable, raft::Index applied) {
+  const bool leading = node_->role() == raft::Role::kLeader;
+  for (auto [waiters, reached] : {std::pair{&durable_waiters_, durable},
+                                  std::pair{&commit_waiters_, applied}}) {
+    while (!waiters->empty()) {
+      Waiter& front = waiters->front();
+      if (!leading || front.term != node_->term()) {
+        FailWaiters(absl::UnavailableError(fmt::format(
+            "leadership moved before the write was acknowledged; leader is {}", node_->leader())));
+        return;
+      }
+      if (front.index > reached) break;
+      ProposeDone done = std::move(front.done);
+      const raft::Index index = front.index;
+      waiters->pop_front();
+      done(index);
+    }
+  }
+}
+
+void RaftGroup::FailWaiters(const absl::Status& status) {
+  std::deque<Waiter> waiters;
+  for (auto* list : {&durable_waiters_, &commit_waiters_}) {
+    for (Waiter& w : *list) waiters.push_back(std::move(w));
+    list->clear();
+  }
+  for (Waiter& w : waiters) w.done(status);
+}
+
 void RaftGroup::ProposeConfChange(raft::ConfChange change, ProposeDone done) {
   OnStrand([this, change, done = std::move(done)](bool open) {
     if (!open) {
@@ -218,8 +282,12 @@ void RaftGroup::Compact(raft::Index index, std::function<void(absl::Status)> don
 }
 
 void RaftGroup::Drive() {
-  UpdateStatus();
+  if (UpdateStatus() && callbacks_.changed) callbacks_.changed(status());
   if (persisting_ || failed_) return;
+  if (node_->role() != raft::Role::kLeader &&
+      (!durable_waiters_.empty() || !commit_waiters_.empty())) {
+    AnswerWaiters(durable_index_, applied_index_);
+  }
   auto ready = std::make_shared<raft::Ready>(node_->TakeReady());
   if (ready->empty()) return;
   persisting_ = true;
@@ -232,10 +300,8 @@ void RaftGroup::Drive() {
     status = meta_->Put(SnapshotKey(), EncodeSnapshotMeta(ready->snapshot->meta));
     if (status.ok()) status = raft_log_->InstallSnapshot(ready->snapshot->meta);
   }
-  if (status.ok() && ready->hard_state) {
-    status = meta_->Put(HardStateKey(), EncodeHardState(*ready->hard_state));
-  }
   if (!status.ok() || ready->entries.empty()) {
+    if (status.ok()) status = PersistHardState(*ready);
     Finish(ready, status);
     return;
   }
@@ -244,10 +310,23 @@ void RaftGroup::Drive() {
   raft_log_
       ->Append(ready->entries_after, ready->entries,
                [self = shared_from_this(), ready](absl::Status durable) {
-                 asio::post(self->strand_,
-                            [self, ready, durable] { self->Finish(ready, durable); });
+                 asio::post(self->strand_, [self, ready, durable] {
+                   absl::Status s = durable;
+                   if (s.ok()) s = self->PersistHardState(*ready);
+                   self->Finish(ready, s);
+                 });
                })
       .IgnoreError();
+}
+
+absl::Status RaftGroup::PersistHardState(const raft::Ready& ready) {
+  if (!ready.hard_state || (ready.hard_state->term == persisted_state_.term &&
+                            ready.hard_state->vote == persisted_state_.vote)) {
+    return absl::OkStatus();
+  }
+  absl::Status s = meta_->Put(HardStateKey(), EncodeHardState(*ready.hard_state));
+  if (s.ok()) persisted_state_ = *ready.hard_state;
+  return s;
 }
 
 void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persisted) {
@@ -257,10 +336,23 @@ void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persiste
     failed_ = true;
     logging::Error("raft", "group {}-{} failed to persist and stopped: {}", key_.topic,
                    key_.partition, persisted.message());
+    FailWaiters(absl::UnavailableError(
+        fmt::format("the replica stopped: {}", persisted.message())));
   } else {
+    if (!ready->entries.empty()) {
+      durable_index_ = ready->entries.back().index;
+    } else if (ready->snapshot) {
+      durable_index_ = ready->snapshot->meta.index;
+    }
     for (raft::Message& m : ready->messages) transport_->Send(key_, std::move(m));
     if (ready->snapshot && callbacks_.restore) callbacks_.restore(*ready->snapshot);
     if (!ready->committed.empty() && callbacks_.apply) callbacks_.apply(ready->committed);
+    applied_index_ = std::max(applied_index_, ready->applied_index);
+    if (node_->role() == raft::Role::kLeader && serving_term_ != node_->term()) {
+      auto term = node_->TermAt(applied_index_);
+      if (term.ok() && *term == node_->term()) serving_term_ = node_->term();
+    }
+    AnswerWaiters(durable_index_, applied_index_);
     node_->Advance();
     Drive();
   }
@@ -269,10 +361,16 @@ void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persiste
 }
 
 void RaftGroup::Close() {
-  absl::MutexLock lock(&mu_);
-  closed_ = true;
-  mu_.Await(absl::Condition(
-      +[](int* pending) { return *pending == 0; }, &pending_));
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    mu_.Await(absl::Condition(
+        +[](int* pending) { return *pending == 0; }, &pending_));
+    if (waiters_closed_) return;
+    waiters_closed_ = true;
+  }
+  // No strand work runs once nothing is pending, so the waiters are ours here.
+  FailWaiters(absl::UnavailableError("the replica is shutting down"));
 }
 
 }  // namespace rill::cluster

@@ -1,9 +1,14 @@
 // RaftGroup: runs one raft::RaftNode over a StorageRaftLog: the driver the pure core needs
-// (docs/raft.md, "The core's interface"). For each Ready, in order: install a snapshot, persist
-// the hard state (MetaStore, synced) and append the entries (through the log's flusher, group
-// committed), then, once both are durable, send the messages (rpc::Transport), apply the
-// committed entries and Advance. Only one Ready is in progress at a time; what happens
-// meanwhile gathers in the next.
+// (docs/raft.md, "The core's interface"). For each Ready, in order: install a snapshot, append
+// the entries (through the log's flusher, group committed), then persist the hard state
+// (MetaStore, synced) when its term or vote changed, then, once all is durable, send the
+// messages (rpc::Transport), apply the committed entries, answer the proposals the Ready
+// satisfied and Advance. Only one Ready is in progress at a time; what happens meanwhile
+// gathers in the next.
+//
+// The commit index alone is not persisted on every change: it is volatile in Raft, and a
+// restarted replica learns it again from its leader (a one-voter group from its own no-op).
+// That keeps a synced metadata write off the produce path.
 //
 // All work of a group runs on its strand of a shared io_context: messages from the transport
 // (gRPC threads), ticks and proposals are posted there, so no gRPC thread ever waits for a disk
@@ -12,7 +17,9 @@
 // Thread-safety: all public methods are thread-safe. Close before destroying.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +42,21 @@ struct RaftGroupStatus {
   raft::Index commit;
   raft::Index last_index;
   raft::ConfState conf;
+  // Committed and durable here: a partition's high watermark.
+  raft::Index applied;
+  // A leader that has committed an entry of its own term: only then may it serve reads (its
+  // high watermark is never behind an earlier leader's).
+  bool serving = false;
+  // On a leader: each other member's matched index.
+  std::map<NodeId, raft::Index> matches;
+};
+
+// What a proposal's answer waits for.
+enum class ReplicateWait {
+  // Durable in this replica's log (acks=leader).
+  kLocalDurable,
+  // Committed: durable on a majority of the voters (acks=all).
+  kCommitted,
 };
 
 // What a group calls back into its state machine, on the group's strand.
@@ -47,6 +69,8 @@ struct RaftGroupCallbacks {
   std::function<void(const raft::Snapshot& snapshot)> restore;
   // The data of the newest snapshot, for a follower that needs one.
   StorageRaftLog::SnapshotReader read_snapshot;
+  // After each Ready is done, when the status changed (applied index, role, leader, term).
+  std::function<void(const RaftGroupStatus& status)> changed;
 };
 
 class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
@@ -67,6 +91,12 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   // Proposes one batch covering `offsets` offsets; `done` gets its index, or FailedPrecondition
   // naming the leader on a follower.
   void Propose(std::string batch, int64_t offsets, ProposeDone done);
+  // Proposes one batch covering `offsets` offsets and answers with its index once `wait` is
+  // met in the term it was proposed in. Unavailable naming the new leader when this replica
+  // stops leading first (the batch may still be committed by the next leader: the outcome is
+  // unknown to the writer), FailedPrecondition naming the leader on a follower,
+  // ResourceExhausted beyond the uncommitted-bytes limit.
+  void Replicate(std::string batch, int64_t offsets, ReplicateWait wait, ProposeDone done);
   void Campaign();
   // Proposes a membership change; `done` as for Propose.
   void ProposeConfChange(raft::ConfChange change, ProposeDone done);
@@ -93,7 +123,14 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   void Drive();
   // On the strand, once the Ready's writes are durable (or failed).
   void Finish(std::shared_ptr<raft::Ready> ready, absl::Status persisted);
-  void UpdateStatus();
+  // Returns whether what the `changed` callback reports differs from before.
+  bool UpdateStatus();
+  // Stores the hard state when its term or vote changed.
+  absl::Status PersistHardState(const raft::Ready& ready);
+  // Answers the Replicate proposals the durable state now satisfies, or fails them all when
+  // this replica no longer leads in their term.
+  void AnswerWaiters(raft::Index durable, raft::Index applied);
+  void FailWaiters(const absl::Status& status);
   std::string HardStateKey() const;
   std::string SnapshotKey() const;
 
@@ -107,10 +144,26 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   std::unique_ptr<raft::RaftNode> node_;
   bool persisting_ = false;
   bool failed_ = false;
+  raft::HardState persisted_state_;
+  struct Waiter {
+    raft::Term term;
+    raft::Index index;
+    ProposeDone done;
+  };
+  // In index order, each answered by its wait level.
+  std::deque<Waiter> durable_waiters_;
+  std::deque<Waiter> commit_waiters_;
+  // The newest entry this replica has durably written (the end of the last persisted Ready).
+  raft::Index durable_index_;
+  // Committed and durable here (Ready::applied_index of the last Ready done).
+  raft::Index applied_index_;
+  // The term whose entry has been committed here, once the leader of that term has one.
+  raft::Term serving_term_{-1};
 
   mutable absl::Mutex mu_;
   RaftGroupStatus status_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool waiters_closed_ ABSL_GUARDED_BY(mu_) = false;
   int pending_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

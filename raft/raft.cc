@@ -199,6 +199,7 @@ void RaftNode::BecomeLeader() {
   election_elapsed_ = 0;
   transferee_ = kNoNode;
   uncommitted_bytes_ = 0;
+  uncommitted_.clear();
   progress_.clear();
   ConfChanged();
   // The new leader's first entry commits everything before it (only entries of the current
@@ -710,6 +711,7 @@ absl::StatusOr<Index> RaftNode::Propose(std::vector<Proposal> proposals) {
   Index index = log_.LastIndex();
   for (Proposal& p : proposals) {
     index += p.offsets;
+    uncommitted_.emplace_back(index, p.data.size());
     entries.push_back(Entry{term_, index, EntryType::kNormal, std::move(p.data)});
   }
   uncommitted_bytes_ += bytes;
@@ -841,20 +843,35 @@ Ready RaftNode::TakeReady() {
   handed_term_ = ready.entries.empty() ? Term() : ready.entries.back().term;
   ready.messages.swap(outbox_);
   if (ready.snapshot) applied_ = std::max(applied_, ready.snapshot->meta.index);
-  if (commit_ > applied_) {
+  if (commit_ > applied_ && !config_.hand_out_committed) {
+    applied_ = commit_;
+  } else if (commit_ > applied_) {
     for (auto& e : log_.EntriesAfter(applied_, commit_, static_cast<size_t>(-1),
                                      config_.max_committed_bytes_per_ready)) {
-      if (role_ == Role::kLeader) uncommitted_bytes_ -= std::min(uncommitted_bytes_, EntryBytes(e));
       ready.committed.push_back(std::move(e));
     }
     if (!ready.committed.empty()) applied_ = ready.committed.back().index;
   }
   RILL_CHECK(applied_ <= commit_);
+  while (!uncommitted_.empty() && uncommitted_.front().first <= applied_) {
+    uncommitted_bytes_ -= std::min(uncommitted_bytes_, uncommitted_.front().second);
+    uncommitted_.pop_front();
+  }
+  ready.applied_index = applied_;
   ready.read_states.swap(read_states_);
   return ready;
 }
 
 void RaftNode::Advance() { log_.Persisted(handed_snapshot_, handed_index_, handed_term_); }
+
+std::map<NodeId, Index> RaftNode::Matches() const {
+  std::map<NodeId, Index> out;
+  if (role_ != Role::kLeader) return out;
+  for (const auto& [peer, p] : progress_) {
+    if (peer != config_.id) out.emplace(peer, p.match);
+  }
+  return out;
+}
 
 std::string RaftNode::Describe() const {
   std::string out =

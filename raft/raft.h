@@ -50,6 +50,10 @@ struct RaftConfig {
   size_t max_uncommitted_bytes = 64 << 20;
   // Committed entries' payload bytes handed out per Ready (one entry is always allowed).
   size_t max_committed_bytes_per_ready = 8 << 20;
+  // false for a state machine that is the log itself (a partition, whose high watermark is the
+  // commit index): Ready then reports only `applied_index`, and committed entries are never
+  // read back from the log.
+  bool hand_out_committed = true;
   // Read requests waiting for a quorum's heartbeat answers.
   size_t max_pending_reads = 4096;
   // A learner is promoted only when its log is within this many offsets of the leader's.
@@ -70,8 +74,12 @@ struct Ready {
   Index entries_after;
   std::vector<Entry> entries;
   std::vector<Message> messages;
-  // Newly committed entries, in order, to apply after persisting.
+  // Newly committed entries, in order, to apply after persisting (none when the config's
+  // hand_out_committed is false).
   std::vector<Entry> committed;
+  // Everything through this index is committed and, once this Ready is persisted, durable
+  // here: with `committed`, the index of its last entry (or the last Ready's).
+  Index applied_index;
   // Read points whose reads may be served once applied through their index.
   std::vector<ReadState> read_states;
 
@@ -136,6 +144,8 @@ class RaftNode {
   NodeId transferee() const { return transferee_; }
   Index LastIndex() const { return log_.LastIndex(); }
   absl::StatusOr<Term> TermAt(Index index) const { return log_.TermAt(index); }
+  // On a leader: what each other member (voter or learner) is known to hold, by node id.
+  std::map<NodeId, Index> Matches() const;
   // Role, term, commit and, on a leader, each follower's progress, one line each.
   std::string Describe() const;
 
@@ -220,6 +230,8 @@ class RaftNode {
   Index pending_conf_index_;
   NodeId transferee_ = kNoNode;
   size_t uncommitted_bytes_ = 0;
+  // A leader's proposals of its term not yet handed out as committed: (index, payload bytes).
+  std::deque<std::pair<Index, size_t>> uncommitted_;
   std::deque<PendingRead> pending_reads_;
   std::vector<ReadState> read_states_;
   std::vector<Message> outbox_;

@@ -618,10 +618,7 @@ absl::Status Log::DeletePrefix(Offset new_start) {
   return DropOldestSegments(count, new_start.value());
 }
 
-absl::StatusOr<RetentionResult> Log::EnforceRetention() {
-  const int64_t now_ms = clock_ms_();
-  absl::MutexLock lock(&mu_);
-  if (auto s = CheckUsable(); !s.ok()) return s;
+size_t Log::RetentionCountLocked(int64_t now_ms) const {
   const size_t sealed = segments_.size() - 1;
   size_t count = 0;
   if (config_.retention_ms >= 0) {
@@ -638,7 +635,25 @@ absl::StatusOr<RetentionResult> Log::EnforceRetention() {
       ++count;
     }
   }
+  return count;
+}
+
+std::optional<Offset> Log::RetentionPoint() const {
+  const int64_t now_ms = clock_ms_();
+  absl::MutexLock lock(&mu_);
+  if (!CheckUsable().ok()) return std::nullopt;
+  const size_t count = RetentionCountLocked(now_ms);
+  if (count == 0) return std::nullopt;
+  return Offset(segments_[count]->base_offset());
+}
+
+absl::StatusOr<RetentionResult> Log::EnforceRetention() {
   RetentionResult result;
+  if (retention_by_owner_.load(std::memory_order_relaxed)) return result;
+  const int64_t now_ms = clock_ms_();
+  absl::MutexLock lock(&mu_);
+  if (auto s = CheckUsable(); !s.ok()) return s;
+  const size_t count = RetentionCountLocked(now_ms);
   if (count == 0) return result;
   for (size_t i = 0; i < count; ++i) result.bytes_deleted += segments_[i]->size_bytes();
   result.segments_deleted = count;

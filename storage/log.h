@@ -154,8 +154,16 @@ class Log final : public Flushable {
   // snapshot past its own end. Durable when it returns; pending appends fail. A crash part-way
   // reopens as an empty log at `start` (the start offset is persisted first).
   absl::Status ResetTo(Offset start);
-  // Deletes the oldest sealed segments that break retention.bytes or retention.ms.
+  // Deletes the oldest sealed segments that break retention.bytes or retention.ms; nothing
+  // when the log's owner enforces retention itself.
   absl::StatusOr<RetentionResult> EnforceRetention();
+  // Where retention would move the start offset now (a segment's base offset, so an entry
+  // boundary); nullopt when it would delete nothing.
+  std::optional<Offset> RetentionPoint() const;
+  // A replicated log's start offset moves only with its Raft group's compaction point, so its
+  // owner asks RetentionPoint() and deletes through DeletePrefix; the LogManager's retention
+  // pass then leaves it alone.
+  void SetRetentionByOwner() { retention_by_owner_.store(true, std::memory_order_relaxed); }
 
   // Checks every batch of every segment (length, CRC, offset sequence) — a full read of the
   // log. Reads and Open skip the CRC of sealed data for speed; this finds bit rot there.
@@ -205,6 +213,8 @@ class Log final : public Flushable {
   absl::Status DropOldestSegments(size_t count, int64_t new_start)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteStartOffset(int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many of the oldest segments break retention now.
+  size_t RetentionCountLocked(int64_t now_ms) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Loads the leader-epochs checkpoint, or rebuilds it from batch headers when it is missing
   // or unreadable, and fits it to the recovered [start, next).
   absl::Status RecoverTermIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -220,6 +230,7 @@ class Log final : public Flushable {
   LogRecovery recovery_;
   // config_.max_batch_bytes, readable without the lock.
   std::atomic<size_t> max_batch_bytes_;
+  std::atomic<bool> retention_by_owner_{false};
 
   mutable absl::Mutex mu_;
   LogConfig config_ ABSL_GUARDED_BY(mu_);

@@ -29,6 +29,10 @@ constexpr auto kAbuserBan = std::chrono::seconds(10);
 constexpr int64_t kFilesHeadroom = 64;
 // The clock of every Raft group: election timeouts are 10 to 20 ticks.
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
+// A partition's replicas: a follower campaigns after 1 to 2 s without its leader; the leader
+// heartbeats every 200 ms.
+constexpr int kPartitionElectionTicks = 10;
+constexpr int kPartitionHeartbeatTicks = 2;
 // A one-broker cluster answers its first request only once it serves.
 constexpr auto kSingleNodeStartWait = std::chrono::seconds(20);
 constexpr int64_t kMembershipRetryMs = 300;
@@ -127,9 +131,25 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   auto logs = storage::LogManager::Open(log_options);
   if (!logs.ok()) return logs.status();
   logs_ = std::move(*logs);
+  // Partitions are Raft groups from the moment they open, so the transport comes first.
+  transport_ = std::make_unique<rpc::Transport>(
+      rpc::TransportOptions{cluster_id_, NodeId(config.node_id)});
+  cluster::ReplicaContext replication;
+  replication.self = NodeId(config.node_id);
+  replication.meta = meta_.get();
+  replication.transport = transport_.get();
+  replication.io = &io_;
+  replication.raft.seed = static_cast<uint64_t>(config.node_id);
+  replication.raft.election_ticks = kPartitionElectionTicks;
+  replication.raft.heartbeat_ticks = kPartitionHeartbeatTicks;
   topics_ = std::make_unique<cluster::TopicRegistry>(
-      meta_.get(), logs_.get(), config.log,
-      cluster::TopicLimits{files_reserved});
+      meta_.get(), logs_.get(), config.log, cluster::TopicLimits{files_reserved},
+      std::move(replication),
+      [this](const std::shared_ptr<cluster::Partition>& partition, bool serving) {
+        if (auto* coordinator = open_coordinator_.load()) {
+          coordinator->OnLeadership(partition, serving);
+        }
+      });
   if (auto s = topics_->Load(); !s.ok()) return s;
   metrics_ = std::make_unique<server::BrokerMetrics>();
   if (auto s = StartInterBroker(); !s.ok()) return s;
@@ -154,6 +174,7 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   coordinator_options.offsets_topic_partitions = config.offsets_topic_partitions;
   coordinator_ = std::make_unique<coordinator::GroupCoordinator>(std::move(coordinator_options),
                                                                  topics_.get(), &io_);
+  open_coordinator_.store(coordinator_.get());
   if (auto s = StartServing(); !s.ok()) return s;
   release_timer_ = std::make_unique<asio::steady_timer>(io_);
   ReleaseMemoryWhenIdle();
@@ -238,7 +259,6 @@ absl::Status Broker::OpenController() {
   auto logs = storage::LogManager::Open(log_options);
   if (!logs.ok()) return logs.status();
   metadata_logs_ = std::move(*logs);
-  transport_ = std::make_unique<rpc::Transport>(rpc::TransportOptions{cluster_id_, self});
   for (const auto& [id, address] : voters_) {
     if (id != self) transport_->SetPeer(id, address);
   }
@@ -266,13 +286,13 @@ absl::Status Broker::OpenController() {
   auto controller = cluster::Controller::Open(
       std::move(options), metadata_logs_.get(), meta_.get(), transport_.get(), &io_,
       [this, self](const std::shared_ptr<const cluster::MetadataImage>& image) {
-        topics_->Reconcile(*image, self);
+        topics_->Reconcile(*image);
         UpdatePeers(*image);
       });
   if (!controller.ok()) return controller.status();
   controller_ = std::move(*controller);
   if (controller_->status().restored_from_snapshot) {
-    topics_->Reconcile(*controller_->image(), self);
+    topics_->Reconcile(*controller_->image());
     UpdatePeers(*controller_->image());
   }
   rpc::ControllerClientOptions client_options;
@@ -298,8 +318,9 @@ void Broker::UpdatePeers(const cluster::MetadataImage& image) {
 }
 
 bool Broker::Deliver(const rpc::GroupKey& group, raft::Message message) {
+  if (group != rpc::kControllerGroup) return topics_->Deliver(group, std::move(message));
   cluster::Controller* controller = open_controller_.load();
-  if (group != rpc::kControllerGroup || controller == nullptr) return false;
+  if (controller == nullptr) return false;
   controller->Deliver(std::move(message));
   return true;
 }
@@ -340,6 +361,11 @@ void Broker::Tick() {
   if (context_.stopping) return;
   const int64_t now = SteadyMs();
   controller_->Tick(now);
+  topics_->Tick();
+  if (now >= next_retention_ms_) {
+    next_retention_ms_ = now + config_.retention_check_interval_ms;
+    topics_->EnforceRetention();
+  }
   RegisterOrHeartbeat(now);
   EnsureOffsetsTopic();
   tick_timer_->expires_after(kTickInterval);
@@ -696,8 +722,12 @@ void Broker::Stop() {
   if (release_timer_) release_timer_->cancel();
   if (tick_timer_) asio::post(io_, [this] { tick_timer_->cancel(); });
   open_controller_.store(nullptr);
-  // Before the io threads go: the Raft group finishes its work on them.
+  open_coordinator_.store(nullptr);
+  // Before the io threads go: the Raft groups finish their work on them.
   if (controller_) controller_->Close();
+  if (topics_) {
+    for (const auto& partition : topics_->AllPartitions()) partition->Close();
+  }
   work_.reset();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();

@@ -92,6 +92,10 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   std::unique_ptr<cluster::Controller> controller_;
   // controller_ once it is open, for the inter-broker handlers.
   std::atomic<cluster::Controller*> open_controller_{nullptr};
+  // The coordinator once it exists, for the partitions' leadership notices.
+  std::atomic<coordinator::GroupCoordinator*> open_coordinator_{nullptr};
+  // When the Tick next applies retention to the hosted partitions.
+  int64_t next_retention_ms_ = 0;
   std::unique_ptr<rpc::ControllerClient> controller_client_;
   std::unique_ptr<cluster::TopicsFrontend> topics_frontend_;
   std::unique_ptr<rpc::TransportService> transport_service_;

@@ -5,7 +5,9 @@
 
 #include "api/error.h"
 #include "base/clock.h"
+#include "absl/synchronization/notification.h"
 #include "base/fmt_absl.h"
+#include "base/logging.h"
 #include "format/record_batch.h"
 
 namespace rill::cluster {
@@ -49,23 +51,96 @@ absl::Status CheckClientBatch(const format::BatchHeader& header, const format::B
   return absl::OkStatus();
 }
 
-// The newest epoch in the log, read once (0 for a log that never had one).
-int32_t NewestEpoch(const storage::Log& log) {
-  const std::vector<storage::TermIndex::Entry> epochs = log.epochs();
-  return epochs.empty() ? 0 : epochs.back().epoch;
+// The error a produce, read or offset lookup gets on a replica that does not serve.
+absl::Status NotLeader(const std::string& topic, PartitionId id, NodeId leader) {
+  if (leader == kNoNode) {
+    return ApiError(v1::NOT_LEADER,
+                    fmt::format("{}-{} has no leader at the moment; retry", topic, id));
+  }
+  return ApiError(v1::NOT_LEADER, fmt::format("broker {} leads {}-{}", leader, topic, id),
+                  leader.value());
 }
 
 }  // namespace
 
-Partition::Partition(std::string topic, PartitionId id, std::shared_ptr<storage::Log> log)
+Partition::Partition(std::string topic, TopicId topic_id, PartitionId id,
+                     std::shared_ptr<storage::Log> log, LeadershipListener listener)
     : topic_(std::move(topic)),
+      topic_id_(topic_id),
       id_(id),
       log_(std::move(log)),
-      // Batches a client wrote before the broker stamped epochs may carry any epoch; continuing
-      // from the log's own keeps every append at or above it.
-      leader_epoch_(std::max(0, NewestEpoch(*log_))) {}
+      listener_(std::move(listener)) {}
+
+absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, TopicId topic_id,
+                                                           PartitionId id,
+                                                           std::shared_ptr<storage::Log> log,
+                                                           std::vector<NodeId> replicas,
+                                                           const ReplicaContext& context,
+                                                           LeadershipListener listener) {
+  std::shared_ptr<Partition> partition(
+      new Partition(std::move(topic), topic_id, id, log, std::move(listener)));
+  partition->self_ = partition;
+  log->SetRetentionByOwner();
+  raft::RaftConfig config = context.raft;
+  config.id = context.self;
+  config.bootstrap.voters = replicas;
+  config.bootstrap.learners.clear();
+  config.hand_out_committed = false;
+  config.skip_noop_on_empty_log = true;
+  RaftGroupCallbacks callbacks;
+  Partition* raw = partition.get();
+  callbacks.changed = [raw](const RaftGroupStatus& status) { raw->OnRaftChange(status); };
+  auto group = RaftGroup::Open(rpc::GroupKey{topic_id, id}, std::move(config), std::move(log),
+                               context.meta, context.transport, context.io, std::move(callbacks));
+  if (!group.ok()) return group.status();
+  partition->group_ = std::move(*group);
+  const RaftGroupStatus status = partition->group_->status();
+  partition->high_watermark_.store(status.applied.value(), std::memory_order_release);
+  const bool sole_voter = status.conf.voters.size() == 1 && status.conf.voters[0] == context.self;
+  const bool preferred_of_new_group =
+      status.term == raft::Term(0) && !replicas.empty() && replicas[0] == context.self;
+  if (sole_voter || preferred_of_new_group) partition->group_->Campaign();
+  return partition;
+}
+
+Partition::~Partition() { Close(); }
+
+void Partition::Close() {
+  if (group_) group_->Close();
+  WakeWaiters();
+}
+
+void Partition::OnRaftChange(const RaftGroupStatus& status) {
+  bool was_serving;
+  {
+    absl::MutexLock lock(&mu_);
+    was_serving = state_.serving;
+    state_.role = status.role;
+    state_.term = status.term.value();
+    state_.leader = status.leader;
+    state_.serving = status.serving;
+  }
+  const int64_t before =
+      high_watermark_.exchange(status.applied.value(), std::memory_order_acq_rel);
+  if (before != status.applied.value()) WakeWaiters();
+  if (was_serving != status.serving && listener_) {
+    if (auto self = self_.lock()) listener_(self, status.serving);
+  }
+}
+
+ReplicaState Partition::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+absl::Status Partition::CheckServing() const {
+  const ReplicaState s = state();
+  if (s.serving) return absl::OkStatus();
+  return NotLeader(topic_, id_, s.leader);
+}
 
 absl::StatusOr<Offset> Partition::DeleteRecordsBefore(std::optional<Offset> offset) {
+  if (absl::Status s = CheckServing(); !s.ok()) return s;
   const Offset high_watermark = this->high_watermark();
   const Offset target = offset.value_or(high_watermark);
   if (target < Offset(0) || target > high_watermark) {
@@ -74,14 +149,45 @@ absl::StatusOr<Offset> Partition::DeleteRecordsBefore(std::optional<Offset> offs
                                 "watermark is {}",
                                 target, topic_, id_, high_watermark));
   }
-  if (absl::Status s = log_->DeletePrefix(target); !s.ok()) {
-    return ApiError(v1::STORAGE_ERROR, fmt::format("{}-{}: {}", topic_, id_, s.message()));
+  if (target <= log_->start_offset()) return log_->start_offset();
+  // Raft compacts at entry boundaries; the batch holding `target` stays, read from `target`.
+  const raft::Index boundary = group_->log().BoundaryAtOrBefore(raft::Index(target.value()));
+  absl::Status status;
+  if (boundary > group_->log().SnapshotMetadata().index) {
+    absl::Notification compacted;
+    group_->Compact(boundary, [&](absl::Status s) {
+      status = s;
+      compacted.Notify();
+    });
+    compacted.WaitForNotification();
+  }
+  if (status.ok() && target > log_->start_offset()) status = log_->DeletePrefix(target);
+  if (!status.ok()) {
+    return ApiError(v1::STORAGE_ERROR, fmt::format("{}-{}: {}", topic_, id_, status.message()));
   }
   return log_->start_offset();
 }
 
+void Partition::EnforceRetention() {
+  const std::optional<Offset> point = log_->RetentionPoint();
+  if (!point) return;
+  const raft::Index index = std::min(raft::Index(point->value()), raft::Index(high_watermark()));
+  if (index <= group_->log().SnapshotMetadata().index) return;
+  group_->Compact(group_->log().BoundaryAtOrBefore(index), [this](absl::Status s) {
+    if (!s.ok()) {
+      logging::Warn("partition", "{}-{}: retention could not delete segments: {}", topic_, id_,
+                    s.message());
+    }
+  });
+}
+
 FetchResult Partition::Fetch(Offset start, size_t max_bytes) const {
   FetchResult result;
+  if (absl::Status s = CheckServing(); !s.ok()) {
+    result.status = s;
+    result.next_offset = start;
+    return result;
+  }
   // The high watermark is read first: the start offset can only move up to it, never past.
   result.high_watermark = high_watermark();
   result.log_start = log_->start_offset();
@@ -104,6 +210,7 @@ FetchResult Partition::Fetch(Offset start, size_t max_bytes) const {
 }
 
 absl::StatusOr<std::optional<Offset>> Partition::FindOffsetByTimestamp(int64_t timestamp) const {
+  if (absl::Status s = CheckServing(); !s.ok()) return s;
   const Offset high_watermark = this->high_watermark();
   auto found = log_->FindOffsetByTimestamp(timestamp);
   if (!found.ok() || !found->has_value() || **found < high_watermark) return found;
@@ -122,7 +229,11 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
   const int64_t now_ms = base::WallClockMs();
   // Split into batches and validate every one before writing any, so a request is applied to a
   // partition whole or not at all.
-  std::vector<std::string_view> batches;
+  struct ValidBatch {
+    std::string_view bytes;
+    int64_t offsets;
+  };
+  std::vector<ValidBatch> batches;
   for (std::string_view rest : chunks) {
     while (!rest.empty()) {
       auto header = format::ParseBatchHeader(rest, limits.max_batch_bytes);
@@ -145,7 +256,7 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
         done({s, Offset(-1)});
         return;
       }
-      batches.push_back(rest.substr(0, header->size_bytes()));
+      batches.push_back({rest.substr(0, header->size_bytes()), header->last_offset_delta + 1});
       rest.remove_prefix(header->size_bytes());
     }
   }
@@ -154,58 +265,70 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
     return;
   }
 
-  // Completion is counted: one for the submission itself plus one per append whose durability
-  // is awaited, so `done` runs exactly once, after the last of them.
+  // Only a leader takes writes; a deposed one answers NOT_LEADER at once rather than after
+  // its proposal is refused.
+  if (const ReplicaState replica = state(); replica.role != raft::Role::kLeader) {
+    done({NotLeader(topic_, id_, replica.leader), Offset(-1)});
+    return;
+  }
+  // Completion is counted: one for the submission itself plus one per batch whose answer is
+  // awaited, so `done` runs exactly once, after the last of them.
   struct State {
     std::function<void(ProduceResult)> done;
     absl::Mutex mu;
     int outstanding ABSL_GUARDED_BY(mu) = 1;
     absl::Status status ABSL_GUARDED_BY(mu);
-    Offset base_offset{-1};
+    Offset base_offset ABSL_GUARDED_BY(mu){-1};
   };
   auto state = std::make_shared<State>();
   state->done = std::move(done);
-  auto finish_one = [state, topic = topic_](absl::Status s) {
+  auto finish_one = [state](absl::Status s, Offset base) {
     absl::Status result;
+    Offset base_offset;
     {
       absl::MutexLock lock(&state->mu);
-      if (!s.ok() && state->status.ok()) {
-        // A closed log is a partition whose topic was deleted while the request was under way.
-        state->status =
-            absl::IsFailedPrecondition(s)
-                ? ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' was deleted", topic))
-                : ApiError(v1::STORAGE_ERROR, std::string(s.message()));
+      if (!s.ok() && state->status.ok()) state->status = s;
+      if (base >= Offset(0) && (state->base_offset < Offset(0) || base < state->base_offset)) {
+        state->base_offset = base;
       }
       if (--state->outstanding > 0) return;
       result = state->status;
+      base_offset = state->base_offset;
     }
-    state->done({result, result.ok() ? state->base_offset : Offset(-1)});
+    state->done({result, result.ok() ? base_offset : Offset(-1)});
   };
 
-  const bool await_durable = acks == Acks::kAll;
-  for (size_t i = 0; i < batches.size(); ++i) {
-    if (await_durable) {
+  const ReplicateWait wait =
+      acks == Acks::kAll ? ReplicateWait::kCommitted : ReplicateWait::kLocalDurable;
+  for (const auto& [batch, offsets] : batches) {
+    if (acks != Acks::kNone) {
       absl::MutexLock lock(&state->mu);
       ++state->outstanding;
     }
-    storage::AppendOptions options;
-    options.validated = true;  // every batch passed ValidateBatch above, with the log's limit
-    options.leader_epoch = leader_epoch_;
-    auto appended = log_->Append(std::string(batches[i]), options,
-                                 [this, await_durable, finish_one](absl::Status s) {
-                                   WakeWaiters();
-                                   if (await_durable) finish_one(s);
-                                 });
-    if (!appended.ok()) {
-      // Validated batches fail here only when the disk or the log does (full, failed,
-      // closed): the earlier batches of the request may be written.
-      if (await_durable) finish_one(absl::OkStatus());
-      finish_one(appended.status());
-      return;
-    }
-    if (i == 0 && acks != Acks::kNone) state->base_offset = appended->base_offset;
+    group_->Replicate(std::string(batch), offsets, wait,
+                      [this, acks, offsets = offsets, finish_one](absl::StatusOr<raft::Index> index) {
+                        if (acks == Acks::kNone) return;
+                        if (index.ok()) {
+                          finish_one(absl::OkStatus(), Offset(index->value() - offsets));
+                        } else {
+                          finish_one(ReplicateError(index.status()), Offset(-1));
+                        }
+                      });
   }
-  finish_one(absl::OkStatus());
+  finish_one(absl::OkStatus(), Offset(-1));
+}
+
+absl::Status Partition::ReplicateError(const absl::Status& status) const {
+  if (absl::IsFailedPrecondition(status) || absl::IsUnavailable(status)) {
+    // Not (or no longer) the leader: the write may or may not be committed by the next one.
+    return NotLeader(topic_, id_, state().leader);
+  }
+  if (absl::IsResourceExhausted(status)) {
+    return ApiError(v1::REQUEST_TIMED_OUT,
+                    fmt::format("{}-{}: followers are too far behind ({}); retry", topic_, id_,
+                                status.message()));
+  }
+  return ApiError(v1::STORAGE_ERROR, fmt::format("{}-{}: {}", topic_, id_, status.message()));
 }
 
 uint64_t Partition::AddWaiter(std::function<void()> wake) {

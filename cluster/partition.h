@@ -3,15 +3,18 @@
 // acknowledgement by acks level), reads bounded by the high watermark, and the wake-ups of
 // fetches long-polling for new data. Nothing outside reaches the Log itself.
 //
-// Single replica today: this broker leads every partition it hosts, in the leader epoch the log
-// already holds (at least 0), and the high watermark is the log's durable offset. Replication
-// (docs/architecture.md) makes the epoch the Raft term and the high watermark the commit index;
-// readers see no difference.
+// Every partition is a Raft group on its replicas (docs/replication.md) whose log is the
+// partition's storage Log: the leader assigns offsets and stamps its term as the batches'
+// partition leader epoch; followers write the leader's batches as they are. The high watermark
+// is the commit index: nothing above it is ever read. Only a leader that has committed an entry
+// of its own term serves produce answers, reads and offsets; a follower answers NOT_LEADER
+// naming the leader.
 //
 // Errors carry rill.v1 error codes (api/error.h). Thread-safety: all methods are thread-safe.
 // Callbacks run on the storage flusher thread or the calling thread and must be quick.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/ids.h"
+#include "cluster/raft_group.h"
 #include "storage/log.h"
 
 namespace rill::cluster {
@@ -55,9 +59,41 @@ struct FetchResult {
   Offset next_offset;
 };
 
+// What every replica of this broker shares.
+struct ReplicaContext {
+  NodeId self;
+  storage::MetaStore* meta = nullptr;
+  rpc::Transport* transport = nullptr;
+  asio::io_context* io = nullptr;
+  // Election and heartbeat ticks, limits; id and bootstrap are set per partition.
+  raft::RaftConfig raft;
+};
+
+// How a partition's Raft status looks to the rest of the broker.
+struct ReplicaState {
+  raft::Role role = raft::Role::kFollower;
+  int64_t term = 0;
+  NodeId leader;
+  // Leading and serving (an entry of its term committed).
+  bool serving = false;
+};
+
 class Partition {
  public:
-  Partition(std::string topic, PartitionId id, std::shared_ptr<storage::Log> log);
+  // Called on the partition's strand when this replica starts or stops serving as leader.
+  using LeadershipListener = std::function<void(const std::shared_ptr<Partition>&, bool serving)>;
+
+  // Opens the Raft group of `log` (a new group's members are `replicas`); a replica that is
+  // the preferred leader (the first replica) of a group that never had a term campaigns at once.
+  static absl::StatusOr<std::shared_ptr<Partition>> Open(std::string topic, TopicId topic_id,
+                                                         PartitionId id,
+                                                         std::shared_ptr<storage::Log> log,
+                                                         std::vector<NodeId> replicas,
+                                                         const ReplicaContext& context,
+                                                         LeadershipListener listener);
+  ~Partition();
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
 
   // Appends the batches in `chunks` (each chunk one or more whole batches; all are validated
   // before any is written), in order, and calls `done` once `acks` is satisfied.
@@ -74,8 +110,18 @@ class Partition {
 
   // Makes `offset` the first readable offset, as Kafka's DeleteRecords (nullopt: the high
   // watermark); an offset at or below the start changes nothing. OFFSET_OUT_OF_RANGE past the
-  // high watermark, STORAGE_ERROR when the log cannot record it. Returns the start after.
+  // high watermark, STORAGE_ERROR when the log cannot record it, NOT_LEADER on a follower.
+  // Returns the start after. Waits for the group's strand (and the disk).
   absl::StatusOr<Offset> DeleteRecordsBefore(std::optional<Offset> offset);
+  // Deletes the segments retention lets go, up to the high watermark, through the Raft
+  // group's compaction point (every replica does so for its own log).
+  void EnforceRetention();
+  // One tick of the Raft group's clock.
+  void Tick() { group_->Tick(); }
+  // A Raft message from a peer replica.
+  void Deliver(raft::Message message) { group_->Deliver(std::move(message)); }
+  // Stops the Raft group (pending produces fail) and closes nothing else. Idempotent.
+  void Close();
 
   // Applies new topic settings to the log.
   absl::Status UpdateConfig(const storage::LogConfig& config);
@@ -87,9 +133,15 @@ class Partition {
   void WakeAll() { WakeWaiters(); }
 
   Offset log_start_offset() const { return log_->start_offset(); }
-  Offset high_watermark() const { return log_->durable_offset(); }
-  // The epoch this replica stamps on the batches it writes as leader.
-  int32_t leader_epoch() const { return leader_epoch_; }
+  // The commit index as this replica knows it (a follower's may lag the leader's).
+  Offset high_watermark() const { return Offset(high_watermark_.load(std::memory_order_acquire)); }
+  // The Raft term: the epoch a leader stamps on the batches it writes.
+  int32_t leader_epoch() const { return static_cast<int32_t>(state().term); }
+  ReplicaState state() const;
+  // OK on a serving leader; NOT_LEADER naming the leader (when known) otherwise.
+  absl::Status CheckServing() const;
+  RaftGroupStatus raft_status() const { return group_->status(); }
+  TopicId topic_id() const { return topic_id_; }
   // The largest batch a produce may carry.
   size_t max_batch_bytes() const { return log_->max_batch_bytes(); }
   storage::LogStats stats() const { return log_->stats(); }
@@ -97,13 +149,24 @@ class Partition {
   PartitionId id() const { return id_; }
 
  private:
+  Partition(std::string topic, TopicId topic_id, PartitionId id, std::shared_ptr<storage::Log> log,
+            LeadershipListener listener);
   void WakeWaiters();
+  // The API error for a proposal the Raft group refused or could not complete.
+  absl::Status ReplicateError(const absl::Status& status) const;
+  // The Raft group's `changed` callback, on its strand.
+  void OnRaftChange(const RaftGroupStatus& status);
 
   const std::string topic_;
+  const TopicId topic_id_;
   const PartitionId id_;
   const std::shared_ptr<storage::Log> log_;
-  const int32_t leader_epoch_;
-  absl::Mutex mu_;
+  const LeadershipListener listener_;
+  std::weak_ptr<Partition> self_;
+  std::shared_ptr<RaftGroup> group_;
+  std::atomic<int64_t> high_watermark_{0};
+  mutable absl::Mutex mu_;
+  ReplicaState state_ ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, std::function<void()>> waiters_ ABSL_GUARDED_BY(mu_);
 };

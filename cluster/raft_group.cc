@@ -74,12 +74,23 @@ absl::StatusOr<raft::HardState> DecodeHardState(std::string_view bytes) {
   return state;
 }
 
-std::string RaftGroup::HardStateKey() const {
-  return fmt::format("raft/{}-{}/hard-state", key_.topic, key_.partition);
+namespace {
+std::string HardStateKeyOf(const rpc::GroupKey& key) {
+  return fmt::format("raft/{}-{}/hard-state", key.topic, key.partition);
 }
+std::string SnapshotKeyOf(const rpc::GroupKey& key) {
+  return fmt::format("raft/{}-{}/snapshot", key.topic, key.partition);
+}
+}  // namespace
 
-std::string RaftGroup::SnapshotKey() const {
-  return fmt::format("raft/{}-{}/snapshot", key_.topic, key_.partition);
+std::string RaftGroup::HardStateKey() const { return HardStateKeyOf(key_); }
+
+std::string RaftGroup::SnapshotKey() const { return SnapshotKeyOf(key_); }
+
+absl::Status RaftGroup::DeleteState(storage::MetaStore* meta, const rpc::GroupKey& key) {
+  absl::Status s = meta->Delete(HardStateKeyOf(key));
+  if (s.ok()) s = meta->Delete(SnapshotKeyOf(key));
+  return s;
 }
 
 RaftGroup::RaftGroup(rpc::GroupKey key, storage::MetaStore* meta, rpc::Transport* transport,
@@ -348,9 +359,9 @@ void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persiste
     if (ready->snapshot && callbacks_.restore) callbacks_.restore(*ready->snapshot);
     if (!ready->committed.empty() && callbacks_.apply) callbacks_.apply(ready->committed);
     applied_index_ = std::max(applied_index_, ready->applied_index);
-    if (node_->role() == raft::Role::kLeader && serving_term_ != node_->term()) {
-      auto term = node_->TermAt(applied_index_);
-      if (term.ok() && *term == node_->term()) serving_term_ = node_->term();
+    if (node_->role() == raft::Role::kLeader && serving_term_ != node_->term() &&
+        applied_index_ >= node_->serving_index()) {
+      serving_term_ = node_->term();
     }
     AnswerWaiters(durable_index_, applied_index_);
     node_->Advance();

@@ -106,6 +106,9 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   // Stops taking work and waits for the Ready in progress. Idempotent.
   void Close();
 
+  // Removes what a closed group of `key` stored in `meta` (a deleted partition's).
+  static absl::Status DeleteState(storage::MetaStore* meta, const rpc::GroupKey& key);
+
   RaftGroupStatus status() const;
   const rpc::GroupKey& key() const { return key_; }
   const StorageRaftLog& log() const { return *raft_log_; }

@@ -140,7 +140,9 @@ std::vector<Entry> StorageRaftLog::EntriesAfter(Index index, Index last, size_t 
                                                 size_t max_bytes) const {
   std::vector<Entry> out;
   // Entry indexes are batch end offsets, so the entry after `index` starts at offset `index`.
-  Offset next = index;
+  // DeleteRecords may have moved the readable start inside that entry's batch; reading from
+  // there still returns the whole batch.
+  Offset next = std::max(Offset(index.value()), log_->start_offset());
   size_t bytes = 0;
   while (next < last && out.size() < max_entries && (out.empty() || bytes < max_bytes)) {
     auto read = log_->Read(next, std::max<size_t>(max_bytes - std::min(bytes, max_bytes), 1), last);

@@ -34,8 +34,18 @@ std::string LegacyLogName(const std::string& topic, int32_t partition) {
 }  // namespace
 
 TopicRegistry::TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
-                             storage::LogConfig log_defaults, TopicLimits limits)
-    : meta_(meta), logs_(logs), log_defaults_(log_defaults), limits_(limits) {}
+                             storage::LogConfig log_defaults, TopicLimits limits,
+                             ReplicaContext replication, Partition::LeadershipListener listener)
+    : meta_(meta),
+      logs_(logs),
+      log_defaults_(log_defaults),
+      limits_(limits),
+      replication_(std::move(replication)),
+      listener_(std::move(listener)) {}
+
+TopicRegistry::~TopicRegistry() {
+  for (const auto& partition : AllPartitions()) partition->Close();
+}
 
 storage::LogConfig TopicRegistry::LogConfigFor(const v1::TopicRecord& topic) const {
   TopicConfigs configs(topic.configs().begin(), topic.configs().end());
@@ -85,30 +95,78 @@ absl::Status TopicRegistry::Load() {
   return absl::OkStatus();
 }
 
-bool TopicRegistry::Hosts(const v1::TopicRecord& record, int32_t partition) {
+bool TopicRegistry::Hosts(const v1::TopicRecord& record, int32_t partition) const {
   if (!record.from_metadata_log()) return true;
   const auto& hosted = record.hosted_partitions();
   return std::find(hosted.begin(), hosted.end(), partition) != hosted.end();
 }
 
+std::vector<NodeId> TopicRegistry::ReplicasOf(const v1::TopicRecord& record,
+                                              int32_t partition) const {
+  if (!record.from_metadata_log() || partition >= record.replicas_size()) {
+    return {replication_.self};
+  }
+  std::vector<NodeId> out;
+  for (int32_t node : record.replicas(partition).nodes()) out.push_back(NodeId(node));
+  return out;
+}
+
 void TopicRegistry::OpenHosted(Topic* topic, int32_t partition,
                                const storage::LogConfig& config) {
   const std::string& name = topic->record.name();
+  const TopicId topic_id = *TopicId::FromBytes(topic->record.topic_id());
   auto log = logs_->GetOrCreate(LogName(topic->record, partition), config);
+  absl::StatusOr<std::shared_ptr<Partition>> opened =
+      log.ok() ? absl::StatusOr<std::shared_ptr<Partition>>(nullptr) : log.status();
   if (log.ok()) {
-    topic->partitions[static_cast<size_t>(partition)] =
-        std::make_shared<cluster::Partition>(name, PartitionId(partition), *log);
+    opened = Partition::Open(name, topic_id, PartitionId(partition), *log,
+                             ReplicasOf(topic->record, partition), replication_, listener_);
+  }
+  if (opened.ok()) {
+    topic->partitions[static_cast<size_t>(partition)] = *opened;
+    by_group_[rpc::GroupKey{topic_id, PartitionId(partition)}] = *opened;
     topic->offline.erase(partition);
     return;
   }
   // One damaged partition must not keep the others from serving.
   logging::Error("broker", "partition {}-{} is offline: {}", name, partition,
-                 log.status().message());
-  topic->offline.emplace(partition, log.status());
+                 opened.status().message());
+  topic->offline.emplace(partition, opened.status());
 }
 
-void TopicRegistry::Reconcile(const MetadataImage& image, NodeId self) {
-  absl::MutexLock lock(&mu_);
+void TopicRegistry::Reconcile(const MetadataImage& image) {
+  std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>> removed;
+  {
+    absl::MutexLock lock(&mu_);
+    ReconcileLocked(image, &removed);
+  }
+  for (const auto& [record, partitions] : removed) Remove(record, partitions);
+}
+
+void TopicRegistry::Remove(const v1::TopicRecord& record,
+                           const std::vector<std::shared_ptr<Partition>>& partitions) {
+  for (const auto& partition : partitions) {
+    if (partition != nullptr) partition->Close();
+  }
+  const TopicId topic_id = *TopicId::FromBytes(record.topic_id());
+  for (int32_t p = 0; p < record.partitions(); ++p) {
+    if (!Hosts(record, p)) continue;
+    absl::Status s = logs_->Delete(LogName(record, p));
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      logging::Warn("broker", "deleting partition {}-{}: {}", record.name(), p, s.message());
+    }
+    s = RaftGroup::DeleteState(meta_, rpc::GroupKey{topic_id, PartitionId(p)});
+    if (!s.ok()) {
+      logging::Warn("broker", "deleting the Raft state of {}-{}: {}", record.name(), p,
+                    s.message());
+    }
+  }
+}
+
+void TopicRegistry::ReconcileLocked(
+    const MetadataImage& image,
+    std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>>* removed) {
+  const NodeId self = replication_.self;
   for (auto it = topics_.begin(); it != topics_.end();) {
     const v1::TopicRecord& record = it->second.record;
     const TopicInfo* info = image.TopicByName(it->first);
@@ -119,16 +177,13 @@ void TopicRegistry::Reconcile(const MetadataImage& image, NodeId self) {
         ++it;
         continue;
       }
-      for (int32_t p = 0; p < record.partitions(); ++p) {
-        if (!Hosts(record, p)) continue;
-        absl::Status s = logs_->Delete(LogName(record, p));
-        if (!s.ok() && !absl::IsNotFound(s)) {
-          logging::Warn("broker", "deleting partition {}-{}: {}", it->first, p, s.message());
-        }
+      const TopicId topic_id = *TopicId::FromBytes(record.topic_id());
+      for (size_t p = 0; p < it->second.partitions.size(); ++p) {
+        by_group_.erase(rpc::GroupKey{topic_id, PartitionId(static_cast<int32_t>(p))});
       }
-      logging::Info("broker", "removed topic {} ({}): {}", it->first,
-                    *TopicId::FromBytes(record.topic_id()),
+      logging::Info("broker", "removed topic {} ({}): {}", it->first, topic_id,
                     replaced ? "a newer topic has its name" : "deleted");
+      removed->emplace_back(record, std::move(it->second.partitions));
       it = topics_.erase(it);
       continue;
     }
@@ -144,7 +199,9 @@ void TopicRegistry::Reconcile(const MetadataImage& image, NodeId self) {
     record.set_from_metadata_log(true);
     for (size_t p = 0; p < info.partitions.size(); ++p) {
       const auto& replicas = info.partitions[p].replicas;
-      if (!replicas.empty() && replicas.front() == self) {
+      auto* stored = record.add_replicas();
+      for (NodeId replica : replicas) stored->add_nodes(replica.value());
+      if (std::find(replicas.begin(), replicas.end(), self) != replicas.end()) {
         record.add_hosted_partitions(static_cast<int32_t>(p));
       }
     }
@@ -168,7 +225,8 @@ void TopicRegistry::Reconcile(const MetadataImage& image, NodeId self) {
     topic.partitions.resize(info.partitions.size());
     topic.leaders.clear();
     for (size_t p = 0; p < info.partitions.size(); ++p) {
-      topic.leaders.push_back(info.partitions[p].leader);
+      const auto& replicas = info.partitions[p].replicas;
+      topic.leaders.push_back(replicas.empty() ? kNoNode : replicas.front());
       const int32_t partition = static_cast<int32_t>(p);
       if (!Hosts(record, partition) || topic.partitions[p] != nullptr ||
           topic.offline.contains(partition)) {
@@ -303,6 +361,57 @@ std::vector<std::shared_ptr<cluster::Partition>> TopicRegistry::AllPartitions() 
     }
   }
   return out;
+}
+
+TopicRegistry::LeaderView TopicRegistry::Leader(const std::string& topic,
+                                                int32_t partition) const {
+  LeaderView view;
+  std::shared_ptr<Partition> hosted;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || partition < 0) return view;
+    const size_t p = static_cast<size_t>(partition);
+    if (p < it->second.partitions.size()) hosted = it->second.partitions[p];
+    if (!hosted && p < it->second.leaders.size()) view.leader = it->second.leaders[p];
+  }
+  if (!hosted) {
+    if (view.leader != kNoNode) view.in_sync.push_back(view.leader);
+    return view;
+  }
+  view.hosted = true;
+  const RaftGroupStatus status = hosted->raft_status();
+  view.leader = status.leader;
+  view.epoch = status.term.value();
+  if (status.role == raft::Role::kLeader) {
+    view.in_sync.push_back(replication_.self);
+    for (const auto& [peer, match] : status.matches) {
+      if (status.conf.IsVoter(peer) && match >= status.applied) view.in_sync.push_back(peer);
+    }
+  } else if (view.leader != kNoNode) {
+    view.in_sync.push_back(view.leader);
+  }
+  return view;
+}
+
+bool TopicRegistry::Deliver(const rpc::GroupKey& group, raft::Message message) const {
+  std::shared_ptr<Partition> partition;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = by_group_.find(group);
+    if (it == by_group_.end()) return false;
+    partition = it->second;
+  }
+  partition->Deliver(std::move(message));
+  return true;
+}
+
+void TopicRegistry::Tick() const {
+  for (const auto& partition : AllPartitions()) partition->Tick();
+}
+
+void TopicRegistry::EnforceRetention() const {
+  for (const auto& partition : AllPartitions()) partition->EnforceRetention();
 }
 
 std::vector<OfflinePartition> TopicRegistry::Offline() const {

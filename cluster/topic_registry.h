@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -48,8 +49,13 @@ struct OfflinePartition {
 
 class TopicRegistry {
  public:
+  // Hosted partitions are Raft groups run with `replication`; `listener` hears when this
+  // broker starts or stops leading one.
   TopicRegistry(storage::MetaStore* meta, storage::LogManager* logs,
-                storage::LogConfig log_defaults, TopicLimits limits);
+                storage::LogConfig log_defaults, TopicLimits limits, ReplicaContext replication,
+                Partition::LeadershipListener listener);
+  // Closes every hosted partition's Raft group.
+  ~TopicRegistry();
 
   // Reopens every stored topic's hosted partitions. A partition whose log cannot be recovered
   // is offline (see Offline()), not an error; log directories of no topic (a create or delete
@@ -58,12 +64,19 @@ class TopicRegistry {
 
   // The partition manager's step (docs/cluster.md, "Reconciliation"): makes what this broker
   // holds match the committed metadata. Topics of the image are recorded here (every broker
-  // knows every topic) and the partitions `self` hosts (their first replica, until partitions
-  // are replicated) are opened or created; topics that left the image, or whose name now
-  // belongs to a newer topic, are removed with their logs. Topics stored before the cluster
+  // knows every topic) and the partitions `self` is a replica of are opened or created, each a
+  // Raft group on its replicas; topics that left the image, or whose name now belongs to a
+  // newer topic, are removed with their logs and Raft state. Topics stored before the cluster
   // existed are kept until the image takes them over. Failures to open a log leave that
   // partition offline and are logged.
-  void Reconcile(const MetadataImage& image, NodeId self);
+  void Reconcile(const MetadataImage& image);
+
+  // Hands a Raft message to the hosted partition of `group`; false when none is hosted here.
+  bool Deliver(const rpc::GroupKey& group, raft::Message message) const;
+  // One tick of every hosted partition's Raft clock.
+  void Tick() const;
+  // Applies retention to every hosted partition (Partition::EnforceRetention).
+  void EnforceRetention() const;
   // Topics stored by this broker before it belonged to a cluster (none once reconciled).
   std::vector<v1::TopicRecord> LegacyTopics() const;
 
@@ -77,6 +90,17 @@ class TopicRegistry {
   std::vector<std::shared_ptr<cluster::Partition>> Partitions(const std::string& topic) const;
   // Every online partition of every topic (for metrics).
   std::vector<std::shared_ptr<cluster::Partition>> AllPartitions() const;
+  // Who leads a partition as this broker knows it: its own Raft view for a partition hosted
+  // here (authoritative within a term), the preferred replica per the metadata otherwise.
+  // leader is kNoNode while there is none; in_sync is known on the leader only (the replicas
+  // holding everything committed), elsewhere it is the leader alone.
+  struct LeaderView {
+    NodeId leader;
+    int64_t epoch = -1;
+    std::vector<NodeId> in_sync;
+    bool hosted = false;
+  };
+  LeaderView Leader(const std::string& topic, int32_t partition) const;
   // Every offline partition, by topic and partition.
   std::vector<OfflinePartition> Offline() const;
 
@@ -95,7 +119,8 @@ class TopicRegistry {
     // hosted elsewhere.
     std::vector<std::shared_ptr<cluster::Partition>> partitions;
     std::map<int32_t, absl::Status> offline;
-    // Each partition's leader per the metadata (empty before it is reconciled).
+    // Each partition's preferred leader per the metadata (empty before it is reconciled): the
+    // answer for a partition hosted elsewhere.
     std::vector<NodeId> leaders;
   };
 
@@ -104,8 +129,19 @@ class TopicRegistry {
   absl::Status MigrateToTopicId(v1::TopicRecord* record,
                                 const absl::flat_hash_set<std::string>& dirs);
   absl::Status Store(const v1::TopicRecord& record);
+  void ReconcileLocked(
+      const MetadataImage& image,
+      std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>>* removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether this broker hosts `partition` of a stored topic.
-  static bool Hosts(const v1::TopicRecord& record, int32_t partition);
+  bool Hosts(const v1::TopicRecord& record, int32_t partition) const;
+  // The replicas of a partition per the record (this broker alone for a topic stored before
+  // the cluster).
+  std::vector<NodeId> ReplicasOf(const v1::TopicRecord& record, int32_t partition) const;
+  // Closes the partitions and deletes the logs and Raft state of a removed topic (without the
+  // registry's lock: closing waits for the partitions' Raft work, which may call back here).
+  void Remove(const v1::TopicRecord& record,
+              const std::vector<std::shared_ptr<Partition>>& partitions);
   // Opens (creating) the log of a hosted partition; a failure leaves it offline.
   void OpenHosted(Topic* topic, int32_t partition, const storage::LogConfig& config)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -114,8 +150,11 @@ class TopicRegistry {
   storage::LogManager* const logs_;
   const storage::LogConfig log_defaults_;
   const TopicLimits limits_;
+  const ReplicaContext replication_;
+  const Partition::LeadershipListener listener_;
   mutable absl::Mutex mu_;
   std::map<std::string, Topic> topics_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<rpc::GroupKey, std::shared_ptr<Partition>> by_group_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rill::cluster

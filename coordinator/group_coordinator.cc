@@ -49,26 +49,59 @@ absl::Status GroupCoordinator::Start() {
   for (int32_t p = 0; p < existing->partitions(); ++p) {
     auto shard = std::make_unique<Shard>(options_.limits);
     shard->id = p;
-    auto partition = topics_->GetPartition(cluster::kConsumerOffsetsTopic, p);
-    if (partition.ok()) {
-      shard->partition = *partition;
-      shard->unavailable = Replay(shard.get());
-    } else {
-      shard->unavailable = partition.status();
-    }
-    if (ErrorCodeOf(shard->unavailable) == v1::NOT_LEADER) {
-      shard->partition = nullptr;
-    } else if (!shard->unavailable.ok()) {
-      shard->partition = nullptr;
-      logging::Error("groups", "the groups of {}-{} are unavailable: {}",
-                     cluster::kConsumerOffsetsTopic, p, shard->unavailable.message());
-    }
+    absl::MutexLock lock(&shard->mu);
+    shard->unavailable = ApiError(v1::COORDINATOR_NOT_AVAILABLE, "loading");
     shards_.push_back(std::move(shard));
   }
   timer_ = std::make_unique<asio::steady_timer>(*io_);
+  // Leadership notices count from here; the shards catch up with what happened before.
   started_.store(true, std::memory_order_release);
+  for (const auto& shard : shards_) Attach(shard.get());
   ScheduleExpiry();
   return absl::OkStatus();
+}
+
+void GroupCoordinator::OnLeadership(const std::shared_ptr<cluster::Partition>& partition,
+                                    bool) {
+  if (partition->topic() != cluster::kConsumerOffsetsTopic || !started()) return;
+  const size_t id = static_cast<size_t>(partition->id().value());
+  if (id >= shards_.size()) return;
+  // Replaying reads the log: not on the partition's Raft strand, which called us.
+  asio::post(*io_, [this, shard = shards_[id].get()] {
+    if (!stopped_) Attach(shard);
+  });
+}
+
+void GroupCoordinator::Attach(Shard* shard) {
+  auto partition = topics_->GetPartition(cluster::kConsumerOffsetsTopic, shard->id);
+  absl::MutexLock lock(&shard->mu);
+  if (!partition.ok()) {
+    shard->unavailable = partition.status();
+    shard->loaded_term = -1;
+    return;
+  }
+  shard->partition = *partition;
+  const cluster::ReplicaState state = (*partition)->state();
+  if (!state.serving) {
+    shard->unavailable = (*partition)->CheckServing();
+    shard->loaded_term = -1;
+    return;
+  }
+  if (shard->loaded_term == state.term && !shard->stale.load()) return;
+  shard->store = std::make_unique<groups::GroupStore>(options_.limits);
+  shard->stale = false;
+  shard->unavailable = Replay(shard);
+  if (shard->unavailable.ok()) {
+    shard->loaded_term = state.term;
+    logging::Info("groups", "coordinating the groups of {}-{} (leader epoch {})",
+                  cluster::kConsumerOffsetsTopic, shard->id, state.term);
+  } else {
+    shard->loaded_term = -1;
+    if (ErrorCodeOf(shard->unavailable) != v1::NOT_LEADER) {
+      logging::Error("groups", "the groups of {}-{} are unavailable: {}",
+                     cluster::kConsumerOffsetsTopic, shard->id, shard->unavailable.message());
+    }
+  }
 }
 
 void GroupCoordinator::Stop() {
@@ -84,7 +117,6 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
   int64_t offset = partition.log_start_offset().value();
   const int64_t end = partition.high_watermark().value();
   const int64_t now = base::WallClockMs();
-  absl::MutexLock lock(&shard->mu);
   size_t records = 0;
   while (offset < end) {
     cluster::FetchResult read = partition.Fetch(Offset(offset), kReplayReadBytes);
@@ -96,6 +128,8 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
       if (!header.ok()) return header.status();
       std::string_view batch = rest.substr(0, header->size_bytes());
       rest.remove_prefix(header->size_bytes());
+      // Raft's own entries (a leader's no-op, membership changes) hold no group records.
+      if (header->is_control()) continue;
       format::RecordReader reader(batch, *header);
       format::RecordView r;
       while (reader.Next(&r)) {
@@ -103,7 +137,7 @@ absl::Status GroupCoordinator::Replay(Shard* shard) {
         if (!r.key) continue;
         groups::GroupLogRecord record{std::string(*r.key), std::nullopt};
         if (r.value) record.value = std::string(*r.value);
-        if (auto s = shard->store.Apply(record, now); !s.ok()) {
+        if (auto s = shard->store->Apply(record, now); !s.ok()) {
           return absl::DataLossError(fmt::format(
               "{}-{} at offset {}: {}", cluster::kConsumerOffsetsTopic, shard->partition->id(),
               header->base_offset + r.offset_delta, s.message()));
@@ -129,6 +163,7 @@ absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::s
   Shard* shard = shards_[static_cast<size_t>(groups::GroupPartitionFor(
                              group_id, static_cast<int32_t>(shards_.size())))]
                      .get();
+  absl::MutexLock lock(&shard->mu);
   if (ErrorCodeOf(shard->unavailable) == v1::NOT_LEADER) {
     // Another broker hosts this group's partition of the offsets topic, and coordinates it.
     return ApiError(v1::NOT_COORDINATOR,
@@ -141,10 +176,9 @@ absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::s
                     fmt::format("{}-{} is unavailable: {}", cluster::kConsumerOffsetsTopic,
                                 shard->id, shard->unavailable.message()));
   }
-  if (shard->failed.load()) {
+  if (shard->stale.load()) {
     return ApiError(v1::COORDINATOR_NOT_AVAILABLE,
-                    fmt::format("{}-{} failed to write; restart the "
-                                "broker to recover it",
+                    fmt::format("{}-{} is reloading after a failed write",
                                 cluster::kConsumerOffsetsTopic, shard->id));
   }
   return shard;
@@ -176,14 +210,22 @@ void GroupCoordinator::Append(Shard* shard, const std::vector<groups::GroupLogRe
   batches.push_back(builder.Build());
   const std::vector<std::string_view> chunks(batches.begin(), batches.end());
   shard->partition->Produce(
-      chunks, cluster::Acks::kAll, [shard, done = std::move(done)](cluster::ProduceResult result) {
+      chunks, cluster::Acks::kAll,
+      [this, shard, done = std::move(done)](cluster::ProduceResult result) {
         if (!result.status.ok()) {
-          if (!shard->failed.exchange(true)) {
-            logging::Error("groups", "{}-{}: append failed, its groups are unavailable: {}",
-                           cluster::kConsumerOffsetsTopic, shard->partition->id(),
-                           result.status.message());
+          // The store holds changes the log may not: replay before serving again.
+          if (!shard->stale.exchange(true)) {
+            logging::Warn("groups", "{}-{}: append failed, reloading its groups: {}",
+                          cluster::kConsumerOffsetsTopic, shard->id, result.status.message());
+            asio::post(*io_, [this, shard] {
+              if (!stopped_) Attach(shard);
+            });
           }
-          done(ApiError(v1::COORDINATOR_NOT_AVAILABLE, fmt::format("{}", result.status.message())));
+          done(ErrorCodeOf(result.status) == v1::NOT_LEADER
+                   ? ApiError(v1::NOT_COORDINATOR, std::string(result.status.message()),
+                              api::LeaderHintOf(result.status))
+                   : ApiError(v1::COORDINATOR_NOT_AVAILABLE,
+                              std::string(result.status.message())));
           return;
         }
         done(absl::OkStatus());
@@ -212,7 +254,7 @@ void GroupCoordinator::Heartbeat(const v1::GroupHeartbeatRequest& request,
   const groups::TopicCatalog catalog = Catalog();
   absl::MutexLock lock(&(*shard)->mu);
   std::vector<groups::GroupLogRecord> records;
-  auto result = (*shard)->store.Heartbeat(req, catalog, base::WallClockMs(), NewMemberId, &records);
+  auto result = (*shard)->store->Heartbeat(req, catalog, base::WallClockMs(), NewMemberId, &records);
   if (!result.ok()) {
     SetError(result.status(), response->mutable_error());
     // A rejected heartbeat may still have changed something (a stale incarnation removed).
@@ -248,7 +290,7 @@ void GroupCoordinator::CommitOffsets(const v1::CommitOffsetsRequest& request,
   std::vector<groups::GroupLogRecord> records;
   std::vector<absl::Status> results;
   absl::Status s =
-      (*shard)->store.CommitOffsets(request.group_id(), request.member_id(), request.member_epoch(),
+      (*shard)->store->CommitOffsets(request.group_id(), request.member_id(), request.member_epoch(),
                                     commits, catalog, base::WallClockMs(), &results, &records);
   if (!s.ok()) {
     SetError(s, response->mutable_error());
@@ -281,7 +323,7 @@ void GroupCoordinator::FetchOffsets(const v1::FetchOffsetsRequest& request,
   }
   const groups::PartitionSet wanted = groups::FromProto(request.partitions());
   absl::MutexLock lock(&(*shard)->mu);
-  for (const auto& [tp, offset] : (*shard)->store.FetchOffsets(request.group_id(), wanted)) {
+  for (const auto& [tp, offset] : (*shard)->store->FetchOffsets(request.group_id(), wanted)) {
     auto* entry = response->add_offsets();
     entry->set_topic(tp.topic);
     entry->set_partition(tp.partition);
@@ -295,7 +337,7 @@ void GroupCoordinator::ListGroups(v1::ListGroupsResponse* response) {
   if (!started()) return;
   for (const auto& shard : shards_) {
     absl::MutexLock lock(&shard->mu);
-    for (const auto& [id, d] : shard->store.ListGroups()) {
+    for (const auto& [id, d] : shard->store->ListGroups()) {
       auto* g = response->add_groups();
       g->set_group_id(id);
       g->set_state(d.state);
@@ -331,7 +373,7 @@ void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
   absl::StatusOr<groups::GroupDescription> described;
   {
     absl::MutexLock lock(&(*shard)->mu);
-    described = (*shard)->store.Describe(request.group_id());
+    described = (*shard)->store->Describe(request.group_id());
   }
   if (!described.ok()) {
     SetError(described.status(), response->mutable_error());
@@ -395,7 +437,7 @@ void GroupCoordinator::DeleteGroup(const v1::DeleteGroupRequest& request,
   }
   absl::MutexLock lock(&(*shard)->mu);
   std::vector<groups::GroupLogRecord> records;
-  if (auto s = (*shard)->store.DeleteGroup(request.group_id(), &records); !s.ok()) {
+  if (auto s = (*shard)->store->DeleteGroup(request.group_id(), &records); !s.ok()) {
     SetError(s, response->mutable_error());
     done();
     return;
@@ -433,7 +475,7 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
   std::map<groups::TopicPartition, groups::CommittedOffset> current;
   {
     absl::MutexLock lock(&(*shard)->mu);
-    current = (*shard)->store.FetchOffsets(request.group_id(), wanted);
+    current = (*shard)->store->FetchOffsets(request.group_id(), wanted);
   }
   std::map<groups::TopicPartition, int64_t> targets;
   for (int32_t p : partitions) {
@@ -480,7 +522,7 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
   absl::MutexLock lock(&(*shard)->mu);
   if (!request.execute()) {
     // A dry run still tells whether executing would be refused.
-    auto described = (*shard)->store.Describe(request.group_id());
+    auto described = (*shard)->store->Describe(request.group_id());
     if (described.ok() && !described->members.empty()) {
       response->clear_partitions();
       return fail(ApiError(v1::GROUP_NOT_EMPTY,
@@ -493,7 +535,7 @@ void GroupCoordinator::ResetOffsets(const v1::ResetOffsetsRequest& request,
   }
   std::vector<groups::GroupLogRecord> records;
   if (auto s =
-          (*shard)->store.ResetOffsets(request.group_id(), targets, base::WallClockMs(), &records);
+          (*shard)->store->ResetOffsets(request.group_id(), targets, base::WallClockMs(), &records);
       !s.ok()) {
     response->clear_partitions();
     return fail(s);
@@ -526,10 +568,10 @@ void GroupCoordinator::ScheduleExpiry() {
 void GroupCoordinator::ExpireSessions() {
   const int64_t now = base::WallClockMs();
   for (const auto& shard : shards_) {
-    if (shard->failed.load() || !shard->unavailable.ok()) continue;
     absl::MutexLock lock(&shard->mu);
+    if (shard->stale.load() || !shard->unavailable.ok()) continue;
     std::vector<groups::GroupLogRecord> records;
-    shard->store.ExpireSessions([this] { return Catalog(); }, now, &records);
+    shard->store->ExpireSessions([this] { return Catalog(); }, now, &records);
     Append(shard.get(), records, [](absl::Status) {});
   }
 }

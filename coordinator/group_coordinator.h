@@ -1,13 +1,17 @@
 // GroupCoordinator: serves consumer groups from the internal topic __consumer_offsets.
 //
-// A group lives in partition GroupPartitionFor(group) of that topic; each partition has one
-// groups::GroupStore (the rules) rebuilt at start by replaying the partition's log. A request
-// that changes anything appends the store's records to the partition (acks=all) and is answered
-// once they are durable, so nothing acknowledged lives only in memory. Appends of one partition
-// happen under its lock, in the order the store made the changes.
+// A group lives in partition GroupPartitionFor(group) of that topic, and its coordinator is the
+// leader of that partition. Each partition has one shard: a groups::GroupStore (the rules)
+// rebuilt by replaying the partition's log whenever this broker gains its leadership (and
+// serves it: everything an earlier leader committed is below the high watermark then). A
+// request that changes anything appends the store's records to the partition (acks=all:
+// committed on a majority of replicas) and is answered once they are, so nothing acknowledged
+// lives only in memory. Appends of one shard happen under its lock, in the order the store made
+// the changes.
 //
-// A partition whose append failed (disk error) answers COORDINATOR_NOT_AVAILABLE from then on:
-// its in-memory state may be ahead of its log, and only a restart (replay) reconciles them.
+// A shard whose partition is led elsewhere answers NOT_COORDINATOR naming the leader. A shard
+// whose append failed (leadership lost, disk error) may be ahead of its log: it answers
+// COORDINATOR_NOT_AVAILABLE until it is replayed again (at once when this broker still leads).
 //
 // Thread-safety: all methods are thread-safe. Completion callbacks may run on the flusher's
 // threads.
@@ -54,6 +58,9 @@ class GroupCoordinator {
   // controller) and starts the session timer. Calls before it answer COORDINATOR_NOT_AVAILABLE.
   absl::Status Start();
   bool started() const { return started_.load(std::memory_order_acquire); }
+  // The partition manager's leadership notice (cluster::Partition::LeadershipListener): a
+  // shard of __consumer_offsets attaches or detaches.
+  void OnLeadership(const std::shared_ptr<cluster::Partition>& partition, bool serving);
   // Stops the session timer (waiting up to one timer interval). Idempotent. The io_context
   // must still be running.
   void Stop();
@@ -77,21 +84,29 @@ class GroupCoordinator {
 
  private:
   struct Shard {
-    explicit Shard(groups::GroupLimits limits) : store(std::move(limits)) {}
+    explicit Shard(const groups::GroupLimits& limits)
+        : store(std::make_unique<groups::GroupStore>(limits)) {}
     absl::Mutex mu;
-    groups::GroupStore store ABSL_GUARDED_BY(mu);
+    // Replaced by a fresh one at each replay.
+    std::unique_ptr<groups::GroupStore> store ABSL_GUARDED_BY(mu);
     int32_t id = 0;
-    // Null when the partition is offline or could not be replayed: `unavailable` says why, and
-    // the shard's groups get COORDINATOR_NOT_AVAILABLE while the other shards serve.
-    std::shared_ptr<cluster::Partition> partition;
-    absl::Status unavailable;
-    // Set once an append failed; read without the lock by the append callbacks.
-    std::atomic<bool> failed{false};
+    // The partition once it was hosted here (kept while led elsewhere: a request that raced a
+    // change of leadership finds its append refused, not a null partition).
+    std::shared_ptr<cluster::Partition> partition ABSL_GUARDED_BY(mu);
+    // Why the shard does not serve (NOT_LEADER: led elsewhere); OK when it is loaded.
+    absl::Status unavailable ABSL_GUARDED_BY(mu);
+    // The partition leader epoch the store was replayed in.
+    int64_t loaded_term ABSL_GUARDED_BY(mu) = -1;
+    // Set when an append failed: the store may be ahead of the log until it is replayed.
+    std::atomic<bool> stale{false};
   };
 
   // The shard of a group, or an error status for a bad id or an unavailable shard.
   absl::StatusOr<Shard*> ShardFor(const std::string& group_id);
-  absl::Status Replay(Shard* shard);
+  absl::Status Replay(Shard* shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
+  // Makes a shard match its partition's leadership: replays it when this broker serves the
+  // partition in a term it has not loaded (or the store is stale), detaches it otherwise.
+  void Attach(Shard* shard);
   // Appends `records` (if any) and calls `done` with the outcome once durable.
   void Append(Shard* shard, const std::vector<groups::GroupLogRecord>& records,
               std::function<void(absl::Status)> done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);

@@ -208,8 +208,15 @@ void RaftNode::BecomeLeader() {
   // uncommitted in other logs; if this leader changed the configuration before a quorum of the
   // old one accepted its term, the two changes could have disjoint majorities (the known flaw of
   // single-server changes, fixed this way in Ongaro's thesis errata).
+  if (config_.skip_noop_on_empty_log && log_.LastIndex() == Index(0)) {
+    // Configuration changes still wait for a committed entry of this term (the first one).
+    pending_conf_index_ = Index(1);
+    serving_index_ = Index(0);
+    return;
+  }
   pending_conf_index_ =
       AppendAsLeader({Entry{term_, log_.LastIndex() + 1, EntryType::kNormal, ""}});
+  serving_index_ = pending_conf_index_;
 }
 
 absl::Status RaftNode::Campaign() {

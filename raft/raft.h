@@ -54,6 +54,10 @@ struct RaftConfig {
   // commit index): Ready then reports only `applied_index`, and committed entries are never
   // read back from the log.
   bool hand_out_committed = true;
+  // A leader whose log is empty (never written, never compacted) appends no no-op: nothing
+  // before it can have been committed, so it has nothing to commit by one and serves at once.
+  // A partition sets it so that a new partition's first record is at offset 0.
+  bool skip_noop_on_empty_log = false;
   // Read requests waiting for a quorum's heartbeat answers.
   size_t max_pending_reads = 4096;
   // A learner is promoted only when its log is within this many offsets of the leader's.
@@ -133,6 +137,9 @@ class RaftNode {
   Term term() const { return term_; }
   NodeId leader() const { return leader_; }
   Index commit() const { return commit_; }
+  // On a leader: the commit index from which it serves reads (everything earlier leaders
+  // committed is below it): its no-op's index, or 0 when it appended none.
+  Index serving_index() const { return serving_index_; }
   NodeId id() const { return config_.id; }
   // The configuration in effect (the newest one in the log).
   const ConfState& conf() const { return confs_.rbegin()->second; }
@@ -228,6 +235,7 @@ class RaftNode {
   // the last the one in effect (conf()).
   std::map<Index, ConfState> confs_;
   Index pending_conf_index_;
+  Index serving_index_;
   NodeId transferee_ = kNoNode;
   size_t uncommitted_bytes_ = 0;
   // A leader's proposals of its term not yet handed out as committed: (index, payload bytes).

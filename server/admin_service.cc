@@ -173,10 +173,13 @@ void AdminService::DescribeTopics(const v1::DescribeTopicsRequest& request,
       if (info && id < static_cast<int32_t>(info->partitions.size())) {
         const cluster::PartitionAssignment& assignment = info->partitions[static_cast<size_t>(id)];
         for (NodeId replica : assignment.replicas) p->add_replicas(replica.value());
-        p->set_leader(assignment.leader.value());
-        p->set_leader_epoch(assignment.leader_epoch);
-        const cluster::BrokerInfo* leader = image->Broker(assignment.leader);
-        if (leader && !leader->fenced) p->add_in_sync_replicas(assignment.leader.value());
+        const cluster::TopicRegistry::LeaderView view = context_->topics->Leader(name, id);
+        const cluster::BrokerInfo* leader = image->Broker(view.leader);
+        if (view.leader != kNoNode && (view.hosted || (leader && !leader->fenced))) {
+          p->set_leader(view.leader.value());
+          for (NodeId replica : view.in_sync) p->add_in_sync_replicas(replica.value());
+        }
+        p->set_leader_epoch(view.epoch);
       }
       auto partition = context_->topics->GetPartition(name, id);
       if (!partition.ok()) {

@@ -322,6 +322,9 @@ void RillService::ListOffsets(const v1::ListOffsetsRequest& request,
     got->set_offset(-1);
     got->mutable_error()->set_leader_hint(-1);
     auto partition = context_->topics->GetPartition(want.topic(), want.partition());
+    if (partition.ok()) {
+      if (absl::Status s = (*partition)->CheckServing(); !s.ok()) partition = s;
+    }
     if (!partition.ok()) {
       SetError(partition.status(), got->mutable_error());
       continue;
@@ -401,14 +404,16 @@ void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataRespo
       if (info && p < static_cast<int32_t>(info->partitions.size())) {
         const auto& assignment = info->partitions[static_cast<size_t>(p)];
         for (NodeId replica : assignment.replicas) meta->add_replicas(replica.value());
-        const cluster::BrokerInfo* leader = image->Broker(assignment.leader);
-        if (leader && !leader->fenced) {
-          meta->set_leader(assignment.leader.value());
-          meta->add_in_sync_replicas(assignment.leader.value());
+        const cluster::TopicRegistry::LeaderView view = context_->topics->Leader(name, p);
+        const cluster::BrokerInfo* leader = image->Broker(view.leader);
+        // A replica's own Raft view names the leader of its term; the metadata's preferred
+        // leader is only a guess, good while that broker is alive.
+        if (view.leader != kNoNode && (view.hosted || (leader && !leader->fenced))) {
+          meta->set_leader(view.leader.value());
+          for (NodeId replica : view.in_sync) meta->add_in_sync_replicas(replica.value());
         } else {
           SetError(ApiError(v1::NOT_LEADER,
-                            fmt::format("partition {}-{} is offline: its leader {} is not alive",
-                                        name, p, assignment.leader)),
+                            fmt::format("partition {}-{} has no leader at the moment", name, p)),
                    meta->mutable_error());
           continue;
         }

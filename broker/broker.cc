@@ -489,7 +489,10 @@ void Broker::EnsureOffsetsTopic() {
   change.kind = rpc::TopicChangeRequest::Kind::kCreate;
   change.topic = cluster::kConsumerOffsetsTopic;
   change.partitions = config_.offsets_topic_partitions;
-  change.replication_factor = 1;
+  // Replicated on up to three brokers, as Kafka's offsets.topic.replication.factor. The
+  // controller voters are the brokers a cluster is known to have from its start: until that
+  // many (at most three) are alive, placement refuses and the next tick asks again.
+  change.replication_factor = static_cast<int32_t>(std::min<size_t>(3, voters_.size()));
   // Offsets are kept until their group is deleted, not by age or size.
   change.configs = {{"retention.ms", "-1"}, {"retention.bytes", "-1"}};
   topics_frontend_->Change(change, [this](absl::Status s) {

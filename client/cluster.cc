@@ -1,6 +1,7 @@
 #include "client/cluster.h"
 
 #include <chrono>
+#include <set>
 
 #include "api/error.h"
 #include "base/fmt_absl.h"
@@ -143,7 +144,19 @@ absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(
   v1::MetadataRequest request;
   for (const auto& topic : topics) request.add_topics(topic);
   absl::Status last;
-  for (const auto& address : bootstrap_) {
+  // Every broker known is asked in turn, the one that answered last first: a dead or stalled
+  // one in front of the list would cost every lookup a timeout, and the bootstrap brokers may
+  // all be gone while others serve.
+  std::vector<std::string> candidates;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!last_answered_.empty()) candidates.push_back(last_answered_);
+    for (const auto& address : bootstrap_) candidates.push_back(address);
+    for (const auto& [id, address] : brokers_) candidates.push_back(address);
+  }
+  std::set<std::string> asked;
+  for (const std::string& address : candidates) {
+    if (!asked.insert(address).second) continue;
     v1::Rill::Stub* stub;
     {
       absl::MutexLock lock(&mu_);
@@ -159,6 +172,7 @@ absl::StatusOr<v1::MetadataResponse> Cluster::FetchMetadata(
       continue;
     }
     absl::MutexLock lock(&mu_);
+    last_answered_ = address;
     for (const auto& broker : response.brokers()) {
       brokers_[broker.node_id()] = fmt::format("{}:{}", broker.host(), broker.port());
     }

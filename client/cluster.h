@@ -66,6 +66,8 @@ class Cluster {
   const ClientOptions options_;
   const std::vector<std::string> bootstrap_;
   absl::Mutex mu_;
+  // The address whose Metadata answer came last.
+  std::string last_answered_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<v1::Rill::Stub>> rill_stubs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<v1::Admin::Stub>> admin_stubs_ ABSL_GUARDED_BY(mu_);

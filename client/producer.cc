@@ -417,8 +417,9 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
         }
       }
       if (!status.ok() && api::IsRetriable(status) && now < group.front()->expires) {
-        refresh = refresh || api::ErrorCodeOf(status) == v1::NOT_LEADER ||
-                  api::ErrorCodeOf(status) == v1::UNKNOWN_TOPIC;
+        // Leadership may have moved (NOT_LEADER), or the leader may be gone (unreachable,
+        // timed out): either way the partition's leader is looked up again.
+        refresh = true;
         Retry(group.front(), now);
         continue;
       }

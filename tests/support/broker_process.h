@@ -94,6 +94,21 @@ class BrokerProcess {
     listen_ = "127.0.0.1:0";
   }
 
+  // Starts again (after Kill or Stop) on the gRPC port it had.
+  void StartOnSamePort() {
+    listen_ = address_;
+    address_.clear();
+    Start();
+    listen_ = "127.0.0.1:0";
+  }
+  // SIGSTOP and SIGCONT: the process stalls with its sockets open, as a hung machine does.
+  void Pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  void Resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
+
   const std::string& address() const { return address_; }
   pid_t pid() const { return pid_; }
   // Resident memory of the broker process now, from /proc (0 if it is not running).
@@ -114,6 +129,8 @@ class BrokerProcess {
  private:
   int Signal(int sig) {
     if (pid_ <= 0) return -1;
+    // A paused broker handles SIGTERM only once it runs again.
+    if (sig != SIGKILL) ::kill(pid_, SIGCONT);
     const int status = SignalAndWait(pid_, sig);
     pid_ = -1;
     if (drain_.joinable()) drain_.join();

@@ -118,14 +118,20 @@ struct DecodedRecord {
 };
 
 // Decodes a sequence of whole batches (as returned by Log::Read); fails the process on
-// malformed input, which in a test is a bug.
-inline std::vector<DecodedRecord> DecodeBatches(std::string_view bytes) {
+// malformed input, which in a test is a bug. `skip_control` leaves out control batches (the
+// Raft no-ops and membership changes of a replicated partition).
+inline std::vector<DecodedRecord> DecodeBatches(std::string_view bytes,
+                                                bool skip_control = false) {
   std::vector<DecodedRecord> out;
   while (!bytes.empty()) {
     auto header = format::ParseBatchHeader(bytes, size_t{1} << 30);
     if (!header.ok() || header->size_bytes() > bytes.size()) std::abort();
     std::string_view batch = bytes.substr(0, header->size_bytes());
     if (!format::ValidateBatch(batch, {size_t{1} << 30}).ok()) std::abort();
+    if (skip_control && header->is_control()) {
+      bytes.remove_prefix(header->size_bytes());
+      continue;
+    }
     format::RecordReader reader(batch, *header);
     format::RecordView r;
     while (reader.Next(&r)) {

@@ -1,0 +1,161 @@
+// TestCluster: several rill-broker processes forming one cluster on 127.0.0.1, for the tests
+// labelled `cluster`. Every process is killed when the TestCluster goes, also when a test fails.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fmt/format.h"
+#include "rill/admin.h"
+#include "tests/support/broker_process.h"
+#include "tests/support/test_util.h"
+
+namespace rill::testing {
+
+using Clock = std::chrono::steady_clock;
+
+// A port no one listens on right now (the OS picks it; the broker binds it moments later).
+inline int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Polls `done` every 50 ms until it holds or `timeout` passes; whether it held.
+inline bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+inline constexpr char kClusterId[] = "cLusterTestIdAAAAAAAAA";
+
+// N brokers, all voters of the controller quorum, with short sessions so fencing shows fast.
+class TestCluster {
+ public:
+  explicit TestCluster(int brokers, std::vector<std::string> extra = {})
+      : extra_(std::move(extra)) {
+    for (int i = 1; i <= brokers; ++i) ports_[i] = FreePort();
+    for (const auto& [id, port] : ports_) {
+      if (!voters_.empty()) voters_ += ",";
+      voters_ += fmt::format("{}@127.0.0.1:{}", id, port);
+    }
+    for (int i = 1; i <= brokers; ++i) brokers_[i] = Spawn(i, kClusterId, voters_);
+    for (int i = 1; i <= brokers; ++i) REQUIRE(WaitReady(i));
+  }
+
+  // A broker process; `dir` names its data directory (default: broker-<node>).
+  std::unique_ptr<BrokerProcess> Spawn(int node, const std::string& cluster_id,
+                                       const std::string& voters, int port = 0,
+                                       std::string dir = "") {
+    std::vector<std::string> args = {"--node-id",
+                                     std::to_string(node),
+                                     "--cluster-id",
+                                     cluster_id,
+                                     "--inter-broker-listen",
+                                     fmt::format("127.0.0.1:{}", port ? port : ports_.at(node)),
+                                     "--controller-voters",
+                                     voters,
+                                     "--broker-session-timeout-ms",
+                                     "3000",
+                                     "--broker-heartbeat-interval-ms",
+                                     "300"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    if (dir.empty()) dir = fmt::format("broker-{}", node);
+    return std::make_unique<BrokerProcess>(fmt::format("{}/{}", tmp_.path(), dir),
+                                           std::move(args));
+  }
+
+  BrokerProcess& broker(int node) { return *brokers_.at(node); }
+  std::string InterBrokerAddress(int node) const {
+    return fmt::format("127.0.0.1:{}", ports_.at(node));
+  }
+  const std::string& voters() const { return voters_; }
+  const std::string& dir() const { return tmp_.path(); }
+
+  bool WaitReady(int node, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return WaitFor(
+        [&] {
+          return HttpGet(broker(node).admin_address(), "/readyz").find("200") !=
+                 std::string::npos;
+        },
+        timeout);
+  }
+
+  // Every broker's client address, for the SDK.
+  std::string Bootstrap(std::set<int> skip = {}) {
+    std::string out;
+    for (const auto& [id, b] : brokers_) {
+      if (skip.contains(id) || b->pid() <= 0) continue;
+      if (!out.empty()) out += ",";
+      out += b->address();
+    }
+    return out;
+  }
+
+  std::unique_ptr<Admin> AdminOf(const std::string& bootstrap) {
+    ClientOptions options;
+    options.bootstrap_brokers = bootstrap;
+    options.request_timeout_ms = 10000;
+    auto admin = Admin::Create(options);
+    REQUIRE(admin.ok());
+    return std::move(*admin);
+  }
+
+  // The broker that says last that it became the controller.
+  int ControllerLeader() {
+    int leader = -1;
+    int best_term = -1;
+    for (const auto& [id, b] : brokers_) {
+      if (b->pid() <= 0) continue;
+      const std::string log = b->log();
+      const std::string marker = "this broker is the controller (term ";
+      for (size_t at = log.find(marker); at != std::string::npos;
+           at = log.find(marker, at + 1)) {
+        const int term = std::stoi(log.substr(at + marker.size()));
+        if (term > best_term) {
+          best_term = term;
+          leader = id;
+        }
+      }
+    }
+    return leader;
+  }
+
+  std::string Logs() {
+    std::string out;
+    for (const auto& [id, b] : brokers_) out += fmt::format("--- broker {}\n{}\n", id, b->log());
+    return out;
+  }
+
+ private:
+  TempDir tmp_;
+  const std::vector<std::string> extra_;
+  std::map<int, int> ports_;
+  std::string voters_;
+  std::map<int, std::unique_ptr<BrokerProcess>> brokers_;
+};
+
+}  // namespace rill::testing

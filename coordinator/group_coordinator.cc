@@ -164,6 +164,12 @@ absl::StatusOr<GroupCoordinator::Shard*> GroupCoordinator::ShardFor(const std::s
                              group_id, static_cast<int32_t>(shards_.size())))]
                      .get();
   absl::MutexLock lock(&shard->mu);
+  if (ErrorCodeOf(shard->unavailable) == v1::NOT_LEADER && shard->partition != nullptr) {
+    // Followers hear of a new leader after the shard detached: the hint is asked for now.
+    absl::Status now = shard->partition->CheckServing();
+    shard->unavailable =
+        now.ok() ? ApiError(v1::COORDINATOR_NOT_AVAILABLE, "loading") : std::move(now);
+  }
   if (ErrorCodeOf(shard->unavailable) == v1::NOT_LEADER) {
     // Another broker hosts this group's partition of the offsets topic, and coordinates it.
     return ApiError(v1::NOT_COORDINATOR,

@@ -89,6 +89,20 @@ std::string BrokerMetrics::Render(const cluster::TopicRegistry& topics,
                     .Register(snapshot);
   auto& segments =
       BuildGauge().Name("rill_partition_segments").Help("Segment files").Register(snapshot);
+  auto& replica_lag = BuildGauge()
+                  .Name("rill_partition_replica_lag_offsets")
+                  .Help("On a partition's leader: offsets between its log end and what each "
+                        "follower holds")
+                  .Register(snapshot);
+  auto& leader = BuildGauge()
+                     .Name("rill_partition_leader")
+                     .Help("1 where this broker leads the partition and serves it")
+                     .Register(snapshot);
+  auto& under = BuildGauge()
+                    .Name("rill_partition_under_replicated")
+                    .Help("On a partition's leader: 1 while a replica lacks committed records")
+                    .Register(snapshot);
+  int64_t under_replicated = 0;
   for (const auto& partition : topics.AllPartitions()) {
     const storage::LogStats stats = partition->stats();
     Labels labels{{"topic", partition->topic()},
@@ -97,7 +111,28 @@ std::string BrokerMetrics::Render(const cluster::TopicRegistry& topics,
     high.Add(labels).Set(static_cast<double>(partition->high_watermark().value()));
     start.Add(labels).Set(static_cast<double>(stats.start_offset.value()));
     segments.Add(labels).Set(static_cast<double>(stats.segment_count));
+    const cluster::RaftGroupStatus raft = partition->raft_status();
+    leader.Add(labels).Set(raft.serving ? 1 : 0);
+    if (raft.role != raft::Role::kLeader) continue;
+    bool lagging = false;
+    for (const NodeId voter : raft.conf.voters) {
+      if (voter == raft.leader) continue;
+      auto match = raft.matches.find(voter);
+      const int64_t held = match == raft.matches.end() ? 0 : match->second.value();
+      Labels follower = labels;
+      follower["replica"] = std::to_string(voter.value());
+      replica_lag.Add(follower).Set(static_cast<double>(std::max<int64_t>(0, raft.last_index.value() - held)));
+      if (held < raft.applied.value()) lagging = true;
+    }
+    under.Add(labels).Set(lagging ? 1 : 0);
+    if (lagging) ++under_replicated;
   }
+  BuildGauge()
+      .Name("rill_partitions_under_replicated")
+      .Help("Partitions this broker leads with a replica lacking committed records")
+      .Register(snapshot)
+      .Add({})
+      .Set(static_cast<double>(under_replicated));
   auto& offline = BuildGauge()
                       .Name("rill_partition_offline")
                       .Help("1 for a partition whose log could not be opened (it serves nothing)")

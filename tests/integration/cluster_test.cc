@@ -288,6 +288,7 @@ TEST_CASE("cluster: consumer groups coordinated on different brokers consume and
       read += records->size();
     }
     INFO(group);
+    if (read != 3) UNSCOPED_INFO(cluster.Logs());
     REQUIRE(read == 3);
     absl::Status committed = (*consumer)->Commit();
     INFO(committed.ToString());

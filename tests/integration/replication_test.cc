@@ -17,6 +17,7 @@
 
 #include "fmt/format.h"
 #include "format/record_batch.h"
+#include "groups/group_store.h"
 #include "rill/admin.h"
 #include "rill/consumer.h"
 #include "rill/producer.h"
@@ -120,7 +121,8 @@ void CreateCheckedTopic(TestCluster& cluster) {
 // Each partition's description by the broker that leads it (only a leader knows which
 // replicas are in sync), from the live brokers.
 std::map<int32_t, PartitionInfo> LeaderViews(TestCluster& cluster, int brokers,
-                                             bool* all_know_leaders = nullptr) {
+                                             bool* all_know_leaders = nullptr,
+                                             const std::string& topic = kTopic) {
   std::map<int32_t, PartitionInfo> out;
   if (all_know_leaders) *all_know_leaders = true;
   for (int b = 1; b <= brokers; ++b) {
@@ -130,7 +132,7 @@ std::map<int32_t, PartitionInfo> LeaderViews(TestCluster& cluster, int brokers,
     client.request_timeout_ms = 2000;
     auto admin = Admin::Create(client);
     if (!admin.ok()) continue;
-    auto described = (*admin)->DescribeTopic(kTopic);
+    auto described = (*admin)->DescribeTopic(topic);
     if (!described.ok()) {
       if (all_know_leaders) *all_know_leaders = false;
       continue;
@@ -401,6 +403,135 @@ TEST_CASE(
   for (int i = 0; i < 20; ++i) {
     CHECK_FALSE(history.WasSeen(fmt::format("uncommitted-{}", i)));
   }
+}
+
+}  // namespace
+}  // namespace rill::testing
+
+namespace rill::testing {
+namespace {
+
+TEST_CASE(
+    "replication: a follower that was down while the leader's retention deleted segments "
+    "catches up from the leader's log start",
+    "[cluster]") {
+  TestCluster cluster(3, {"--log-retention-check-interval-ms", "200"});
+  {
+    auto admin = cluster.AdminOf(cluster.Bootstrap());
+    NewTopic topic;
+    topic.name = kTopic;
+    topic.partitions = kPartitions;
+    topic.replication_factor = 3;
+    topic.configs = {{"segment.bytes", "4096"}, {"retention.bytes", "16384"}};
+    REQUIRE(admin->CreateTopic(topic).ok());
+  }
+  REQUIRE(WaitFullyReplicated(cluster));
+  const int leader = LeaderOf(cluster, 0);
+  const int away = leader % 3 + 1;
+  cluster.broker(away).Kill();
+  HistoryChecker history;
+  {
+    CheckedProducer producer(cluster.Bootstrap({away}), &history, Acks::kAll);
+    producer.Start(1000);
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    producer.Stop();
+  }
+  // Retention on the two live replicas moved partition 0's start past everything `away` has.
+  int64_t start_while_away = 0;
+  REQUIRE(WaitFor(
+      [&] {
+        auto views = LeaderViews(cluster, 3);
+        start_while_away = views.contains(0) ? views[0].log_start_offset : 0;
+        return start_while_away > 0;
+      },
+      std::chrono::seconds(20)));
+  cluster.broker(away).StartOnSamePort();
+  REQUIRE(cluster.WaitReady(away));
+  REQUIRE(WaitFullyReplicated(cluster));
+  // It started over at the leader's log start, not at its own old end.
+  {
+    ClientOptions client;
+    client.bootstrap_brokers = cluster.broker(away).address();
+    auto admin = Admin::Create(client);
+    REQUIRE(admin.ok());
+    auto described = (*admin)->DescribeTopic(kTopic);
+    REQUIRE(described.ok());
+    CHECK(described->partitions[0].log_start_offset >= start_while_away);
+  }
+  // `away` holds exactly what the leader holds from its own start on.
+  HistoryChecker replicas;
+  ReadReplicas(cluster, 3, &replicas);
+  const CheckReport report = replicas.Check();
+  INFO(report.Summary());
+  CHECK(report.inconsistent.empty());
+  CHECK(report.values_read > 0);
+  CHECK_THAT(cluster.broker(leader).log() + cluster.broker(away).log(),
+             !Catch::Contains("failed to persist"));
+}
+
+TEST_CASE(
+    "replication: a consumer group keeps its committed offsets across a coordinator failover",
+    "[cluster]") {
+  TestCluster cluster(3);
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster));
+  HistoryChecker history;
+  CheckedProducer producer(cluster.Bootstrap(), &history, Acks::kAll);
+  producer.Start(300);
+
+  ConsumerOptions options;
+  options.client.bootstrap_brokers = cluster.Bootstrap();
+  options.client.request_timeout_ms = 3000;
+  options.group_id = "failover-group";
+  options.auto_offset_reset = OffsetReset::kEarliest;
+  options.enable_auto_commit = false;
+  auto consumer = Consumer::Create(options);
+  REQUIRE(consumer.ok());
+  REQUIRE((*consumer)->Subscribe({kTopic}).ok());
+  std::vector<TopicPartition> all;
+  for (int32_t p = 0; p < kPartitions; ++p) all.push_back({kTopic, p});
+
+  // Consume and commit for a while, kill the group's coordinator, and carry on.
+  // The coordinator is the leader of the group's partition of __consumer_offsets.
+  auto coordinator = [&] {
+    const int32_t partition = groups::GroupPartitionFor("failover-group", 16);
+    auto views = LeaderViews(cluster, 3, nullptr, "__consumer_offsets");
+    return views.contains(partition) ? views[partition].leader : -1;
+  };
+  const auto run = [&](std::chrono::seconds duration) {
+    const auto end = std::chrono::steady_clock::now() + duration;
+    while (std::chrono::steady_clock::now() < end) {
+      auto records = (*consumer)->Poll(200);
+      if (!records.ok()) continue;
+      for (const auto& r : *records) {
+        history.Read("group-member", r.partition, r.offset, r.value.value_or(""));
+      }
+      if ((*consumer)->Commit().ok()) {
+        auto committed = (*consumer)->Committed(all);
+        if (committed.ok()) {
+          for (const auto& [tp, offset] : *committed) {
+            if (offset >= 0) history.Committed("failover-group", tp.partition, offset);
+          }
+        }
+      }
+    }
+  };
+  run(std::chrono::seconds(4));
+  const int victim = coordinator();
+  REQUIRE(victim > 0);
+  cluster.broker(victim).Kill();
+  run(std::chrono::seconds(6));
+  cluster.broker(victim).StartOnSamePort();
+  REQUIRE(cluster.WaitReady(victim));
+  run(std::chrono::seconds(3));
+  producer.Stop();
+  (*consumer)->Close();
+  const CheckReport report = history.Check();
+  INFO(report.Summary());
+  CHECK(report.backwards.empty());
+  CHECK(report.lost.empty());
+  CHECK(report.inconsistent.empty());
+  CHECK(report.values_read > 100);
 }
 
 }  // namespace

@@ -206,7 +206,15 @@ absl::Status EnsureTopic(const BrokerBenchOptions& o, int* partitions) {
   if (!admin.ok()) return admin.status();
   auto description = (*admin)->DescribeTopic(o.topic);
   if (!description.ok() && ErrorCodeOf(description.status()) == ErrorCode::kUnknownTopic) {
-    if (auto s = (*admin)->CreateTopic(NewTopic{o.topic, o.partitions, 1, {}}); !s.ok()) return s;
+    NewTopic topic{o.topic, o.partitions, o.replication_factor, {}};
+    if (auto s = (*admin)->CreateTopic(topic); !s.ok()) return s;
+    // The run starts once every partition's leader serves (ListOffsets asks each of them), so
+    // the first figures do not include elections.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!(*admin)->ListOffsets(o.topic, OffsetSpec{OffsetSpec::kLatest}).ok() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     description = (*admin)->DescribeTopic(o.topic);
   }
   if (!description.ok()) return description.status();

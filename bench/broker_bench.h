@@ -23,6 +23,7 @@ struct BrokerBenchOptions {
   std::string brokers = "127.0.0.1:9290";
   std::string topic = "rill-bench";
   int partitions = 6;  // when the topic has to be created
+  int replication_factor = 1;  // likewise
   size_t record_bytes = 1024;
   int64_t records = 1000000;
   // 0: no limit; otherwise stop after this many seconds even if fewer records were sent.

@@ -34,6 +34,7 @@ constexpr char kUsage[] =
     "                     members of --group, then one in its own process is SIGKILLed: time\n"
     "                     until the joiner gets partitions and until the victim's are read again\n"
     "  --brokers LIST (127.0.0.1:9290)  --topic NAME (rill-bench)  --partitions N (6, if created)\n"
+    "  --replication-factor N (1, if created; a cluster run: several --brokers, R=3)\n"
     "  --record-bytes N (1024)  --records N (1000000)  --duration-s N (0: until --records)\n"
     "  --producers N (1)  --consumers N (1)  --acks all|leader|none (all)  --rate N (0: max)\n"
     "  --linger-ms N (5)  --batch-bytes N (65536)\n"
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
     flags = {{"--brokers", text(&broker.brokers)},
              {"--topic", text(&broker.topic)},
              {"--partitions", number(&broker.partitions)},
+             {"--replication-factor", number(&broker.replication_factor)},
              {"--record-bytes", number(&broker.record_bytes)},
              {"--records", number(&broker.records)},
              {"--duration-s", number(&broker.duration_s)},

@@ -131,7 +131,11 @@ absl::StatusOr<std::shared_ptr<RaftGroup>> RaftGroup::Open(
     state.term = *last_term;
     state.vote = kNoNode;
   }
+  // The commit is written only with a new term or vote, possibly ahead of entries a crash
+  // then kept from the disk; it is a hint Raft relearns, so it is clamped to the log.
+  state.commit = std::min(state.commit, group->raft_log_->LastIndex());
   group->persisted_state_ = state;
+  group->commit_follows_log_ = !config.hand_out_committed;
   group->applied_index_ = snapshot.index;
   group->durable_index_ = group->raft_log_->LastIndex();
   auto node = raft::RaftNode::Create(std::move(config), group->raft_log_.get(), state);
@@ -311,8 +315,9 @@ void RaftGroup::Drive() {
     status = meta_->Put(SnapshotKey(), EncodeSnapshotMeta(ready->snapshot->meta));
     if (status.ok()) status = raft_log_->InstallSnapshot(ready->snapshot->meta);
   }
+  // A new term or vote is on disk before anything that depends on it goes out.
+  if (status.ok()) status = PersistHardState(*ready);
   if (!status.ok() || ready->entries.empty()) {
-    if (status.ok()) status = PersistHardState(*ready);
     Finish(ready, status);
     return;
   }
@@ -321,13 +326,22 @@ void RaftGroup::Drive() {
   raft_log_
       ->Append(ready->entries_after, ready->entries,
                [self = shared_from_this(), ready](absl::Status durable) {
-                 asio::post(self->strand_, [self, ready, durable] {
-                   absl::Status s = durable;
-                   if (s.ok()) s = self->PersistHardState(*ready);
-                   self->Finish(ready, s);
-                 });
+                 asio::post(self->strand_,
+                            [self, ready, durable] { self->Finish(ready, durable); });
                })
       .IgnoreError();
+  // The entries are written (to the page cache) and the hard state is durable: all but the
+  // answers that promise these entries are on disk may go now, so a leader's followers write
+  // in parallel with its own sync. The core counts the leader itself only once persisted.
+  std::vector<raft::Message> later;
+  for (raft::Message& m : ready->messages) {
+    if (m.type == raft::MessageType::kAppendResponse) {
+      later.push_back(std::move(m));
+    } else {
+      transport_->Send(key_, std::move(m));
+    }
+  }
+  ready->messages = std::move(later);
 }
 
 absl::Status RaftGroup::PersistHardState(const raft::Ready& ready) {
@@ -359,12 +373,17 @@ void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persiste
     if (ready->snapshot && callbacks_.restore) callbacks_.restore(*ready->snapshot);
     if (!ready->committed.empty() && callbacks_.apply) callbacks_.apply(ready->committed);
     applied_index_ = std::max(applied_index_, ready->applied_index);
+    node_->Advance();
+    // A partition's high watermark moves as soon as this replica's own write completes a
+    // quorum, without waiting for the next Ready (everything through it is durable here).
+    if (commit_follows_log_) {
+      applied_index_ = std::max(applied_index_, std::min(node_->commit(), durable_index_));
+    }
     if (node_->role() == raft::Role::kLeader && serving_term_ != node_->term() &&
         applied_index_ >= node_->serving_index()) {
       serving_term_ = node_->term();
     }
     AnswerWaiters(durable_index_, applied_index_);
-    node_->Advance();
     Drive();
   }
   absl::MutexLock lock(&mu_);

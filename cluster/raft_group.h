@@ -160,6 +160,8 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   raft::Index durable_index_;
   // Committed and durable here (Ready::applied_index of the last Ready done).
   raft::Index applied_index_;
+  // A partition's: nothing to apply but the commit index itself (hand_out_committed false).
+  bool commit_follows_log_ = false;
   // The term whose entry has been committed here, once the leader of that term has one.
   raft::Term serving_term_{-1};
 

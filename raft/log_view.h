@@ -38,6 +38,10 @@ class LogView {
   // What the caller has to persist: the snapshot, then the entries after `unpersisted_after`.
   const std::optional<Snapshot>& unpersisted_snapshot() const { return snapshot_; }
   Index unpersisted_after() const { return after_; }
+  // Everything through this index is persisted (0 while a snapshot waits to be).
+  Index persisted_index() const {
+    return snapshot_ ? Index(0) : after_;
+  }
   const std::vector<Entry>& unpersisted_entries() const { return entries_; }
   // The caller persisted a snapshot at `snapshot_index` (0: none) and the entries through
   // `index`, whose term was `term`. What changed since is kept.

@@ -659,7 +659,9 @@ void RaftNode::MaybeCommit() {
   if (role_ != Role::kLeader) return;
   std::vector<Index> matches;
   for (NodeId voter : conf().voters) {
-    matches.push_back(voter == config_.id ? log_.LastIndex() : progress_[voter].match);
+    // This node counts only what it has persisted itself: its entries may go to the
+    // followers before its own write is durable, and a commit must be durable on a majority.
+    matches.push_back(voter == config_.id ? log_.persisted_index() : progress_[voter].match);
   }
   if (matches.empty()) return;
   std::sort(matches.begin(), matches.end(), std::greater<>());
@@ -869,7 +871,11 @@ Ready RaftNode::TakeReady() {
   return ready;
 }
 
-void RaftNode::Advance() { log_.Persisted(handed_snapshot_, handed_index_, handed_term_); }
+void RaftNode::Advance() {
+  log_.Persisted(handed_snapshot_, handed_index_, handed_term_);
+  // This node's own write may complete a quorum.
+  MaybeCommit();
+}
 
 std::map<NodeId, Index> RaftNode::Matches() const {
   std::map<NodeId, Index> out;

@@ -190,12 +190,14 @@ TEST_CASE(
     raft::Ready ready = (*node)->TakeReady();
     REQUIRE(ready.entries.size() == 2);  // the leader's no-op, then the batch
     REQUIRE(AppendAndWait(&log, ready.entries_after, ready.entries).ok());
-    REQUIRE(ready.hard_state.has_value());
-    hard_state = *ready.hard_state;
     (*node)->Advance();
     committed = (*node)->commit();
     CHECK(committed == *index);
     CHECK(committed == Index(6));
+    // The commit follows the write, in the next Ready's hard state.
+    raft::Ready next = (*node)->TakeReady();
+    REQUIRE(next.hard_state.has_value());
+    hard_state = *next.hard_state;
     // What a consumer reads: the control batch is skipped, the records are at 1..5.
     auto read = log.log().Read(Offset(0), 1 << 20);
     REQUIRE(read.ok());

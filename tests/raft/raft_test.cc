@@ -125,14 +125,21 @@ TEST_CASE("a single voter leads at once and refuses proposals past its limits", 
   REQUIRE((*solo)->Campaign().ok());
   CHECK((*solo)->role() == Role::kLeader);
   CHECK((*solo)->Propose("x", 0).status().code() == absl::StatusCode::kInvalidArgument);
-  // A lone voter commits at once, so nothing stays uncommitted.
+  // A lone voter commits as soon as its own write is persisted, so nothing stays
+  // uncommitted for longer than a write.
   auto index = (*solo)->Propose(std::string(10, 'a'), 5);
   REQUIRE(index.ok());
   CHECK(*index == I(6));
-  CHECK((*solo)->commit() == I(6));
+  CHECK((*solo)->commit() == I(0));
   Ready ready = (*solo)->TakeReady();
   CHECK(ready.entries.size() == 2);
+  CHECK(ready.committed.empty());
+  solo_log.Append(ready.entries_after, ready.entries);
+  (*solo)->Advance();
+  CHECK((*solo)->commit() == I(6));
+  ready = (*solo)->TakeReady();
   CHECK(ready.committed.size() == 2);
+  CHECK(ready.applied_index == I(6));
   CHECK((*solo)->TransferLeadership(N(2)).code() == absl::StatusCode::kInvalidArgument);
 
   // With two voters nothing commits without the other, so uncommitted bytes pile up until

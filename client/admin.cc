@@ -167,6 +167,12 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
   out.answering_node = described.node_id();
   out.metadata_offset = described.metadata_offset();
   out.snapshot_offset = described.snapshot_offset();
+  out.answering_leads = described.leading();
+  for (const auto& u : described.under_replicated()) {
+    out.under_replicated.push_back(
+        {u.topic(), u.partition(), {u.replicas().begin(), u.replicas().end()},
+         {u.in_sync_replicas().begin(), u.in_sync_replicas().end()}});
+  }
   for (const auto& b : described.brokers()) {
     BrokerNode node;
     node.node_id = b.node_id();

@@ -313,6 +313,20 @@ void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
     }
   }
   response->set_offline_partitions(offline);
+  int32_t leading = 0;
+  for (const auto& partition : context_->topics->AllPartitions()) {
+    if (!partition->state().serving) continue;
+    ++leading;
+    const auto view = context_->topics->Leader(partition->topic(), partition->id().value());
+    const cluster::RaftGroupStatus raft = partition->raft_status();
+    if (view.in_sync.size() >= raft.conf.voters.size()) continue;
+    auto* under = response->add_under_replicated();
+    under->set_topic(partition->topic());
+    under->set_partition(partition->id().value());
+    for (NodeId voter : raft.conf.voters) under->add_replicas(voter.value());
+    for (NodeId replica : view.in_sync) under->add_in_sync_replicas(replica.value());
+  }
+  response->set_leading(leading);
   for (const auto& [id, info] : image->brokers()) {
     auto* broker = response->add_brokers();
     broker->set_node_id(id.value());

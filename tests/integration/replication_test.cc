@@ -445,6 +445,29 @@ TEST_CASE(
         return start_while_away > 0;
       },
       std::chrono::seconds(20)));
+  // The leader reports the partition under-replicated while `away` is gone, in cluster status
+  // and in its metrics.
+  {
+    ClientOptions client;
+    client.bootstrap_brokers = cluster.broker(leader).address();
+    auto admin = Admin::Create(client);
+    REQUIRE(admin.ok());
+    auto status = (*admin)->DescribeCluster();
+    REQUIRE(status.ok());
+    bool reported = false;
+    for (const auto& u : status->under_replicated) {
+      if (u.topic == kTopic && u.partition == 0) reported = u.in_sync_replicas.size() == 2;
+    }
+    CHECK(reported);
+    const std::string metrics = HttpGet(cluster.broker(leader).admin_address(), "/metrics");
+    CHECK_THAT(metrics, Catch::Contains(fmt::format(
+                            "rill_partition_replica_lag_offsets{{partition=\"0\",replica=\"{}\","
+                            "topic=\"{}\"}}",
+                            away, kTopic)));
+    CHECK_THAT(metrics, Catch::Contains(fmt::format(
+                            "rill_partition_under_replicated{{partition=\"0\",topic=\"{}\"}} 1",
+                            kTopic)));
+  }
   cluster.broker(away).StartOnSamePort();
   REQUIRE(cluster.WaitReady(away));
   REQUIRE(WaitFullyReplicated(cluster));

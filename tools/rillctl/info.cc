@@ -48,9 +48,11 @@ int Offsets(const Context& ctx, const ParsedArgs& args) {
   return 0;
 }
 
-// The metadata offset each reachable broker has applied, asked of the broker itself.
-std::map<int32_t, int64_t> MetadataOffsets(const Context& ctx, const ClusterDescription& cluster) {
-  std::map<int32_t, int64_t> out;
+// What each reachable broker says of itself: the metadata offset it applied, the partitions it
+// leads, and those of them that are under-replicated (only a leader knows).
+std::map<int32_t, ClusterDescription> OwnViews(const Context& ctx,
+                                               const ClusterDescription& cluster) {
+  std::map<int32_t, ClusterDescription> out;
   for (const auto& b : cluster.brokers) {
     if (b.host.empty()) continue;
     ClientOptions options = ctx.client;
@@ -59,7 +61,7 @@ std::map<int32_t, int64_t> MetadataOffsets(const Context& ctx, const ClusterDesc
     auto admin = Admin::Create(options);
     if (!admin.ok()) continue;
     auto own = (*admin)->DescribeCluster();
-    if (own.ok() && own->answering_node == b.node_id) out[b.node_id] = own->metadata_offset;
+    if (own.ok() && own->answering_node == b.node_id) out[b.node_id] = std::move(*own);
   }
   return out;
 }
@@ -76,19 +78,24 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
   auto topics = Check(admin->ListTopics());
   int64_t partitions = 0;
   for (const auto& t : topics) partitions += t.partitions;
-  const std::map<int32_t, int64_t> offsets = MetadataOffsets(ctx, cluster);
+  const std::map<int32_t, ClusterDescription> views = OwnViews(ctx, cluster);
+  std::vector<UnderReplicatedPartitionInfo> under;
+  for (const auto& [id, view] : views) {
+    under.insert(under.end(), view.under_replicated.begin(), view.under_replicated.end());
+  }
   if (ctx.json) {
     std::string brokers;
     for (const auto& b : cluster.brokers) {
-      auto offset = offsets.find(b.node_id);
+      auto view = views.find(b.node_id);
       brokers += fmt::format(
           "{}{{\"node_id\":{},\"host\":{},\"port\":{},\"inter_broker_address\":{},"
           "\"state\":\"{}\",\"voter\":{},\"replicas\":{},\"leaders\":{},"
           "\"metadata_offset\":{}}}",
           brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port,
           JsonString(b.inter_broker_address), b.fenced ? "fenced" : "alive",
-          b.voter ? "true" : "false", b.replicas, b.leaders,
-          offset == offsets.end() ? "null" : std::to_string(offset->second));
+          b.voter ? "true" : "false", b.replicas,
+          view == views.end() ? b.leaders : view->second.answering_leads,
+          view == views.end() ? "null" : std::to_string(view->second.metadata_offset));
     }
     std::string offline;
     for (const auto& p : cluster.offline_partitions) {
@@ -96,11 +103,19 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
                              offline.empty() ? "" : ",", JsonString(p.topic), p.partition,
                              JsonString(std::string(p.error.message())));
     }
+    std::string under_json;
+    for (const auto& p : under) {
+      under_json += fmt::format(
+          "{}{{\"topic\":{},\"partition\":{},\"replicas\":[{}],\"in_sync_replicas\":[{}]}}",
+          under_json.empty() ? "" : ",", JsonString(p.topic), p.partition, Join(p.replicas),
+          Join(p.in_sync_replicas));
+    }
     fmt::print(
         "{{\"cluster_id\":{},\"controller_id\":{},\"voters\":[{}],\"brokers\":[{}],"
-        "\"topics\":{},\"partitions\":{},\"offline_partitions\":[{}]}}\n",
+        "\"topics\":{},\"partitions\":{},\"offline_partitions\":[{}],"
+        "\"under_replicated_partitions\":[{}]}}\n",
         JsonString(cluster.cluster_id), cluster.controller_id, Join(cluster.voters), brokers,
-        topics.size(), partitions, offline);
+        topics.size(), partitions, offline, under_json);
     return 0;
   }
   fmt::print("cluster {}: controller {}, voters {}\n", cluster.cluster_id,
@@ -108,20 +123,26 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
              Join(cluster.voters));
   std::vector<std::vector<std::string>> rows;
   for (const auto& b : cluster.brokers) {
-    auto offset = offsets.find(b.node_id);
+    auto view = views.find(b.node_id);
     rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
                     b.fenced ? "fenced" : "alive",
                     b.node_id == cluster.controller_id ? "controller"
                     : b.voter                          ? "voter"
                                                        : "learner",
-                    std::to_string(b.replicas), std::to_string(b.leaders),
-                    offset == offsets.end() ? "unreachable" : std::to_string(offset->second)});
+                    std::to_string(b.replicas),
+                    std::to_string(view == views.end() ? b.leaders : view->second.answering_leads),
+                    view == views.end() ? "unreachable"
+                                        : std::to_string(view->second.metadata_offset)});
   }
   PrintTable({"NODE", "ADDRESS", "STATE", "ROLE", "REPLICAS", "LEADERS", "METADATA-OFFSET"}, rows);
-  fmt::print("topics: {}, partitions: {}, offline: {}\n", topics.size(), partitions,
-             cluster.offline_partitions.size());
+  fmt::print("topics: {}, partitions: {}, offline: {}, under-replicated: {}\n", topics.size(),
+             partitions, cluster.offline_partitions.size(), under.size());
   for (const auto& p : cluster.offline_partitions) {
     fmt::print("offline {}-{}: {}\n", p.topic, p.partition, p.error.message());
+  }
+  for (const auto& p : under) {
+    fmt::print("under-replicated {}-{}: replicas {}, in sync {}\n", p.topic, p.partition,
+               Join(p.replicas), Join(p.in_sync_replicas));
   }
   return 0;
 }

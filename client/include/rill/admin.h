@@ -101,6 +101,14 @@ struct OfflinePartitionInfo {
   absl::Status error;
 };
 
+// A partition whose leader has a replica lacking committed records.
+struct UnderReplicatedPartitionInfo {
+  std::string topic;
+  int32_t partition = 0;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> in_sync_replicas;
+};
+
 struct ClusterDescription {
   std::string cluster_id;
   // Every registered broker, fenced ones too.
@@ -113,8 +121,13 @@ struct ClusterDescription {
   int32_t answering_node = -1;
   int64_t metadata_offset = -1;
   int64_t snapshot_offset = -1;
-  // Partitions that serve nothing: their log could not be opened.
+  // Partitions that serve nothing: their log could not be opened, or they have no leader.
   std::vector<OfflinePartitionInfo> offline_partitions;
+  // As the answering broker knows them (only a leader does): the partitions it leads and
+  // serves, and those of them that are under-replicated. Ask each broker for the whole
+  // cluster's.
+  int32_t answering_leads = 0;
+  std::vector<UnderReplicatedPartitionInfo> under_replicated;
 };
 
 // Which offset ListOffsets finds.

@@ -248,6 +248,17 @@ void ReadReplicas(TestCluster& cluster, int brokers, HistoryChecker* history) {
   }
 }
 
+// Stops the producer, waits until every replica holds everything committed, reads it all back
+// (a consumer, then every replica's files once the brokers are stopped) and checks the history.
+CheckReport ReadBackAndCheck(TestCluster& cluster, CheckedProducer* producer,
+                             HistoryChecker* history) {
+  producer->Stop();
+  REQUIRE(WaitFullyReplicated(cluster));
+  ConsumeAll(cluster, history, "reader");
+  ReadReplicas(cluster, 3, history);
+  return history->Check();
+}
+
 TEST_CASE(
     "replication: SIGKILL of partition leaders and the controller while producing acks=all "
     "loses and reorders nothing",
@@ -273,11 +284,7 @@ TEST_CASE(
     REQUIRE(cluster.WaitReady(victim));
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  producer.Stop();
-  REQUIRE(WaitFullyReplicated(cluster));
-  ConsumeAll(cluster, &history, "reader");
-  ReadReplicas(cluster, 3, &history);
-  const CheckReport report = history.Check();
+  const CheckReport report = ReadBackAndCheck(cluster, &producer, &history);
   INFO(report.Summary());
   CHECK(report.acknowledged > 1000);
   CHECK(report.ok(/*allow_duplicates=*/true));
@@ -390,11 +397,7 @@ TEST_CASE(
   cluster.broker(leader).StartOnSamePort();
   REQUIRE(cluster.WaitReady(leader));
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  producer.Stop();
-  REQUIRE(WaitFullyReplicated(cluster));
-  ConsumeAll(cluster, &history, "reader");
-  ReadReplicas(cluster, 3, &history);
-  const CheckReport report = history.Check();
+  const CheckReport report = ReadBackAndCheck(cluster, &producer, &history);
   INFO(report.Summary());
   CHECK(report.ok(/*allow_duplicates=*/true));
   CHECK(producer.acknowledged() > 0);

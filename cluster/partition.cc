@@ -80,6 +80,7 @@ absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, To
   std::shared_ptr<Partition> partition(
       new Partition(std::move(topic), topic_id, id, log, std::move(listener)));
   partition->self_ = partition;
+  partition->io_ = context.io;
   log->SetRetentionByOwner();
   raft::RaftConfig config = context.raft;
   config.id = context.self;
@@ -123,8 +124,14 @@ void Partition::OnRaftChange(const RaftGroupStatus& status) {
   const int64_t before =
       high_watermark_.exchange(status.applied.value(), std::memory_order_acq_rel);
   if (before != status.applied.value()) WakeWaiters();
-  if (was_serving != status.serving && listener_) {
-    if (auto self = self_.lock()) listener_(self, status.serving);
+  if (was_serving != status.serving && listener_ && io_ != nullptr) {
+    // Off the group's strand: should the notice hold the partition's last reference, its
+    // destructor (which waits for the strand's work) must not run on that strand.
+    if (auto self = self_.lock()) {
+      asio::post(*io_, [listener = listener_, self = std::move(self), serving = status.serving] {
+        listener(self, serving);
+      });
+    }
   }
 }
 

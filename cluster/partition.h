@@ -80,7 +80,8 @@ struct ReplicaState {
 
 class Partition {
  public:
-  // Called on the partition's strand when this replica starts or stops serving as leader.
+  // Called on the broker's io_context (not the partition's strand) when this replica starts or
+  // stops serving as leader.
   using LeadershipListener = std::function<void(const std::shared_ptr<Partition>&, bool serving)>;
 
   // Opens the Raft group of `log` (a new group's members are `replicas`); a replica that is
@@ -163,6 +164,7 @@ class Partition {
   const std::shared_ptr<storage::Log> log_;
   const LeadershipListener listener_;
   std::weak_ptr<Partition> self_;
+  asio::io_context* io_ = nullptr;
   std::shared_ptr<RaftGroup> group_;
   std::atomic<int64_t> high_watermark_{0};
   mutable absl::Mutex mu_;

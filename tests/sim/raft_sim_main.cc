@@ -30,8 +30,14 @@ void PrintDistribution(const char* what, std::vector<std::pair<int, uint64_t>> t
 int main(int argc, char** argv) {
   uint64_t first = 1, count = 1;
   int nodes = 0;
+  bool partition_mode = false;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--partition") {
+      partition_mode = true;
+      --i;
+      continue;
+    }
     char* end = nullptr;
     const uint64_t value = i + 1 < argc ? std::strtoull(argv[i + 1], &end, 10) : 0;
     const bool numeric = end != nullptr && *end == '\0' && end != argv[i + 1];
@@ -45,7 +51,9 @@ int main(int argc, char** argv) {
     } else if (numeric && flag == "--nodes" && (value == 3 || value == 5)) {
       nodes = static_cast<int>(value);
     } else {
-      std::fprintf(stderr, "usage: raft-sim [--seed S | --seeds N [--first S]] [--nodes 3|5]\n");
+      std::fprintf(stderr,
+                   "usage: raft-sim [--seed S | --seeds N [--first S]] [--nodes 3|5] "
+                   "[--partition]\n");
       return 2;
     }
   }
@@ -56,6 +64,7 @@ int main(int argc, char** argv) {
     rill::raft::sim::SimOptions options;
     options.seed = seed;
     options.nodes = nodes > 0 ? nodes : (seed % 2 == 0 ? 5 : 3);
+    options.partition_mode = partition_mode;
     auto result = rill::raft::sim::RunSimulation(options);
     if (!result.ok) {
       std::printf("seed %llu (%d nodes) FAILED: %s\nreplay: raft-sim --seed %llu --nodes %d\n",

@@ -23,6 +23,9 @@ struct Node {
   // The state machine: applied through `applied`, with the configuration applied so far.
   Index applied;
   ConfState applied_conf;
+  // Partition mode: the Ready whose entries are being written (durable at `persist_at`).
+  std::shared_ptr<Ready> persisting;
+  int persist_at = 0;
 };
 
 struct InFlight {
@@ -101,7 +104,10 @@ class Simulator {
     }
     if (!index.ok())
       return Fail(fmt::format("the leader refused a proposal: {}", index.status().ToString()));
-    for (int i = 0; i < 200 && result_.ok; ++i, ++tick_) Step(false);
+    // A partition's writes take up to 2 ticks, one Ready at a time, so a learner far behind
+    // (one entry per append in some seeds) catches up more slowly.
+    const int settle_ticks = o_.partition_mode ? 800 : 200;
+    for (int i = 0; i < settle_ticks && result_.ok; ++i, ++tick_) Step(false);
     if (!result_.ok) return result_;
     leader = Leader();
     if (leader == nullptr) return Fail("no leader at the end");
@@ -146,7 +152,15 @@ class Simulator {
     // keeps leading, and only read-index's quorum round keeps its reads from going stale.
     config.check_quorum = (o_.seed / 4) % 4 != 3;
     config.max_inflight_appends = 4;
-    auto raft = RaftNode::Create(config, &n.storage, n.durable_state);
+    HardState state = n.durable_state;
+    if (o_.partition_mode) {
+      config.hand_out_committed = false;
+      config.skip_noop_on_empty_log = true;
+      // As RaftGroup::Open: the commit, written with a term or vote ahead of the entries, is a
+      // hint clamped to the log.
+      state.commit = std::min(state.commit, n.storage.LastIndex());
+    }
+    auto raft = RaftNode::Create(config, &n.storage, state);
     if (!raft.ok()) {
       Fail(fmt::format("node {} cannot restart: {}", n.id, raft.status().ToString()));
       n.up = false;
@@ -189,9 +203,83 @@ class Simulator {
     return committed_.empty() ? Index() : committed_.rbegin()->first;
   }
 
+  // A partition's order (RaftGroup::Drive and Finish): snapshot and hard state, then every
+  // message but append answers, then the entries are written, durable a few ticks later (one
+  // Ready at a time; a crash meanwhile loses them), then the append answers, then what is
+  // committed is read from the log itself.
+  void HandlePartitionReady(Node& n) {
+    if (n.persisting) return;
+    auto ready = std::make_shared<Ready>(n.raft->TakeReady());
+    if (ready->snapshot) InstallSnapshot(n, *ready->snapshot);
+    if (ready->hard_state &&
+        (ready->hard_state->term != n.durable_state.term ||
+         ready->hard_state->vote != n.durable_state.vote)) {
+      n.durable_state = *ready->hard_state;
+    }
+    std::vector<Message> later;
+    for (auto& m : ready->messages) {
+      if (m.type == MessageType::kAppendResponse) {
+        later.push_back(std::move(m));
+      } else {
+        Send(std::move(m));
+      }
+    }
+    ready->messages = std::move(later);
+    n.persisting = ready;
+    n.persist_at = ready->entries.empty() ? tick_ : tick_ + Uniform(0, 2);
+    if (n.persist_at <= tick_) FinishPersisting(n);
+  }
+
+  void FinishPersisting(Node& n) {
+    std::shared_ptr<Ready> ready = std::move(n.persisting);
+    // A leader whose followers may already hold what it is writing is the case that matters.
+    const bool leading = n.raft->role() == Role::kLeader;
+    if (!ready->entries.empty() && !faults_off_ &&
+        Chance(leading ? o_.crash_new_leader / 4 : o_.torn_write)) {
+      const auto kept = static_cast<size_t>(Uniform(0, static_cast<int>(ready->entries.size())));
+      if (kept > 0) {
+        n.storage.Append(ready->entries_after, {ready->entries.begin(),
+                                                ready->entries.begin() + static_cast<long>(kept)});
+      }
+      ++result_.torn_writes;
+      Crash(n);
+      return;
+    }
+    if (!ready->entries.empty()) n.storage.Append(ready->entries_after, ready->entries);
+    for (auto& m : ready->messages) Send(std::move(m));
+    ApplyFromLog(n, ready->applied_index);
+    for (const auto& rs : ready->read_states) CheckRead(n, rs);
+    n.raft->Advance();
+    ApplyFromLog(n, std::min(n.raft->commit(), n.storage.LastIndex()));
+  }
+
+  // Applies the node's own log through `through` (a partition's high watermark).
+  void ApplyFromLog(Node& n, Index through) {
+    while (result_.ok && n.applied < through) {
+      auto entries = n.storage.EntriesAfter(n.applied, through, 64, size_t{1} << 20);
+      if (entries.empty()) {
+        Fail(fmt::format("node {} committed through {} but its log has nothing after {}", n.id,
+                         through, n.applied));
+        return;
+      }
+      for (const auto& e : entries) Apply(n, e);
+    }
+  }
+
+  void Send(Message m) {
+    if (!faults_off_ && Chance(o_.drop)) return;
+    const int copies = !faults_off_ && Chance(o_.duplicate) ? 2 : 1;
+    const int delay = faults_off_ ? 1 : Uniform(0, o_.max_delay_ticks);
+    for (int c = 0; c < copies; ++c) network_.push_back({tick_ + delay, m});
+  }
+
   // Persist, then send, then apply: the order the core requires.
   void HandleReady(Node& n) {
     if (!n.up) return;
+    if (o_.partition_mode) {
+      HandlePartitionReady(n);
+      return;
+    }
     Ready ready = n.raft->TakeReady();
     // New leaders are the ones whose log repairs matter most (Figure 8): they crash more.
     const bool new_leader =
@@ -311,6 +399,7 @@ class Simulator {
     // Whatever the node did since its last Ready is lost: it restarts from what it persisted.
     n.up = false;
     n.raft.reset();
+    n.persisting.reset();
     n.restart_at = tick_ + Uniform(5, 60);
   }
 
@@ -417,6 +506,8 @@ class Simulator {
       }
     }
     for (auto& [id, n] : nodes_) {
+      if (!n->up) continue;
+      if (n->persisting && n->persist_at <= tick_) FinishPersisting(*n);
       if (!n->up) continue;
       n->raft->Tick();
       HandleReady(*n);

@@ -28,6 +28,13 @@ struct SimOptions {
   double compact = 0.01;          // per tick: a node compacts its log through what it applied
   double transfer = 0.003;        // per tick: the leader is asked to hand over
   double read = 0.05;             // per tick: a node asks for a read index
+  // Run as a partition's RaftGroup does (cluster/raft_group.h): no committed entries handed out
+  // (the state machine reads its own log through Ready::applied_index, and after Advance
+  // through the commit its own write completed), no no-op on an empty log, the hard state
+  // persisted before the entries, and every message but append answers sent before the
+  // entries are durable, so a crash can hit a leader whose followers already have entries it
+  // lost.
+  bool partition_mode = false;
 };
 
 struct SimResult {

@@ -433,21 +433,21 @@ TEST_CASE(
   const int away = leader % 3 + 1;
   cluster.broker(away).Kill();
   HistoryChecker history;
+  // Produce until retention on the two live replicas moved partition 0's start past everything
+  // `away` has.
+  int64_t start_while_away = 0;
   {
     CheckedProducer producer(cluster.Bootstrap({away}), &history, Acks::kAll);
     producer.Start(1000);
-    std::this_thread::sleep_for(std::chrono::seconds(4));
+    REQUIRE(WaitFor(
+        [&] {
+          auto views = LeaderViews(cluster, 3);
+          start_while_away = views.contains(0) ? views[0].log_start_offset : 0;
+          return start_while_away > 0;
+        },
+        std::chrono::seconds(90)));
     producer.Stop();
   }
-  // Retention on the two live replicas moved partition 0's start past everything `away` has.
-  int64_t start_while_away = 0;
-  REQUIRE(WaitFor(
-      [&] {
-        auto views = LeaderViews(cluster, 3);
-        start_while_away = views.contains(0) ? views[0].log_start_offset : 0;
-        return start_while_away > 0;
-      },
-      std::chrono::seconds(20)));
   // The leader reports the partition under-replicated while `away` is gone, in cluster status
   // and in its metrics.
   {

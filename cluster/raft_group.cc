@@ -146,8 +146,13 @@ absl::StatusOr<std::shared_ptr<RaftGroup>> RaftGroup::Open(
 }
 
 bool RaftGroup::UpdateStatus() {
-  RaftGroupStatus s{node_->role(),   node_->term(),      node_->leader(),
-                    node_->commit(), node_->LastIndex(), node_->conf()};
+  RaftGroupStatus s;
+  s.role = node_->role();
+  s.term = node_->term();
+  s.leader = node_->leader();
+  s.commit = node_->commit();
+  s.last_index = node_->LastIndex();
+  s.conf = node_->conf();
   s.applied = applied_index_;
   s.serving = s.role == raft::Role::kLeader && serving_term_ == s.term;
   s.matches = node_->Matches();

@@ -33,6 +33,8 @@ constexpr auto kTickInterval = std::chrono::milliseconds(100);
 // heartbeats every 200 ms.
 constexpr int kPartitionElectionTicks = 10;
 constexpr int kPartitionHeartbeatTicks = 2;
+// InitProducerId requests that may wait for the controller's next block of ids.
+constexpr size_t kProducerIdWaitersMax = 10000;
 // A one-broker cluster answers its first request only once it serves.
 constexpr auto kSingleNodeStartWait = std::chrono::seconds(20);
 constexpr int64_t kMembershipRetryMs = 300;
@@ -142,6 +144,9 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   replication.raft.seed = static_cast<uint64_t>(config.node_id);
   replication.raft.election_ticks = kPartitionElectionTicks;
   replication.raft.heartbeat_ticks = kPartitionHeartbeatTicks;
+  replication.producer_id_expiration_ms = config.producer_id_expiration_ms;
+  replication.producers.limits.producers_max =
+      static_cast<size_t>(config.producers_per_partition_max);
   topics_ = std::make_unique<cluster::TopicRegistry>(
       meta_.get(), logs_.get(), config.log, cluster::TopicLimits{files_reserved},
       std::move(replication),
@@ -165,6 +170,23 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   if (auto s = OpenController(); !s.ok()) return s;
   context_.controller = controller_.get();
   context_.topics_frontend = topics_frontend_.get();
+  producer_ids_ = std::make_unique<cluster::ProducerIdAllocator>(
+      [this](rpc::Reply<rpc::ProducerIdRange> reply) {
+        int64_t epoch;
+        {
+          absl::MutexLock lock(&membership_mu_);
+          epoch = broker_epoch_;
+        }
+        if (epoch == 0) {
+          reply(api::ApiError(v1::REQUEST_TIMED_OUT,
+                              "the broker has not joined the cluster yet; retry"));
+          return;
+        }
+        controller_client_->AllocateProducerIds(
+            rpc::AllocateProducerIdsRequest{NodeId(config_.node_id), epoch}, std::move(reply));
+      },
+      kProducerIdWaitersMax);
+  context_.producer_ids = producer_ids_.get();
   coordinator::CoordinatorOptions coordinator_options;
   coordinator_options.limits.session_timeout_ms = config.group_session_timeout_ms;
   coordinator_options.limits.heartbeat_interval_ms = config.group_heartbeat_interval_ms;
@@ -354,6 +376,12 @@ void Broker::BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request,
 
 void Broker::ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) {
   ToController(open_controller_.load(), &cluster::Controller::ChangeTopic, request,
+               std::move(reply));
+}
+
+void Broker::AllocateProducerIds(const rpc::AllocateProducerIdsRequest& request,
+                                 rpc::Reply<rpc::ProducerIdRange> reply) {
+  ToController(open_controller_.load(), &cluster::Controller::AllocateProducerIds, request,
                std::move(reply));
 }
 

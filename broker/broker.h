@@ -79,6 +79,8 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
                       rpc::Reply<int64_t> reply) override;
   void BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request, rpc::Reply<bool> reply) override;
   void ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) override;
+  void AllocateProducerIds(const rpc::AllocateProducerIdsRequest& request,
+                           rpc::Reply<rpc::ProducerIdRange> reply) override;
 
   const BrokerConfig config_;
   server::ServerContext context_;
@@ -98,6 +100,7 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   int64_t next_retention_ms_ = 0;
   std::unique_ptr<rpc::ControllerClient> controller_client_;
   std::unique_ptr<cluster::TopicsFrontend> topics_frontend_;
+  std::unique_ptr<cluster::ProducerIdAllocator> producer_ids_;
   std::unique_ptr<rpc::TransportService> transport_service_;
   std::unique_ptr<rpc::ControllerService> controller_service_;
   std::unique_ptr<grpc::Server> inter_broker_server_;

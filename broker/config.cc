@@ -201,6 +201,14 @@ const std::vector<Option>& Options() {
               {0, 300000}),
       Integer("log.retention.check.interval.ms", "how often retention runs",
               &BrokerConfig::retention_check_interval_ms, {0, kDayMs}),
+      Integer("producer.id.expiration.ms",
+              "an idempotent producer idle this long is forgotten; at least 10 minutes, so it "
+              "outlasts any delivery timeout a retry can run under",
+              &BrokerConfig::producer_id_expiration_ms, {600000, 365 * kDayMs}),
+      Integer("producer.state.max.producers",
+              "idempotent producers remembered per partition; beyond it the least recently "
+              "written is forgotten",
+              &BrokerConfig::producers_per_partition_max, {100, 1000000}),
       Integer("offsets.topic.num.partitions",
               "partitions of __consumer_offsets (fixed once created)",
               &BrokerConfig::offsets_topic_partitions, {1, 1000}),

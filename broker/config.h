@@ -63,6 +63,10 @@ struct BrokerConfig {
   // Cap on how long a fetch may long-poll.
   int64_t max_fetch_wait_ms = 30000;
   int64_t retention_check_interval_ms = 300000;
+  // Idempotent producers (docs/idempotence.md): how long an idle producer's state is kept, and
+  // how many producers each partition remembers.
+  int64_t producer_id_expiration_ms = 86400000;
+  int64_t producers_per_partition_max = 10000;
   // Consumer groups (docs/groups.md). The offsets topic's partition count places every group
   // and cannot change once the topic exists.
   int32_t offsets_topic_partitions = 16;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -18,6 +19,10 @@
 namespace rill::client {
 
 using Clock = std::chrono::steady_clock;
+
+// The least producer.id.expiration.ms a broker accepts: a retry never outlives the state
+// that recognises it.
+constexpr int kIdempotentDeliveryTimeoutMsMax = 600000;
 
 namespace {
 
@@ -79,6 +84,10 @@ class ProducerImpl {
   struct Batch {
     TopicPartition partition;
     uint64_t sequence = 0;
+    // An idempotent producer's epoch and first sequence for this partition, stamped when the
+    // batch is first sent and kept across retries (-1: not yet).
+    int16_t producer_epoch = -1;
+    int32_t base_sequence = -1;
     format::BatchBuilder builder;
     std::vector<Pending> records;
     size_t bytes = 0;
@@ -94,6 +103,14 @@ class ProducerImpl {
   struct Queue {
     std::deque<std::unique_ptr<Batch>> batches;
     bool in_flight = false;
+  };
+  // Idempotence, per partition: the epoch its sequences run in and the next sequence. The
+  // epoch moves on (and sequences restart at 0) only when the broker says it has no batch at
+  // or after the first unacknowledged one (OUT_OF_ORDER_SEQUENCE, UNKNOWN_PRODUCER_ID), so
+  // nothing written can be written again. Kept while queues come and go.
+  struct Sequence {
+    int16_t producer_epoch = 0;
+    int32_t next_sequence = 0;
   };
   struct Call {
     grpc::ClientContext context;
@@ -118,10 +135,19 @@ class ProducerImpl {
   void Retry(Batch* batch, Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t ChoosePartition(const ProducerRecord& record, int32_t partitions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks a broker for this producer's id once (idempotence); false while none could be had.
+  bool EnsureProducerId() ABSL_LOCKS_EXCLUDED(mu_);
+  // Stamps `batch` with the producer id and the next sequence of `queue`'s epoch, unless it
+  // already carries that epoch.
+  void StampSequence(Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ProducerOptions options_;
   const std::unique_ptr<Cluster> cluster_;
+  const bool idempotent_ = options_.enable_idempotence && options_.acks == Acks::kAll;
   absl::Mutex mu_;
+  int64_t producer_id_ ABSL_GUARDED_BY(mu_) = -1;
+  int16_t first_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<TopicPartition, Sequence> sequences_ ABSL_GUARDED_BY(mu_);
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Queue> queues_ ABSL_GUARDED_BY(mu_);
   // Keyless records of a topic go to one partition until about a batch of bytes went there.
@@ -267,6 +293,30 @@ bool ProducerImpl::Ready(const Batch& batch, const Queue& queue, Clock::time_poi
 
 void ProducerImpl::Run() {
   while (true) {
+    if (idempotent_ && !EnsureProducerId()) {
+      // Batches wait (and expire at their delivery timeout) until a broker hands out an id.
+      absl::MutexLock lock(&mu_);
+      if (closing_ && queues_.empty() && calls_in_flight_ == 0) return;
+      for (auto& [tp, queue] : queues_) {
+        while (!queue.in_flight && !queue.batches.empty() &&
+               Clock::now() >= queue.batches.front()->expires) {
+          Finish(queue.batches.front().get(),
+                 absl::DeadlineExceededError(fmt::format(
+                     "REQUEST_TIMED_OUT: no producer id within the delivery timeout of {} ms",
+                     options_.delivery_timeout_ms)),
+                 -1);
+        }
+      }
+      std::vector<std::function<void()>> completions;
+      completions.swap(completions_);
+      running_completions_ += completions.size();
+      mu_.Unlock();
+      for (auto& completion : completions) completion();
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms + 1));
+      mu_.Lock();
+      running_completions_ -= completions.size();
+      continue;
+    }
     // Per partition: its oldest batches, sent together in one request entry.
     std::vector<std::vector<Batch*>> ready;
     std::vector<std::function<void()>> completions;
@@ -310,6 +360,7 @@ void ProducerImpl::Run() {
                 b->encoded = b->builder.Build();
                 b->sealed = true;
               }
+              if (idempotent_) StampSequence(b);
               bytes += b->bytes;
               group.push_back(b);
             }
@@ -407,13 +458,28 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
       }
       absl::Status status = FromGrpc(rpc, call->address);
       int64_t base_offset = -1;
+      const v1::PartitionProduceResponse* answer = nullptr;
       if (rpc.ok()) {
         if (static_cast<int>(i) < call->response.partitions_size()) {
-          const auto& p = call->response.partitions(static_cast<int>(i));
-          status = api::FromError(p.error());
-          base_offset = p.base_offset();
+          answer = &call->response.partitions(static_cast<int>(i));
+          status = api::FromError(answer->error());
+          base_offset = answer->base_offset();
         } else {
           status = absl::InternalError("malformed produce response");
+        }
+      }
+      const v1::ErrorCode code = api::ErrorCodeOf(status);
+      if (idempotent_ && now < group.front()->expires &&
+          (code == v1::OUT_OF_ORDER_SEQUENCE || code == v1::UNKNOWN_PRODUCER_ID)) {
+        // The broker has nothing at or after this partition's first unacknowledged batch
+        // (a batch before it expired unwritten, or the broker forgot an idle producer): the
+        // batches start over in a new epoch, and none of them can have been written.
+        Sequence& sequence = sequences_[group.front()->partition];
+        if (sequence.producer_epoch < std::numeric_limits<int16_t>::max()) {
+          ++sequence.producer_epoch;
+          sequence.next_sequence = 0;
+          Retry(group.front(), now);
+          continue;
         }
       }
       if (!status.ok() && api::IsRetriable(status) && now < group.front()->expires) {
@@ -423,10 +489,14 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
         Retry(group.front(), now);
         continue;
       }
-      // The partition's batches were appended in order: each starts after the one before.
-      for (Batch* batch : group) {
+      // Each batch's own offset when the broker lists them (a retried batch keeps its first
+      // one); else the partition's batches were appended in order, each after the one before.
+      const bool listed = answer != nullptr && status.ok() &&
+                          answer->batch_base_offsets_size() == static_cast<int>(group.size());
+      for (size_t j = 0; j < group.size(); ++j) {
+        Batch* batch = group[j];
         const auto count = static_cast<int64_t>(batch->records.size());
-        Finish(batch, status, base_offset);
+        Finish(batch, status, listed ? answer->batch_base_offsets(static_cast<int>(j)) : base_offset);
         if (base_offset >= 0) base_offset += count;
       }
     }
@@ -446,6 +516,47 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
   absl::MutexLock lock(&mu_);
   --calls_in_flight_;
   wake_ = true;
+}
+
+bool ProducerImpl::EnsureProducerId() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (producer_id_ >= 0) return true;
+    // Nothing to send yet: no need to ask.
+    bool any = false;
+    for (const auto& [tp, queue] : queues_) any = any || !queue.batches.empty();
+    if (!any) return true;
+  }
+  v1::InitProducerIdRequest request;
+  v1::InitProducerIdResponse response;
+  std::string address;
+  auto context = cluster_->NewContext();
+  grpc::Status rpc = cluster_->RillStub(-1, &address)->InitProducerId(context.get(), request,
+                                                                      &response);
+  absl::Status status = FromGrpc(rpc, address);
+  if (status.ok()) status = api::FromError(response.error());
+  if (status.ok() && response.producer_id() < 0) {
+    status = absl::InternalError("InitProducerId answered no producer id");
+  }
+  if (!status.ok()) return false;
+  absl::MutexLock lock(&mu_);
+  producer_id_ = response.producer_id();
+  // Each partition's sequences run in their own epochs from the one handed out.
+  first_epoch_ = static_cast<int16_t>(response.producer_epoch());
+  return true;
+}
+
+void ProducerImpl::StampSequence(Batch* batch) {
+  auto [it, added] = sequences_.try_emplace(batch->partition);
+  Sequence& sequence = it->second;
+  if (added) sequence.producer_epoch = first_epoch_;
+  if (batch->producer_epoch == sequence.producer_epoch && batch->base_sequence >= 0) return;
+  batch->producer_epoch = sequence.producer_epoch;
+  batch->base_sequence = sequence.next_sequence;
+  sequence.next_sequence = format::IncrementSequence(
+      sequence.next_sequence, static_cast<int32_t>(batch->records.size()));
+  format::SetProducerFields(&batch->encoded, producer_id_, batch->producer_epoch,
+                            batch->base_sequence);
 }
 
 void ProducerImpl::Retry(Batch* batch, Clock::time_point now) {
@@ -513,6 +624,14 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
       options.max_block_ms < 0 || options.delivery_timeout_ms <= 0 ||
       options.retry_backoff_ms < 0 || options.max_request_bytes == 0) {
     return absl::InvalidArgumentError("producer options out of range");
+  }
+  if (options.enable_idempotence && options.acks == Acks::kAll &&
+      options.delivery_timeout_ms > client::kIdempotentDeliveryTimeoutMsMax) {
+    return absl::InvalidArgumentError(fmt::format(
+        "delivery_timeout_ms {} is over {} ms, the least time a broker keeps an idle "
+        "idempotent producer's state (producer.id.expiration.ms); lower it or turn off "
+        "enable_idempotence",
+        options.delivery_timeout_ms, client::kIdempotentDeliveryTimeoutMsMax));
   }
   auto cluster = client::Cluster::Create(options.client);
   if (!cluster.ok()) return cluster.status();

@@ -594,4 +594,24 @@ void Controller::ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<
       }});
 }
 
+void Controller::AllocateProducerIds(const rpc::AllocateProducerIdsRequest& request,
+                                     rpc::Reply<rpc::ProducerIdRange> reply) {
+  auto range = std::make_shared<rpc::ProducerIdRange>();
+  Enqueue(Decision{
+      [request, range](const MetadataImage& image, ControllerLogic& logic,
+                       int64_t) -> absl::StatusOr<std::vector<v1::MetadataRecord>> {
+        auto block = logic.AllocateProducerIds(image, request.node, request.broker_epoch);
+        if (!block.ok()) return block.status();
+        *range = rpc::ProducerIdRange{block->first, block->count};
+        return std::move(block->records);
+      },
+      [range, reply = std::move(reply)](absl::Status s, Offset) {
+        if (!s.ok()) {
+          reply(s);
+        } else {
+          reply(*range);
+        }
+      }});
+}
+
 }  // namespace rill::cluster

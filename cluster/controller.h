@@ -117,6 +117,8 @@ class Controller final : public rpc::ControllerHandler {
   void RegisterBroker(const rpc::RegisterBrokerRequest& request, rpc::Reply<int64_t> reply) override;
   void BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request, rpc::Reply<bool> reply) override;
   void ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) override;
+  void AllocateProducerIds(const rpc::AllocateProducerIdsRequest& request,
+                           rpc::Reply<rpc::ProducerIdRange> reply) override;
 
  private:
   using Decide = std::function<absl::StatusOr<std::vector<v1::MetadataRecord>>(

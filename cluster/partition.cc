@@ -91,10 +91,28 @@ absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, To
   RaftGroupCallbacks callbacks;
   Partition* raw = partition.get();
   callbacks.changed = [raw](const RaftGroupStatus& status) { raw->OnRaftChange(status); };
+  // The producer state follows every write to the log (set below, before the group gets any
+  // message or tick).
+  callbacks.appending = [raw](raft::Index after, const std::vector<raft::Entry>& entries) {
+    if (!raw->producers_) return absl::OkStatus();
+    return raw->producers_->Appending(after, entries, base::WallClockMs());
+  };
+  callbacks.snapshot_installed = [raw](raft::Index index) {
+    if (raw->producers_) raw->producers_->SnapshotInstalled(index);
+  };
   auto group = RaftGroup::Open(rpc::GroupKey{topic_id, id}, std::move(config), std::move(log),
                                context.meta, context.transport, context.io, std::move(callbacks));
   if (!group.ok()) return group.status();
   partition->group_ = std::move(*group);
+  auto producers = ProducerTracker::Open(&partition->group_->log(), context.meta,
+                                         ProducerStateKey(topic_id, id), context.producers,
+                                         base::WallClockMs());
+  if (!producers.ok()) {
+    partition->group_->Close();
+    return producers.status();
+  }
+  partition->producers_ = std::move(*producers);
+  partition->producer_id_expiration_ms_ = context.producer_id_expiration_ms;
   const RaftGroupStatus status = partition->group_->status();
   partition->high_watermark_.store(status.applied.value(), std::memory_order_release);
   const bool sole_voter = status.conf.voters.size() == 1 && status.conf.voters[0] == context.self;
@@ -105,6 +123,47 @@ absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, To
 }
 
 Partition::~Partition() { Close(); }
+
+std::string ProducerStateKey(TopicId topic_id, PartitionId id) {
+  return fmt::format("producers/{}-{}", topic_id, id);
+}
+
+void Partition::Tick() {
+  group_->Tick();
+  // The producer state's upkeep (expiry, snapshots) about once a second of ticks.
+  constexpr int kTicksPerUpkeep = 10;
+  if (ticks_to_upkeep_.fetch_sub(1, std::memory_order_relaxed) > 0) return;
+  ticks_to_upkeep_.store(kTicksPerUpkeep, std::memory_order_relaxed);
+  group_->Run([this] { producers_->Maintain(base::WallClockMs(), producer_id_expiration_ms_); });
+}
+
+absl::StatusOr<std::optional<raft::Index>> Partition::AdmitIdempotent(
+    const format::BatchHeader& header) {
+  const SequenceCheck check = producers_->Check(header);
+  const int32_t last_sequence = IncrementSequence(header.base_sequence, header.last_offset_delta);
+  switch (check.verdict) {
+    case SequenceVerdict::kAppend:
+      return std::nullopt;
+    case SequenceVerdict::kDuplicate:
+      return raft::Index(check.original.last_offset.value() + 1);
+    case SequenceVerdict::kOutOfOrder:
+      return ApiError(v1::OUT_OF_ORDER_SEQUENCE,
+                      fmt::format("{}-{}: producer {} epoch {} sent sequences {}..{}, expected {}",
+                                  topic_, id_, header.producer_id, header.producer_epoch,
+                                  header.base_sequence, last_sequence, check.expected_sequence));
+    case SequenceVerdict::kFenced:
+      return ApiError(v1::INVALID_PRODUCER_EPOCH,
+                      fmt::format("{}-{}: producer {} epoch {} is fenced by epoch {}", topic_,
+                                  id_, header.producer_id, header.producer_epoch,
+                                  check.current_epoch));
+    case SequenceVerdict::kUnknownProducer:
+      return ApiError(v1::UNKNOWN_PRODUCER_ID,
+                      fmt::format("{}-{}: no state for producer {} (expired or never written) "
+                                  "and sequence {} is not its first",
+                                  topic_, id_, header.producer_id, header.base_sequence));
+  }
+  return absl::InternalError("unknown sequence verdict");
+}
 
 void Partition::Close() {
   if (group_) group_->Close();
@@ -239,6 +298,8 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
   struct ValidBatch {
     std::string_view bytes;
     int64_t offsets;
+    // From an idempotent producer: checked against the producer state before it is written.
+    std::optional<format::BatchHeader> idempotent;
   };
   std::vector<ValidBatch> batches;
   for (std::string_view rest : chunks) {
@@ -256,26 +317,40 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
         done({absl::IsResourceExhausted(header.status())
                   ? ApiError(v1::MESSAGE_TOO_LARGE, std::string(header.status().message()))
                   : ApiError(v1::CORRUPT_MESSAGE, std::string(header.status().message())),
-              Offset(-1)});
+              Offset(-1), {}});
         return;
       }
       if (absl::Status s = CheckClientBatch(*header, stats, config, now_ms); !s.ok()) {
-        done({s, Offset(-1)});
+        done({s, Offset(-1), {}});
         return;
       }
-      batches.push_back({rest.substr(0, header->size_bytes()), header->last_offset_delta + 1});
+      std::optional<format::BatchHeader> idempotent;
+      if (header->producer_id >= 0) {
+        if (header->producer_epoch < 0 || header->base_sequence < 0) {
+          done({ApiError(v1::INVALID_RECORD,
+                         fmt::format("a batch of producer {} has epoch {} and sequence {}; an "
+                                     "idempotent producer's are never negative",
+                                     header->producer_id, header->producer_epoch,
+                                     header->base_sequence)),
+                Offset(-1), {}});
+          return;
+        }
+        idempotent = *header;
+      }
+      batches.push_back(
+          {rest.substr(0, header->size_bytes()), header->last_offset_delta + 1, idempotent});
       rest.remove_prefix(header->size_bytes());
     }
   }
   if (batches.empty()) {
-    done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), Offset(-1)});
+    done({ApiError(v1::CORRUPT_MESSAGE, "no record batches in the request"), Offset(-1), {}});
     return;
   }
 
   // Only a leader takes writes; a deposed one answers NOT_LEADER at once rather than after
   // its proposal is refused.
   if (const ReplicaState replica = state(); replica.role != raft::Role::kLeader) {
-    done({NotLeader(topic_, id_, replica.leader), Offset(-1)});
+    done({NotLeader(topic_, id_, replica.leader), Offset(-1), {}});
     return;
   }
   // Completion is counted: one for the submission itself plus one per batch whose answer is
@@ -285,47 +360,68 @@ void Partition::Produce(const std::vector<std::string_view>& chunks, Acks acks,
     absl::Mutex mu;
     int outstanding ABSL_GUARDED_BY(mu) = 1;
     absl::Status status ABSL_GUARDED_BY(mu);
-    Offset base_offset ABSL_GUARDED_BY(mu){-1};
+    std::vector<Offset> batch_offsets ABSL_GUARDED_BY(mu);
   };
   auto state = std::make_shared<State>();
   state->done = std::move(done);
-  auto finish_one = [state](absl::Status s, Offset base) {
-    absl::Status result;
-    Offset base_offset;
+  state->batch_offsets.assign(batches.size(), Offset(-1));
+  auto finish_one = [state](absl::Status s, size_t batch, Offset base) {
+    ProduceResult result;
     {
       absl::MutexLock lock(&state->mu);
       if (!s.ok() && state->status.ok()) state->status = s;
-      if (base >= Offset(0) && (state->base_offset < Offset(0) || base < state->base_offset)) {
-        state->base_offset = base;
-      }
+      if (batch < state->batch_offsets.size()) state->batch_offsets[batch] = base;
       if (--state->outstanding > 0) return;
-      result = state->status;
-      base_offset = state->base_offset;
+      result.status = state->status;
+      if (result.status.ok() && !state->batch_offsets.empty() &&
+          state->batch_offsets.front() >= Offset(0)) {
+        result.base_offset = state->batch_offsets.front();
+        result.batch_offsets = std::move(state->batch_offsets);
+      }
     }
-    state->done({result, result.ok() ? base_offset : Offset(-1)});
+    state->done(std::move(result));
   };
 
   const ReplicateWait wait =
       acks == Acks::kAll ? ReplicateWait::kCommitted : ReplicateWait::kLocalDurable;
-  for (const auto& [batch, offsets] : batches) {
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const ValidBatch& batch = batches[i];
     if (acks != Acks::kNone) {
       absl::MutexLock lock(&state->mu);
       ++state->outstanding;
     }
-    group_->Replicate(std::string(batch), offsets, wait,
-                      [this, acks, offsets = offsets, finish_one](absl::StatusOr<raft::Index> index) {
-                        if (acks == Acks::kNone) return;
-                        if (index.ok()) {
-                          finish_one(absl::OkStatus(), Offset(index->value() - offsets));
-                        } else {
-                          finish_one(ReplicateError(index.status()), Offset(-1));
-                        }
-                      });
+    ProposalGate gate;
+    if (batch.idempotent) {
+      gate.admit = [this, header = *batch.idempotent] { return AdmitIdempotent(header); };
+      gate.proposed = [this, header = *batch.idempotent](raft::Index index, raft::Term term) {
+        producers_->Proposed(header, index, term, base::WallClockMs());
+      };
+    }
+    group_->Replicate(
+        std::string(batch.bytes), batch.offsets, wait,
+        [this, acks, i, offsets = batch.offsets, finish_one](absl::StatusOr<raft::Index> index) {
+          if (acks == Acks::kNone) return;
+          if (index.ok()) {
+            finish_one(absl::OkStatus(), i, Offset(index->value() - offsets));
+          } else {
+            finish_one(ReplicateError(index.status()), i, Offset(-1));
+          }
+        },
+        std::move(gate));
   }
-  finish_one(absl::OkStatus(), Offset(-1));
+  finish_one(absl::OkStatus(), batches.size(), Offset(-1));
 }
 
 absl::Status Partition::ReplicateError(const absl::Status& status) const {
+  // The producer state's refusals are answers already.
+  switch (api::ErrorCodeOf(status)) {
+    case v1::OUT_OF_ORDER_SEQUENCE:
+    case v1::INVALID_PRODUCER_EPOCH:
+    case v1::UNKNOWN_PRODUCER_ID:
+      return status;
+    default:
+      break;
+  }
   if (absl::IsFailedPrecondition(status) || absl::IsUnavailable(status)) {
     // Not (or no longer) the leader: the write may or may not be committed by the next one.
     return NotLeader(topic_, id_, state().leader);

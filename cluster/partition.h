@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/ids.h"
+#include "cluster/producer_tracker.h"
 #include "cluster/raft_group.h"
 #include "storage/log.h"
 
@@ -46,6 +47,9 @@ struct ProduceResult {
   absl::Status status;
   // The offset of the first record; -1 on failure and for Acks::kNone.
   Offset base_offset{-1};
+  // Each batch's first offset, in the order sent (empty on failure and for Acks::kNone). A
+  // retried batch an idempotent producer already wrote has its original offset.
+  std::vector<Offset> batch_offsets;
 };
 
 struct FetchResult {
@@ -67,6 +71,10 @@ struct ReplicaContext {
   asio::io_context* io = nullptr;
   // Election and heartbeat ticks, limits; id and bootstrap are set per partition.
   raft::RaftConfig raft;
+  // Idempotent producers (docs/idempotence.md): limits, and how long an idle producer's state
+  // is kept (producer.id.expiration.ms).
+  ProducerTrackerOptions producers;
+  int64_t producer_id_expiration_ms = 86'400'000;
 };
 
 // How a partition's Raft status looks to the rest of the broker.
@@ -77,6 +85,9 @@ struct ReplicaState {
   // Leading and serving (an entry of its term committed).
   bool serving = false;
 };
+
+// Where a partition's producer state snapshot is kept in the MetaStore.
+std::string ProducerStateKey(TopicId topic_id, PartitionId id);
 
 class Partition {
  public:
@@ -118,7 +129,7 @@ class Partition {
   // group's compaction point (every replica does so for its own log).
   void EnforceRetention();
   // One tick of the Raft group's clock.
-  void Tick() { group_->Tick(); }
+  void Tick();
   // A Raft message from a peer replica.
   void Deliver(raft::Message message) { group_->Deliver(std::move(message)); }
   // Stops the Raft group (pending produces fail) and closes nothing else. Idempotent.
@@ -157,6 +168,9 @@ class Partition {
   absl::Status ReplicateError(const absl::Status& status) const;
   // The Raft group's `changed` callback, on its strand.
   void OnRaftChange(const RaftGroupStatus& status);
+  // What the producer state says of an idempotent batch, on the strand: nullopt to write it,
+  // the index it was written at for a retried duplicate, or the error to answer.
+  absl::StatusOr<std::optional<raft::Index>> AdmitIdempotent(const format::BatchHeader& header);
 
   const std::string topic_;
   const TopicId topic_id_;
@@ -166,6 +180,11 @@ class Partition {
   std::weak_ptr<Partition> self_;
   asio::io_context* io_ = nullptr;
   std::shared_ptr<RaftGroup> group_;
+  // Touched only on the group's strand, once Open has set it.
+  std::unique_ptr<ProducerTracker> producers_;
+  int64_t producer_id_expiration_ms_ = 0;
+  // Ticks until the producer state's next upkeep.
+  std::atomic<int> ticks_to_upkeep_{0};
   std::atomic<int64_t> high_watermark_{0};
   mutable absl::Mutex mu_;
   ReplicaState state_ ABSL_GUARDED_BY(mu_);

@@ -31,12 +31,6 @@ void PutU64(std::string* out, uint64_t v) {
 
 }  // namespace
 
-int32_t IncrementSequence(int32_t sequence, int32_t delta) {
-  constexpr int32_t kMax = std::numeric_limits<int32_t>::max();
-  if (sequence > kMax - delta) return delta - (kMax - sequence) - 1;
-  return sequence + delta;
-}
-
 SequenceCheck ProducerStateTable::Check(const format::BatchHeader& header) const {
   SequenceCheck check;
   const int32_t first = header.base_sequence;

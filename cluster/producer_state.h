@@ -13,6 +13,7 @@
 // Thread-safety: none; the owner serializes every call (the partition's Raft strand).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -25,8 +26,7 @@
 
 namespace rill::cluster {
 
-// `sequence` moved on by `delta` (>= 0), wrapping past INT32_MAX to 0.
-int32_t IncrementSequence(int32_t sequence, int32_t delta);
+using format::IncrementSequence;
 
 struct ProducerBatch {
   int32_t first_sequence = 0;
@@ -88,6 +88,9 @@ class ProducerStateTable {
   Offset next_offset() const { return next_offset_; }
   // Starts the table at `offset` (a log's start) with no producers.
   void Reset(Offset next_offset);
+  // Moves the applied point up to `next_offset` (a log whose start moved past it), keeping
+  // the producers.
+  void SkipTo(Offset next_offset) { next_offset_ = std::max(next_offset_, next_offset); }
 
   size_t size() const { return producers_.size(); }
   const ProducerEntry* Find(int64_t producer_id) const;

@@ -1,5 +1,7 @@
 #include "cluster/raft_group.h"
 
+#include <algorithm>
+
 #include "base/logging.h"
 #include "format/big_endian.h"
 
@@ -204,6 +206,12 @@ void RaftGroup::Campaign() {
   });
 }
 
+void RaftGroup::Run(std::function<void()> work) {
+  OnStrand([work = std::move(work)](bool open) {
+    if (open) work();
+  });
+}
+
 void RaftGroup::Deliver(raft::Message message) {
   OnStrand([this, message = std::move(message)](bool open) {
     if (open) node_->Step(message);
@@ -221,21 +229,40 @@ void RaftGroup::Propose(std::string batch, int64_t offsets, ProposeDone done) {
 }
 
 void RaftGroup::Replicate(std::string batch, int64_t offsets, ReplicateWait wait,
-                          ProposeDone done) {
-  OnStrand([this, batch = std::move(batch), offsets, wait,
-            done = std::move(done)](bool open) mutable {
+                          ProposeDone done, ProposalGate gate) {
+  OnStrand([this, batch = std::move(batch), offsets, wait, done = std::move(done),
+            gate = std::move(gate)](bool open) mutable {
     if (!open) {
       done(absl::UnavailableError("the Raft group is closed or stopped"));
       return;
+    }
+    if (gate.admit && node_->role() == raft::Role::kLeader) {
+      auto admitted = gate.admit();
+      if (!admitted.ok()) {
+        done(admitted.status());
+        return;
+      }
+      if (*admitted) {
+        AddWaiter(wait, **admitted, std::move(done));
+        AnswerWaiters(durable_index_, applied_index_);
+        return;
+      }
     }
     auto index = node_->Propose(std::move(batch), offsets);
     if (!index.ok()) {
       done(index.status());
       return;
     }
-    auto& waiters = wait == ReplicateWait::kLocalDurable ? durable_waiters_ : commit_waiters_;
-    waiters.push_back(Waiter{node_->term(), *index, std::move(done)});
+    if (gate.proposed) gate.proposed(*index, node_->term());
+    AddWaiter(wait, *index, std::move(done));
   });
+}
+
+void RaftGroup::AddWaiter(ReplicateWait wait, raft::Index index, ProposeDone done) {
+  auto& waiters = wait == ReplicateWait::kLocalDurable ? durable_waiters_ : commit_waiters_;
+  auto at = std::upper_bound(waiters.begin(), waiters.end(), index,
+                             [](raft::Index i, const Waiter& w) { return i < w.index; });
+  waiters.insert(at, Waiter{node_->term(), index, std::move(done)});
 }
 
 void RaftGroup::AnswerWaiters(raft::Index durable, raft::Index applied) {
@@ -319,9 +346,15 @@ void RaftGroup::Drive() {
   if (ready->snapshot) {
     status = meta_->Put(SnapshotKey(), EncodeSnapshotMeta(ready->snapshot->meta));
     if (status.ok()) status = raft_log_->InstallSnapshot(ready->snapshot->meta);
+    if (status.ok() && callbacks_.snapshot_installed) {
+      callbacks_.snapshot_installed(ready->snapshot->meta.index);
+    }
   }
   // A new term or vote is on disk before anything that depends on it goes out.
   if (status.ok()) status = PersistHardState(*ready);
+  if (status.ok() && !ready->entries.empty() && callbacks_.appending) {
+    status = callbacks_.appending(ready->entries_after, ready->entries);
+  }
   if (!status.ok() || ready->entries.empty()) {
     Finish(ready, status);
     return;

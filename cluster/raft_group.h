@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,21 @@ struct RaftGroupCallbacks {
   StorageRaftLog::SnapshotReader read_snapshot;
   // After each Ready is done, when the status changed (applied index, role, leader, term).
   std::function<void(const RaftGroupStatus& status)> changed;
+  // Before a Ready's entries are written: they replace everything after `after`. An error
+  // stops the group as a failed write does.
+  std::function<absl::Status(raft::Index after, const std::vector<raft::Entry>& entries)>
+      appending;
+  // A snapshot was installed: the log continues after `index`.
+  std::function<void(raft::Index index)> snapshot_installed;
+};
+
+// A state machine's say over one proposal, on the group's strand, while this replica leads.
+struct ProposalGate {
+  // Before proposing: nullopt to propose; the index of an entry that already holds the batch,
+  // to answer with that instead (once it meets the same wait); or an error to refuse it.
+  std::function<absl::StatusOr<std::optional<raft::Index>>()> admit;
+  // Once proposed as the entry ending at `index` in `term`.
+  std::function<void(raft::Index index, raft::Term term)> proposed;
 };
 
 class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
@@ -96,8 +112,12 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   // stops leading first (the batch may still be committed by the next leader: the outcome is
   // unknown to the writer), FailedPrecondition naming the leader on a follower,
   // ResourceExhausted beyond the uncommitted-bytes limit.
-  void Replicate(std::string batch, int64_t offsets, ReplicateWait wait, ProposeDone done);
+  // `gate`, when set, is asked first (see ProposalGate).
+  void Replicate(std::string batch, int64_t offsets, ReplicateWait wait, ProposeDone done,
+                 ProposalGate gate = {});
   void Campaign();
+  // Runs `work` on the group's strand, unless the group is closed by then.
+  void Run(std::function<void()> work);
   // Proposes a membership change; `done` as for Propose.
   void ProposeConfChange(raft::ConfChange change, ProposeDone done);
   // Makes `index` (an entry boundary the state machine has applied and saved a snapshot of)
@@ -134,6 +154,8 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   // this replica no longer leads in their term.
   void AnswerWaiters(raft::Index durable, raft::Index applied);
   void FailWaiters(const absl::Status& status);
+  // Queues `done` to be answered with `index` once `wait` is met, in index order.
+  void AddWaiter(ReplicateWait wait, raft::Index index, ProposeDone done);
   std::string HardStateKey() const;
   std::string SnapshotKey() const;
 

@@ -156,6 +156,9 @@ void TopicRegistry::Remove(const v1::TopicRecord& record,
       logging::Warn("broker", "deleting partition {}-{}: {}", record.name(), p, s.message());
     }
     s = RaftGroup::DeleteState(meta_, rpc::GroupKey{topic_id, PartitionId(p)});
+    if (s.ok()) {
+      s = ProducerTracker::DeleteSnapshot(meta_, ProducerStateKey(topic_id, PartitionId(p)));
+    }
     if (!s.ok()) {
       logging::Warn("broker", "deleting the Raft state of {}-{}: {}", record.name(), p,
                     s.message());

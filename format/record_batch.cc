@@ -1,6 +1,7 @@
 #include "format/record_batch.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "base/check.h"
 #include "fmt/format.h"
@@ -209,6 +210,21 @@ void SetBaseOffset(std::string* batch, size_t batch_pos, int64_t base_offset) {
 
 void SetPartitionLeaderEpoch(std::string* batch, size_t batch_pos, int32_t epoch) {
   StoreI32(batch->data() + batch_pos + kLeaderEpochPos, epoch);
+}
+
+int32_t IncrementSequence(int32_t sequence, int32_t delta) {
+  constexpr int32_t kMax = std::numeric_limits<int32_t>::max();
+  if (sequence > kMax - delta) return delta - (kMax - sequence) - 1;
+  return sequence + delta;
+}
+
+void SetProducerFields(std::string* batch, int64_t producer_id, int16_t producer_epoch,
+                       int32_t base_sequence) {
+  char* p = batch->data();
+  StoreI64(p + kProducerIdPos, producer_id);
+  StoreI16(p + kProducerEpochPos, producer_epoch);
+  StoreI32(p + kBaseSequencePos, base_sequence);
+  StoreU32(p + kCrcPos, ComputeBatchCrc(*batch));
 }
 
 BatchBuilder::BatchBuilder(const BatchOptions& options) : options_(options) {

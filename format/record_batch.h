@@ -169,6 +169,13 @@ absl::StatusOr<BatchHeader> ValidateBatch(std::string_view batch, const Validati
 // Rewrites fields that lie outside the CRC, in place.
 void SetBaseOffset(std::string* batch, size_t batch_pos, int64_t base_offset);
 void SetPartitionLeaderEpoch(std::string* batch, size_t batch_pos, int32_t epoch);
+// An idempotent producer's `sequence` moved on by `delta` (>= 0) records, wrapping past
+// INT32_MAX to 0 as Kafka's do.
+int32_t IncrementSequence(int32_t sequence, int32_t delta);
+// Stamps an idempotent producer's id, epoch and first sequence on the whole batch in `*batch`
+// and recomputes its CRC (they lie inside it).
+void SetProducerFields(std::string* batch, int64_t producer_id, int16_t producer_epoch,
+                       int32_t base_sequence);
 
 struct HeaderInput {
   std::string key;

@@ -54,6 +54,17 @@ struct TopicChangeRequest {
   bool validate_only = false;
 };
 
+struct AllocateProducerIdsRequest {
+  NodeId node;
+  int64_t broker_epoch = 0;
+};
+
+// Producer ids [first, first + count), this broker's to hand out.
+struct ProducerIdRange {
+  int64_t first = 0;
+  int64_t count = 0;
+};
+
 template <typename T>
 using Reply = std::function<void(absl::StatusOr<T>)>;
 
@@ -69,6 +80,9 @@ class ControllerHandler {
   // The metadata offset through which the change is committed (for validate_only: the offset
   // it was checked against).
   virtual void ChangeTopic(const TopicChangeRequest& request, Reply<Offset> reply) = 0;
+  // A block of producer ids, committed to the metadata log before it is answered.
+  virtual void AllocateProducerIds(const AllocateProducerIdsRequest& request,
+                                   Reply<ProducerIdRange> reply) = 0;
 };
 
 }  // namespace rill::rpc

@@ -34,6 +34,11 @@ void Fill(const BrokerHeartbeatRequest& r, internal::v1::BrokerHeartbeatRequest*
   out->set_metadata_offset(r.metadata_offset.value());
 }
 
+void Fill(const AllocateProducerIdsRequest& r, internal::v1::AllocateProducerIdsRequest* out) {
+  out->set_node_id(r.node.value());
+  out->set_broker_epoch(r.broker_epoch);
+}
+
 void Fill(const TopicChangeRequest& r, internal::v1::TopicChangeRequest* out) {
   using Kind = TopicChangeRequest::Kind;
   switch (r.kind) {
@@ -61,6 +66,9 @@ void Fill(const TopicChangeRequest& r, internal::v1::TopicChangeRequest* out) {
 int64_t ValueOf(const internal::v1::RegisterBrokerResponse& r) { return r.broker_epoch(); }
 bool ValueOf(const internal::v1::BrokerHeartbeatResponse& r) { return r.fenced(); }
 Offset ValueOf(const internal::v1::TopicChangeResponse& r) { return Offset(r.metadata_offset()); }
+ProducerIdRange ValueOf(const internal::v1::AllocateProducerIdsResponse& r) {
+  return ProducerIdRange{r.first_producer_id(), r.count()};
+}
 
 void Invoke(Controller::Stub* stub, grpc::ClientContext* context,
             const internal::v1::RegisterBrokerRequest* request,
@@ -78,6 +86,12 @@ void Invoke(Controller::Stub* stub, grpc::ClientContext* context,
             const internal::v1::TopicChangeRequest* request,
             internal::v1::TopicChangeResponse* response, std::function<void(grpc::Status)> done) {
   stub->async()->ChangeTopic(context, request, response, std::move(done));
+}
+void Invoke(Controller::Stub* stub, grpc::ClientContext* context,
+            const internal::v1::AllocateProducerIdsRequest* request,
+            internal::v1::AllocateProducerIdsResponse* response,
+            std::function<void(grpc::Status)> done) {
+  stub->async()->AllocateProducerIds(context, request, response, std::move(done));
 }
 
 }  // namespace
@@ -197,6 +211,12 @@ void ControllerClient::BrokerHeartbeat(const BrokerHeartbeatRequest& request, Re
 void ControllerClient::ChangeTopic(const TopicChangeRequest& request, Reply<Offset> reply) {
   Send<internal::v1::TopicChangeRequest, internal::v1::TopicChangeResponse>(request,
                                                                             std::move(reply));
+}
+
+void ControllerClient::AllocateProducerIds(const AllocateProducerIdsRequest& request,
+                                           Reply<ProducerIdRange> reply) {
+  Send<internal::v1::AllocateProducerIdsRequest, internal::v1::AllocateProducerIdsResponse>(
+      request, std::move(reply));
 }
 
 }  // namespace rill::rpc

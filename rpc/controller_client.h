@@ -35,6 +35,8 @@ class ControllerClient {
   void RegisterBroker(const RegisterBrokerRequest& request, Reply<int64_t> reply);
   void BrokerHeartbeat(const BrokerHeartbeatRequest& request, Reply<bool> reply);
   void ChangeTopic(const TopicChangeRequest& request, Reply<Offset> reply);
+  void AllocateProducerIds(const AllocateProducerIdsRequest& request,
+                           Reply<ProducerIdRange> reply);
 
   // A hint from elsewhere (the metadata log) of who leads.
   void SetLeaderHint(NodeId leader);

@@ -158,4 +158,23 @@ grpc::ServerUnaryReactor* ControllerService::ChangeTopic(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ControllerService::AllocateProducerIds(
+    grpc::CallbackServerContext* context, const internal::v1::AllocateProducerIdsRequest* request,
+    internal::v1::AllocateProducerIdsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto reply = Answer<internal::v1::AllocateProducerIdsResponse, ProducerIdRange>(
+      reactor, response, [](const ProducerIdRange& range, auto* r) {
+        r->set_first_producer_id(range.first);
+        r->set_count(range.count);
+      });
+  if (auto s = CheckEnvelope(request->version(), request->cluster_id()); !s.ok()) {
+    reply(s);
+    return reactor;
+  }
+  handler_->AllocateProducerIds(
+      AllocateProducerIdsRequest{NodeId(request->node_id()), request->broker_epoch()},
+      std::move(reply));
+  return reactor;
+}
+
 }  // namespace rill::rpc

@@ -33,6 +33,10 @@ class ControllerService final : public internal::v1::Controller::CallbackService
   grpc::ServerUnaryReactor* ChangeTopic(grpc::CallbackServerContext* context,
                                         const internal::v1::TopicChangeRequest* request,
                                         internal::v1::TopicChangeResponse* response) override;
+  grpc::ServerUnaryReactor* AllocateProducerIds(
+      grpc::CallbackServerContext* context,
+      const internal::v1::AllocateProducerIdsRequest* request,
+      internal::v1::AllocateProducerIdsResponse* response) override;
 
  private:
   // The first problem with a request's envelope, or OK.

@@ -236,6 +236,10 @@ void RillService::Register(RpcDispatcher* dispatcher) {
       kService, "Metadata", [this](const auto& request, auto* response, const std::string& peer) {
         Metadata(request, response, context_->listener_of(peer));
       });
+  dispatcher->Add<v1::InitProducerIdRequest, v1::InitProducerIdResponse>(
+      kService, "InitProducerId", [this](const auto& request, auto* response, auto reply) {
+        InitProducerId(request, response, std::move(reply));
+      });
   dispatcher->CheckComplete(kService);
 }
 
@@ -300,12 +304,31 @@ void RillService::Produce(const v1::ProduceRequest& request, v1::ProduceResponse
                     [entry, complete_one, log_start](cluster::ProduceResult result) {
                       SetError(result.status, entry->mutable_error());
                       entry->set_base_offset(result.base_offset.value());
+                      for (Offset offset : result.batch_offsets) {
+                        entry->add_batch_base_offsets(offset.value());
+                      }
                       entry->set_log_start_offset(log_start);
                       complete_one();
                     });
     }
   }
   complete_one();
+}
+
+void RillService::InitProducerId(const v1::InitProducerIdRequest&,
+                                 v1::InitProducerIdResponse* response,
+                                 RpcDispatcher::Reply reply) {
+  response->set_producer_id(-1);
+  response->set_producer_epoch(-1);
+  context_->producer_ids->Next([response, reply = std::move(reply)](absl::StatusOr<int64_t> id) {
+    if (!id.ok()) {
+      SetError(id.status(), response->mutable_error());
+    } else {
+      response->set_producer_id(*id);
+      response->set_producer_epoch(0);
+    }
+    reply();
+  });
 }
 
 void RillService::Fetch(const v1::FetchRequest& request, v1::FetchResponse* response,

@@ -24,6 +24,8 @@ class RillService {
   // `listener`: the client listener the request came in on (its addresses are answered).
   void Metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response,
                 const std::string& listener);
+  void InitProducerId(const v1::InitProducerIdRequest& request,
+                      v1::InitProducerIdResponse* response, RpcDispatcher::Reply reply);
 
  private:
   // The partition, creating its topic first when auto-creation is on.

@@ -12,6 +12,7 @@
 #include "base/byte_budget.h"
 #include "cluster/controller.h"
 #include "cluster/topic_registry.h"
+#include "cluster/producer_ids.h"
 #include "cluster/topics_frontend.h"
 #include "server/metrics.h"
 
@@ -32,6 +33,8 @@ struct ServerContext {
   cluster::TopicRegistry* topics = nullptr;
   // Topic changes go through the controller quorum.
   cluster::TopicsFrontend* topics_frontend = nullptr;
+  // Producer ids for InitProducerId.
+  cluster::ProducerIdAllocator* producer_ids = nullptr;
   // The cluster metadata: brokers, partition placement, the controller.
   cluster::Controller* controller = nullptr;
   // Bytes that fetches may hold at once, from the read until the response is sent.

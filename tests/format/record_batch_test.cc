@@ -1,5 +1,7 @@
 #include "format/record_batch.h"
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -64,6 +66,28 @@ TEST_CASE("record batch: stamping offsets and epochs keeps the CRC valid", "[for
   CHECK(header->base_offset == 123456789);
   CHECK(header->last_offset() == 123456791);
   CHECK(header->partition_leader_epoch == 42);
+}
+
+TEST_CASE("record batch: producer fields are stamped with a new CRC", "[format]") {
+  std::string batch = SampleBatch();
+  SetProducerFields(&batch, 77, 3, 1000);
+  auto header = ValidateBatch(batch, {});
+  REQUIRE(header.ok());
+  CHECK(header->producer_id == 77);
+  CHECK(header->producer_epoch == 3);
+  CHECK(header->base_sequence == 1000);
+  SECTION("a changed field without the new CRC is refused") {
+    std::string stale = SampleBatch();
+    std::string stamped = batch;
+    stamped.replace(kCrcPos, 4, stale.substr(kCrcPos, 4));
+    CHECK_FALSE(ValidateBatch(stamped, {}).ok());
+  }
+}
+
+TEST_CASE("record batch: producer sequences wrap from INT32_MAX to 0", "[format]") {
+  CHECK(IncrementSequence(5, 3) == 8);
+  CHECK(IncrementSequence(std::numeric_limits<int32_t>::max(), 1) == 0);
+  CHECK(IncrementSequence(std::numeric_limits<int32_t>::max() - 1, 4) == 2);
 }
 
 TEST_CASE("record batch: attributes", "[format]") {

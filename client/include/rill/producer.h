@@ -54,6 +54,11 @@ struct ProducerOptions {
   size_t max_request_bytes = 1 << 20;
   // compression.type
   Compression compression = Compression::kNone;
+  // enable.idempotence: with acks=all, each batch carries the producer's id and a sequence
+  // number per partition, so a batch retried after a timeout or a leader change is written
+  // once (docs/idempotence.md). With acks leader or none it has no effect. delivery_timeout_ms
+  // may then be at most 10 minutes, the least time a broker keeps an idle producer's state.
+  bool enable_idempotence = true;
 };
 
 struct ProducerRecord {

@@ -79,6 +79,7 @@ void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latenci
   options.acks = ParseAcks(o.acks);
   options.linger_ms = o.linger_ms;
   options.batch_bytes = o.batch_bytes;
+  options.enable_idempotence = o.idempotence != "off";
   auto producer = Producer::Create(options);
   if (!producer.ok()) {
     *error = producer.status();
@@ -234,6 +235,9 @@ absl::StatusOr<std::map<TopicPartition, int64_t>> EndOffsets(const BrokerBenchOp
 }
 
 absl::Status RunBrokerBench(const BrokerBenchOptions& o, const std::atomic<bool>& interrupted) {
+  if (o.idempotence != "on" && o.idempotence != "off") {
+    return absl::InvalidArgumentError("--idempotence is on or off");
+  }
   if (o.record_bytes < 8 || o.records <= 0 || o.producers <= 0 || o.consumers <= 0 || o.rate < 0 ||
       o.duration_s < 0) {
     return absl::InvalidArgumentError(

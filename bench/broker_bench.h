@@ -31,6 +31,8 @@ struct BrokerBenchOptions {
   int producers = 1;
   int consumers = 1;
   std::string acks = "all";
+  // "on" (the SDK's default) or "off": the idempotent producer, with acks=all.
+  std::string idempotence = "on";
   // Records per second across all producers; 0: as fast as possible.
   int64_t rate = 0;
   int linger_ms = 5;

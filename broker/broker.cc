@@ -394,6 +394,13 @@ void Broker::Tick() {
     next_retention_ms_ = now + config_.retention_check_interval_ms;
     topics_->EnforceRetention();
   }
+  if (now >= next_leader_balance_ms_) {
+    next_leader_balance_ms_ = now + config_.leader_balance_interval_ms;
+    if (const int started = topics_->BalanceLeaders(config_.leader_balance_transfers_max)) {
+      logging::Info("broker", "handing leadership of {} partition(s) back to preferred replicas",
+                    started);
+    }
+  }
   RegisterOrHeartbeat(now);
   EnsureOffsetsTopic();
   tick_timer_->expires_after(kTickInterval);

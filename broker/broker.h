@@ -98,6 +98,7 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   std::atomic<coordinator::GroupCoordinator*> open_coordinator_{nullptr};
   // When the Tick next applies retention to the hosted partitions.
   int64_t next_retention_ms_ = 0;
+  int64_t next_leader_balance_ms_ = 0;
   std::unique_ptr<rpc::ControllerClient> controller_client_;
   std::unique_ptr<cluster::TopicsFrontend> topics_frontend_;
   std::unique_ptr<cluster::ProducerIdAllocator> producer_ids_;

@@ -201,6 +201,12 @@ const std::vector<Option>& Options() {
               {0, 300000}),
       Integer("log.retention.check.interval.ms", "how often retention runs",
               &BrokerConfig::retention_check_interval_ms, {0, kDayMs}),
+      Integer("leader.balance.interval.ms",
+              "how often a broker hands partitions it leads back to their preferred replicas",
+              &BrokerConfig::leader_balance_interval_ms, {100, kDayMs}),
+      Integer("leader.balance.transfers.max",
+              "most leadership transfers a broker starts per balancing round (0: no balancing)",
+              &BrokerConfig::leader_balance_transfers_max, {0, 10000}),
       Integer("producer.id.expiration.ms",
               "an idempotent producer idle this long is forgotten; at least 10 minutes, so it "
               "outlasts any delivery timeout a retry can run under",

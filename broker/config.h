@@ -63,6 +63,10 @@ struct BrokerConfig {
   // Cap on how long a fetch may long-poll.
   int64_t max_fetch_wait_ms = 30000;
   int64_t retention_check_interval_ms = 300000;
+  // Preferred-leader balancing (docs/replication.md): how often each broker hands partitions
+  // it leads back to their preferred replicas, and at most how many at a time (0: never).
+  int64_t leader_balance_interval_ms = 5000;
+  int32_t leader_balance_transfers_max = 4;
   // Idempotent producers (docs/idempotence.md): how long an idle producer's state is kept, and
   // how many producers each partition remembers.
   int64_t producer_id_expiration_ms = 86400000;

@@ -1,6 +1,10 @@
 #include "rill/admin.h"
 
+#include <chrono>
+#include <thread>
+
 #include "api/error.h"
+#include "base/fmt_absl.h"
 #include "client/cluster.h"
 
 namespace rill {
@@ -317,6 +321,57 @@ absl::StatusOr<std::vector<GroupOffsetChange>> Admin::ResetGroupOffsets(
     out.push_back({p.partition(), p.previous_offset(), p.new_offset()});
   }
   return out;
+}
+
+absl::Status Admin::TransferLeadership(const std::string& topic, int32_t partition, int32_t to,
+                                       int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto leader_now = [&]() -> absl::StatusOr<int32_t> {
+    auto meta = cluster_->Topic(topic, /*refresh=*/true);
+    if (!meta.ok()) return meta.status();
+    if (partition < 0 || partition >= static_cast<int32_t>(meta->leaders.size())) {
+      return api::ApiError(v1::UNKNOWN_PARTITION,
+                           fmt::format("topic '{}' has no partition {}", topic, partition));
+    }
+    return meta->leaders[static_cast<size_t>(partition)];
+  };
+  auto leader = leader_now();
+  if (!leader.ok()) return leader.status();
+  // A transfer the leader abandoned (an election timeout passed) is asked for again.
+  constexpr auto kAskAgain = std::chrono::seconds(3);
+  bool asked = false;
+  auto asked_at = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (*leader == to) return absl::OkStatus();
+    if (!asked || std::chrono::steady_clock::now() - asked_at > kAskAgain) {
+      v1::TransferLeadershipRequest request;
+      request.set_topic(topic);
+      request.set_partition(partition);
+      request.set_to(to);
+      v1::TransferLeadershipResponse response;
+      std::string address;
+      auto* stub = cluster_->AdminStubOf(*leader, &address);
+      auto context = cluster_->NewContext();
+      grpc::Status rpc = stub->TransferLeadership(context.get(), request, &response);
+      absl::Status status = rpc.ok() ? api::FromError(response.error()) : FromGrpc(rpc, address);
+      if (status.ok()) {
+        asked = true;
+        asked_at = std::chrono::steady_clock::now();
+      } else if (!api::IsRetriable(status)) {
+        return status;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto next = leader_now();
+    if (next.ok()) {
+      // A new leader that is not `to` (the transfer was abandoned): ask it again.
+      if (*next != *leader) asked = false;
+      leader = next;
+    }
+  }
+  return api::ApiError(v1::REQUEST_TIMED_OUT,
+                       fmt::format("broker {} did not take over {}-{} within {} ms", to, topic,
+                                   partition, timeout_ms));
 }
 
 }  // namespace rill

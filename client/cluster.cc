@@ -102,6 +102,15 @@ v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
   return stub.get();
 }
 
+v1::Admin::Stub* Cluster::AdminStubOf(int32_t node, std::string* address) {
+  absl::MutexLock lock(&mu_);
+  auto it = brokers_.find(node);
+  *address = it != brokers_.end() ? it->second : bootstrap_.front();
+  auto& stub = admin_stubs_[*address];
+  if (!stub) stub = v1::Admin::NewStub(Channel(*address));
+  return stub.get();
+}
+
 v1::Groups::Stub* Cluster::GroupsStub(const std::string& group_id, std::string* address) {
   {
     absl::MutexLock lock(&mu_);

@@ -39,6 +39,8 @@ class Cluster {
   // The data-plane stub of a broker (node -1: a bootstrap broker) and its address.
   v1::Rill::Stub* RillStub(int32_t node, std::string* address);
   v1::Admin::Stub* AdminStub(std::string* address);
+  // The admin stub of broker `node` (as the metadata names it; a bootstrap broker when unknown).
+  v1::Admin::Stub* AdminStubOf(int32_t node, std::string* address);
   // The stub of the broker believed to coordinate `group_id` (the one a NOT_COORDINATOR answer
   // named, else the first broker known). Empty group: any broker.
   v1::Groups::Stub* GroupsStub(const std::string& group_id, std::string* address);

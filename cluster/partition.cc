@@ -80,6 +80,7 @@ absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, To
   std::shared_ptr<Partition> partition(
       new Partition(std::move(topic), topic_id, id, log, std::move(listener)));
   partition->self_ = partition;
+  if (!replicas.empty()) partition->preferred_ = replicas[0];
   partition->io_ = context.io;
   log->SetRetentionByOwner();
   raft::RaftConfig config = context.raft;
@@ -232,6 +233,42 @@ absl::StatusOr<Offset> Partition::DeleteRecordsBefore(std::optional<Offset> offs
     return ApiError(v1::STORAGE_ERROR, fmt::format("{}-{}: {}", topic_, id_, status.message()));
   }
   return log_->start_offset();
+}
+
+absl::Status Partition::TransferLeadership(NodeId to) {
+  if (const ReplicaState s = state(); s.role != raft::Role::kLeader) {
+    return NotLeader(topic_, id_, s.leader);
+  }
+  absl::Status status;
+  absl::Notification started;
+  group_->TransferLeadership(to, [&](absl::Status s) {
+    status = s;
+    started.Notify();
+  });
+  started.WaitForNotification();
+  if (absl::IsInvalidArgument(status)) {
+    return ApiError(v1::INVALID_REQUEST,
+                    fmt::format("{}-{}: broker {} is not one of its voting replicas", topic_, id_,
+                                to));
+  }
+  return status.ok() ? status : ReplicateError(status);
+}
+
+bool Partition::ReturnLeadershipToPreferred() {
+  const RaftGroupStatus status = group_->status();
+  if (status.role != raft::Role::kLeader || !status.serving || preferred_ == kNoNode ||
+      status.leader == preferred_) {
+    return false;
+  }
+  auto match = status.matches.find(preferred_);
+  if (match == status.matches.end() || match->second < status.last_index) return false;
+  group_->TransferLeadership(preferred_, [this](absl::Status s) {
+    if (!s.ok()) {
+      logging::Debug("partition", "{}-{}: leadership not handed to broker {}: {}", topic_, id_,
+                     preferred_, s.message());
+    }
+  });
+  return true;
 }
 
 void Partition::EnforceRetention() {

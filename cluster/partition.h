@@ -125,6 +125,15 @@ class Partition {
   // high watermark, STORAGE_ERROR when the log cannot record it, NOT_LEADER on a follower.
   // Returns the start after. Waits for the group's strand (and the disk).
   absl::StatusOr<Offset> DeleteRecordsBefore(std::optional<Offset> offset);
+  // Hands leadership to replica `to` (a voter): NOT_LEADER naming the leader on a follower,
+  // INVALID_REQUEST when `to` is not a replica. Returns once the transfer has started (it
+  // completes, or is abandoned, within an election timeout). Waits for the group's strand.
+  absl::Status TransferLeadership(NodeId to);
+  // On a serving leader that is not the preferred replica (the first in the partition's
+  // replica list) while the preferred one has caught up: hands leadership back to it. Returns
+  // whether it started a transfer.
+  bool ReturnLeadershipToPreferred();
+  NodeId preferred_replica() const { return preferred_; }
   // Deletes the segments retention lets go, up to the high watermark, through the Raft
   // group's compaction point (every replica does so for its own log).
   void EnforceRetention();
@@ -178,6 +187,8 @@ class Partition {
   const std::shared_ptr<storage::Log> log_;
   const LeadershipListener listener_;
   std::weak_ptr<Partition> self_;
+  // The replica that should lead when it can: the first of the partition's replicas.
+  NodeId preferred_;
   asio::io_context* io_ = nullptr;
   std::shared_ptr<RaftGroup> group_;
   // Touched only on the group's strand, once Open has set it.

@@ -206,6 +206,16 @@ void RaftGroup::Campaign() {
   });
 }
 
+void RaftGroup::TransferLeadership(NodeId to, std::function<void(absl::Status)> done) {
+  OnStrand([this, to, done = std::move(done)](bool open) {
+    if (!open) {
+      done(absl::UnavailableError("the Raft group is closed or stopped"));
+      return;
+    }
+    done(node_->TransferLeadership(to));
+  });
+}
+
 void RaftGroup::Run(std::function<void()> work) {
   OnStrand([work = std::move(work)](bool open) {
     if (open) work();

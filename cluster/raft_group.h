@@ -116,6 +116,9 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   void Replicate(std::string batch, int64_t offsets, ReplicateWait wait, ProposeDone done,
                  ProposalGate gate = {});
   void Campaign();
+  // Hands leadership to voter `to` (raft::RaftNode::TransferLeadership); `done` gets whether
+  // the transfer started: FailedPrecondition naming the leader on a follower.
+  void TransferLeadership(NodeId to, std::function<void(absl::Status)> done);
   // Runs `work` on the group's strand, unless the group is closed by then.
   void Run(std::function<void()> work);
   // Proposes a membership change; `done` as for Propose.

@@ -417,6 +417,15 @@ void TopicRegistry::EnforceRetention() const {
   for (const auto& partition : AllPartitions()) partition->EnforceRetention();
 }
 
+int TopicRegistry::BalanceLeaders(int transfers_max) const {
+  int started = 0;
+  for (const auto& partition : AllPartitions()) {
+    if (started >= transfers_max) break;
+    if (partition->ReturnLeadershipToPreferred()) ++started;
+  }
+  return started;
+}
+
 std::vector<OfflinePartition> TopicRegistry::Offline() const {
   absl::MutexLock lock(&mu_);
   std::vector<OfflinePartition> out;

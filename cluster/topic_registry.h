@@ -77,6 +77,10 @@ class TopicRegistry {
   void Tick() const;
   // Applies retention to every hosted partition (Partition::EnforceRetention).
   void EnforceRetention() const;
+  // Hands leadership of up to `transfers_max` partitions this broker leads back to their
+  // preferred replicas where those have caught up (Partition::ReturnLeadershipToPreferred);
+  // returns how many transfers started.
+  int BalanceLeaders(int transfers_max) const;
   // Topics stored by this broker before it belonged to a cluster (none once reconciled).
   std::vector<v1::TopicRecord> LegacyTopics() const;
 

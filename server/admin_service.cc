@@ -42,6 +42,9 @@ void AdminService::Register(RpcDispatcher* dispatcher) {
       kService, "AlterConfigs", [this](const auto& request, auto* response, Reply reply) {
         AlterConfigs(request, response, std::move(reply));
       });
+  dispatcher->AddSync<v1::TransferLeadershipRequest, v1::TransferLeadershipResponse>(
+      kService, "TransferLeadership",
+      [this](const auto& request, auto* response) { TransferLeadership(request, response); });
   dispatcher->AddSync<v1::DeleteRecordsRequest, v1::DeleteRecordsResponse>(
       kService, "DeleteRecords",
       [this](const auto& request, auto* response) { DeleteRecords(request, response); });
@@ -288,6 +291,17 @@ void AdminService::DeleteRecords(const v1::DeleteRecordsRequest& request,
     SetError(start.status(), result->mutable_error());
     if (start.ok()) result->set_low_watermark(start->value());
   }
+}
+
+void AdminService::TransferLeadership(const v1::TransferLeadershipRequest& request,
+                                      v1::TransferLeadershipResponse* response) {
+  // A broker holding no replica answers NOT_LEADER naming the leader it knows of.
+  auto partition = context_->topics->GetPartition(request.topic(), request.partition());
+  if (!partition.ok()) {
+    SetError(partition.status(), response->mutable_error());
+    return;
+  }
+  SetError((*partition)->TransferLeadership(NodeId(request.to())), response->mutable_error());
 }
 
 void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,

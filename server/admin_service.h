@@ -30,6 +30,8 @@ class AdminService {
   void AlterConfigs(const v1::AlterConfigsRequest& request, v1::AlterConfigsResponse* response,
                     Reply reply);
   void DeleteRecords(const v1::DeleteRecordsRequest& request, v1::DeleteRecordsResponse* response);
+  void TransferLeadership(const v1::TransferLeadershipRequest& request,
+                          v1::TransferLeadershipResponse* response);
   // `listener`: the client listener the request came in on (its addresses come first).
   void DescribeCluster(const v1::DescribeClusterRequest& request,
                        v1::DescribeClusterResponse* response, const std::string& listener);

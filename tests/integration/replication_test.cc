@@ -449,9 +449,6 @@ TEST_CASE(
   }
 }
 
-}  // namespace
-}  // namespace rill::testing
-
 namespace rill::testing {
 namespace {
 
@@ -599,6 +596,88 @@ TEST_CASE(
   CHECK(report.lost.empty());
   CHECK(report.inconsistent.empty());
   CHECK(report.values_read > 100);
+}
+
+}  // namespace
+}  // namespace rill::testing
+
+TEST_CASE(
+    "leadership: transfers move leaders while producing, and the producer sees no error and "
+    "writes nothing twice",
+    "[cluster]") {
+  const uint64_t seed = TestSeed();
+  std::mt19937_64 rng(seed);
+  UNSCOPED_INFO("seed " << seed << " (RILL_TEST_SEED replays it)");
+  TestCluster cluster(3);
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster));
+  HistoryChecker history;
+  CheckedProducer producer(cluster.Bootstrap(), &history, Acks::kAll);
+  producer.Start(400);
+  auto admin = cluster.AdminOf(cluster.Bootstrap());
+  for (int round = 0; round < 8; ++round) {
+    const auto partition = static_cast<int32_t>(rng() % kPartitions);
+    const int leader = LeaderOf(cluster, partition);
+    REQUIRE(leader > 0);
+    const int to = 1 + (leader + static_cast<int>(rng() % 2)) % 3;
+    UNSCOPED_INFO("round " << round << ": " << kTopic << "-" << partition << " from broker "
+                           << leader << " to " << to);
+    absl::Status moved = admin->TransferLeadership(kTopic, partition, to);
+    INFO(moved.ToString());
+    REQUIRE(moved.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 500));
+  }
+  // A broker that is not one of the partition's replicas cannot be made its leader.
+  CHECK(ErrorCodeOf(admin->TransferLeadership(kTopic, 0, 7)) == ErrorCode::kInvalidRequest);
+  const CheckReport report = ReadBackAndCheck(cluster, &producer, &history);
+  INFO(report.Summary());
+  CHECK(report.ok(/*allow_duplicates=*/false));
+  CHECK(report.failed == 0);
+  CHECK(report.indeterminate == 0);
+}
+
+TEST_CASE(
+    "leadership: once a broker returns, leadership moves back to preferred replicas until "
+    "every broker leads within one of its share",
+    "[cluster]") {
+  TestCluster cluster(3);
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster));
+  auto leader_counts = [&] {
+    std::map<int, int> counts;
+    for (const auto& [p, info] : LeaderViews(cluster, 3)) ++counts[info.leader];
+    return counts;
+  };
+  cluster.broker(1).Kill();
+  // The other two take over broker 1's partitions.
+  REQUIRE(WaitFor(
+      [&] {
+        int led = 0;
+        for (const auto& [b, n] : leader_counts()) led += n;
+        return led == kPartitions;
+      },
+      std::chrono::seconds(30)));
+  CHECK(leader_counts()[1] == 0);
+  cluster.broker(1).StartOnSamePort();
+  REQUIRE(cluster.WaitReady(1));
+  const bool balanced = WaitFor(
+      [&] {
+        auto counts = leader_counts();
+        int led = 0;
+        int most = 0;
+        int least = kPartitions;
+        for (int b = 1; b <= 3; ++b) {
+          led += counts[b];
+          most = std::max(most, counts[b]);
+          least = std::min(least, counts[b]);
+        }
+        return led == kPartitions && most - least <= 1;
+      },
+      std::chrono::seconds(40));
+  auto counts = leader_counts();
+  INFO("leaders: broker 1 " << counts[1] << ", broker 2 " << counts[2] << ", broker 3 "
+                            << counts[3]);
+  CHECK(balanced);
 }
 
 }  // namespace

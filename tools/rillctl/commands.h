@@ -25,6 +25,7 @@ std::vector<Command> TopicCommands();
 std::vector<Command> ProduceCommands();
 std::vector<Command> ConsumeCommands();
 std::vector<Command> GroupCommands();
+std::vector<Command> PartitionCommands();
 // offsets, cluster status.
 std::vector<Command> InfoCommands();
 

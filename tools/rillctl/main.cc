@@ -17,7 +17,8 @@ using namespace rill::ctl;
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto part :
-       {TopicCommands(), ProduceCommands(), ConsumeCommands(), GroupCommands(), InfoCommands()}) {
+       {TopicCommands(), ProduceCommands(), ConsumeCommands(), GroupCommands(), PartitionCommands(),
+        InfoCommands()}) {
     for (auto& c : part) all.push_back(std::move(c));
   }
   return all;

@@ -211,6 +211,12 @@ class Admin {
   // The offset per partition of `topic` (-1 where no record matches a timestamp).
   absl::StatusOr<std::map<int32_t, int64_t>> ListOffsets(const std::string& topic, OffsetSpec spec);
   absl::StatusOr<ClusterDescription> DescribeCluster();
+  // Hands the leadership of `topic`'s `partition` to replica `to` and waits (up to
+  // `timeout_ms`) until the metadata names it leader. Sent to the current leader, following
+  // NOT_LEADER answers. INVALID_REQUEST when `to` is not a replica; REQUEST_TIMED_OUT when the
+  // transfer did not complete in time (the replica may be behind or down).
+  absl::Status TransferLeadership(const std::string& topic, int32_t partition, int32_t to,
+                                  int timeout_ms = 10000);
 
   // Consumer groups (docs/groups.md).
   absl::StatusOr<std::vector<GroupListing>> ListGroups();

@@ -448,7 +448,9 @@ void ProducerImpl::Dispatch(std::vector<std::vector<Batch*>> groups) {
 
 void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rpc) {
   const auto now = Clock::now();
-  bool refresh = false;
+  // Topics whose leaders are looked up again; copied here, since a batch finished below may
+  // be freed (by its completion) before the lookup.
+  std::set<std::string> refresh;
   {
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < call->groups.size(); ++i) {
@@ -485,7 +487,7 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
       if (!status.ok() && api::IsRetriable(status) && now < group.front()->expires) {
         // Leadership may have moved (NOT_LEADER), or the leader may be gone (unreachable,
         // timed out): either way the partition's leader is looked up again.
-        refresh = true;
+        refresh.insert(group.front()->partition.topic);
         Retry(group.front(), now);
         continue;
       }
@@ -501,14 +503,11 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
       }
     }
   }
-  if (refresh) {
-    for (const auto& group : call->groups) {
-      const std::string& topic = group.front()->partition.topic;
-      auto meta = cluster_->Topic(topic, /*refresh=*/true);
-      if (!meta.ok()) continue;
-      absl::MutexLock lock(&mu_);
-      partition_counts_[topic] = static_cast<int32_t>(meta->leaders.size());
-    }
+  for (const std::string& topic : refresh) {
+    auto meta = cluster_->Topic(topic, /*refresh=*/true);
+    if (!meta.ok()) continue;
+    absl::MutexLock lock(&mu_);
+    partition_counts_[topic] = static_cast<int32_t>(meta->leaders.size());
   }
   // The call (and its gRPC context) goes before the count drops: once it is zero, Close may
   // destroy the channel.

@@ -11,6 +11,12 @@ namespace {
 constexpr size_t kScanEntries = 1024;
 constexpr size_t kScanBytes = 8 << 20;
 
+bool CarriesProducerBatch(const raft::Entry& entry) {
+  if (entry.type != raft::EntryType::kNormal || entry.data.empty()) return false;
+  auto header = format::ParseBatchHeader(entry.data, entry.data.size());
+  return header.ok() && header->producer_id >= 0;
+}
+
 }  // namespace
 
 ProducerTracker::ProducerTracker(const StorageRaftLog* log, storage::MetaStore* meta,
@@ -92,6 +98,12 @@ absl::Status ProducerTracker::Appending(raft::Index after, const std::vector<raf
   for (const raft::Entry& entry : entries) {
     if (!proposed_.empty() && proposed_.front() == std::make_pair(entry.index, entry.term)) {
       proposed_.pop_front();  // this replica's own proposal, applied when proposed
+      continue;
+    }
+    if (!proposed_.empty() && entry.index < proposed_.front().first &&
+        entry.term == proposed_.front().second && !CarriesProducerBatch(entry)) {
+      // Raft's own entry of this leader's term (its no-op, a configuration change), written
+      // after proposals were already applied: it holds no producer state, so nothing is lost.
       continue;
     }
     const raft::Index entry_after =

@@ -70,6 +70,23 @@ TEST_CASE("producer tracker: a leader's own proposals are applied once", "[clust
   CHECK(tracker->rebuilds() == 0);
 }
 
+TEST_CASE("producer tracker: a new leader's no-op written after its first proposal is no reason "
+          "to rebuild",
+          "[cluster][idempotence]") {
+  Fixture f;
+  auto tracker = f.Open();
+  f.Write(*tracker, Index(0), {BatchEntry(Index(0), 1, 7, 0)});
+  // Elected in term 2: the no-op is at index 2, a proposal at 3 comes before the Ready.
+  const std::string proposal = IdempotentBatch(7, 1);
+  tracker->Proposed(HeaderOf(proposal), Index(3), Term(2), 0);
+  f.Write(*tracker, Index(1),
+          {Entry{Term(2), Index(2), raft::EntryType::kNormal, ""},
+           Entry{Term(2), Index(3), raft::EntryType::kNormal, proposal}});
+  CHECK(tracker->rebuilds() == 0);
+  CHECK(tracker->table().next_offset() == Offset(3));
+  CHECK(tracker->Check(HeaderOf(proposal)).verdict == SequenceVerdict::kDuplicate);
+}
+
 TEST_CASE("producer tracker: entries replacing applied ones rebuild the state from the log",
           "[cluster][idempotence]") {
   Fixture f;

@@ -18,17 +18,6 @@ constexpr size_t kProducerBytes = 8 + 2 + 8 + 1;
 // first and last sequence, first and last offset.
 constexpr size_t kBatchBytes = 4 + 4 + 8 + 8;
 
-void PutU32(std::string* out, uint32_t v) {
-  char b[4];
-  format::StoreU32(b, v);
-  out->append(b, 4);
-}
-void PutU64(std::string* out, uint64_t v) {
-  char b[8];
-  format::StoreU64(b, v);
-  out->append(b, 8);
-}
-
 }  // namespace
 
 SequenceCheck ProducerStateTable::Check(const format::BatchHeader& header) const {
@@ -129,21 +118,19 @@ std::string ProducerStateTable::EncodeSnapshot() const {
   out.reserve(kSnapshotHeaderBytes + producers_.size() *
                                          (kProducerBytes + kBatchesPerProducer * kBatchBytes));
   out.append(kSnapshotMagic, 4);
-  PutU32(&out, kSnapshotVersion);
-  PutU64(&out, static_cast<uint64_t>(next_offset_.value()));
-  PutU32(&out, static_cast<uint32_t>(producers_.size()));
+  format::AppendU32(&out, kSnapshotVersion);
+  format::AppendU64(&out, static_cast<uint64_t>(next_offset_.value()));
+  format::AppendU32(&out, static_cast<uint32_t>(producers_.size()));
   for (const auto& [id, entry] : producers_) {
-    PutU64(&out, static_cast<uint64_t>(id));
-    char epoch[2];
-    format::StoreI16(epoch, entry.epoch);
-    out.append(epoch, 2);
-    PutU64(&out, static_cast<uint64_t>(entry.last_write_ms));
+    format::AppendU64(&out, static_cast<uint64_t>(id));
+    format::AppendU16(&out, static_cast<uint16_t>(entry.epoch));
+    format::AppendU64(&out, static_cast<uint64_t>(entry.last_write_ms));
     out.push_back(static_cast<char>(entry.batches.size()));
     for (const ProducerBatch& b : entry.batches) {
-      PutU32(&out, static_cast<uint32_t>(b.first_sequence));
-      PutU32(&out, static_cast<uint32_t>(b.last_sequence));
-      PutU64(&out, static_cast<uint64_t>(b.first_offset.value()));
-      PutU64(&out, static_cast<uint64_t>(b.last_offset.value()));
+      format::AppendU32(&out, static_cast<uint32_t>(b.first_sequence));
+      format::AppendU32(&out, static_cast<uint32_t>(b.last_sequence));
+      format::AppendU64(&out, static_cast<uint64_t>(b.first_offset.value()));
+      format::AppendU64(&out, static_cast<uint64_t>(b.last_offset.value()));
     }
   }
   return out;

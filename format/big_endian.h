@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace rill::format {
 
@@ -41,5 +42,22 @@ inline void StoreU64(char* p, uint64_t v) {
 inline void StoreI16(char* p, int16_t v) { StoreU16(p, static_cast<uint16_t>(v)); }
 inline void StoreI32(char* p, int32_t v) { StoreU32(p, static_cast<uint32_t>(v)); }
 inline void StoreI64(char* p, int64_t v) { StoreU64(p, static_cast<uint64_t>(v)); }
+
+// Appends `v` to `out`, big-endian.
+inline void AppendU16(std::string* out, uint16_t v) {
+  char b[sizeof v];
+  StoreU16(b, v);
+  out->append(b, sizeof b);
+}
+inline void AppendU32(std::string* out, uint32_t v) {
+  char b[sizeof v];
+  StoreU32(b, v);
+  out->append(b, sizeof b);
+}
+inline void AppendU64(std::string* out, uint64_t v) {
+  char b[sizeof v];
+  StoreU64(b, v);
+  out->append(b, sizeof b);
+}
 
 }  // namespace rill::format

@@ -12,36 +12,20 @@ constexpr uint16_t kVersion = 1;
 constexpr size_t kHeaderBytes = 12;  // magic, version, reserved u16, count u32
 constexpr size_t kMaxNameBytes = 255;
 
-void Append16(std::string* out, uint16_t v) {
-  char b[2];
-  format::StoreU16(b, v);
-  out->append(b, 2);
-}
-void Append32(std::string* out, uint32_t v) {
-  char b[4];
-  format::StoreU32(b, v);
-  out->append(b, 4);
-}
-void Append64(std::string* out, int64_t v) {
-  char b[8];
-  format::StoreI64(b, v);
-  out->append(b, 8);
-}
-
 }  // namespace
 
 std::string EncodeRecoveryPoints(const RecoveryPoints& points) {
   std::string out;
-  Append32(&out, kMagic);
-  Append16(&out, kVersion);
-  Append16(&out, 0);
-  Append32(&out, static_cast<uint32_t>(points.size()));
+  format::AppendU32(&out, kMagic);
+  format::AppendU16(&out, kVersion);
+  format::AppendU16(&out, 0);
+  format::AppendU32(&out, static_cast<uint32_t>(points.size()));
   for (const auto& [name, offset] : points) {
-    Append16(&out, static_cast<uint16_t>(name.size()));
+    format::AppendU16(&out, static_cast<uint16_t>(name.size()));
     out += name;
-    Append64(&out, offset);
+    format::AppendU64(&out, static_cast<uint64_t>(offset));
   }
-  Append32(&out, format::Crc32c(out));
+  format::AppendU32(&out, format::Crc32c(out));
   return out;
 }
 

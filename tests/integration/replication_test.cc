@@ -259,18 +259,36 @@ CheckReport ReadBackAndCheck(TestCluster& cluster, CheckedProducer* producer,
   return history->Check();
 }
 
+// A seeded fault-injection run: three brokers, the checked topic fully replicated, and an
+// (idempotent) acks=all producer sending 400 records a second until Check.
+class FaultRun {
+ public:
+  FaultRun() {
+    UNSCOPED_INFO("seed " << seed_ << " (RILL_TEST_SEED replays it)");
+    CreateCheckedTopic(cluster_);
+    REQUIRE(WaitFullyReplicated(cluster_));
+    producer_ = std::make_unique<CheckedProducer>(cluster_.Bootstrap(), &history_, Acks::kAll);
+    producer_->Start(400);
+  }
+
+  std::pair<TestCluster&, std::mt19937_64&> parts() { return {cluster_, rng_}; }
+  // Stops producing, reads everything back and checks the history.
+  CheckReport Check() { return ReadBackAndCheck(cluster_, producer_.get(), &history_); }
+
+ private:
+  const uint64_t seed_ = TestSeed();
+  std::mt19937_64 rng_{seed_};
+  TestCluster cluster_{3};
+  HistoryChecker history_;
+  std::unique_ptr<CheckedProducer> producer_;
+};
+
 TEST_CASE(
     "replication: SIGKILL of partition leaders and the controller while producing acks=all "
     "loses and reorders nothing",
     "[cluster]") {
-  const uint64_t seed = TestSeed();
-  std::mt19937_64 rng(seed);
-  UNSCOPED_INFO("seed " << seed << " (RILL_TEST_SEED replays it)");
-  TestCluster cluster(3);
-  CreateCheckedTopic(cluster);
-  HistoryChecker history;
-  CheckedProducer producer(cluster.Bootstrap(), &history, Acks::kAll);
-  producer.Start(400);
+  FaultRun run;
+  auto [cluster, rng] = run.parts();
   constexpr int kRounds = 6;
   for (int round = 0; round < kRounds; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1000));
@@ -284,7 +302,7 @@ TEST_CASE(
     REQUIRE(cluster.WaitReady(victim));
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const CheckReport report = ReadBackAndCheck(cluster, &producer, &history);
+  const CheckReport report = run.Check();
   INFO(report.Summary());
   CHECK(report.acknowledged > 1000);
   // The SDK's producer is idempotent by default: retries across the kills write nothing twice.
@@ -295,15 +313,8 @@ TEST_CASE(
     "idempotence: SIGKILL and SIGSTOP of partition leaders while producing with retries writes "
     "every acknowledged record exactly once",
     "[cluster]") {
-  const uint64_t seed = TestSeed();
-  std::mt19937_64 rng(seed);
-  UNSCOPED_INFO("seed " << seed << " (RILL_TEST_SEED replays it)");
-  TestCluster cluster(3);
-  CreateCheckedTopic(cluster);
-  REQUIRE(WaitFullyReplicated(cluster));
-  HistoryChecker history;
-  CheckedProducer producer(cluster.Bootstrap(), &history, Acks::kAll);
-  producer.Start(400);
+  FaultRun run;
+  auto [cluster, rng] = run.parts();
   constexpr int kRounds = 10;
   for (int round = 0; round < kRounds; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
@@ -325,7 +336,7 @@ TEST_CASE(
     }
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const CheckReport report = ReadBackAndCheck(cluster, &producer, &history);
+  const CheckReport report = run.Check();
   INFO(report.Summary());
   CHECK(report.acknowledged > 1000);
   CHECK(report.ok(/*allow_duplicates=*/false));
@@ -605,15 +616,8 @@ TEST_CASE(
     "leadership: transfers move leaders while producing, and the producer sees no error and "
     "writes nothing twice",
     "[cluster]") {
-  const uint64_t seed = TestSeed();
-  std::mt19937_64 rng(seed);
-  UNSCOPED_INFO("seed " << seed << " (RILL_TEST_SEED replays it)");
-  TestCluster cluster(3);
-  CreateCheckedTopic(cluster);
-  REQUIRE(WaitFullyReplicated(cluster));
-  HistoryChecker history;
-  CheckedProducer producer(cluster.Bootstrap(), &history, Acks::kAll);
-  producer.Start(400);
+  FaultRun run;
+  auto [cluster, rng] = run.parts();
   auto admin = cluster.AdminOf(cluster.Bootstrap());
   for (int round = 0; round < 8; ++round) {
     const auto partition = static_cast<int32_t>(rng() % kPartitions);
@@ -629,7 +633,7 @@ TEST_CASE(
   }
   // A broker that is not one of the partition's replicas cannot be made its leader.
   CHECK(ErrorCodeOf(admin->TransferLeadership(kTopic, 0, 7)) == ErrorCode::kInvalidRequest);
-  const CheckReport report = ReadBackAndCheck(cluster, &producer, &history);
+  const CheckReport report = run.Check();
   INFO(report.Summary());
   CHECK(report.ok(/*allow_duplicates=*/false));
   CHECK(report.failed == 0);

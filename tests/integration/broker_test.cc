@@ -607,6 +607,7 @@ TEST_CASE("broker: an explicit seek out of range is an error unless seek_offset_
   REQUIRE_FALSE(earliest->empty());
   CHECK(earliest->front().offset == 4);
   auto in_range = first_poll(std::nullopt, 7);
+  INFO(in_range.status().ToString());
   REQUIRE(in_range.ok());
   REQUIRE_FALSE(in_range->empty());
   CHECK(in_range->front().offset == 7);

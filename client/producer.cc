@@ -135,10 +135,11 @@ class ProducerImpl {
   void Retry(Batch* batch, Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t ChoosePartition(const ProducerRecord& record, int32_t partitions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Asks a broker for this producer's id once (idempotence); false while none could be had.
+  // Asks a broker for this producer's id once (idempotence), at most every retry backoff;
+  // false while none could be had.
   bool EnsureProducerId() ABSL_LOCKS_EXCLUDED(mu_);
-  // Stamps `batch` with the producer id and the next sequence of `queue`'s epoch, unless it
-  // already carries that epoch.
+  // Stamps `batch` with the producer id and the next sequence of its partition's epoch, unless
+  // it already carries that epoch.
   void StampSequence(Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ProducerOptions options_;
@@ -147,6 +148,8 @@ class ProducerImpl {
   absl::Mutex mu_;
   int64_t producer_id_ ABSL_GUARDED_BY(mu_) = -1;
   int16_t first_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // When EnsureProducerId may ask again after a failed attempt.
+  Clock::time_point next_id_attempt_ ABSL_GUARDED_BY(mu_) = Clock::time_point::min();
   std::map<TopicPartition, Sequence> sequences_ ABSL_GUARDED_BY(mu_);
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Queue> queues_ ABSL_GUARDED_BY(mu_);
@@ -293,30 +296,9 @@ bool ProducerImpl::Ready(const Batch& batch, const Queue& queue, Clock::time_poi
 
 void ProducerImpl::Run() {
   while (true) {
-    if (idempotent_ && !EnsureProducerId()) {
-      // Batches wait (and expire at their delivery timeout) until a broker hands out an id.
-      absl::MutexLock lock(&mu_);
-      if (closing_ && queues_.empty() && calls_in_flight_ == 0) return;
-      for (auto& [tp, queue] : queues_) {
-        while (!queue.in_flight && !queue.batches.empty() &&
-               Clock::now() >= queue.batches.front()->expires) {
-          Finish(queue.batches.front().get(),
-                 absl::DeadlineExceededError(fmt::format(
-                     "REQUEST_TIMED_OUT: no producer id within the delivery timeout of {} ms",
-                     options_.delivery_timeout_ms)),
-                 -1);
-        }
-      }
-      std::vector<std::function<void()>> completions;
-      completions.swap(completions_);
-      running_completions_ += completions.size();
-      mu_.Unlock();
-      for (auto& completion : completions) completion();
-      std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms + 1));
-      mu_.Lock();
-      running_completions_ -= completions.size();
-      continue;
-    }
+    // An idempotent producer sends nothing before a broker gave it an id; its batches still
+    // expire at their delivery timeout meanwhile.
+    const bool can_send = !idempotent_ || EnsureProducerId();
     // Per partition: its oldest batches, sent together in one request entry.
     std::vector<std::vector<Batch*>> ready;
     std::vector<std::function<void()>> completions;
@@ -340,7 +322,7 @@ void ProducerImpl::Run() {
                    -1);
             continue;  // look at this queue's next batch on the next turn
           }
-          if (Ready(*batch, queue, now)) {
+          if (can_send && Ready(*batch, queue, now)) {
             queue.in_flight = true;
             // Every batch but the last is full; the last goes too if it is ready on its own.
             // Sealed here, under the lock: Send appends only to batches not yet sealed.
@@ -365,6 +347,8 @@ void ProducerImpl::Run() {
               group.push_back(b);
             }
             ready.push_back(std::move(group));
+          } else if (!can_send) {
+            wake = std::min(wake, now + std::chrono::milliseconds(options_.retry_backoff_ms));
           } else {
             wake = std::min(
                 wake, std::max(batch->retry_at,
@@ -525,6 +509,7 @@ bool ProducerImpl::EnsureProducerId() {
     bool any = false;
     for (const auto& [tp, queue] : queues_) any = any || !queue.batches.empty();
     if (!any) return true;
+    if (Clock::now() < next_id_attempt_) return false;
   }
   v1::InitProducerIdRequest request;
   v1::InitProducerIdResponse response;
@@ -537,8 +522,11 @@ bool ProducerImpl::EnsureProducerId() {
   if (status.ok() && response.producer_id() < 0) {
     status = absl::InternalError("InitProducerId answered no producer id");
   }
-  if (!status.ok()) return false;
   absl::MutexLock lock(&mu_);
+  if (!status.ok()) {
+    next_id_attempt_ = Clock::now() + std::chrono::milliseconds(options_.retry_backoff_ms);
+    return false;
+  }
   producer_id_ = response.producer_id();
   // Each partition's sequences run in their own epochs from the one handed out.
   first_epoch_ = static_cast<int16_t>(response.producer_epoch());

@@ -147,6 +147,10 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   replication.producer_id_expiration_ms = config.producer_id_expiration_ms;
   replication.producers.limits.producers_max =
       static_cast<size_t>(config.producers_per_partition_max);
+  replication.move_done = [this](TopicId topic_id, PartitionId partition,
+                                 std::vector<NodeId> voters) {
+    ReportMoveDone(topic_id, partition, std::move(voters));
+  };
   topics_ = std::make_unique<cluster::TopicRegistry>(
       meta_.get(), logs_.get(), config.log, cluster::TopicLimits{files_reserved},
       std::move(replication),
@@ -293,6 +297,8 @@ absl::Status Broker::OpenController() {
   options.voters = voters_;
   options.limits.session_timeout_ms = config.broker_session_timeout_ms;
   options.limits.max_partitions_per_topic = config.max_partitions_per_topic;
+  options.limits.move_throttle_bytes_per_second = config.move_throttle_bytes_per_second;
+  options.limits.drain_moves_max = config.drain_moves_max;
   options.limits.log_defaults = config.log;
   options.snapshot_interval_records = config.metadata_snapshot_interval_records;
   options.raft.seed = static_cast<uint64_t>(config.node_id);
@@ -377,6 +383,23 @@ void Broker::BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request,
 void Broker::ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) {
   ToController(open_controller_.load(), &cluster::Controller::ChangeTopic, request,
                std::move(reply));
+}
+
+void Broker::ReportMoveDone(TopicId topic_id, PartitionId partition, std::vector<NodeId> voters) {
+  // Partitions open (and tick) before the controller client exists.
+  rpc::ControllerClient* client = controller_client_.get();
+  if (client == nullptr) return;
+  rpc::TopicChangeRequest request;
+  request.kind = rpc::TopicChangeRequest::Kind::kCompleteReassignment;
+  request.topic_id = topic_id.ToBytes();
+  request.partition = partition.value();
+  request.replicas = std::move(voters);
+  client->ChangeTopic(request, [topic_id, partition](absl::StatusOr<Offset> offset) {
+    if (!offset.ok()) {
+      logging::Debug("broker", "move of {}-{} not reported done: {}", topic_id, partition,
+                     offset.status().message());
+    }
+  });
 }
 
 void Broker::AllocateProducerIds(const rpc::AllocateProducerIdsRequest& request,

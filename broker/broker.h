@@ -79,6 +79,8 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
                       rpc::Reply<int64_t> reply) override;
   void BrokerHeartbeat(const rpc::BrokerHeartbeatRequest& request, rpc::Reply<bool> reply) override;
   void ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<Offset> reply) override;
+  // A partition this broker leads has finished its move: the controller ends it.
+  void ReportMoveDone(TopicId topic_id, PartitionId partition, std::vector<NodeId> voters);
   void AllocateProducerIds(const rpc::AllocateProducerIdsRequest& request,
                            rpc::Reply<rpc::ProducerIdRange> reply) override;
 

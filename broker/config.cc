@@ -207,6 +207,13 @@ const std::vector<Option>& Options() {
       Integer("leader.balance.transfers.max",
               "most leadership transfers a broker starts per balancing round (0: no balancing)",
               &BrokerConfig::leader_balance_transfers_max, {0, 10000}),
+      Integer("partition.move.throttle.bytes.per.second",
+              "how fast a replica move copies existing data when it names no throttle (0: "
+              "unthrottled); the controller's setting applies",
+              &BrokerConfig::move_throttle_bytes_per_second, {0, 64 * kGiB}),
+      Integer("partition.move.drain.max",
+              "most partition moves in progress at once while brokers are decommissioned",
+              &BrokerConfig::drain_moves_max, {1, 10000}),
       Integer("producer.id.expiration.ms",
               "an idempotent producer idle this long is forgotten; at least 10 minutes, so it "
               "outlasts any delivery timeout a retry can run under",

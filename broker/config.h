@@ -67,6 +67,11 @@ struct BrokerConfig {
   // it leads back to their preferred replicas, and at most how many at a time (0: never).
   int64_t leader_balance_interval_ms = 5000;
   int32_t leader_balance_transfers_max = 4;
+  // Moving replicas (docs/replication.md, "Moving replicas"): how fast a move copies a
+  // partition's existing data to a new replica when the request names no throttle (0: as
+  // fast as it goes), and how many moves draining brokers keep in progress at once.
+  int64_t move_throttle_bytes_per_second = int64_t{100} << 20;
+  int32_t drain_moves_max = 8;
   // Idempotent producers (docs/idempotence.md): how long an idle producer's state is kept, and
   // how many producers each partition remembers.
   int64_t producer_id_expiration_ms = 86400000;

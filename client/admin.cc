@@ -75,7 +75,34 @@ absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& name) {
   if (auto s = api::FromError(t.error()); !s.ok()) return s;
   TopicDescription out{
       t.name(), t.replication_factor(), {}, {t.configs().begin(), t.configs().end()}, t.topic_id()};
+  // Only a partition's leader knows its replicas in sync, and only brokers hosting it what it
+  // holds: each partition is described by its leader, when that one answers.
+  std::map<int32_t, v1::DescribeTopicsResponse> from_leaders;
+  const bool led = std::any_of(t.partitions().begin(), t.partitions().end(),
+                               [](const auto& p) { return p.leader() >= 0; });
+  // The brokers' addresses come with the metadata.
+  if (led) (void)cluster_->Topic(name, /*refresh=*/true);
   for (const auto& p : t.partitions()) {
+    if (p.leader() < 0 || from_leaders.contains(p.leader())) continue;
+    std::string address;
+    auto* stub = cluster_->AdminStubOf(p.leader(), &address);
+    auto context = cluster_->NewContext();
+    v1::DescribeTopicsResponse answer;
+    if (stub->DescribeTopics(context.get(), request, &answer).ok() && answer.topics_size() == 1 &&
+        answer.topics(0).topic_id() == t.topic_id()) {
+      from_leaders[p.leader()] = std::move(answer);
+    }
+  }
+  for (const auto& asked : t.partitions()) {
+    const v1::PartitionDescription* found = &asked;
+    if (auto it = from_leaders.find(asked.leader()); it != from_leaders.end()) {
+      for (const auto& q : it->second.topics(0).partitions()) {
+        if (q.partition() == asked.partition() && q.hosted() && q.leader() == asked.leader()) {
+          found = &q;
+        }
+      }
+    }
+    const auto& p = *found;
     out.partitions.push_back({p.partition(),
                               p.leader(),
                               {p.replicas().begin(), p.replicas().end()},
@@ -185,6 +212,7 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
     node.replicas = b.replicas();
     node.leaders = b.leaders();
     node.voter = b.voter();
+    node.decommissioning = b.decommissioning();
     // The broker lists the listener this client came in through first.
     for (const auto& l : b.listeners()) {
       if (l.name() != "broker" && node.host.empty()) {
@@ -207,8 +235,6 @@ absl::StatusOr<ClusterDescription> Admin::DescribeCluster() {
   }
   return out;
 }
-
-#undef RILL_ADMIN_CALL
 
 // Once more at the coordinator a NOT_COORDINATOR answer names.
 #define RILL_GROUPS_CALL(method, group, request, response)                            \
@@ -373,5 +399,99 @@ absl::Status Admin::TransferLeadership(const std::string& topic, int32_t partiti
                        fmt::format("broker {} did not take over {}-{} within {} ms", to, topic,
                                    partition, timeout_ms));
 }
+
+absl::Status Admin::ReassignPartition(const std::string& topic, int32_t partition,
+                                      const std::vector<int32_t>& replicas,
+                                      std::optional<int64_t> throttle_bytes_per_second) {
+  v1::ReassignPartitionRequest request;
+  request.set_topic(topic);
+  request.set_partition(partition);
+  for (int32_t replica : replicas) request.add_replicas(replica);
+  if (throttle_bytes_per_second) request.set_throttle_bytes_per_second(*throttle_bytes_per_second);
+  v1::ReassignPartitionResponse response;
+  RILL_ADMIN_CALL(ReassignPartition, request, response);
+  return api::FromError(response.error());
+}
+
+absl::Status Admin::CancelReassignment(const std::string& topic, int32_t partition) {
+  v1::ReassignPartitionRequest request;
+  request.set_topic(topic);
+  request.set_partition(partition);
+  request.set_cancel(true);
+  v1::ReassignPartitionResponse response;
+  RILL_ADMIN_CALL(ReassignPartition, request, response);
+  return api::FromError(response.error());
+}
+
+namespace {
+
+PartitionReassignment ToReassignment(const v1::PartitionReassignment& r) {
+  PartitionReassignment out;
+  out.topic = r.topic();
+  out.partition = r.partition();
+  out.replicas.assign(r.replicas().begin(), r.replicas().end());
+  out.target_replicas.assign(r.target_replicas().begin(), r.target_replicas().end());
+  out.throttle_bytes_per_second = r.throttle_bytes_per_second();
+  if (r.from_leader()) {
+    out.leader = r.leader();
+    out.leader_end_offset = r.leader_end_offset();
+    for (const auto& m : r.members()) {
+      out.members.push_back({m.node_id(), m.voter(), m.learner(), m.matched_offset()});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PartitionReassignment>> Admin::ListReassignments(
+    const std::string& topic) {
+  v1::ListReassignmentsRequest request;
+  request.set_topic(topic);
+  v1::ListReassignmentsResponse response;
+  RILL_ADMIN_CALL(ListReassignments, request, response);
+  if (auto s = api::FromError(response.error()); !s.ok()) return s;
+  std::vector<PartitionReassignment> out;
+  for (const auto& r : response.reassignments()) {
+    out.push_back(ToReassignment(r));
+    if (r.from_leader()) continue;
+    // Only the partition's leader knows how far each replica is: ask it.
+    auto meta = cluster_->Topic(r.topic(), /*refresh=*/false);
+    if (!meta.ok() || r.partition() >= static_cast<int32_t>(meta->leaders.size())) continue;
+    const int32_t leader = meta->leaders[static_cast<size_t>(r.partition())];
+    if (leader < 0) continue;
+    v1::ListReassignmentsRequest ask;
+    ask.set_topic(r.topic());
+    ask.set_partition(r.partition());
+    v1::ListReassignmentsResponse answer;
+    std::string address;
+    auto* stub = cluster_->AdminStubOf(leader, &address);
+    auto context = cluster_->NewContext();
+    if (!stub->ListReassignments(context.get(), ask, &answer).ok()) continue;
+    for (const auto& detail : answer.reassignments()) {
+      if (detail.from_leader()) out.back() = ToReassignment(detail);
+    }
+  }
+  return out;
+}
+
+absl::Status Admin::DecommissionBroker(int32_t node_id) {
+  v1::DecommissionBrokerRequest request;
+  request.set_node_id(node_id);
+  v1::DecommissionBrokerResponse response;
+  RILL_ADMIN_CALL(DecommissionBroker, request, response);
+  return api::FromError(response.error());
+}
+
+absl::Status Admin::RecommissionBroker(int32_t node_id) {
+  v1::DecommissionBrokerRequest request;
+  request.set_node_id(node_id);
+  request.set_recommission(true);
+  v1::DecommissionBrokerResponse response;
+  RILL_ADMIN_CALL(DecommissionBroker, request, response);
+  return api::FromError(response.error());
+}
+
+#undef RILL_ADMIN_CALL
 
 }  // namespace rill

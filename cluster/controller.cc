@@ -243,6 +243,19 @@ void Controller::Tick(int64_t now_ms) {
               expiry_queued_ = false;
             }});
       }
+      // Draining brokers' replicas move a few partitions at a time.
+      if (!drains_queued_ && !logic_.PlanDrains(*image_).empty()) {
+        drains_queued_ = true;
+        queue_.push_back(Decision{
+            [](const MetadataImage& image, ControllerLogic& logic, int64_t) {
+              return absl::StatusOr<std::vector<v1::MetadataRecord>>(logic.PlanDrains(image));
+            },
+            [this](absl::Status s, Offset) {
+              if (!s.ok()) logging::Warn("controller", "draining moves: {}", s.message());
+              absl::MutexLock lock(&mu_);
+              drains_queued_ = false;
+            }});
+      }
       // Every registered broker that is not a voter follows the log as a learner.
       if (!conf_change_pending_) {
         for (const auto& [id, broker] : image_->brokers()) {
@@ -580,6 +593,25 @@ void Controller::ChangeTopic(const rpc::TopicChangeRequest& request, rpc::Reply<
           case Kind::kAlterConfigs:
             records = logic.AlterConfigs(image, request.topic, request.configs,
                                          request.remove_configs);
+            break;
+          case Kind::kReassign:
+            records = logic.ReassignPartition(image, request.topic, request.partition,
+                                              request.replicas, request.throttle_bytes_per_second);
+            break;
+          case Kind::kCancelReassignment:
+            records = logic.CancelReassignment(image, request.topic, request.partition);
+            break;
+          case Kind::kCompleteReassignment: {
+            auto id = TopicId::FromBytes(request.topic_id);
+            records = id ? logic.CompleteReassignment(image, *id, request.partition,
+                                                      request.replicas)
+                         : absl::StatusOr<std::vector<v1::MetadataRecord>>(api::ApiError(
+                               v1::INVALID_REQUEST, "a topic id has 16 bytes"));
+            break;
+          }
+          case Kind::kDecommission:
+          case Kind::kRecommission:
+            records = logic.Decommission(image, request.node, request.kind == Kind::kDecommission);
             break;
         }
         if (records.ok() && request.validate_only) records->clear();

@@ -175,6 +175,7 @@ class Controller final : public rpc::ControllerHandler {
   bool legacy_imported_ ABSL_GUARDED_BY(mu_) = false;
   bool expiry_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool conf_change_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool drains_queued_ ABSL_GUARDED_BY(mu_) = false;
   raft::Index applied_index_ ABSL_GUARDED_BY(mu_);
   std::deque<Decision> queue_ ABSL_GUARDED_BY(mu_);
   std::optional<InFlight> in_flight_ ABSL_GUARDED_BY(mu_);

@@ -1,11 +1,14 @@
 #include "cluster/controller_logic.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "api/error.h"
 #include "cluster/placement.h"
 #include "cluster/topic_names.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 
 namespace rill::cluster {
 namespace {
@@ -54,6 +57,48 @@ absl::Status CheckEndpoints(const std::vector<Endpoint>& endpoints) {
     }
   }
   return absl::OkStatus();
+}
+
+// Live brokers that may take new replicas: not being decommissioned.
+std::vector<NodeId> PlaceableBrokers(const MetadataImage& image) {
+  std::vector<NodeId> out;
+  for (NodeId id : image.LiveBrokers()) {
+    if (!image.Decommissioning(id)) out.push_back(id);
+  }
+  return out;
+}
+
+bool IsLive(const MetadataImage& image, NodeId id) {
+  const BrokerInfo* broker = image.Broker(id);
+  return broker != nullptr && !broker->fenced;
+}
+
+bool Contains(const std::vector<NodeId>& nodes, NodeId id) {
+  return std::find(nodes.begin(), nodes.end(), id) != nodes.end();
+}
+
+// OK when at least a majority of `nodes` is live.
+absl::Status CheckLiveMajority(const MetadataImage& image, const std::vector<NodeId>& nodes,
+                               std::string_view what) {
+  std::vector<NodeId> down;
+  for (NodeId id : nodes) {
+    if (!IsLive(image, id)) down.push_back(id);
+  }
+  if ((nodes.size() - down.size()) * 2 > nodes.size()) return absl::OkStatus();
+  return ApiError(v1::NOT_ENOUGH_REPLICAS,
+                  fmt::format("{} [{}] would have {} live of {}, fewer than a majority (down: {})",
+                              what, fmt::join(nodes, ","), nodes.size() - down.size(),
+                              nodes.size(), fmt::join(down, ",")));
+}
+
+v1::MetadataRecord AssignmentRecord(TopicId topic, int32_t partition,
+                                    const PartitionAssignment& assignment) {
+  v1::MetadataRecord record = NewMetadataRecord();
+  auto* r = record.mutable_partition();
+  r->set_topic_id(topic.ToBytes());
+  r->set_partition(partition);
+  FillPartitionRecord(assignment, r);
+  return record;
 }
 
 absl::Status UnknownTopic(const std::string& name) {
@@ -175,7 +220,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CreateTopic(
   if (auto config = ApplyTopicConfigs(limits_.log_defaults, configs); !config.ok()) {
     return config.status();
   }
-  auto placed = PlaceReplicas(image, image.LiveBrokers(), partitions, replication_factor);
+  auto placed = PlaceReplicas(image, PlaceableBrokers(image), partitions, replication_factor);
   if (!placed.ok()) return placed.status();
   TopicId id = TopicId::Random();
   while (image.Topic(id) != nullptr) id = TopicId::Random();
@@ -214,7 +259,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CreatePartition
                                 name, current, limits_.max_partitions_per_topic, total));
   }
   auto placed =
-      PlaceReplicas(image, image.LiveBrokers(), total - current, topic->replication_factor);
+      PlaceReplicas(image, PlaceableBrokers(image), total - current, topic->replication_factor);
   if (!placed.ok()) return placed.status();
   std::vector<v1::MetadataRecord> out;
   for (int32_t p = current; p < total; ++p) {
@@ -239,6 +284,211 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::AlterConfigs(
   r->set_topic_id(topic->id.ToBytes());
   r->mutable_configs()->insert(configs.begin(), configs.end());
   return std::vector<v1::MetadataRecord>{std::move(record)};
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::ReassignPartition(
+    const MetadataImage& image, const std::string& name, int32_t partition,
+    const std::vector<NodeId>& replicas, std::optional<int64_t> throttle_bytes_per_second) const {
+  const TopicInfo* topic = image.TopicByName(name);
+  if (topic == nullptr) return UnknownTopic(name);
+  if (partition < 0 || partition >= static_cast<int32_t>(topic->partitions.size())) {
+    return ApiError(v1::UNKNOWN_PARTITION,
+                    fmt::format("topic '{}' has no partition {}", name, partition));
+  }
+  const PartitionAssignment& current = topic->partitions[static_cast<size_t>(partition)];
+  if (replicas.empty() || replicas.size() > static_cast<size_t>(kReplicasMax)) {
+    return ApiError(v1::INVALID_REPLICA_ASSIGNMENT,
+                    fmt::format("a partition has 1 to {} replicas, not {}", kReplicasMax,
+                                replicas.size()));
+  }
+  if (throttle_bytes_per_second && *throttle_bytes_per_second < 0) {
+    return ApiError(v1::INVALID_REQUEST, fmt::format("throttle {} B/s: must be 0 (none) or more",
+                                                     *throttle_bytes_per_second));
+  }
+  std::set<NodeId> seen;
+  for (NodeId id : replicas) {
+    if (!seen.insert(id).second) {
+      return ApiError(v1::INVALID_REPLICA_ASSIGNMENT,
+                      fmt::format("broker {} named twice: a partition has one replica per broker",
+                                  id));
+    }
+    if (image.Broker(id) == nullptr) {
+      return ApiError(v1::INVALID_REPLICA_ASSIGNMENT,
+                      fmt::format("broker {} is not registered", id));
+    }
+    if (!Contains(current.replicas, id) && image.Decommissioning(id)) {
+      return ApiError(v1::INVALID_REPLICA_ASSIGNMENT,
+                      fmt::format("broker {} is being decommissioned", id));
+    }
+  }
+  if (current.moving()) {
+    if (current.target_replicas == replicas) return std::vector<v1::MetadataRecord>{};
+    return ApiError(v1::REASSIGNMENT_IN_PROGRESS,
+                    fmt::format("partition {}-{} is moving from [{}] to [{}]: cancel that first",
+                                name, partition, fmt::join(current.replicas, ","),
+                                fmt::join(current.target_replicas, ",")));
+  }
+  if (current.replicas == replicas) return std::vector<v1::MetadataRecord>{};
+  PartitionAssignment next = current;
+  if (std::set<NodeId>(current.replicas.begin(), current.replicas.end()) == seen) {
+    // The same members: only the preferred leader changes.
+    next.replicas = replicas;
+    next.initial_replicas = current.FirstMembers();
+    return std::vector<v1::MetadataRecord>{AssignmentRecord(topic->id, partition, next)};
+  }
+  for (NodeId id : replicas) {
+    if (!Contains(current.replicas, id) && !IsLive(image, id)) {
+      return ApiError(v1::NOT_ENOUGH_REPLICAS,
+                      fmt::format("broker {} is not live: a new replica must be able to copy the "
+                                  "partition",
+                                  id));
+    }
+  }
+  if (auto s = CheckLiveMajority(image, current.replicas, "the replicas"); !s.ok()) return s;
+  if (auto s = CheckLiveMajority(image, replicas, "the target"); !s.ok()) return s;
+  next.initial_replicas = current.FirstMembers();
+  next.target_replicas = replicas;
+  next.move_throttle_bytes_per_second =
+      throttle_bytes_per_second.value_or(limits_.move_throttle_bytes_per_second);
+  return std::vector<v1::MetadataRecord>{AssignmentRecord(topic->id, partition, next)};
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CancelReassignment(
+    const MetadataImage& image, const std::string& name, int32_t partition) const {
+  const TopicInfo* topic = image.TopicByName(name);
+  if (topic == nullptr) return UnknownTopic(name);
+  if (partition < 0 || partition >= static_cast<int32_t>(topic->partitions.size())) {
+    return ApiError(v1::UNKNOWN_PARTITION,
+                    fmt::format("topic '{}' has no partition {}", name, partition));
+  }
+  const PartitionAssignment& current = topic->partitions[static_cast<size_t>(partition)];
+  if (!current.moving()) {
+    return ApiError(v1::NO_REASSIGNMENT_IN_PROGRESS,
+                    fmt::format("partition {}-{} is not moving", name, partition));
+  }
+  PartitionAssignment next = current;
+  // Any broker of the move may be a member by now: all keep the partition until the group is
+  // back on the replicas it started from.
+  next.replicas = current.Hosts();
+  next.target_replicas = current.replicas;
+  return std::vector<v1::MetadataRecord>{AssignmentRecord(topic->id, partition, next)};
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CompleteReassignment(
+    const MetadataImage& image, TopicId topic_id, int32_t partition,
+    const std::vector<NodeId>& voters) const {
+  const TopicInfo* topic = image.Topic(topic_id);
+  if (topic == nullptr) {
+    return ApiError(v1::UNKNOWN_TOPIC, fmt::format("no topic has id {}", topic_id));
+  }
+  if (partition < 0 || partition >= static_cast<int32_t>(topic->partitions.size())) {
+    return ApiError(v1::UNKNOWN_PARTITION,
+                    fmt::format("topic '{}' has no partition {}", topic->name, partition));
+  }
+  const PartitionAssignment& current = topic->partitions[static_cast<size_t>(partition)];
+  if (!current.moving()) return std::vector<v1::MetadataRecord>{};
+  if (std::set<NodeId>(voters.begin(), voters.end()) !=
+      std::set<NodeId>(current.target_replicas.begin(), current.target_replicas.end())) {
+    return ApiError(v1::INVALID_REPLICA_ASSIGNMENT,
+                    fmt::format("partition {}-{} moves to [{}], not [{}]", topic->name, partition,
+                                fmt::join(current.target_replicas, ","), fmt::join(voters, ",")));
+  }
+  PartitionAssignment next = current;
+  next.replicas = current.target_replicas;
+  next.leader = next.replicas.front();
+  next.target_replicas.clear();
+  next.move_throttle_bytes_per_second = 0;
+  return std::vector<v1::MetadataRecord>{AssignmentRecord(topic->id, partition, next)};
+}
+
+absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::Decommission(
+    const MetadataImage& image, NodeId node, bool decommissioning) const {
+  if (image.Broker(node) == nullptr) {
+    return ApiError(v1::INVALID_REQUEST, fmt::format("broker {} is not registered", node));
+  }
+  std::vector<v1::MetadataRecord> out;
+  if (image.Decommissioning(node) == decommissioning) return out;
+  if (decommissioning) {
+    size_t needed = 0;
+    for (const auto& [id, topic] : image.topics()) {
+      for (const PartitionAssignment& p : topic.partitions) {
+        if (Contains(p.Hosts(), node)) needed = std::max(needed, p.Hosts().size());
+      }
+    }
+    size_t others = 0;
+    for (NodeId id : PlaceableBrokers(image)) others += id != node ? 1 : 0;
+    if (needed > others + 1) {
+      return ApiError(v1::NOT_ENOUGH_REPLICAS,
+                      fmt::format("broker {} holds replicas of partitions with {} replicas, but "
+                                  "only {} other live brokers can take them",
+                                  node, needed, others));
+    }
+  }
+  v1::MetadataRecord record = NewMetadataRecord();
+  record.mutable_broker_decommission()->set_node_id(node.value());
+  record.mutable_broker_decommission()->set_decommissioning(decommissioning);
+  out.push_back(std::move(record));
+  if (decommissioning) return out;
+  // Recommissioning: the moves still draining the broker turn back.
+  for (const auto& [id, topic] : image.topics()) {
+    for (size_t p = 0; p < topic.partitions.size(); ++p) {
+      const PartitionAssignment& current = topic.partitions[p];
+      if (!current.moving() || !Contains(current.replicas, node) ||
+          Contains(current.target_replicas, node)) {
+        continue;
+      }
+      PartitionAssignment next = current;
+      next.replicas = current.Hosts();
+      next.target_replicas = current.replicas;
+      out.push_back(AssignmentRecord(id, static_cast<int32_t>(p), next));
+    }
+  }
+  return out;
+}
+
+std::vector<v1::MetadataRecord> ControllerLogic::PlanDrains(const MetadataImage& image) const {
+  std::vector<v1::MetadataRecord> out;
+  if (image.decommissioning().empty()) return out;
+  int32_t moving = 0;
+  std::map<NodeId, int64_t> load;  // replicas each placeable broker holds or will hold
+  for (NodeId id : PlaceableBrokers(image)) load[id] = 0;
+  for (const auto& [id, topic] : image.topics()) {
+    for (const PartitionAssignment& p : topic.partitions) {
+      moving += p.moving() ? 1 : 0;
+      for (NodeId host : p.Hosts()) {
+        if (auto it = load.find(host); it != load.end()) ++it->second;
+      }
+    }
+  }
+  for (const auto& [id, topic] : image.topics()) {
+    for (size_t p = 0; p < topic.partitions.size(); ++p) {
+      if (moving >= limits_.drain_moves_max) return out;
+      const PartitionAssignment& current = topic.partitions[p];
+      if (current.moving()) continue;
+      std::vector<NodeId> target = current.replicas;
+      bool changed = false;
+      for (NodeId& replica : target) {
+        if (!image.Decommissioning(replica)) continue;
+        NodeId best;
+        for (const auto& [candidate, count] : load) {
+          if (Contains(target, candidate)) continue;
+          if (best == kNoNode || count < load[best]) best = candidate;
+        }
+        if (best == kNoNode) break;
+        replica = best;
+        ++load[best];
+        changed = true;
+      }
+      if (!changed) continue;
+      auto records = ReassignPartition(image, topic.name, static_cast<int32_t>(p), target,
+                                       std::nullopt);
+      // A partition that cannot move now (a replica down) is tried again on a later pass.
+      if (!records.ok() || records->empty()) continue;
+      for (auto& record : *records) out.push_back(std::move(record));
+      ++moving;
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<ProducerIdBlock> ControllerLogic::AllocateProducerIds(const MetadataImage& image,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct ControllerLimits {
   int32_t max_partitions_per_topic = 10000;
   // Producer ids handed to a broker at a time.
   int64_t producer_id_block_size = 1000;
+  // partition.move.throttle.bytes.per.second: a move's throttle when its request names none
+  // (0: none).
+  int64_t move_throttle_bytes_per_second = 100LL << 20;
+  // partition.move.drain.max: moves in progress at once that draining brokers may start.
+  int32_t drain_moves_max = 8;
   // The broker defaults topic configs are checked against.
   storage::LogConfig log_defaults;
 };
@@ -99,6 +105,40 @@ class ControllerLogic {
   absl::StatusOr<std::vector<v1::MetadataRecord>> AlterConfigs(
       const MetadataImage& image, const std::string& name, const TopicConfigs& set,
       const std::vector<std::string>& remove) const;
+
+  // Moving replicas (docs/replication.md, "Moving replicas").
+  //
+  // Starts moving `partition` of `topic` to `replicas` (in preference order), copying the data
+  // it holds at `throttle_bytes_per_second` (nullopt: the default; 0: unthrottled). The same
+  // brokers in another order only change the preferred leader. INVALID_REPLICA_ASSIGNMENT for
+  // a broker named twice, unregistered or being decommissioned (as a new replica);
+  // NOT_ENOUGH_REPLICAS when a new replica is not live or either the replicas or the target
+  // would lack a live majority; REASSIGNMENT_IN_PROGRESS while another move runs.
+  absl::StatusOr<std::vector<v1::MetadataRecord>> ReassignPartition(
+      const MetadataImage& image, const std::string& topic, int32_t partition,
+      const std::vector<NodeId>& replicas, std::optional<int64_t> throttle_bytes_per_second) const;
+  // Turns a move back toward the replicas it started from: every broker that took part keeps
+  // the partition until the group is back. NO_REASSIGNMENT_IN_PROGRESS when it is not moving.
+  absl::StatusOr<std::vector<v1::MetadataRecord>> CancelReassignment(const MetadataImage& image,
+                                                                     const std::string& topic,
+                                                                     int32_t partition) const;
+  // A partition's leader reports that the group's voters are `voters` and it has no
+  // learners: a move to exactly those ends. Nothing to do when the move already ended;
+  // INVALID_REPLICA_ASSIGNMENT when they are not the move's target (a stale report).
+  absl::StatusOr<std::vector<v1::MetadataRecord>> CompleteReassignment(
+      const MetadataImage& image, TopicId topic_id, int32_t partition,
+      const std::vector<NodeId>& voters) const;
+  // Starts (or, with `decommissioning` false, stops) draining a broker: its replicas move to
+  // other brokers a few partitions at a time (PlanDrains) and it gets no new ones; stopping
+  // cancels the moves off it still in progress. NOT_ENOUGH_REPLICAS when too few other live
+  // brokers remain to take its replicas.
+  absl::StatusOr<std::vector<v1::MetadataRecord>> Decommission(const MetadataImage& image,
+                                                               NodeId node,
+                                                               bool decommissioning) const;
+  // The moves that drain decommissioning brokers next, as many as fit under drain_moves_max
+  // moves in progress: each replaces the broker with the live broker holding the fewest
+  // replicas among those the partition is not on.
+  std::vector<v1::MetadataRecord> PlanDrains(const MetadataImage& image) const;
 
   // The next block of producer ids for a registered broker.
   absl::StatusOr<ProducerIdBlock> AllocateProducerIds(const MetadataImage& image, NodeId node,

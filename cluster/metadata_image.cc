@@ -8,7 +8,6 @@ namespace rill::cluster {
 namespace {
 
 // More replicas than this in one partition cannot come from a working controller.
-constexpr int kReplicasMax = 64;
 
 absl::Status Corrupt(std::string_view what) {
   return absl::DataLossError(fmt::format("metadata record does not fit the image: {}", what));
@@ -55,6 +54,9 @@ absl::Status MetadataImage::Apply(const v1::MetadataRecord& record, Offset offse
       break;
     case v1::MetadataRecord::kProducerIds:
       status = ApplyProducerIds(record.producer_ids());
+      break;
+    case v1::MetadataRecord::kBrokerDecommission:
+      status = ApplyBrokerDecommission(record.broker_decommission());
       break;
     default:
       status = Corrupt(fmt::format("unknown kind {}", static_cast<int>(record.record_case())));
@@ -133,10 +135,21 @@ absl::Status MetadataImage::ApplyPartition(const v1::MetadataRecord::Partition& 
     return Corrupt(fmt::format("partition {}-{} with {} replicas", topic->name, r.partition(),
                                r.replicas_size()));
   }
+  if (r.target_replicas_size() > kReplicasMax || r.initial_replicas_size() > kReplicasMax ||
+      r.move_throttle_bytes_per_second() < 0) {
+    return Corrupt(fmt::format("partition {}-{} with a move to {} replicas from {} at {} B/s",
+                               topic->name, r.partition(), r.target_replicas_size(),
+                               r.initial_replicas_size(), r.move_throttle_bytes_per_second()));
+  }
   PartitionAssignment assignment;
   for (int32_t replica : r.replicas()) assignment.replicas.push_back(NodeId(replica));
   assignment.leader = NodeId(r.leader());
   assignment.leader_epoch = r.leader_epoch();
+  for (int32_t replica : r.target_replicas()) assignment.target_replicas.push_back(NodeId(replica));
+  assignment.move_throttle_bytes_per_second = r.move_throttle_bytes_per_second();
+  for (int32_t replica : r.initial_replicas()) {
+    assignment.initial_replicas.push_back(NodeId(replica));
+  }
   if (r.partition() == count) {
     topic->partitions.push_back(std::move(assignment));
   } else {
@@ -167,6 +180,35 @@ absl::Status MetadataImage::ApplyProducerIds(const v1::MetadataRecord::ProducerI
   }
   next_producer_id_ = r.next_producer_id();
   return absl::OkStatus();
+}
+
+absl::Status MetadataImage::ApplyBrokerDecommission(
+    const v1::MetadataRecord::BrokerDecommission& r) {
+  if (r.node_id() <= 0) return Corrupt(fmt::format("decommission of broker {}", r.node_id()));
+  if (r.decommissioning()) {
+    decommissioning_.insert(NodeId(r.node_id()));
+  } else {
+    decommissioning_.erase(NodeId(r.node_id()));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<NodeId> PartitionAssignment::Hosts() const {
+  std::vector<NodeId> out = replicas;
+  for (NodeId node : target_replicas) {
+    if (std::find(out.begin(), out.end(), node) == out.end()) out.push_back(node);
+  }
+  return out;
+}
+
+void FillPartitionRecord(const PartitionAssignment& assignment,
+                         v1::MetadataRecord::Partition* r) {
+  for (NodeId replica : assignment.replicas) r->add_replicas(replica.value());
+  r->set_leader(assignment.leader.value());
+  r->set_leader_epoch(assignment.leader_epoch);
+  for (NodeId replica : assignment.target_replicas) r->add_target_replicas(replica.value());
+  r->set_move_throttle_bytes_per_second(assignment.move_throttle_bytes_per_second);
+  for (NodeId replica : assignment.initial_replicas) r->add_initial_replicas(replica.value());
 }
 
 std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
@@ -206,11 +248,15 @@ std::vector<v1::MetadataRecord> MetadataImage::ToRecords() const {
       auto* r = partition.mutable_partition();
       r->set_topic_id(id.ToBytes());
       r->set_partition(static_cast<int32_t>(p));
-      for (NodeId replica : topic.partitions[p].replicas) r->add_replicas(replica.value());
-      r->set_leader(topic.partitions[p].leader.value());
-      r->set_leader_epoch(topic.partitions[p].leader_epoch);
+      FillPartitionRecord(topic.partitions[p], r);
       out.push_back(std::move(partition));
     }
+  }
+  for (NodeId node : decommissioning_) {
+    v1::MetadataRecord record = NewMetadataRecord();
+    record.mutable_broker_decommission()->set_node_id(node.value());
+    record.mutable_broker_decommission()->set_decommissioning(true);
+    out.push_back(std::move(record));
   }
   if (next_producer_id_ > 0) {
     v1::MetadataRecord record = NewMetadataRecord();

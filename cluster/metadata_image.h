@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,9 @@ inline constexpr uint32_t kMetadataRecordVersion = 1;
 
 // An empty record of the current version.
 v1::MetadataRecord NewMetadataRecord();
+
+// The most replicas a partition may have.
+inline constexpr int kReplicasMax = 64;
 
 // The endpoint names a broker registers: where clients connect, and where brokers do.
 inline constexpr char kClientListener[] = "client";
@@ -58,6 +62,20 @@ struct PartitionAssignment {
   std::vector<NodeId> replicas;
   NodeId leader;
   int32_t leader_epoch = 0;
+  // A move in progress: where the replicas are going (empty: none), and its throttle in
+  // bytes per second (0: none).
+  std::vector<NodeId> target_replicas;
+  int64_t move_throttle_bytes_per_second = 0;
+  // The Raft group's first members (empty: `replicas`).
+  std::vector<NodeId> initial_replicas;
+
+  bool moving() const { return !target_replicas.empty(); }
+  // The brokers that host the partition: the replicas and, during a move, its targets.
+  std::vector<NodeId> Hosts() const;
+  // The members every replica's log begins with.
+  const std::vector<NodeId>& FirstMembers() const {
+    return initial_replicas.empty() ? replicas : initial_replicas;
+  }
   friend bool operator==(const PartitionAssignment&, const PartitionAssignment&) = default;
 };
 
@@ -70,6 +88,10 @@ struct TopicInfo {
   std::vector<PartitionAssignment> partitions;
   friend bool operator==(const TopicInfo&, const TopicInfo&) = default;
 };
+
+// The record form of a partition's assignment (topic id and partition number left to the
+// caller).
+void FillPartitionRecord(const PartitionAssignment& assignment, v1::MetadataRecord::Partition* r);
 
 class MetadataImage {
  public:
@@ -89,6 +111,9 @@ class MetadataImage {
   const BrokerInfo* Broker(NodeId id) const;
   // Brokers that are registered and not fenced, by id.
   std::vector<NodeId> LiveBrokers() const;
+  // Brokers being drained of their replicas (rillctl broker decommission).
+  const std::set<NodeId>& decommissioning() const { return decommissioning_; }
+  bool Decommissioning(NodeId id) const { return decommissioning_.contains(id); }
   // The largest broker epoch given so far (0 before any registration).
   int64_t max_broker_epoch() const { return max_broker_epoch_; }
 
@@ -110,11 +135,13 @@ class MetadataImage {
   absl::Status ApplyTopicConfigs(const v1::MetadataRecord::TopicConfigs& r);
   absl::Status ApplyRemoveTopic(const v1::MetadataRecord::RemoveTopic& r);
   absl::Status ApplyProducerIds(const v1::MetadataRecord::ProducerIds& r);
+  absl::Status ApplyBrokerDecommission(const v1::MetadataRecord::BrokerDecommission& r);
   TopicInfo* MutableTopic(const std::string& id_bytes);
 
   Offset offset_{-1};
   std::map<NodeId, BrokerInfo> brokers_;
   int64_t max_broker_epoch_ = 0;
+  std::set<NodeId> decommissioning_;
   std::map<TopicId, TopicInfo> topics_;
   std::map<std::string, TopicId, std::less<>> topic_ids_by_name_;
   int64_t next_producer_id_ = 0;

@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
+#include "cluster/replica_mover.h"
 #include "format/record_batch.h"
 
 namespace rill::cluster {
@@ -74,18 +75,24 @@ Partition::Partition(std::string topic, TopicId topic_id, PartitionId id,
 absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, TopicId topic_id,
                                                            PartitionId id,
                                                            std::shared_ptr<storage::Log> log,
-                                                           std::vector<NodeId> replicas,
+                                                           std::vector<NodeId> first_members,
                                                            const ReplicaContext& context,
                                                            LeadershipListener listener) {
   std::shared_ptr<Partition> partition(
       new Partition(std::move(topic), topic_id, id, log, std::move(listener)));
   partition->self_ = partition;
-  if (!replicas.empty()) partition->preferred_ = replicas[0];
+  {
+    absl::MutexLock lock(&partition->mu_);
+    if (!first_members.empty()) partition->assignment_.preferred = first_members[0];
+  }
+  partition->self_id_ = context.self;
+  partition->promotion_max_lag_ = context.raft.promotion_max_lag;
+  partition->move_done_ = context.move_done;
   partition->io_ = context.io;
   log->SetRetentionByOwner();
   raft::RaftConfig config = context.raft;
   config.id = context.self;
-  config.bootstrap.voters = replicas;
+  config.bootstrap.voters = first_members;
   config.bootstrap.learners.clear();
   config.hand_out_committed = false;
   config.skip_noop_on_empty_log = true;
@@ -117,8 +124,9 @@ absl::StatusOr<std::shared_ptr<Partition>> Partition::Open(std::string topic, To
   const RaftGroupStatus status = partition->group_->status();
   partition->high_watermark_.store(status.applied.value(), std::memory_order_release);
   const bool sole_voter = status.conf.voters.size() == 1 && status.conf.voters[0] == context.self;
-  const bool preferred_of_new_group =
-      status.term == raft::Term(0) && !replicas.empty() && replicas[0] == context.self;
+  const bool preferred_of_new_group = status.term == raft::Term(0) && !first_members.empty() &&
+                                      first_members[0] == context.self &&
+                                      status.conf.IsVoter(context.self);
   if (sole_voter || preferred_of_new_group) partition->group_->Campaign();
   return partition;
 }
@@ -131,6 +139,7 @@ std::string ProducerStateKey(TopicId topic_id, PartitionId id) {
 
 void Partition::Tick() {
   group_->Tick();
+  DriveMove();
   // The producer state's upkeep (expiry, snapshots) about once a second of ticks.
   constexpr int kTicksPerUpkeep = 10;
   if (ticks_to_upkeep_.fetch_sub(1, std::memory_order_relaxed) > 0) return;
@@ -254,21 +263,109 @@ absl::Status Partition::TransferLeadership(NodeId to) {
   return status.ok() ? status : ReplicateError(status);
 }
 
+NodeId Partition::preferred_replica() const {
+  absl::MutexLock lock(&mu_);
+  return assignment_.preferred;
+}
+
+Partition::Assignment Partition::assignment() const {
+  absl::MutexLock lock(&mu_);
+  return assignment_;
+}
+
+void Partition::SetAssignment(Assignment assignment) {
+  absl::MutexLock lock(&mu_);
+  assignment_ = std::move(assignment);
+}
+
 bool Partition::ReturnLeadershipToPreferred() {
   const RaftGroupStatus status = group_->status();
-  if (status.role != raft::Role::kLeader || !status.serving || preferred_ == kNoNode ||
-      status.leader == preferred_) {
+  const NodeId preferred = preferred_replica();
+  if (status.role != raft::Role::kLeader || !status.serving || preferred == kNoNode ||
+      status.leader == preferred || !status.conf.IsVoter(preferred)) {
     return false;
   }
-  auto match = status.matches.find(preferred_);
+  auto match = status.matches.find(preferred);
   if (match == status.matches.end() || match->second < status.last_index) return false;
-  group_->TransferLeadership(preferred_, [this](absl::Status s) {
+  group_->TransferLeadership(preferred, [this, preferred](absl::Status s) {
     if (!s.ok()) {
       logging::Debug("partition", "{}-{}: leadership not handed to broker {}: {}", topic_, id_,
-                     preferred_, s.message());
+                     preferred, s.message());
     }
   });
   return true;
+}
+
+void Partition::DriveMove() {
+  const Assignment assignment = this->assignment();
+  const auto now = std::chrono::steady_clock::now();
+  const auto elapsed = now - last_grant_;
+  last_grant_ = now;
+  if (assignment.move_target.empty() || assignment.move_throttle_bytes_per_second == 0) {
+    if (throttling_) group_->ThrottleLearners(std::nullopt);
+    throttling_ = false;
+  } else {
+    // The grant follows the clock, not the tick count, so a late tick does not slow the copy;
+    // a first or long-delayed tick grants at most a second's worth.
+    const double seconds =
+        throttling_ ? std::min(std::chrono::duration<double>(elapsed).count(), 1.0) : 0.1;
+    group_->ThrottleLearners(static_cast<size_t>(
+        static_cast<double>(assignment.move_throttle_bytes_per_second) * seconds));
+    throttling_ = true;
+  }
+  if (assignment.move_target.empty()) return;
+  if (move_ticks_to_wait_ > 0) {
+    --move_ticks_to_wait_;
+    return;
+  }
+  const RaftGroupStatus status = group_->status();
+  if (status.role != raft::Role::kLeader || !status.serving ||
+      move_change_pending_.load(std::memory_order_acquire)) {
+    return;
+  }
+  MoveView view;
+  view.conf = status.conf;
+  view.leader = self_id_;
+  view.matches = status.matches;
+  view.last_index = status.last_index;
+  view.promotion_max_lag = promotion_max_lag_;
+  const MoveStep step = NextMoveStep(view, assignment.move_target);
+  // Steps that take more than a tick to show (a transfer, the controller's answer) are not
+  // repeated every tick.
+  constexpr int kTicksBetweenSlowSteps = 10;
+  switch (step.kind) {
+    case MoveStep::Kind::kWait:
+      return;
+    case MoveStep::Kind::kChange: {
+      move_change_pending_.store(true, std::memory_order_release);
+      const raft::ConfChange change = step.change;
+      std::weak_ptr<Partition> weak = self_;
+      group_->ProposeConfChange(change, [weak, change](absl::StatusOr<raft::Index> index) {
+        auto self = weak.lock();
+        if (self == nullptr) return;
+        self->move_change_pending_.store(false, std::memory_order_release);
+        if (index.ok()) {
+          logging::Info("partition", "{}-{}: move: {} broker {} (entry {})", self->topic_,
+                        self->id_, raft::ConfChangeName(change.type), change.node, *index);
+        } else if (!absl::IsFailedPrecondition(index.status())) {
+          logging::Warn("partition", "{}-{}: move: {} broker {} refused: {}", self->topic_,
+                        self->id_, raft::ConfChangeName(change.type), change.node,
+                        index.status().message());
+        }
+      });
+      return;
+    }
+    case MoveStep::Kind::kTransferLeadership:
+      move_ticks_to_wait_ = kTicksBetweenSlowSteps;
+      logging::Info("partition", "{}-{}: move: this broker leaves the replicas; handing "
+                    "leadership to broker {}", topic_, id_, step.to);
+      group_->TransferLeadership(step.to, [](absl::Status) {});
+      return;
+    case MoveStep::Kind::kDone:
+      move_ticks_to_wait_ = kTicksBetweenSlowSteps;
+      if (move_done_) move_done_(topic_id_, id_, status.conf.voters);
+      return;
+  }
 }
 
 void Partition::EnforceRetention() {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +76,10 @@ struct ReplicaContext {
   // is kept (producer.id.expiration.ms).
   ProducerTrackerOptions producers;
   int64_t producer_id_expiration_ms = 86'400'000;
+  // Called, on the ticking thread and at most about once a second per partition, by the
+  // leader of a partition whose move has reached its target: the voters to report to the
+  // controller (docs/replication.md, "Moving replicas").
+  std::function<void(TopicId, PartitionId, std::vector<NodeId> voters)> move_done;
 };
 
 // How a partition's Raft status looks to the rest of the broker.
@@ -91,16 +96,24 @@ std::string ProducerStateKey(TopicId topic_id, PartitionId id);
 
 class Partition {
  public:
+  // What the metadata says of this partition beyond its log: the preferred leader (its first
+  // replica) and, while it moves, the replicas it moves to and the copy throttle.
+  struct Assignment {
+    NodeId preferred;
+    std::vector<NodeId> move_target;
+    int64_t move_throttle_bytes_per_second = 0;
+  };
+
   // Called on the broker's io_context (not the partition's strand) when this replica starts or
   // stops serving as leader.
   using LeadershipListener = std::function<void(const std::shared_ptr<Partition>&, bool serving)>;
 
-  // Opens the Raft group of `log` (a new group's members are `replicas`); a replica that is
-  // the preferred leader (the first replica) of a group that never had a term campaigns at once.
+  // Opens the Raft group of `log`, whose log begins with the members `first_members` (those
+  // of a new group); the first of them campaigns at once in a group that never had a term.
   static absl::StatusOr<std::shared_ptr<Partition>> Open(std::string topic, TopicId topic_id,
                                                          PartitionId id,
                                                          std::shared_ptr<storage::Log> log,
-                                                         std::vector<NodeId> replicas,
+                                                         std::vector<NodeId> first_members,
                                                          const ReplicaContext& context,
                                                          LeadershipListener listener);
   ~Partition();
@@ -133,11 +146,16 @@ class Partition {
   // replica list) while the preferred one has caught up: hands leadership back to it. Returns
   // whether it started a transfer.
   bool ReturnLeadershipToPreferred();
-  NodeId preferred_replica() const { return preferred_; }
+  NodeId preferred_replica() const;
+  // Takes the metadata's latest word on the partition. While a move is set, the leader takes
+  // the group toward its target one membership change per tick (cluster/replica_mover.h),
+  // throttles what new replicas copy, and reports the end through ReplicaContext::move_done.
+  void SetAssignment(Assignment assignment);
+  Assignment assignment() const;
   // Deletes the segments retention lets go, up to the high watermark, through the Raft
   // group's compaction point (every replica does so for its own log).
   void EnforceRetention();
-  // One tick of the Raft group's clock.
+  // One tick of the Raft group's clock. Called from one thread at a time.
   void Tick();
   // A Raft message from a peer replica.
   void Deliver(raft::Message message) { group_->Deliver(std::move(message)); }
@@ -180,6 +198,8 @@ class Partition {
   // What the producer state says of an idempotent batch, on the strand: nullopt to write it,
   // the index it was written at for a retried duplicate, or the error to answer.
   absl::StatusOr<std::optional<raft::Index>> AdmitIdempotent(const format::BatchHeader& header);
+  // A tick's share of a move: the throttle's grant and, on the leader, the next step.
+  void DriveMove();
 
   const std::string topic_;
   const TopicId topic_id_;
@@ -187,8 +207,9 @@ class Partition {
   const std::shared_ptr<storage::Log> log_;
   const LeadershipListener listener_;
   std::weak_ptr<Partition> self_;
-  // The replica that should lead when it can: the first of the partition's replicas.
-  NodeId preferred_;
+  NodeId self_id_;
+  int64_t promotion_max_lag_ = 0;
+  std::function<void(TopicId, PartitionId, std::vector<NodeId>)> move_done_;
   asio::io_context* io_ = nullptr;
   std::shared_ptr<RaftGroup> group_;
   // Touched only on the group's strand, once Open has set it.
@@ -199,6 +220,16 @@ class Partition {
   std::atomic<int64_t> high_watermark_{0};
   mutable absl::Mutex mu_;
   ReplicaState state_ ABSL_GUARDED_BY(mu_);
+  // The replica that should lead when it can (the first of the partition's replicas), and
+  // any move.
+  Assignment assignment_ ABSL_GUARDED_BY(mu_);
+  // Touched only by Tick: when the throttle last granted bytes, whether it is on, and the
+  // ticks until a step that must not repeat every tick (a transfer, a report) may run again.
+  std::chrono::steady_clock::time_point last_grant_;
+  bool throttling_ = false;
+  int move_ticks_to_wait_ = 0;
+  // A membership change proposed and not yet answered.
+  std::atomic<bool> move_change_pending_{false};
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, std::function<void()>> waiters_ ABSL_GUARDED_BY(mu_);
 };

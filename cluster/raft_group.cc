@@ -216,6 +216,14 @@ void RaftGroup::TransferLeadership(NodeId to, std::function<void(absl::Status)> 
   });
 }
 
+void RaftGroup::ThrottleLearners(std::optional<size_t> grant) {
+  OnStrand([this, grant](bool open) {
+    if (!open) return;
+    node_->ThrottleLearners(grant.has_value());
+    if (grant) node_->GrantLearnerBytes(*grant);
+  });
+}
+
 void RaftGroup::Run(std::function<void()> work) {
   OnStrand([work = std::move(work)](bool open) {
     if (open) work();

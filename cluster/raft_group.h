@@ -119,6 +119,9 @@ class RaftGroup : public std::enable_shared_from_this<RaftGroup> {
   // Hands leadership to voter `to` (raft::RaftNode::TransferLeadership); `done` gets whether
   // the transfer started: FailedPrecondition naming the leader on a follower.
   void TransferLeadership(NodeId to, std::function<void(absl::Status)> done);
+  // Throttles what the leader sends learners copying the log (raft::RaftNode::
+  // ThrottleLearners) and grants them `grant` more bytes; nullopt lifts the throttle.
+  void ThrottleLearners(std::optional<size_t> grant);
   // Runs `work` on the group's strand, unless the group is closed by then.
   void Run(std::function<void()> work);
   // Proposes a membership change; `done` as for Propose.

@@ -101,13 +101,31 @@ bool TopicRegistry::Hosts(const v1::TopicRecord& record, int32_t partition) cons
   return std::find(hosted.begin(), hosted.end(), partition) != hosted.end();
 }
 
-std::vector<NodeId> TopicRegistry::ReplicasOf(const v1::TopicRecord& record,
-                                              int32_t partition) const {
+std::vector<NodeId> TopicRegistry::FirstMembersOf(const v1::TopicRecord& record,
+                                                  int32_t partition) const {
   if (!record.from_metadata_log() || partition >= record.replicas_size()) {
     return {replication_.self};
   }
+  const v1::PartitionReplicas& replicas = record.replicas(partition);
   std::vector<NodeId> out;
-  for (int32_t node : record.replicas(partition).nodes()) out.push_back(NodeId(node));
+  for (int32_t node : replicas.first_members_size() > 0 ? replicas.first_members()
+                                                         : replicas.nodes()) {
+    out.push_back(NodeId(node));
+  }
+  return out;
+}
+
+Partition::Assignment TopicRegistry::AssignmentOf(const v1::TopicRecord& record,
+                                                  int32_t partition) const {
+  Partition::Assignment out;
+  if (!record.from_metadata_log() || partition >= record.replicas_size()) {
+    out.preferred = replication_.self;
+    return out;
+  }
+  const v1::PartitionReplicas& replicas = record.replicas(partition);
+  if (replicas.nodes_size() > 0) out.preferred = NodeId(replicas.nodes(0));
+  for (int32_t node : replicas.target()) out.move_target.push_back(NodeId(node));
+  out.move_throttle_bytes_per_second = replicas.move_throttle_bytes_per_second();
   return out;
 }
 
@@ -120,9 +138,10 @@ void TopicRegistry::OpenHosted(Topic* topic, int32_t partition,
       log.ok() ? absl::StatusOr<std::shared_ptr<Partition>>(nullptr) : log.status();
   if (log.ok()) {
     opened = Partition::Open(name, topic_id, PartitionId(partition), *log,
-                             ReplicasOf(topic->record, partition), replication_, listener_);
+                             FirstMembersOf(topic->record, partition), replication_, listener_);
   }
   if (opened.ok()) {
+    (*opened)->SetAssignment(AssignmentOf(topic->record, partition));
     topic->partitions[static_cast<size_t>(partition)] = *opened;
     by_group_[rpc::GroupKey{topic_id, PartitionId(partition)}] = *opened;
     topic->offline.erase(partition);
@@ -136,11 +155,18 @@ void TopicRegistry::OpenHosted(Topic* topic, int32_t partition,
 
 void TopicRegistry::Reconcile(const MetadataImage& image) {
   std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>> removed;
+  std::vector<Dropped> dropped;
   {
     absl::MutexLock lock(&mu_);
-    ReconcileLocked(image, &removed);
+    ReconcileLocked(image, &removed, &dropped);
   }
   for (const auto& [record, partitions] : removed) Remove(record, partitions);
+  for (const Dropped& d : dropped) {
+    if (d.partition != nullptr) d.partition->Close();
+    DeletePartitionData(d.record, d.index);
+    logging::Info("broker", "partition {}-{} moved off this broker: its replica is deleted",
+                  d.record.name(), d.index);
+  }
 }
 
 void TopicRegistry::Remove(const v1::TopicRecord& record,
@@ -148,27 +174,32 @@ void TopicRegistry::Remove(const v1::TopicRecord& record,
   for (const auto& partition : partitions) {
     if (partition != nullptr) partition->Close();
   }
-  const TopicId topic_id = *TopicId::FromBytes(record.topic_id());
   for (int32_t p = 0; p < record.partitions(); ++p) {
-    if (!Hosts(record, p)) continue;
-    absl::Status s = logs_->Delete(LogName(record, p));
-    if (!s.ok() && !absl::IsNotFound(s)) {
-      logging::Warn("broker", "deleting partition {}-{}: {}", record.name(), p, s.message());
-    }
-    s = RaftGroup::DeleteState(meta_, rpc::GroupKey{topic_id, PartitionId(p)});
-    if (s.ok()) {
-      s = ProducerTracker::DeleteSnapshot(meta_, ProducerStateKey(topic_id, PartitionId(p)));
-    }
-    if (!s.ok()) {
-      logging::Warn("broker", "deleting the Raft state of {}-{}: {}", record.name(), p,
-                    s.message());
-    }
+    if (Hosts(record, p)) DeletePartitionData(record, p);
+  }
+}
+
+void TopicRegistry::DeletePartitionData(const v1::TopicRecord& record, int32_t partition) {
+  const TopicId topic_id = *TopicId::FromBytes(record.topic_id());
+  absl::Status s = logs_->Delete(LogName(record, partition));
+  if (!s.ok() && !absl::IsNotFound(s)) {
+    logging::Warn("broker", "deleting partition {}-{}: {}", record.name(), partition,
+                  s.message());
+  }
+  s = RaftGroup::DeleteState(meta_, rpc::GroupKey{topic_id, PartitionId(partition)});
+  if (s.ok()) {
+    s = ProducerTracker::DeleteSnapshot(meta_, ProducerStateKey(topic_id, PartitionId(partition)));
+  }
+  if (!s.ok()) {
+    logging::Warn("broker", "deleting the Raft state of {}-{}: {}", record.name(), partition,
+                  s.message());
   }
 }
 
 void TopicRegistry::ReconcileLocked(
     const MetadataImage& image,
-    std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>>* removed) {
+    std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>>* removed,
+    std::vector<Dropped>* dropped) {
   const NodeId self = replication_.self;
   for (auto it = topics_.begin(); it != topics_.end();) {
     const v1::TopicRecord& record = it->second.record;
@@ -201,10 +232,16 @@ void TopicRegistry::ReconcileLocked(
     record.mutable_configs()->insert(info.configs.begin(), info.configs.end());
     record.set_from_metadata_log(true);
     for (size_t p = 0; p < info.partitions.size(); ++p) {
-      const auto& replicas = info.partitions[p].replicas;
+      const PartitionAssignment& assignment = info.partitions[p];
       auto* stored = record.add_replicas();
-      for (NodeId replica : replicas) stored->add_nodes(replica.value());
-      if (std::find(replicas.begin(), replicas.end(), self) != replicas.end()) {
+      for (NodeId replica : assignment.replicas) stored->add_nodes(replica.value());
+      for (NodeId replica : assignment.initial_replicas) {
+        stored->add_first_members(replica.value());
+      }
+      for (NodeId replica : assignment.target_replicas) stored->add_target(replica.value());
+      stored->set_move_throttle_bytes_per_second(assignment.move_throttle_bytes_per_second);
+      const auto hosts = assignment.Hosts();
+      if (std::find(hosts.begin(), hosts.end(), self) != hosts.end()) {
         record.add_hosted_partitions(static_cast<int32_t>(p));
       }
     }
@@ -227,14 +264,26 @@ void TopicRegistry::ReconcileLocked(
     const storage::LogConfig config = LogConfigFor(record);
     topic.partitions.resize(info.partitions.size());
     topic.leaders.clear();
+    const TopicId topic_id = info.id;
     for (size_t p = 0; p < info.partitions.size(); ++p) {
       const auto& replicas = info.partitions[p].replicas;
       topic.leaders.push_back(replicas.empty() ? kNoNode : replicas.front());
       const int32_t partition = static_cast<int32_t>(p);
-      if (!Hosts(record, partition) || topic.partitions[p] != nullptr ||
-          topic.offline.contains(partition)) {
+      if (!Hosts(record, partition)) {
+        // A move took the partition off this broker: its replica goes once no longer needed.
+        if (topic.partitions[p] != nullptr || topic.offline.contains(partition)) {
+          dropped->push_back(Dropped{record, partition, std::move(topic.partitions[p])});
+          topic.partitions[p] = nullptr;
+          topic.offline.erase(partition);
+          by_group_.erase(rpc::GroupKey{topic_id, PartitionId(partition)});
+        }
         continue;
       }
+      if (topic.partitions[p] != nullptr) {
+        topic.partitions[p]->SetAssignment(AssignmentOf(record, partition));
+        continue;
+      }
+      if (topic.offline.contains(partition)) continue;
       OpenHosted(&topic, partition, config);
     }
     if (configs_changed) {

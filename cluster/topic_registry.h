@@ -133,15 +133,25 @@ class TopicRegistry {
   absl::Status MigrateToTopicId(v1::TopicRecord* record,
                                 const absl::flat_hash_set<std::string>& dirs);
   absl::Status Store(const v1::TopicRecord& record);
+  // A partition a move took off this broker, to close and delete.
+  struct Dropped {
+    v1::TopicRecord record;
+    int32_t index = 0;
+    std::shared_ptr<Partition> partition;
+  };
   void ReconcileLocked(
       const MetadataImage& image,
-      std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>>* removed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      std::vector<std::pair<v1::TopicRecord, std::vector<std::shared_ptr<Partition>>>>* removed,
+      std::vector<Dropped>* dropped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether this broker hosts `partition` of a stored topic.
   bool Hosts(const v1::TopicRecord& record, int32_t partition) const;
-  // The replicas of a partition per the record (this broker alone for a topic stored before
-  // the cluster).
-  std::vector<NodeId> ReplicasOf(const v1::TopicRecord& record, int32_t partition) const;
+  // The members a partition's Raft group began with, per the record (this broker alone for a
+  // topic stored before the cluster).
+  std::vector<NodeId> FirstMembersOf(const v1::TopicRecord& record, int32_t partition) const;
+  // The preferred leader and any move in progress, per the record.
+  Partition::Assignment AssignmentOf(const v1::TopicRecord& record, int32_t partition) const;
+  // Deletes a partition's log, Raft state and producer state snapshot (once it is closed).
+  void DeletePartitionData(const v1::TopicRecord& record, int32_t partition);
   // Closes the partitions and deletes the logs and Raft state of a removed topic (without the
   // registry's lock: closing waits for the partitions' Raft work, which may call back here).
   void Remove(const v1::TopicRecord& record,

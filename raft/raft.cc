@@ -155,6 +155,7 @@ void RaftNode::ConfChanged() {
 void RaftNode::ResetProgress(Progress& p) const {
   p = Progress{};
   p.next_after = log_.LastIndex();
+  p.catchup_until = log_.LastIndex();
   p.recent_active = true;
 }
 
@@ -200,6 +201,7 @@ void RaftNode::BecomeLeader() {
   transferee_ = kNoNode;
   uncommitted_bytes_ = 0;
   uncommitted_.clear();
+  learner_budget_ = 0;
   progress_.clear();
   ConfChanged();
   // The new leader's first entry commits everything before it (only entries of the current
@@ -586,6 +588,9 @@ bool RaftNode::SendAppend(NodeId to) {
       return false;
     }
   }
+  const bool throttled =
+      learners_throttled_ && p.next_after < p.catchup_until && conf().IsLearner(to);
+  if (throttled && learner_budget_ <= 0) return false;
   Message m;
   m.type = MessageType::kAppend;
   m.to = to;
@@ -594,10 +599,11 @@ bool RaftNode::SendAppend(NodeId to) {
   m.entries = log_.EntriesAfter(p.next_after, log_.LastIndex(), config_.max_entries_per_append,
                                 config_.max_bytes_per_append);
   m.commit = commit_;
+  size_t bytes = 0;
+  for (const Entry& e : m.entries) bytes += EntryBytes(e);
+  if (throttled) learner_budget_ -= static_cast<int64_t>(bytes);
   if (p.state == ProgressState::kReplicate) {
     if (m.entries.empty()) return false;  // nothing new: heartbeats keep the follower informed
-    size_t bytes = 0;
-    for (const Entry& e : m.entries) bytes += EntryBytes(e);
     p.next_after = m.entries.back().index;
     p.inflight.emplace_back(p.next_after, bytes);
     p.inflight_bytes += bytes;
@@ -628,6 +634,18 @@ void RaftNode::SendTimeoutNow(NodeId to) {
   m.type = MessageType::kTimeoutNow;
   m.to = to;
   Send(std::move(m));
+}
+
+void RaftNode::GrantLearnerBytes(size_t bytes) {
+  if (role_ != Role::kLeader || !learners_throttled_) return;
+  const auto cap = static_cast<int64_t>(std::max(bytes, config_.max_bytes_per_append));
+  learner_budget_ = std::min(learner_budget_ + static_cast<int64_t>(bytes), cap);
+  for (NodeId learner : conf().learners) {
+    auto it = progress_.find(learner);
+    if (it == progress_.end()) continue;
+    while (it->second.next_after < log_.LastIndex() && SendAppend(learner)) {
+    }
+  }
 }
 
 void RaftNode::BroadcastAppend() {
@@ -735,6 +753,11 @@ absl::StatusOr<Index> RaftNode::ProposeConfChange(const ConfChange& change) {
     return absl::FailedPreconditionError(fmt::format("leadership is moving to {}", transferee_));
   }
   if (pending_conf_index_ > commit_) {
+    if (log_.LastIndex() == Index(0)) {
+      // A leader of a log never written appended no no-op (skip_noop_on_empty_log), but a
+      // change still waits for an entry of its term to commit: it appends that one now.
+      AppendAsLeader({Entry{term_, Index(1), EntryType::kNormal, ""}});
+    }
     return absl::FailedPreconditionError(fmt::format(
         "entry {} must commit before another configuration change", pending_conf_index_));
   }

@@ -128,6 +128,15 @@ class RaftNode {
   // Hands leadership to voter `to`: proposals are refused until it takes over or an election
   // timeout passes.
   absl::Status TransferLeadership(NodeId to);
+  // Throttles what a leader sends learners while they copy the entries it held when they
+  // joined (or when it took over): such appends go out only while the budget
+  // GrantLearnerBytes fills is positive, and draw it down by their payload. Entries written
+  // after that point are sent as to any follower, so a learner always catches up with a
+  // partition that keeps being written. Off by default: learners are sent as voters are.
+  void ThrottleLearners(bool on) { learners_throttled_ = on; }
+  // Adds `bytes` to the learners' shared budget (the caller grants its rate times the time
+  // passed) and sends what it now allows. The budget is capped at one grant or one append.
+  void GrantLearnerBytes(size_t bytes);
 
   // Everything to act on since the last Ready; call Advance() once it is done.
   Ready TakeReady();
@@ -173,6 +182,9 @@ class RaftNode {
     int snapshot_ticks = 0;
     // Leader ticks since the follower last accepted an append.
     int ticks_since_ack = 0;
+    // The leader's last index when this progress started: a learner's appends before it are
+    // throttled (ThrottleLearners).
+    Index catchup_until;
     bool recent_active = false;
   };
   struct PendingRead {
@@ -238,6 +250,9 @@ class RaftNode {
   Index serving_index_;
   NodeId transferee_ = kNoNode;
   size_t uncommitted_bytes_ = 0;
+  bool learners_throttled_ = false;
+  // May go below zero: an append is sent whole once the budget is positive.
+  int64_t learner_budget_ = 0;
   // A leader's proposals of its term not yet handed out as committed: (index, payload bytes).
   std::deque<std::pair<Index, size_t>> uncommitted_;
   std::deque<PendingRead> pending_reads_;

@@ -23,6 +23,18 @@ void Erase(std::vector<NodeId>& ids, NodeId id) {
 bool ConfState::IsVoter(NodeId id) const { return Contains(voters, id); }
 bool ConfState::IsLearner(NodeId id) const { return Contains(learners, id); }
 
+const char* ConfChangeName(ConfChangeType type) {
+  switch (type) {
+    case ConfChangeType::kAddLearner:
+      return "add learner";
+    case ConfChangeType::kAddVoter:
+      return "add voter";
+    case ConfChangeType::kRemoveNode:
+      return "remove";
+  }
+  return "?";
+}
+
 std::string EncodeConfChange(const ConfChange& change) {
   const auto node = static_cast<uint32_t>(change.node.value());
   std::string out(kConfChangeSize, '\0');

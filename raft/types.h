@@ -57,6 +57,9 @@ struct ConfChange {
   friend bool operator==(const ConfChange&, const ConfChange&) = default;
 };
 
+// "add learner", "add voter" or "remove".
+const char* ConfChangeName(ConfChangeType type);
+
 // A ConfChange entry's data, format version 1: [version u8 = 1][type u8][node i32 big-endian].
 std::string EncodeConfChange(const ConfChange& change);
 absl::StatusOr<ConfChange> DecodeConfChange(std::string_view data);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,20 @@ struct BrokerHeartbeatRequest {
   Offset metadata_offset{-1};
 };
 
+// A change to topics, partitions or brokers the controller decides (ControllerLogic).
 struct TopicChangeRequest {
-  enum class Kind { kCreate, kDelete, kCreatePartitions, kAlterConfigs };
+  enum class Kind {
+    kCreate,
+    kDelete,
+    kCreatePartitions,
+    kAlterConfigs,
+    kReassign,
+    kCancelReassignment,
+    // From a partition's leader: the move has reached its target (topic named by id).
+    kCompleteReassignment,
+    kDecommission,
+    kRecommission,
+  };
   Kind kind = Kind::kCreate;
   std::string topic;
   // kCreate: the partition count; kCreatePartitions: the new total.
@@ -52,6 +65,15 @@ struct TopicChangeRequest {
   // kAlterConfigs: those to remove.
   std::vector<std::string> remove_configs;
   bool validate_only = false;
+  // The moves: the partition and the replicas it moves to (kCompleteReassignment: the
+  // group's voters), and the throttle (nullopt: the controller's default; 0: none).
+  int32_t partition = -1;
+  std::vector<NodeId> replicas;
+  std::optional<int64_t> throttle_bytes_per_second;
+  // kCompleteReassignment: the topic's 16-byte id.
+  std::string topic_id;
+  // kDecommission, kRecommission: the broker.
+  NodeId node;
 };
 
 struct AllocateProducerIdsRequest {

@@ -54,6 +54,21 @@ void Fill(const TopicChangeRequest& r, internal::v1::TopicChangeRequest* out) {
     case Kind::kAlterConfigs:
       out->set_kind(internal::v1::TopicChangeRequest::ALTER_CONFIGS);
       break;
+    case Kind::kReassign:
+      out->set_kind(internal::v1::TopicChangeRequest::REASSIGN);
+      break;
+    case Kind::kCancelReassignment:
+      out->set_kind(internal::v1::TopicChangeRequest::CANCEL_REASSIGNMENT);
+      break;
+    case Kind::kCompleteReassignment:
+      out->set_kind(internal::v1::TopicChangeRequest::COMPLETE_REASSIGNMENT);
+      break;
+    case Kind::kDecommission:
+      out->set_kind(internal::v1::TopicChangeRequest::DECOMMISSION);
+      break;
+    case Kind::kRecommission:
+      out->set_kind(internal::v1::TopicChangeRequest::RECOMMISSION);
+      break;
   }
   out->set_topic(r.topic);
   out->set_partitions(r.partitions);
@@ -61,6 +76,13 @@ void Fill(const TopicChangeRequest& r, internal::v1::TopicChangeRequest* out) {
   out->mutable_configs()->insert(r.configs.begin(), r.configs.end());
   for (const auto& key : r.remove_configs) out->add_remove_configs(key);
   out->set_validate_only(r.validate_only);
+  out->set_partition_index(r.partition);
+  for (NodeId replica : r.replicas) out->add_replicas(replica.value());
+  if (r.throttle_bytes_per_second) {
+    out->set_throttle_bytes_per_second(*r.throttle_bytes_per_second);
+  }
+  out->set_topic_id(r.topic_id);
+  out->set_node_id(r.node.value());
 }
 
 int64_t ValueOf(const internal::v1::RegisterBrokerResponse& r) { return r.broker_epoch(); }

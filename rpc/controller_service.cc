@@ -7,6 +7,11 @@ namespace rill::rpc {
 
 using api::ApiError;
 
+namespace {
+// As the metadata image's limit on a partition's replicas.
+constexpr int kReplicasPerRequestMax = 64;
+}  // namespace
+
 void EncodeControllerError(const absl::Status& status, internal::v1::ControllerError* out) {
   if (status.ok()) {
     out->Clear();
@@ -137,6 +142,21 @@ grpc::ServerUnaryReactor* ControllerService::ChangeTopic(
     case internal::v1::TopicChangeRequest::ALTER_CONFIGS:
       domain.kind = Kind::kAlterConfigs;
       break;
+    case internal::v1::TopicChangeRequest::REASSIGN:
+      domain.kind = Kind::kReassign;
+      break;
+    case internal::v1::TopicChangeRequest::CANCEL_REASSIGNMENT:
+      domain.kind = Kind::kCancelReassignment;
+      break;
+    case internal::v1::TopicChangeRequest::COMPLETE_REASSIGNMENT:
+      domain.kind = Kind::kCompleteReassignment;
+      break;
+    case internal::v1::TopicChangeRequest::DECOMMISSION:
+      domain.kind = Kind::kDecommission;
+      break;
+    case internal::v1::TopicChangeRequest::RECOMMISSION:
+      domain.kind = Kind::kRecommission;
+      break;
     default:
       reply(ApiError(v1::INVALID_REQUEST, fmt::format("unknown topic change kind {}",
                                                       static_cast<int>(request->kind()))));
@@ -144,8 +164,9 @@ grpc::ServerUnaryReactor* ControllerService::ChangeTopic(
   }
   if (request->topic().size() > options_.name_bytes_max ||
       static_cast<size_t>(request->configs_size() + request->remove_configs_size()) >
-          options_.configs_max) {
-    reply(ApiError(v1::INVALID_REQUEST, "topic name or configs over the limit"));
+          options_.configs_max ||
+      request->replicas_size() > kReplicasPerRequestMax || request->topic_id().size() > 16) {
+    reply(ApiError(v1::INVALID_REQUEST, "topic name, configs or replicas over the limit"));
     return reactor;
   }
   domain.topic = request->topic();
@@ -154,6 +175,13 @@ grpc::ServerUnaryReactor* ControllerService::ChangeTopic(
   domain.configs.insert(request->configs().begin(), request->configs().end());
   domain.remove_configs.assign(request->remove_configs().begin(), request->remove_configs().end());
   domain.validate_only = request->validate_only();
+  domain.partition = request->partition_index();
+  for (int32_t replica : request->replicas()) domain.replicas.push_back(NodeId(replica));
+  if (request->has_throttle_bytes_per_second()) {
+    domain.throttle_bytes_per_second = request->throttle_bytes_per_second();
+  }
+  domain.topic_id = request->topic_id();
+  domain.node = NodeId(request->node_id());
   handler_->ChangeTopic(domain, std::move(reply));
   return reactor;
 }

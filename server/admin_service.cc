@@ -45,6 +45,17 @@ void AdminService::Register(RpcDispatcher* dispatcher) {
   dispatcher->AddSync<v1::TransferLeadershipRequest, v1::TransferLeadershipResponse>(
       kService, "TransferLeadership",
       [this](const auto& request, auto* response) { TransferLeadership(request, response); });
+  dispatcher->Add<v1::ReassignPartitionRequest, v1::ReassignPartitionResponse>(
+      kService, "ReassignPartition", [this](const auto& request, auto* response, Reply reply) {
+        ReassignPartition(request, response, std::move(reply));
+      });
+  dispatcher->AddSync<v1::ListReassignmentsRequest, v1::ListReassignmentsResponse>(
+      kService, "ListReassignments",
+      [this](const auto& request, auto* response) { ListReassignments(request, response); });
+  dispatcher->Add<v1::DecommissionBrokerRequest, v1::DecommissionBrokerResponse>(
+      kService, "DecommissionBroker", [this](const auto& request, auto* response, Reply reply) {
+        DecommissionBroker(request, response, std::move(reply));
+      });
   dispatcher->AddSync<v1::DeleteRecordsRequest, v1::DeleteRecordsResponse>(
       kService, "DeleteRecords",
       [this](const auto& request, auto* response) { DeleteRecords(request, response); });
@@ -304,6 +315,75 @@ void AdminService::TransferLeadership(const v1::TransferLeadershipRequest& reque
   SetError((*partition)->TransferLeadership(NodeId(request.to())), response->mutable_error());
 }
 
+void AdminService::ReassignPartition(const v1::ReassignPartitionRequest& request,
+                                     v1::ReassignPartitionResponse* response, Reply reply) {
+  rpc::TopicChangeRequest change;
+  change.kind = request.cancel() ? rpc::TopicChangeRequest::Kind::kCancelReassignment
+                                 : rpc::TopicChangeRequest::Kind::kReassign;
+  change.topic = request.topic();
+  change.partition = request.partition();
+  for (int32_t replica : request.replicas()) change.replicas.push_back(NodeId(replica));
+  if (request.has_throttle_bytes_per_second()) {
+    change.throttle_bytes_per_second = request.throttle_bytes_per_second();
+  }
+  Change(change, absl::OkStatus(), [response, reply = std::move(reply)](absl::Status s) {
+    SetError(s, response->mutable_error());
+    reply();
+  });
+}
+
+void AdminService::ListReassignments(const v1::ListReassignmentsRequest& request,
+                                     v1::ListReassignmentsResponse* response) {
+  const auto image = context_->controller->image();
+  for (const auto& [topic_id, topic] : image->topics()) {
+    if (!request.topic().empty() && topic.name != request.topic()) continue;
+    for (size_t p = 0; p < topic.partitions.size(); ++p) {
+      const cluster::PartitionAssignment& assignment = topic.partitions[p];
+      const auto index = static_cast<int32_t>(p);
+      if (!assignment.moving() || (request.has_partition() && index != request.partition())) {
+        continue;
+      }
+      auto* out = response->add_reassignments();
+      out->set_topic(topic.name);
+      out->set_partition(index);
+      for (NodeId n : assignment.replicas) out->add_replicas(n.value());
+      for (NodeId n : assignment.target_replicas) out->add_target_replicas(n.value());
+      out->set_throttle_bytes_per_second(assignment.move_throttle_bytes_per_second);
+      auto partition = context_->topics->GetPartition(topic.name, index);
+      if (!partition.ok()) continue;
+      const cluster::RaftGroupStatus raft = (*partition)->raft_status();
+      if (raft.role != raft::Role::kLeader) continue;
+      out->set_from_leader(true);
+      out->set_leader(raft.leader.value());
+      // Raft indexes are last offsets: the log ends one past.
+      out->set_leader_end_offset(raft.last_index.value() + 1);
+      for (NodeId n : assignment.Hosts()) {
+        auto* member = out->add_members();
+        member->set_node_id(n.value());
+        member->set_voter(raft.conf.IsVoter(n));
+        member->set_learner(raft.conf.IsLearner(n));
+        auto match = raft.matches.find(n);
+        const raft::Index matched = n == raft.leader ? raft.last_index
+                                    : match == raft.matches.end() ? raft::Index(0)
+                                                                  : match->second;
+        member->set_matched_offset(matched.value());
+      }
+    }
+  }
+}
+
+void AdminService::DecommissionBroker(const v1::DecommissionBrokerRequest& request,
+                                      v1::DecommissionBrokerResponse* response, Reply reply) {
+  rpc::TopicChangeRequest change;
+  change.kind = request.recommission() ? rpc::TopicChangeRequest::Kind::kRecommission
+                                       : rpc::TopicChangeRequest::Kind::kDecommission;
+  change.node = NodeId(request.node_id());
+  Change(change, absl::OkStatus(), [response, reply = std::move(reply)](absl::Status s) {
+    SetError(s, response->mutable_error());
+    reply();
+  });
+}
+
 void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
                                    v1::DescribeClusterResponse* response,
                                    const std::string& listener) {
@@ -320,7 +400,7 @@ void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
   int32_t offline = 0;
   for (const auto& [topic_id, topic] : image->topics()) {
     for (const auto& p : topic.partitions) {
-      for (NodeId replica : p.replicas) ++counts[replica].first;
+      for (NodeId replica : p.Hosts()) ++counts[replica].first;
       ++counts[p.leader].second;
       const cluster::BrokerInfo* leader = image->Broker(p.leader);
       if (!leader || leader->fenced) ++offline;
@@ -349,6 +429,7 @@ void AdminService::DescribeCluster(const v1::DescribeClusterRequest&,
     broker->set_replicas(counts[id].first);
     broker->set_leaders(counts[id].second);
     broker->set_voter(controller.IsVoter(id));
+    broker->set_decommissioning(image->Decommissioning(id));
     // The listener the request came in on first: its clients reach the brokers there.
     std::vector<cluster::Endpoint> endpoints = info.endpoints;
     std::stable_partition(endpoints.begin(), endpoints.end(),

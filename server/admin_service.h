@@ -33,6 +33,12 @@ class AdminService {
   void TransferLeadership(const v1::TransferLeadershipRequest& request,
                           v1::TransferLeadershipResponse* response);
   // `listener`: the client listener the request came in on (its addresses come first).
+  void ReassignPartition(const v1::ReassignPartitionRequest& request,
+                         v1::ReassignPartitionResponse* response, Reply reply);
+  void ListReassignments(const v1::ListReassignmentsRequest& request,
+                         v1::ListReassignmentsResponse* response);
+  void DecommissionBroker(const v1::DecommissionBrokerRequest& request,
+                          v1::DecommissionBrokerResponse* response, Reply reply);
   void DescribeCluster(const v1::DescribeClusterRequest& request,
                        v1::DescribeClusterResponse* response, const std::string& listener);
 

@@ -161,5 +161,102 @@ TEST_CASE("a single voter leads at once and refuses proposals past its limits", 
   CHECK(raft.Propose("c").status().code() == absl::StatusCode::kResourceExhausted);
 }
 
+TEST_CASE("a leader of a log never written commits a no-op before a membership change",
+          "[raft]") {
+  MemoryLog log;
+  RaftConfig config;
+  config.id = N(1);
+  config.bootstrap.voters = Nodes({1});
+  config.skip_noop_on_empty_log = true;
+  auto node = RaftNode::Create(config, &log, {});
+  REQUIRE(node.ok());
+  RaftNode& raft = **node;
+  REQUIRE(raft.Campaign().ok());
+  REQUIRE(raft.role() == Role::kLeader);
+  CHECK(raft.LastIndex() == I(0));
+  const ConfChange add{ConfChangeType::kAddLearner, N(2)};
+  CHECK(raft.ProposeConfChange(add).status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(raft.LastIndex() == I(1));
+  Ready ready = raft.TakeReady();
+  log.Append(ready.entries_after, ready.entries);
+  raft.Advance();
+  REQUIRE(raft.commit() == I(1));
+  CHECK(raft.ProposeConfChange(add).ok());
+  CHECK(raft.conf().IsLearner(N(2)));
+}
+
+TEST_CASE("a leader throttles what a learner copies of the log it joined behind", "[raft]") {
+  MemoryLog log;
+  RaftConfig config;
+  config.id = N(1);
+  config.bootstrap.voters = Nodes({1});
+  config.max_bytes_per_append = 100;
+  auto node = RaftNode::Create(config, &log, {});
+  REQUIRE(node.ok());
+  RaftNode& raft = **node;
+  // Persists a Ready and returns the payload bytes of its appends to the learner, answering
+  // each as accepted.
+  auto step = [&] {
+    Ready ready = raft.TakeReady();
+    log.Append(ready.entries_after, ready.entries);
+    raft.Advance();
+    size_t bytes = 0;
+    for (const Message& m : ready.messages) {
+      if (m.to != N(2) || m.type != MessageType::kAppend) continue;
+      for (const Entry& e : m.entries) bytes += EntryBytes(e);
+      Message ack;
+      ack.type = MessageType::kAppendResponse;
+      ack.from = N(2);
+      ack.to = N(1);
+      ack.term = raft.term();
+      ack.index = m.entries.empty() ? m.index : m.entries.back().index;
+      raft.Step(ack);
+    }
+    return bytes;
+  };
+  REQUIRE(raft.Campaign().ok());
+  step();
+  for (int i = 0; i < 20; ++i) REQUIRE(raft.Propose(std::string(100, 'x')).ok());
+  step();
+  raft.ThrottleLearners(true);
+  REQUIRE(raft.ProposeConfChange({ConfChangeType::kAddLearner, N(2)}).ok());
+  const Index joined_at = raft.LastIndex();
+  // The learner's first probe finds it empty.
+  Ready ready = raft.TakeReady();
+  log.Append(ready.entries_after, ready.entries);
+  raft.Advance();
+  Message reject;
+  reject.type = MessageType::kAppendResponse;
+  reject.from = N(2);
+  reject.to = N(1);
+  reject.term = raft.term();
+  reject.reject = true;
+  reject.index = joined_at;
+  reject.reject_hint = I(0);
+  raft.Step(reject);
+  CHECK(step() == 0);  // no budget yet
+
+  // Each grant lets through what it holds, give or take the one append that crosses it.
+  size_t copied = 0;
+  int grants = 0;
+  while (raft.Matches().at(N(2)) < joined_at) {
+    REQUIRE(++grants <= 40);
+    raft.GrantLearnerBytes(250);
+    size_t sent = 0;
+    for (size_t bytes = step(); bytes > 0; bytes = step()) sent += bytes;
+    CHECK(sent <= 350);
+    copied += sent;
+    CHECK(copied <= 250 * static_cast<size_t>(grants) + 100);
+  }
+  CHECK(copied >= 2000);
+  CHECK(copied < 2100);  // the entries and the configuration change
+  CHECK(grants >= 7);
+
+  // What is written after the learner joined goes out at once, without a grant.
+  REQUIRE(raft.Propose(std::string(100, 'y')).ok());
+  CHECK(step() == 100);
+  CHECK(raft.Matches().at(N(2)) == raft.LastIndex());
+}
+
 }  // namespace
 }  // namespace rill::raft

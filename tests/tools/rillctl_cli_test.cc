@@ -71,3 +71,23 @@ TEST_CASE("rillctl cli: integers are checked against their range", "[tools]") {
   CHECK_THROWS_AS(ParseInt("--n", "11", 0, 10), UsageError);
   CHECK_THROWS_AS(ParseInt("--n", "", 0), UsageError);
 }
+
+TEST_CASE("rillctl cli: byte counts take binary suffixes and are checked", "[tools]") {
+  CHECK(ParseBytes("--throttle", "0") == 0);
+  CHECK(ParseBytes("--throttle", "1500") == 1500);
+  CHECK(ParseBytes("--throttle", "50M") == 50 << 20);
+  CHECK(ParseBytes("--throttle", "2k") == 2048);
+  CHECK(ParseBytes("--throttle", "1G") == int64_t{1} << 30);
+  CHECK_THROWS_AS(ParseBytes("--throttle", "M"), UsageError);
+  CHECK_THROWS_AS(ParseBytes("--throttle", "-5"), UsageError);
+  CHECK_THROWS_AS(ParseBytes("--throttle", "5T"), UsageError);
+  CHECK_THROWS_AS(ParseBytes("--throttle", "2000G"), UsageError);
+}
+
+TEST_CASE("rillctl cli: lists split on commas and refuse empty items", "[tools]") {
+  CHECK(SplitList("--replicas", "1,2,4") == std::vector<std::string>{"1", "2", "4"});
+  CHECK(SplitList("--replicas", "7") == std::vector<std::string>{"7"});
+  CHECK_THROWS_AS(SplitList("--replicas", "1,,2"), UsageError);
+  CHECK_THROWS_AS(SplitList("--replicas", ""), UsageError);
+  CHECK_THROWS_AS(SplitList("--replicas", "1,"), UsageError);
+}

@@ -150,4 +150,51 @@ int64_t ParseInt(const std::string& flag, const std::string& text, int64_t min, 
   return value;
 }
 
+int64_t ParseBytes(const std::string& flag, const std::string& text) {
+  constexpr int64_t kMax = int64_t{1} << 40;
+  int shift = 0;
+  std::string digits = text;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'K':
+      case 'k':
+        shift = 10;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      default:
+        break;
+    }
+    if (shift > 0) digits.pop_back();
+  }
+  int64_t value = 0;
+  const char* end = digits.data() + digits.size();
+  auto [ptr, ec] = std::from_chars(digits.data(), end, value);
+  if (ec != std::errc() || ptr != end || digits.empty() || value < 0 ||
+      value > (kMax >> shift)) {
+    throw UsageError{fmt::format(
+        "{} needs a byte count from 0 to 1T, optionally with K, M or G, got '{}'", flag, text)};
+  }
+  return value << shift;
+}
+
+std::vector<std::string> SplitList(const std::string& flag, const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (item.empty()) throw UsageError{fmt::format("{}: empty item in '{}'", flag, text)};
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 }  // namespace rill::ctl

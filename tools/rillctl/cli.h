@@ -91,5 +91,10 @@ size_t GlobalOptionSpan(const std::vector<std::string>& args, size_t i);
 // Integer flag values, with the flag's name in the error.
 int64_t ParseInt(const std::string& flag, const std::string& text, int64_t min,
                  int64_t max = INT64_MAX);
+// A byte count: an integer with an optional binary suffix K, M or G ("50M" = 50 MiB), from 0
+// to 1 TiB.
+int64_t ParseBytes(const std::string& flag, const std::string& text);
+// "a,b,c" as its items; an empty item is a usage error.
+std::vector<std::string> SplitList(const std::string& flag, const std::string& text);
 
 }  // namespace rill::ctl

@@ -6,6 +6,15 @@
 namespace rill::ctl {
 
 namespace {
+// alive, fenced, draining (decommissioning) or drained (decommissioned, holding nothing).
+const char* BrokerState(const BrokerNode& b) {
+  if (b.fenced) return "fenced";
+  if (b.decommissioning) return b.replicas == 0 ? "drained" : "draining";
+  return "alive";
+}
+}  // namespace
+
+namespace {
 
 int Offsets(const Context& ctx, const ParsedArgs& args) {
   const std::string& topic = args.positionals()[0];
@@ -92,7 +101,7 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
           "\"state\":\"{}\",\"voter\":{},\"replicas\":{},\"leaders\":{},"
           "\"metadata_offset\":{}}}",
           brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port,
-          JsonString(b.inter_broker_address), b.fenced ? "fenced" : "alive",
+          JsonString(b.inter_broker_address), BrokerState(b),
           b.voter ? "true" : "false", b.replicas,
           view == views.end() ? b.leaders : view->second.answering_leads,
           view == views.end() ? "null" : std::to_string(view->second.metadata_offset));
@@ -125,7 +134,7 @@ int ClusterStatus(const Context& ctx, const ParsedArgs& args) {
   for (const auto& b : cluster.brokers) {
     auto view = views.find(b.node_id);
     rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
-                    b.fenced ? "fenced" : "alive",
+                    BrokerState(b),
                     b.node_id == cluster.controller_id ? "controller"
                     : b.voter                          ? "voter"
                                                        : "learner",
@@ -154,7 +163,7 @@ int BrokerList(const Context& ctx, const ParsedArgs& args) {
     for (const auto& b : cluster.brokers) {
       brokers += fmt::format("{}{{\"node_id\":{},\"host\":{},\"port\":{},\"state\":\"{}\"}}",
                              brokers.empty() ? "" : ",", b.node_id, JsonString(b.host), b.port,
-                             b.fenced ? "fenced" : "alive");
+                             BrokerState(b));
     }
     fmt::print("[{}]\n", brokers);
     return 0;
@@ -162,7 +171,7 @@ int BrokerList(const Context& ctx, const ParsedArgs& args) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& b : cluster.brokers) {
     rows.push_back({std::to_string(b.node_id), fmt::format("{}:{}", b.host, b.port),
-                    b.inter_broker_address, b.fenced ? "fenced" : "alive"});
+                    b.inter_broker_address, BrokerState(b)});
   }
   PrintTable({"NODE", "ADDRESS", "BROKER-ADDRESS", "STATE"}, rows);
   return 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,8 +92,35 @@ struct BrokerNode {
   int32_t leaders = 0;
   // A voter of the controller quorum.
   bool voter = false;
+  // Being drained of its replicas; once `replicas` is 0 it can be stopped.
+  bool decommissioning = false;
   // Where other brokers reach it (HOST:PORT).
   std::string inter_broker_address;
+};
+
+// One broker's part in a partition move, as the partition's leader sees it.
+struct ReplicaMoveProgress {
+  int32_t node_id = 0;
+  // In the partition's Raft group as a voter or a learner (neither: not yet added, or
+  // already removed).
+  bool voter = false;
+  bool learner = false;
+  // The offset through which it holds the log.
+  int64_t matched_offset = 0;
+};
+
+// A partition move in progress (docs/replication.md, "Moving replicas").
+struct PartitionReassignment {
+  std::string topic;
+  int32_t partition = 0;
+  // From where, to where, and how fast existing data is copied (0: unthrottled).
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> target_replicas;
+  int64_t throttle_bytes_per_second = 0;
+  // From the partition's leader (-1 and empty when it could not be asked).
+  int32_t leader = -1;
+  int64_t leader_end_offset = -1;
+  std::vector<ReplicaMoveProgress> members;
 };
 
 struct OfflinePartitionInfo {
@@ -217,6 +245,25 @@ class Admin {
   // transfer did not complete in time (the replica may be behind or down).
   absl::Status TransferLeadership(const std::string& topic, int32_t partition, int32_t to,
                                   int timeout_ms = 10000);
+
+  // Moving replicas (docs/replication.md, "Moving replicas"). ReassignPartition starts moving
+  // `partition` to `replicas` (the preferred leader first) and returns once the move is
+  // recorded; it goes on in the background (see ListReassignments). The throttle limits how
+  // fast the data the partition already holds is copied to new replicas (nullopt: the
+  // cluster's default; 0: unthrottled). INVALID_REPLICA_ASSIGNMENT, NOT_ENOUGH_REPLICAS,
+  // REASSIGNMENT_IN_PROGRESS.
+  absl::Status ReassignPartition(const std::string& topic, int32_t partition,
+                                 const std::vector<int32_t>& replicas,
+                                 std::optional<int64_t> throttle_bytes_per_second = std::nullopt);
+  // Turns a move back to the replicas it started from. NO_REASSIGNMENT_IN_PROGRESS.
+  absl::Status CancelReassignment(const std::string& topic, int32_t partition);
+  // The moves in progress (of `topic`, or all), each with its leader's progress report.
+  absl::StatusOr<std::vector<PartitionReassignment>> ListReassignments(
+      const std::string& topic = "");
+  // Drains a broker of its replicas, a few partitions at a time, so that it can be stopped;
+  // RecommissionBroker stops that and turns back the moves still under way.
+  absl::Status DecommissionBroker(int32_t node_id);
+  absl::Status RecommissionBroker(int32_t node_id);
 
   // Consumer groups (docs/groups.md).
   absl::StatusOr<std::vector<GroupListing>> ListGroups();

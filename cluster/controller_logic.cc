@@ -417,7 +417,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::Decommission(
     }
     size_t others = 0;
     for (NodeId id : PlaceableBrokers(image)) others += id != node ? 1 : 0;
-    if (needed > others + 1) {
+    if (needed > others) {
       return ApiError(v1::NOT_ENOUGH_REPLICAS,
                       fmt::format("broker {} holds replicas of partitions with {} replicas, but "
                                   "only {} other live brokers can take them",

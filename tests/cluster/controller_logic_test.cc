@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 
 #include "api/error.h"
 #include "cluster/controller_logic.h"
@@ -279,6 +280,9 @@ TEST_CASE("metadata image: a snapshot's records rebuild the same image", "[clust
   h.Commit(h.controller.CreateTopic(h.image, "b", 2, 1, {}));
   h.Commit(h.controller.DeleteTopic(h.image, "a"));
   h.Commit(h.controller.AllocateProducerIds(h.image, NodeId(2), h.image.Broker(NodeId(2))->epoch));
+  h.Join(4);
+  h.Commit(h.controller.ReassignPartition(h.image, "b", 0, {NodeId(4)}, 1234));
+  h.Commit(h.controller.Decommission(h.image, NodeId(4), true));
 
   MetadataImage restored;
   const Offset at = h.image.offset();
@@ -286,6 +290,7 @@ TEST_CASE("metadata image: a snapshot's records rebuild the same image", "[clust
   CHECK(restored.offset() == at);
   CHECK(restored.topics() == h.image.topics());
   CHECK(restored.next_producer_id() == h.image.next_producer_id());
+  CHECK(restored.decommissioning() == std::set<NodeId>{NodeId(4)});
   CHECK(restored.LiveBrokers() == h.image.LiveBrokers());
   REQUIRE(restored.brokers().size() == h.image.brokers().size());
   for (const auto& [id, broker] : h.image.brokers()) {
@@ -338,6 +343,203 @@ TEST_CASE("metadata image: records that do not fit are refused and change nothin
   valid.set_version(kMetadataRecordVersion);
   valid.mutable_remove_topic()->set_topic_id(id);
   CHECK(absl::IsDataLoss(h.image.Apply(valid, Offset(0))));  // an offset going back
+}
+
+// A harness with brokers 1-4 live and topic "t" of one partition on brokers 1, 2, 3.
+struct MoveHarness : Harness {
+  MoveHarness() {
+    for (int node : {1, 2, 3, 4}) Join(node);
+    Commit(controller.CreateTopic(image, "t", 1, 3, {}));
+    const auto& replicas = Assignment().replicas;
+    if (std::set<NodeId>(replicas.begin(), replicas.end()) !=
+        std::set<NodeId>{NodeId(1), NodeId(2), NodeId(3)}) {
+      Commit(controller.ReassignPartition(image, "t", 0, Nodes({1, 2, 3}), std::nullopt));
+      Commit(controller.CompleteReassignment(image, image.TopicByName("t")->id, 0,
+                                             Nodes({1, 2, 3})));
+    }
+    Commit(controller.ReassignPartition(image, "t", 0, Nodes({1, 2, 3}), std::nullopt));
+    REQUIRE(Assignment().replicas == Nodes({1, 2, 3}));
+  }
+  static std::vector<NodeId> Nodes(std::initializer_list<int32_t> ids) {
+    std::vector<NodeId> out;
+    for (int32_t id : ids) out.push_back(NodeId(id));
+    return out;
+  }
+  const PartitionAssignment& Assignment(const std::string& topic = "t", size_t p = 0) const {
+    return image.TopicByName(topic)->partitions[p];
+  }
+  v1::ErrorCode Refusal(absl::StatusOr<std::vector<v1::MetadataRecord>> decided) {
+    return ErrorCodeOf(decided.status());
+  }
+  void Fence(int node) {
+    v1::MetadataRecord record = NewMetadataRecord();
+    record.mutable_broker_fencing()->set_node_id(node);
+    record.mutable_broker_fencing()->set_broker_epoch(image.Broker(NodeId(node))->epoch);
+    record.mutable_broker_fencing()->set_fenced(true);
+    Commit({record});
+  }
+};
+
+TEST_CASE("controller: a move is validated, and ends when the leader reports its target",
+          "[cluster]") {
+  MoveHarness h;
+  const auto N = &MoveHarness::Nodes;
+  const TopicId id = h.image.TopicByName("t")->id;
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({1, 1, 4}), {})) ==
+        v1::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({1, 9}), {})) ==
+        v1::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, {}, {})) ==
+        v1::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({2, 3, 4}), -1)) ==
+        v1::INVALID_REQUEST);
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 1, N({2, 3, 4}), {})) ==
+        v1::UNKNOWN_PARTITION);
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "nope", 0, N({2, 3, 4}), {})) ==
+        v1::UNKNOWN_TOPIC);
+
+  // The same members in another order only change the preferred leader.
+  h.Commit(h.controller.ReassignPartition(h.image, "t", 0, N({3, 1, 2}), {}));
+  CHECK(h.Assignment().replicas == N({3, 1, 2}));
+  CHECK_FALSE(h.Assignment().moving());
+
+  h.Commit(h.controller.ReassignPartition(h.image, "t", 0, N({2, 3, 4}), {}));
+  CHECK(h.Assignment().moving());
+  CHECK(h.Assignment().replicas == N({3, 1, 2}));
+  CHECK(h.Assignment().target_replicas == N({2, 3, 4}));
+  CHECK(h.Assignment().move_throttle_bytes_per_second == ControllerLimits{}.move_throttle_bytes_per_second);
+  // The group's first members stay what they were: every log begins with them.
+  const std::set<NodeId> first = {NodeId(1), NodeId(2), NodeId(3)};
+  auto first_members = [&] {
+    const auto& m = h.Assignment().FirstMembers();
+    return std::set<NodeId>(m.begin(), m.end());
+  };
+  CHECK(first_members() == first);
+  CHECK(h.Assignment().Hosts() == N({3, 1, 2, 4}));
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({1, 2, 4}), {})) ==
+        v1::REASSIGNMENT_IN_PROGRESS);
+  CHECK(h.controller.ReassignPartition(h.image, "t", 0, N({2, 3, 4}), {})->empty());
+
+  // A stale report changes nothing; the leader's report of the target ends the move.
+  CHECK(h.Refusal(h.controller.CompleteReassignment(h.image, id, 0, N({1, 2, 3, 4}))) ==
+        v1::INVALID_REPLICA_ASSIGNMENT);
+  h.Commit(h.controller.CompleteReassignment(h.image, id, 0, N({4, 3, 2})));
+  CHECK_FALSE(h.Assignment().moving());
+  CHECK(h.Assignment().replicas == N({2, 3, 4}));
+  CHECK(first_members() == first);
+  CHECK(h.controller.CompleteReassignment(h.image, id, 0, N({2, 3, 4}))->empty());
+}
+
+TEST_CASE("controller: a move needs live new replicas and live majorities", "[cluster]") {
+  MoveHarness h;
+  const auto N = &MoveHarness::Nodes;
+  h.Fence(4);
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({2, 3, 4}), {})) ==
+        v1::NOT_ENOUGH_REPLICAS);
+  h.Join(4, 'b');
+  h.Fence(2);
+  h.Fence(3);
+  // Brokers 2 and 3 down: the partition has no live majority to carry a change.
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({1, 4}), {})) ==
+        v1::NOT_ENOUGH_REPLICAS);
+  h.Join(2, 'b');
+  // Broker 3 down: {1, 2, 3} keeps its majority, but {3, 4, 5}-like targets must too.
+  CHECK(h.Refusal(h.controller.ReassignPartition(h.image, "t", 0, N({3, 4}), {})) ==
+        v1::NOT_ENOUGH_REPLICAS);
+  h.Commit(h.controller.ReassignPartition(h.image, "t", 0, N({1, 2, 4}), 0));
+  CHECK(h.Assignment().move_throttle_bytes_per_second == 0);
+}
+
+TEST_CASE("controller: a cancelled move turns back, keeping every broker that took part",
+          "[cluster]") {
+  MoveHarness h;
+  const auto N = &MoveHarness::Nodes;
+  CHECK(h.Refusal(h.controller.CancelReassignment(h.image, "t", 0)) ==
+        v1::NO_REASSIGNMENT_IN_PROGRESS);
+  h.Commit(h.controller.ReassignPartition(h.image, "t", 0, N({2, 3, 4}), {}));
+  h.Commit(h.controller.CancelReassignment(h.image, "t", 0));
+  CHECK(h.Assignment().replicas == N({1, 2, 3, 4}));
+  CHECK(h.Assignment().target_replicas == N({1, 2, 3}));
+  h.Commit(h.controller.CompleteReassignment(h.image, h.image.TopicByName("t")->id, 0,
+                                             N({1, 2, 3})));
+  CHECK(h.Assignment().replicas == N({1, 2, 3}));
+  CHECK_FALSE(h.Assignment().moving());
+}
+
+TEST_CASE("controller: a decommissioned broker is drained a few partitions at a time",
+          "[cluster]") {
+  Harness h;
+  ControllerLogic drainer(kClusterId, [] {
+    ControllerLimits limits;
+    limits.drain_moves_max = 2;
+    return limits;
+  }());
+  for (int node : {1, 2, 3, 4}) h.Join(node);
+  h.Commit(h.controller.CreateTopic(h.image, "t", 8, 3, {}));
+  CHECK(drainer.PlanDrains(h.image).empty());
+  CHECK(ErrorCodeOf(h.controller.Decommission(h.image, NodeId(9), true).status()) ==
+        v1::INVALID_REQUEST);
+  h.Commit(h.controller.Decommission(h.image, NodeId(4), true));
+  CHECK(h.controller.Decommission(h.image, NodeId(4), true)->empty());
+  // Three replicas each need three brokers besides a second drained one.
+  CHECK(ErrorCodeOf(h.controller.Decommission(h.image, NodeId(3), true).status()) ==
+        v1::NOT_ENOUGH_REPLICAS);
+  // No new replicas go to a draining broker.
+  h.Commit(h.controller.CreateTopic(h.image, "u", 4, 3, {}));
+  for (const auto& p : h.image.TopicByName("u")->partitions) {
+    CHECK(std::find(p.replicas.begin(), p.replicas.end(), NodeId(4)) == p.replicas.end());
+  }
+  const TopicInfo& topic = *h.image.TopicByName("t");
+  auto hosting = [&] {
+    int count = 0;
+    for (const auto& p : h.image.TopicByName("t")->partitions) {
+      const auto hosts = p.Hosts();
+      count += std::find(hosts.begin(), hosts.end(), NodeId(4)) != hosts.end() ? 1 : 0;
+    }
+    return count;
+  };
+  REQUIRE(hosting() > 0);
+  for (int round = 0; hosting() > 0; ++round) {
+    REQUIRE(round < 10);
+    auto moves = drainer.PlanDrains(h.image);
+    REQUIRE(!moves.empty());
+    CHECK(moves.size() <= 2);
+    h.Commit(moves);
+    int moving = 0;
+    for (size_t p = 0; p < topic.partitions.size(); ++p) {
+      const PartitionAssignment& a = h.image.TopicByName("t")->partitions[p];
+      if (!a.moving()) continue;
+      ++moving;
+      CHECK(std::set<NodeId>(a.target_replicas.begin(), a.target_replicas.end()).size() == 3);
+      CHECK(std::find(a.target_replicas.begin(), a.target_replicas.end(), NodeId(4)) ==
+            a.target_replicas.end());
+    }
+    CHECK(moving <= 2);
+    // Nothing more starts while the limit's worth is moving.
+    CHECK(drainer.PlanDrains(h.image).empty());
+    for (size_t p = 0; p < topic.partitions.size(); ++p) {
+      const PartitionAssignment& a = h.image.TopicByName("t")->partitions[p];
+      if (a.moving()) {
+        h.Commit(h.controller.CompleteReassignment(h.image, topic.id, static_cast<int32_t>(p),
+                                                   a.target_replicas));
+      }
+    }
+  }
+  CHECK(drainer.PlanDrains(h.image).empty());
+  CHECK(h.image.Decommissioning(NodeId(4)));
+}
+
+TEST_CASE("controller: recommissioning turns back the moves still draining the broker",
+          "[cluster]") {
+  MoveHarness h;
+  const auto N = &MoveHarness::Nodes;
+  h.Commit(h.controller.Decommission(h.image, NodeId(3), true));
+  h.Commit(h.controller.PlanDrains(h.image));
+  REQUIRE(h.Assignment().target_replicas == N({1, 2, 4}));
+  h.Commit(h.controller.Decommission(h.image, NodeId(3), false));
+  CHECK_FALSE(h.image.Decommissioning(NodeId(3)));
+  CHECK(h.Assignment().target_replicas == N({1, 2, 3}));
+  CHECK(h.Assignment().replicas == N({1, 2, 3, 4}));
 }
 
 }  // namespace

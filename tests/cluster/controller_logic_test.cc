@@ -282,7 +282,7 @@ TEST_CASE("metadata image: a snapshot's records rebuild the same image", "[clust
   h.Commit(h.controller.AllocateProducerIds(h.image, NodeId(2), h.image.Broker(NodeId(2))->epoch));
   h.Join(4);
   h.Commit(h.controller.ReassignPartition(h.image, "b", 0, {NodeId(4)}, 1234));
-  h.Commit(h.controller.Decommission(h.image, NodeId(4), true));
+  h.Commit(h.controller.Decommission(h.image, NodeId(3), true));
 
   MetadataImage restored;
   const Offset at = h.image.offset();
@@ -290,7 +290,7 @@ TEST_CASE("metadata image: a snapshot's records rebuild the same image", "[clust
   CHECK(restored.offset() == at);
   CHECK(restored.topics() == h.image.topics());
   CHECK(restored.next_producer_id() == h.image.next_producer_id());
-  CHECK(restored.decommissioning() == std::set<NodeId>{NodeId(4)});
+  CHECK(restored.decommissioning() == std::set<NodeId>{NodeId(3)});
   CHECK(restored.LiveBrokers() == h.image.LiveBrokers());
   REQUIRE(restored.brokers().size() == h.image.brokers().size());
   for (const auto& [id, broker] : h.image.brokers()) {

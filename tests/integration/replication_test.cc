@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <random>
 #include <string>
 #include <thread>
@@ -63,6 +65,31 @@ class CheckedProducer {
     auto producer = Producer::Create(options);
     REQUIRE(producer.ok());
     producer_ = std::move(*producer);
+  }
+
+  // Sends `value_bytes` values to `partition` as fast as the producer takes them.
+  void StartBulk(int32_t partition, size_t value_bytes) {
+    thread_ = std::thread([this, partition, value_bytes] {
+      for (int64_t i = 0; !stop_; ++i) {
+        std::string value = fmt::format("b{}-", i);
+        value.resize(value_bytes, 'x');
+        ProducerRecord record;
+        record.topic = kTopic;
+        record.value = value;
+        record.partition = partition;
+        ++sent_;
+        auto s = producer_->Send(std::move(record), [this, value, partition](
+                                                        const absl::StatusOr<RecordMetadata>& m) {
+          if (m.ok()) {
+            ++acknowledged_;
+            history_->Sent(value, partition, SendOutcome::kAcknowledged, m->offset);
+          } else {
+            history_->Sent(value, partition, OutcomeOf(m.status()), -1);
+          }
+        });
+        if (!s.ok()) history_->Sent(value, partition, SendOutcome::kFailed, -1);
+      }
+    });
   }
 
   void Start(int per_second) {
@@ -146,11 +173,11 @@ std::map<int32_t, PartitionInfo> LeaderViews(TestCluster& cluster, int brokers,
 }
 
 // The broker leading `partition`, once one does (-1 if none within 20 s).
-int LeaderOf(TestCluster& cluster, int32_t partition) {
+int LeaderOf(TestCluster& cluster, int32_t partition, int brokers = 3) {
   int leader = -1;
   WaitFor(
       [&] {
-        auto views = LeaderViews(cluster, 3);
+        auto views = LeaderViews(cluster, brokers);
         auto it = views.find(partition);
         leader = it == views.end() ? -1 : it->second.leader;
         return leader > 0;
@@ -160,11 +187,11 @@ int LeaderOf(TestCluster& cluster, int32_t partition) {
 }
 
 // Waits until every partition has a leader whose three replicas hold everything committed.
-bool WaitFullyReplicated(TestCluster& cluster) {
+bool WaitFullyReplicated(TestCluster& cluster, int brokers = 3) {
   const bool replicated = WaitFor(
       [&] {
         bool all_know_leaders = false;
-        auto views = LeaderViews(cluster, 3, &all_know_leaders);
+        auto views = LeaderViews(cluster, brokers, &all_know_leaders);
         if (views.size() != kPartitions || !all_know_leaders) return false;
         for (const auto& [p, info] : views) {
           if (info.in_sync_replicas.size() != 3) return false;
@@ -173,7 +200,7 @@ bool WaitFullyReplicated(TestCluster& cluster) {
       },
       std::chrono::seconds(60));
   if (!replicated) {
-    for (const auto& [p, info] : LeaderViews(cluster, 3)) {
+    for (const auto& [p, info] : LeaderViews(cluster, brokers)) {
       UNSCOPED_INFO("partition " << p << " leader " << info.leader << " in sync "
                                  << info.in_sync_replicas.size() << " hw " << info.high_watermark);
     }
@@ -186,6 +213,12 @@ bool WaitFullyReplicated(TestCluster& cluster) {
 void ConsumeAll(TestCluster& cluster, HistoryChecker* history, const std::string& name) {
   auto admin = cluster.AdminOf(cluster.Bootstrap());
   auto ends = admin->ListOffsets(kTopic, OffsetSpec{OffsetSpec::kLatest});
+  // A leader may be moving (preferred-leader balancing): ask again.
+  for (int attempt = 0; !ends.ok() && attempt < 50; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ends = admin->ListOffsets(kTopic, OffsetSpec{OffsetSpec::kLatest});
+  }
+  INFO(ends.status().ToString());
   REQUIRE(ends.ok());
   ConsumerOptions options;
   options.client.bootstrap_brokers = cluster.Bootstrap();
@@ -221,14 +254,16 @@ void ConsumeAll(TestCluster& cluster, HistoryChecker* history, const std::string
 }
 
 // Every data record of every broker's replica of the checked topic, read from its files once
-// the brokers are stopped.
-void ReadReplicas(TestCluster& cluster, int brokers, HistoryChecker* history) {
+// the brokers are stopped. Unless `every_broker_hosts`, a broker may hold no replica of some.
+void ReadReplicas(TestCluster& cluster, int brokers, HistoryChecker* history,
+                  bool every_broker_hosts = true) {
   storage::Flusher flusher;
   for (int b = 1; b <= brokers; ++b) {
     cluster.broker(b).Stop();
     for (int32_t p = 0; p < kPartitions; ++p) {
       const std::string dir =
           PartitionDir(fmt::format("{}/broker-{}/logs", cluster.dir(), b), kTopic, p);
+      if (!every_broker_hosts && dir.empty()) continue;
       REQUIRE_FALSE(dir.empty());
       storage::LogOptions options;
       options.flusher = &flusher;
@@ -315,7 +350,7 @@ TEST_CASE(
     "[cluster]") {
   FaultRun run;
   auto [cluster, rng] = run.parts();
-  constexpr int kRounds = 10;
+  constexpr int kRounds = 20;
   for (int round = 0; round < kRounds; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
     int victim = LeaderOf(cluster, static_cast<int32_t>(rng() % kPartitions));
@@ -459,9 +494,6 @@ TEST_CASE(
     CHECK_FALSE(history.WasSeen(fmt::format("uncommitted-{}", i)));
   }
 }
-
-namespace rill::testing {
-namespace {
 
 TEST_CASE(
     "replication: a follower that was down while the leader's retention deleted segments "
@@ -609,9 +641,6 @@ TEST_CASE(
   CHECK(report.values_read > 100);
 }
 
-}  // namespace
-}  // namespace rill::testing
-
 TEST_CASE(
     "leadership: transfers move leaders while producing, and the producer sees no error and "
     "writes nothing twice",
@@ -682,6 +711,160 @@ TEST_CASE(
   INFO("leaders: broker 1 " << counts[1] << ", broker 2 " << counts[2] << ", broker 3 "
                             << counts[3]);
   CHECK(balanced);
+}
+
+// The move of `partition` of the checked topic in progress, if any.
+std::optional<PartitionReassignment> MoveOf(Admin& admin, int32_t partition) {
+  auto moves = admin.ListReassignments(kTopic);
+  if (!moves.ok()) return std::nullopt;
+  for (const auto& r : *moves) {
+    if (r.partition == partition) return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<PartitionInfo> DescribePartition(Admin& admin, int32_t partition) {
+  auto described = admin.DescribeTopic(kTopic);
+  if (!described.ok()) return std::nullopt;
+  for (const auto& p : described->partitions) {
+    if (p.partition == partition) return p;
+  }
+  return std::nullopt;
+}
+
+std::set<int32_t> Set(const std::vector<int32_t>& v) { return {v.begin(), v.end()}; }
+
+TEST_CASE(
+    "moves: reassigning a partition from brokers {1,2,3} to {2,3,4} while producing at full "
+    "speed loses and duplicates nothing, and copies at its throttle",
+    "[cluster]") {
+  TestCluster cluster(4);
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster, 4));
+  auto admin = cluster.AdminOf(cluster.Bootstrap());
+  // Partition 0 starts on brokers 1, 2 and 3 (placement may have put it elsewhere).
+  REQUIRE(admin->ReassignPartition(kTopic, 0, {1, 2, 3}, 0).ok());
+  REQUIRE(WaitFor([&] { return !MoveOf(*admin, 0); }, std::chrono::seconds(30)));
+  REQUIRE(Set(DescribePartition(*admin, 0)->replicas) == std::set<int32_t>{1, 2, 3});
+
+  // Data for the move to copy, written as fast as the cluster takes it and kept coming.
+  HistoryChecker history;
+  CheckedProducer bulk(cluster.Bootstrap(), &history, Acks::kAll);
+  bulk.StartBulk(0, 1024);
+  constexpr int64_t kExistingBytes = 20 << 20;
+  REQUIRE(WaitFor(
+      [&] {
+        auto p = DescribePartition(*admin, 0);
+        return p && p->size_bytes >= kExistingBytes;
+      },
+      std::chrono::seconds(90)));
+  CheckedProducer checked(cluster.Bootstrap(), &history, Acks::kAll);
+  checked.Start(1000);
+
+  constexpr int64_t kThrottle = 4 << 20;
+  REQUIRE(admin->ReassignPartition(kTopic, 0, {2, 3, 4}, kThrottle).ok());
+  // From the moment broker 4 is a learner until it holds what the partition held then, the
+  // copy runs at the throttle; what is written meanwhile follows unthrottled.
+  std::optional<Clock::time_point> joined;
+  std::optional<Clock::time_point> copied;
+  int64_t bytes_then = 0;
+  int64_t end_then = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (Clock::now() < deadline) {
+    auto move = MoveOf(*admin, 0);
+    if (!move) break;
+    for (const auto& m : move->members) {
+      if (m.node_id != 4 || !(m.learner || m.voter)) continue;
+      if (!joined) {
+        joined = Clock::now();
+        auto p = DescribePartition(*admin, 0);
+        REQUIRE(p);
+        bytes_then = p->size_bytes;
+        end_then = p->high_watermark;
+      } else if (!copied && m.matched_offset >= end_then) {
+        copied = Clock::now();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(joined);
+  REQUIRE(copied);
+  const double seconds = std::chrono::duration<double>(*copied - *joined).count();
+  const double rate = static_cast<double>(bytes_then) / seconds;
+  INFO("copied " << bytes_then << " bytes in " << seconds << " s: " << rate / (1 << 20)
+                 << " MiB/s against a throttle of " << kThrottle / (1 << 20) << " MiB/s");
+  CHECK(rate >= 0.8 * kThrottle);
+  CHECK(rate <= 1.2 * kThrottle);
+  REQUIRE(WaitFor([&] { return !MoveOf(*admin, 0); }, std::chrono::seconds(60)));
+  REQUIRE(Set(DescribePartition(*admin, 0)->replicas) == std::set<int32_t>{2, 3, 4});
+
+  bulk.Stop();
+  checked.Stop();
+  REQUIRE(WaitFullyReplicated(cluster, 4));
+  ConsumeAll(cluster, &history, "reader");
+  ReadReplicas(cluster, 4, &history, /*every_broker_hosts=*/false);
+  // Broker 1's replica is gone.
+  CHECK(PartitionDir(fmt::format("{}/broker-1/logs", cluster.dir()), kTopic, 0).empty());
+  const CheckReport report = history.Check();
+  INFO(report.Summary());
+  CHECK(report.acknowledged > 20000);
+  CHECK(report.ok(/*allow_duplicates=*/false));
+}
+
+TEST_CASE(
+    "moves: a broker decommissioned under load is drained of every replica, leaders included, "
+    "and can be stopped without losing or duplicating anything",
+    "[cluster]") {
+  TestCluster cluster(4);
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster, 4));
+  auto admin = cluster.AdminOf(cluster.Bootstrap());
+  HistoryChecker history;
+  CheckedProducer checked(cluster.Bootstrap(), &history, Acks::kAll);
+  checked.Start(1000);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const int victim = LeaderOf(cluster, 0, 4);
+  REQUIRE(victim > 0);
+  UNSCOPED_INFO("decommissioning broker " << victim);
+  REQUIRE(admin->DecommissionBroker(victim).ok());
+  // No new replica may go to it meanwhile.
+  NewTopic other;
+  other.name = "placed-elsewhere";
+  other.partitions = 4;
+  other.replication_factor = 3;
+  REQUIRE(admin->CreateTopic(other).ok());
+  auto placed = admin->DescribeTopic(other.name);
+  REQUIRE(placed.ok());
+  for (const auto& p : placed->partitions) CHECK_FALSE(Set(p.replicas).contains(victim));
+  auto replicas_on_victim = [&] {
+    auto cluster_now = admin->DescribeCluster();
+    if (!cluster_now.ok()) return -1;
+    for (const auto& b : cluster_now->brokers) {
+      if (b.node_id == victim) return b.decommissioning ? b.replicas : -1;
+    }
+    return -1;
+  };
+  REQUIRE(WaitFor([&] { return replicas_on_victim() == 0; }, std::chrono::seconds(120)));
+  auto described = admin->DescribeTopic(kTopic);
+  REQUIRE(described.ok());
+  for (const auto& p : described->partitions) {
+    CHECK(p.leader != victim);
+    CHECK_FALSE(Set(p.replicas).contains(victim));
+  }
+  // Drained, it can go: producing goes on without it.
+  cluster.broker(victim).Stop();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  checked.Stop();
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    CHECK(PartitionDir(fmt::format("{}/broker-{}/logs", cluster.dir(), victim), kTopic, p)
+              .empty());
+  }
+  ConsumeAll(cluster, &history, "reader");
+  ReadReplicas(cluster, 4, &history, /*every_broker_hosts=*/false);
+  const CheckReport report = history.Check();
+  INFO(report.Summary());
+  CHECK(report.acknowledged > 2000);
+  CHECK(report.ok(/*allow_duplicates=*/false));
 }
 
 }  // namespace

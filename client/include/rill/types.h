@@ -51,6 +51,13 @@ enum class ErrorCode {
   kStorageError = 13,
   kRequestTimedOut = 14,
   kUnknownServerError = 15,
+  kOutOfOrderSequence = 36,
+  kInvalidProducerEpoch = 37,
+  kUnknownProducerId = 38,
+  kReassignmentInProgress = 39,
+  kNoReassignmentInProgress = 40,
+  kInvalidReplicaAssignment = 41,
+  kNotEnoughReplicas = 42,
 };
 
 // The API error a status carries (kNone for OK or for errors that are not API errors, such as

@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "api/error.h"
+#include "base/check.h"
 #include "base/clock.h"
 #include "base/fmt_absl.h"
 #include "client/cluster.h"
@@ -23,6 +24,9 @@ using Clock = std::chrono::steady_clock;
 // The least producer.id.expiration.ms a broker accepts: a retry never outlives the state
 // that recognises it.
 constexpr int kIdempotentDeliveryTimeoutMsMax = 600000;
+// The batches of a partition an idempotent producer has out at once: a broker remembers the
+// last five of each producer, so a resent batch is always recognised as a duplicate.
+constexpr size_t kIdempotentBatchesInFlightMax = 5;
 
 namespace {
 
@@ -99,10 +103,23 @@ class ProducerImpl {
     // The built batch once sealed. While a request carries it, the request owns the bytes (no
     // copy); they come back here when the request ends.
     std::string encoded;
+    // Queued (to send, or to send again), out in a request, or answered: answers may come in
+    // any order, but a partition's batches complete in order.
+    enum class State { kQueued, kInFlight, kDone };
+    State state = State::kQueued;
+    absl::Status result;
+    int64_t result_offset = -1;
   };
+  // A partition's batches, oldest first: those out in requests (at most
+  // max_in_flight_requests_per_partition requests), then those waiting.
   struct Queue {
     std::deque<std::unique_ptr<Batch>> batches;
-    bool in_flight = false;
+    int requests_in_flight = 0;
+    size_t batches_in_flight = 0;
+    // A request failed: nothing more goes out until every request out has answered; then the
+    // unanswered batches go again, oldest first, so a partition's sequence never has a gap the
+    // broker would refuse.
+    bool draining = false;
   };
   // Idempotence, per partition: the epoch its sequences run in and the next sequence. The
   // epoch moves on (and sequences restart at 0) only when the broker says it has no batch at
@@ -125,14 +142,21 @@ class ProducerImpl {
   };
 
   void Run();
-  bool Ready(const Batch& batch, const Queue& queue, Clock::time_point now) const
+  // Whether another request may go out for `queue`.
+  bool CanSend(const Queue& queue) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `queue`'s first waiting batch, at `index`, should go out now.
+  bool Ready(const Queue& queue, size_t index, Clock::time_point now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch(std::vector<std::vector<Batch*>> groups) ABSL_LOCKS_EXCLUDED(mu_);
   void OnResponse(std::shared_ptr<Call> call, const grpc::Status& rpc) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes the front batch of its queue and reports `status` (or offsets) to its records.
   void Finish(Batch* batch, const absl::Status& status, int64_t base_offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Retry(Batch* batch, Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finishes the answered batches at the front of `queue`, in order.
+  void FinishAnswered(Queue& queue) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts the batches of a failed request back to be sent again after the backoff.
+  void Retry(const std::vector<Batch*>& group, Clock::time_point now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t ChoosePartition(const ProducerRecord& record, int32_t partitions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Asks a broker for this producer's id once (idempotence), at most every retry backoff;
@@ -145,6 +169,9 @@ class ProducerImpl {
   const ProducerOptions options_;
   const std::unique_ptr<Cluster> cluster_;
   const bool idempotent_ = options_.enable_idempotence && options_.acks == Acks::kAll;
+  // Without idempotence one request per partition at a time, so retries never reorder.
+  const int requests_in_flight_max_ =
+      idempotent_ ? options_.max_in_flight_requests_per_partition : 1;
   absl::Mutex mu_;
   int64_t producer_id_ ABSL_GUARDED_BY(mu_) = -1;
   int16_t first_epoch_ ABSL_GUARDED_BY(mu_) = 0;
@@ -278,7 +305,7 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   // batch (one with another behind it counts as full) — or a batch whose linger ends before
   // the sender would look again. An in-flight partition is looked at again when its response
   // arrives.
-  if (!queue.in_flight &&
+  if (CanSend(queue) &&
       (batch.bytes >= options_.batch_bytes || (new_batch && queue.batches.size() > 1) ||
        (new_batch && batch.created + std::chrono::milliseconds(options_.linger_ms) <
                          sender_wakes_at_))) {
@@ -287,9 +314,15 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   return absl::OkStatus();
 }
 
-bool ProducerImpl::Ready(const Batch& batch, const Queue& queue, Clock::time_point now) const {
-  if (queue.in_flight || now < batch.retry_at) return false;
-  return batch.sealed || closing_ || flushing_ > 0 || queue.batches.size() > 1 ||
+bool ProducerImpl::CanSend(const Queue& queue) const {
+  return !queue.draining && queue.requests_in_flight < requests_in_flight_max_ &&
+         (!idempotent_ || queue.batches_in_flight < kIdempotentBatchesInFlightMax);
+}
+
+bool ProducerImpl::Ready(const Queue& queue, size_t index, Clock::time_point now) const {
+  const Batch& batch = *queue.batches[index];
+  if (!CanSend(queue) || now < batch.retry_at) return false;
+  return batch.sealed || closing_ || flushing_ > 0 || queue.batches.size() > index + 1 ||
          batch.bytes >= options_.batch_bytes ||
          now >= batch.created + std::chrono::milliseconds(options_.linger_ms);
 }
@@ -308,52 +341,71 @@ void ProducerImpl::Run() {
       Clock::time_point wake = now + std::chrono::milliseconds(100);
       for (auto it = queues_.begin(); it != queues_.end();) {
         Queue& queue = it->second;
-        if (queue.batches.empty() && !queue.in_flight) {
+        if (queue.batches.empty() && queue.requests_in_flight == 0) {
           it = queues_.erase(it);
           continue;
         }
-        if (!queue.in_flight && !queue.batches.empty()) {
-          Batch* batch = queue.batches.front().get();
-          if (now >= batch->expires) {
-            Finish(batch,
+        if (queue.requests_in_flight == 0 && !queue.batches.empty()) {
+          queue.draining = false;
+          Batch* front = queue.batches.front().get();
+          if (now >= front->expires) {
+            Finish(front,
                    absl::DeadlineExceededError(fmt::format(
                        "REQUEST_TIMED_OUT: not acknowledged within the delivery timeout of {} ms",
                        options_.delivery_timeout_ms)),
                    -1);
             continue;  // look at this queue's next batch on the next turn
           }
-          if (can_send && Ready(*batch, queue, now)) {
-            queue.in_flight = true;
-            // Every batch but the last is full; the last goes too if it is ready on its own.
-            // Sealed here, under the lock: Send appends only to batches not yet sealed.
-            std::vector<Batch*> group;
-            size_t bytes = 0;
-            for (size_t i = 0; i < queue.batches.size(); ++i) {
-              Batch* b = queue.batches[i].get();
-              bool last = i + 1 == queue.batches.size();
-              if (!group.empty() &&
-                  (bytes + b->bytes > options_.max_request_bytes ||
-                   (last && !b->sealed && b->bytes < options_.batch_bytes && !closing_ &&
-                    flushing_ == 0 &&
-                    now < b->created + std::chrono::milliseconds(options_.linger_ms)))) {
-                break;
-              }
-              if (!b->sealed) {
-                b->encoded = b->builder.Build();
-                b->sealed = true;
-              }
-              if (idempotent_) StampSequence(b);
-              bytes += b->bytes;
-              group.push_back(b);
+        }
+        // The first batch waiting: those before it are out in requests.
+        size_t first = 0;
+        while (first < queue.batches.size() &&
+               queue.batches[first]->state != Batch::State::kQueued) {
+          ++first;
+        }
+        if (first == queue.batches.size()) {
+          ++it;
+          continue;
+        }
+        Batch* batch = queue.batches[first].get();
+        if (can_send && Ready(queue, first, now)) {
+          // Every batch but the last is full; the last goes too if it is ready on its own.
+          // Sealed here, under the lock: Send appends only to batches not yet sealed.
+          std::vector<Batch*> group;
+          size_t bytes = 0;
+          for (size_t i = first; i < queue.batches.size(); ++i) {
+            Batch* b = queue.batches[i].get();
+            bool last = i + 1 == queue.batches.size();
+            if (b->state != Batch::State::kQueued) break;
+            if (idempotent_ &&
+                queue.batches_in_flight + group.size() >= kIdempotentBatchesInFlightMax) {
+              break;
             }
-            ready.push_back(std::move(group));
-          } else if (!can_send) {
-            wake = std::min(wake, now + std::chrono::milliseconds(options_.retry_backoff_ms));
-          } else {
-            wake = std::min(
-                wake, std::max(batch->retry_at,
-                               batch->created + std::chrono::milliseconds(options_.linger_ms)));
+            if (!group.empty() &&
+                (bytes + b->bytes > options_.max_request_bytes ||
+                 (last && !b->sealed && b->bytes < options_.batch_bytes && !closing_ &&
+                  flushing_ == 0 &&
+                  now < b->created + std::chrono::milliseconds(options_.linger_ms)))) {
+              break;
+            }
+            if (!b->sealed) {
+              b->encoded = b->builder.Build();
+              b->sealed = true;
+            }
+            if (idempotent_) StampSequence(b);
+            b->state = Batch::State::kInFlight;
+            bytes += b->bytes;
+            group.push_back(b);
           }
+          ++queue.requests_in_flight;
+          queue.batches_in_flight += group.size();
+          ready.push_back(std::move(group));
+        } else if (!can_send) {
+          wake = std::min(wake, now + std::chrono::milliseconds(options_.retry_backoff_ms));
+        } else if (CanSend(queue)) {
+          wake = std::min(
+              wake, std::max(batch->retry_at,
+                             batch->created + std::chrono::milliseconds(options_.linger_ms)));
         }
         ++it;
       }
@@ -411,7 +463,7 @@ void ProducerImpl::Dispatch(std::vector<std::vector<Batch*>> groups) {
     topic->set_topic(tp.topic);
     auto* data = topic->add_partitions();
     data->set_partition(tp.partition);
-    // The queue is marked in flight, so nothing else touches these batches until the response.
+    // The batches are marked in flight, so nothing else touches them until the response.
     for (Batch* batch : group) data->add_records(std::move(batch->encoded));
     call->entries.push_back(data);
     call->groups.push_back(std::move(group));
@@ -455,24 +507,31 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
         }
       }
       const v1::ErrorCode code = api::ErrorCodeOf(status);
+      Queue& queue = queues_[group.front()->partition];
+      --queue.requests_in_flight;
+      queue.batches_in_flight -= group.size();
+      const bool retriable = api::IsRetriable(status) && now < group.front()->expires;
       if (idempotent_ && now < group.front()->expires &&
           (code == v1::OUT_OF_ORDER_SEQUENCE || code == v1::UNKNOWN_PRODUCER_ID)) {
-        // The broker has nothing at or after this partition's first unacknowledged batch
-        // (a batch before it expired unwritten, or the broker forgot an idle producer): the
-        // batches start over in a new epoch, and none of them can have been written.
+        // Only the partition's first unanswered batch, with nothing else out, tells that the
+        // broker has nothing at or after it (a batch before it expired unwritten, or the
+        // broker forgot an idle producer): the batches start over in a new epoch, and none of
+        // them can have been written. Behind another request it is that request's gap.
+        const bool first = queue.batches.front().get() == group.front();
         Sequence& sequence = sequences_[group.front()->partition];
-        if (sequence.producer_epoch < std::numeric_limits<int16_t>::max()) {
+        if (first && queue.requests_in_flight == 0 &&
+            sequence.producer_epoch < std::numeric_limits<int16_t>::max()) {
           ++sequence.producer_epoch;
           sequence.next_sequence = 0;
-          Retry(group.front(), now);
-          continue;
         }
+        Retry(group, now);
+        continue;
       }
-      if (!status.ok() && api::IsRetriable(status) && now < group.front()->expires) {
+      if (!status.ok() && retriable) {
         // Leadership may have moved (NOT_LEADER), or the leader may be gone (unreachable,
         // timed out): either way the partition's leader is looked up again.
         refresh.insert(group.front()->partition.topic);
-        Retry(group.front(), now);
+        Retry(group, now);
         continue;
       }
       // Each batch's own offset when the broker lists them (a retried batch keeps its first
@@ -482,9 +541,13 @@ void ProducerImpl::OnResponse(std::shared_ptr<Call> call, const grpc::Status& rp
       for (size_t j = 0; j < group.size(); ++j) {
         Batch* batch = group[j];
         const auto count = static_cast<int64_t>(batch->records.size());
-        Finish(batch, status, listed ? answer->batch_base_offsets(static_cast<int>(j)) : base_offset);
+        batch->state = Batch::State::kDone;
+        batch->result = status;
+        batch->result_offset =
+            listed ? answer->batch_base_offsets(static_cast<int>(j)) : base_offset;
         if (base_offset >= 0) base_offset += count;
       }
+      FinishAnswered(queue);
     }
   }
   for (const std::string& topic : refresh) {
@@ -546,17 +609,27 @@ void ProducerImpl::StampSequence(Batch* batch) {
                             batch->base_sequence);
 }
 
-void ProducerImpl::Retry(Batch* batch, Clock::time_point now) {
-  batch->retry_at = now + std::chrono::milliseconds(options_.retry_backoff_ms);
-  queues_[batch->partition].in_flight = false;
+void ProducerImpl::Retry(const std::vector<Batch*>& group, Clock::time_point now) {
+  for (Batch* batch : group) {
+    batch->state = Batch::State::kQueued;
+    batch->retry_at = now + std::chrono::milliseconds(options_.retry_backoff_ms);
+  }
+  queues_[group.front()->partition].draining = true;
   wake_ = true;
+}
+
+void ProducerImpl::FinishAnswered(Queue& queue) {
+  while (!queue.batches.empty() && queue.batches.front()->state == Batch::State::kDone) {
+    Batch* batch = queue.batches.front().get();
+    Finish(batch, batch->result, batch->result_offset);
+  }
 }
 
 void ProducerImpl::Finish(Batch* batch, const absl::Status& status, int64_t base_offset) {
   Queue& queue = queues_[batch->partition];
+  RILL_CHECK(queue.batches.front().get() == batch);
   std::unique_ptr<Batch> owned = std::move(queue.batches.front());
   queue.batches.pop_front();
-  queue.in_flight = false;
   buffered_bytes_ -= std::min(buffered_bytes_, owned->bytes);
   outstanding_.erase(owned->sequence);
   auto shared = std::shared_ptr<Batch>(std::move(owned));
@@ -609,7 +682,9 @@ Producer::~Producer() { Close(); }
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& options) {
   if (options.batch_bytes == 0 || options.buffer_bytes == 0 || options.linger_ms < 0 ||
       options.max_block_ms < 0 || options.delivery_timeout_ms <= 0 ||
-      options.retry_backoff_ms < 0 || options.max_request_bytes == 0) {
+      options.retry_backoff_ms < 0 || options.max_request_bytes == 0 ||
+      options.max_in_flight_requests_per_partition < 1 ||
+      options.max_in_flight_requests_per_partition > 5) {
     return absl::InvalidArgumentError("producer options out of range");
   }
   if (options.enable_idempotence && options.acks == Acks::kAll &&

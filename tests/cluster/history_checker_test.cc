@@ -7,6 +7,8 @@ namespace {
 
 TEST_CASE("history checker: a clean history passes", "[checker]") {
   HistoryChecker h;
+  h.Queued("p", "a", 0);
+  h.Queued("p", "b", 0);
   h.Sent("a", 0, SendOutcome::kAcknowledged, 0);
   h.Sent("b", 0, SendOutcome::kAcknowledged, 1);
   h.Read("c1", 0, 0, "a");
@@ -61,6 +63,18 @@ TEST_CASE("history checker: each unsafe outcome is reported", "[checker]") {
     CHECK(r.duplicated.size() == 1);
     CHECK(r.ok(true));
     CHECK_FALSE(r.ok(false));
+  }
+  SECTION("records of a partition written out of the order they were sent in are reordered") {
+    h.Queued("p", "a", 0);
+    h.Queued("p", "b", 0);
+    h.Queued("p", "c", 1);
+    // Another producer's records are in no order with these.
+    h.Queued("q", "d", 0);
+    h.Sent("d", 0, SendOutcome::kAcknowledged, 3);
+    h.Sent("a", 0, SendOutcome::kAcknowledged, 5);
+    h.Sent("b", 0, SendOutcome::kAcknowledged, 4);
+    h.Sent("c", 1, SendOutcome::kAcknowledged, 0);
+    CHECK(h.Check().reordered.size() == 1);
   }
   SECTION("a committed offset moving back is reported") {
     h.Committed("g", 3, 10);

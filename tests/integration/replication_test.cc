@@ -77,6 +77,7 @@ class CheckedProducer {
         record.topic = kTopic;
         record.value = value;
         record.partition = partition;
+        history_->Queued(name_, value, partition);
         ++sent_;
         auto s = producer_->Send(std::move(record), [this, value, partition](
                                                         const absl::StatusOr<RecordMetadata>& m) {
@@ -101,6 +102,7 @@ class CheckedProducer {
         record.topic = kTopic;
         record.value = value;
         record.partition = partition;
+        history_->Queued(name_, value, partition);
         ++sent_;
         auto s = producer_->Send(std::move(record), [this, value, partition](
                                                         const absl::StatusOr<RecordMetadata>& m) {
@@ -129,6 +131,8 @@ class CheckedProducer {
 
  private:
   HistoryChecker* const history_;
+  // Tells this producer's records from others' for the order check.
+  const std::string name_ = fmt::format("producer@{}", static_cast<const void*>(this));
   std::unique_ptr<Producer> producer_;
   std::thread thread_;
   std::atomic<bool> stop_{false};

@@ -47,20 +47,24 @@ struct CheckReport {
   std::vector<std::string> aborted;
   std::vector<std::string> non_monotonic;
   std::vector<std::string> backwards;
+  // Records of one partition acknowledged at offsets out of the order they were sent in.
+  std::vector<std::string> reordered;
 
   // Whether nothing unsafe happened (duplicates are allowed when `allow_duplicates`).
   bool ok(bool allow_duplicates) const {
     return lost.empty() && inconsistent.empty() && aborted.empty() && non_monotonic.empty() &&
-           backwards.empty() && (allow_duplicates || duplicated.empty());
+           backwards.empty() && reordered.empty() && (allow_duplicates || duplicated.empty());
   }
 
   std::string Summary() const {
     std::string out = fmt::format(
         "acknowledged={} failed={} indeterminate={} read={} lost={} duplicated={} "
-        "inconsistent={} aborted={} non_monotonic={} backwards={}",
+        "inconsistent={} aborted={} non_monotonic={} backwards={} reordered={}",
         acknowledged, failed, indeterminate, values_read, lost.size(), duplicated.size(),
-        inconsistent.size(), aborted.size(), non_monotonic.size(), backwards.size());
-    for (const auto* list : {&lost, &inconsistent, &aborted, &non_monotonic, &backwards}) {
+        inconsistent.size(), aborted.size(), non_monotonic.size(), backwards.size(),
+        reordered.size());
+    for (const auto* list :
+         {&lost, &inconsistent, &aborted, &non_monotonic, &backwards, &reordered}) {
       for (size_t i = 0; i < list->size() && i < 10; ++i) out += "\n  " + (*list)[i];
     }
     return out;
@@ -69,6 +73,12 @@ struct CheckReport {
 
 class HistoryChecker {
  public:
+  // A record handed to `producer`, in the order that producer was given them (optional: only
+  // values queued this way are checked for order, per producer and partition).
+  void Queued(const std::string& producer, const std::string& value, int32_t partition) {
+    absl::MutexLock lock(&mu_);
+    queued_[{producer, partition}].push_back(value);
+  }
   void Sent(const std::string& value, int32_t partition, SendOutcome outcome, int64_t offset) {
     absl::MutexLock lock(&mu_);
     sends_[value] = Send{partition, outcome, offset};
@@ -194,6 +204,23 @@ class HistoryChecker {
         last[r.partition] = r.offset;
       }
     }
+    for (const auto& [key, values] : queued_) {
+      const int32_t partition = key.second;
+      int64_t last = -1;
+      std::string last_value;
+      for (const std::string& value : values) {
+        auto send = sends_.find(value);
+        if (send == sends_.end() || send->second.outcome != SendOutcome::kAcknowledged) continue;
+        if (send->second.offset <= last) {
+          report.reordered.push_back(fmt::format("partition {}: '{}' sent after '{}' but written "
+                                                 "at {}, before {}",
+                                                 partition, value, last_value,
+                                                 send->second.offset, last));
+        }
+        last = send->second.offset;
+        last_value = value;
+      }
+    }
     for (const auto& [key, offsets] : commits_) {
       for (size_t i = 1; i < offsets.size(); ++i) {
         if (offsets[i] < offsets[i - 1]) {
@@ -218,6 +245,8 @@ class HistoryChecker {
   };
   mutable absl::Mutex mu_;
   std::map<std::string, Send> sends_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, int32_t>, std::vector<std::string>> queued_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<Record>> reads_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::map<int32_t, std::map<int64_t, std::string>>> replicas_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, int32_t>, std::vector<int64_t>> commits_ ABSL_GUARDED_BY(mu_);

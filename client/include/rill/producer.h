@@ -3,8 +3,11 @@
 // Partitioning is Kafka's: an explicit partition wins; otherwise a keyed record goes to
 // toPositive(murmur2(key)) % partitions, exactly as with Kafka's Java client; records without a
 // key stick to one partition per topic until its batch is sent, then move to another.
-// Batches are sent when they reach batch_bytes or after linger_ms. One request per partition
-// is in flight at a time, so retries never reorder a partition's records. Failed sends are
+// Batches are sent when they reach batch_bytes or after linger_ms. An idempotent producer keeps
+// up to max_in_flight_requests_per_partition requests per partition out at once and still
+// never reorders or duplicates a partition's records: after a failure it resends what was not
+// answered in order, and the broker drops what it already wrote. Without idempotence one
+// request per partition is out at a time, so retries never reorder. Failed sends are
 // retried with backoff on retriable errors (leader moved, timeouts, broker unreachable) until
 // delivery_timeout_ms, refreshing metadata as they go.
 //
@@ -59,6 +62,10 @@ struct ProducerOptions {
   // once (docs/idempotence.md). With acks leader or none it has no effect. delivery_timeout_ms
   // may then be at most 10 minutes, the least time a broker keeps an idle producer's state.
   bool enable_idempotence = true;
+  // max.in.flight.requests.per.connection, per partition: 1 to 5 requests out at once, with
+  // idempotence (at most five batches in all, the ones a broker remembers); without
+  // idempotence always 1.
+  int max_in_flight_requests_per_partition = 5;
 };
 
 struct ProducerRecord {

@@ -78,6 +78,7 @@ void Produce(const BrokerBenchOptions& o, int index, Counters* counters, Latenci
   options.client = ClientOptions{o.brokers, 30000};
   options.acks = ParseAcks(o.acks);
   options.linger_ms = o.linger_ms;
+  options.max_in_flight_requests_per_partition = o.max_in_flight;
   options.batch_bytes = o.batch_bytes;
   options.enable_idempotence = o.idempotence != "off";
   auto producer = Producer::Create(options);
@@ -235,6 +236,9 @@ absl::StatusOr<std::map<TopicPartition, int64_t>> EndOffsets(const BrokerBenchOp
 }
 
 absl::Status RunBrokerBench(const BrokerBenchOptions& o, const std::atomic<bool>& interrupted) {
+  if (o.max_in_flight < 1 || o.max_in_flight > 5) {
+    return absl::InvalidArgumentError("--max-in-flight is 1 to 5");
+  }
   if (o.idempotence != "on" && o.idempotence != "off") {
     return absl::InvalidArgumentError("--idempotence is on or off");
   }

@@ -36,6 +36,8 @@ struct BrokerBenchOptions {
   // Records per second across all producers; 0: as fast as possible.
   int64_t rate = 0;
   int linger_ms = 5;
+  // Requests out at once per partition (idempotent producers; 1 to 5).
+  int max_in_flight = 5;
   size_t batch_bytes = 64 * 1024;
   // produce: also measure the storage engine's direct durable append here (the broker's disk).
   std::string compare_storage_dir;

@@ -38,7 +38,7 @@ constexpr char kUsage[] =
     "  --replication-factor N (1, if created; a cluster run: several --brokers, R=3)\n"
     "  --record-bytes N (1024)  --records N (1000000)  --duration-s N (0: until --records)\n"
     "  --producers N (1)  --consumers N (1)  --acks all|leader|none (all)  --rate N (0: max)\n"
-    "  --idempotence on|off (on; with acks all)\n"
+    "  --idempotence on|off (on; with acks all)  --max-in-flight N (5; requests per partition)\n"
     "  --linger-ms N (5)  --batch-bytes N (65536)\n"
     "  --group NAME            consume/e2e: consumers join this consumer group (a new name per\n"
     "                          run) instead of splitting the partitions among themselves\n"
@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
              {"--idempotence", text(&broker.idempotence)},
              {"--rate", number(&broker.rate)},
              {"--linger-ms", number(&broker.linger_ms)},
+             {"--max-in-flight", number(&broker.max_in_flight)},
              {"--batch-bytes", number(&broker.batch_bytes)},
              {"--compare-storage", text(&broker.compare_storage_dir)},
              {"--group", text(&broker.group)}};

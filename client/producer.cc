@@ -276,8 +276,14 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback done) {
   const int32_t partition =
       record.partition ? *record.partition : ChoosePartition(record, partitions);
   Queue& queue = queues_[TopicPartition{record.topic, partition}];
+  // Behind a request already out, an idempotent partition's waiting batch grows to a
+  // request's size rather than batch_bytes (see Ready): the window counts batches (the broker
+  // remembers five), so bigger batches keep more bytes moving.
+  const size_t batch_limit = idempotent_ && queue.requests_in_flight > 0
+                                 ? options_.max_request_bytes
+                                 : options_.batch_bytes;
   const bool new_batch = queue.batches.empty() || queue.batches.back()->sealed ||
-                         queue.batches.back()->bytes + estimate > options_.batch_bytes ||
+                         queue.batches.back()->bytes + estimate > batch_limit ||
                          queue.batches.back()->bytes + estimate > options_.max_request_bytes;
   if (new_batch) {
     auto batch = std::make_unique<Batch>();
@@ -322,6 +328,12 @@ bool ProducerImpl::CanSend(const Queue& queue) const {
 bool ProducerImpl::Ready(const Queue& queue, size_t index, Clock::time_point now) const {
   const Batch& batch = *queue.batches[index];
   if (!CanSend(queue) || now < batch.retry_at) return false;
+  if (queue.requests_in_flight > 0 && !closing_ && flushing_ == 0) {
+    // Behind a request already out, only a full request's worth goes early; the rest follows
+    // the answer. Fewer, fuller requests cost the brokers less than a stream of small ones,
+    // and a partition written fast enough to fill them still keeps several out.
+    return queue.batches.size() > index + 1 || batch.bytes >= options_.max_request_bytes;
+  }
   return batch.sealed || closing_ || flushing_ > 0 || queue.batches.size() > index + 1 ||
          batch.bytes >= options_.batch_bytes ||
          now >= batch.created + std::chrono::milliseconds(options_.linger_ms);
@@ -402,7 +414,8 @@ void ProducerImpl::Run() {
           ready.push_back(std::move(group));
         } else if (!can_send) {
           wake = std::min(wake, now + std::chrono::milliseconds(options_.retry_backoff_ms));
-        } else if (CanSend(queue)) {
+        } else if (CanSend(queue) && queue.requests_in_flight == 0) {
+          // (Behind a request out, its answer wakes the sender.)
           wake = std::min(
               wake, std::max(batch->retry_at,
                              batch->created + std::chrono::milliseconds(options_.linger_ms)));

@@ -101,8 +101,29 @@ v1::MetadataRecord AssignmentRecord(TopicId topic, int32_t partition,
   return record;
 }
 
+// A move turned back toward the replicas it started from: any broker of the move may be a
+// member by now, so all keep the partition until the group is back.
+PartitionAssignment TurnedBack(const PartitionAssignment& current) {
+  PartitionAssignment next = current;
+  next.replicas = current.Hosts();
+  next.target_replicas = current.replicas;
+  return next;
+}
+
 absl::Status UnknownTopic(const std::string& name) {
   return ApiError(v1::UNKNOWN_TOPIC, fmt::format("topic '{}' does not exist", name));
+}
+
+// The topic and assignment of `partition` of topic `name`: UNKNOWN_TOPIC, UNKNOWN_PARTITION.
+absl::StatusOr<std::pair<const TopicInfo*, const PartitionAssignment*>> FindPartition(
+    const MetadataImage& image, const std::string& name, int32_t partition) {
+  const TopicInfo* topic = image.TopicByName(name);
+  if (topic == nullptr) return UnknownTopic(name);
+  if (partition < 0 || partition >= static_cast<int32_t>(topic->partitions.size())) {
+    return ApiError(v1::UNKNOWN_PARTITION,
+                    fmt::format("topic '{}' has no partition {}", name, partition));
+  }
+  return std::pair{topic, &topic->partitions[static_cast<size_t>(partition)]};
 }
 
 }  // namespace
@@ -289,13 +310,10 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::AlterConfigs(
 absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::ReassignPartition(
     const MetadataImage& image, const std::string& name, int32_t partition,
     const std::vector<NodeId>& replicas, std::optional<int64_t> throttle_bytes_per_second) const {
-  const TopicInfo* topic = image.TopicByName(name);
-  if (topic == nullptr) return UnknownTopic(name);
-  if (partition < 0 || partition >= static_cast<int32_t>(topic->partitions.size())) {
-    return ApiError(v1::UNKNOWN_PARTITION,
-                    fmt::format("topic '{}' has no partition {}", name, partition));
-  }
-  const PartitionAssignment& current = topic->partitions[static_cast<size_t>(partition)];
+  auto found = FindPartition(image, name, partition);
+  if (!found.ok()) return found.status();
+  const TopicInfo* topic = found->first;
+  const PartitionAssignment& current = *found->second;
   if (replicas.empty() || replicas.size() > static_cast<size_t>(kReplicasMax)) {
     return ApiError(v1::INVALID_REPLICA_ASSIGNMENT,
                     fmt::format("a partition has 1 to {} replicas, not {}", kReplicasMax,
@@ -355,23 +373,16 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::ReassignPartiti
 
 absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CancelReassignment(
     const MetadataImage& image, const std::string& name, int32_t partition) const {
-  const TopicInfo* topic = image.TopicByName(name);
-  if (topic == nullptr) return UnknownTopic(name);
-  if (partition < 0 || partition >= static_cast<int32_t>(topic->partitions.size())) {
-    return ApiError(v1::UNKNOWN_PARTITION,
-                    fmt::format("topic '{}' has no partition {}", name, partition));
-  }
-  const PartitionAssignment& current = topic->partitions[static_cast<size_t>(partition)];
+  auto found = FindPartition(image, name, partition);
+  if (!found.ok()) return found.status();
+  const TopicInfo* topic = found->first;
+  const PartitionAssignment& current = *found->second;
   if (!current.moving()) {
     return ApiError(v1::NO_REASSIGNMENT_IN_PROGRESS,
                     fmt::format("partition {}-{} is not moving", name, partition));
   }
-  PartitionAssignment next = current;
-  // Any broker of the move may be a member by now: all keep the partition until the group is
-  // back on the replicas it started from.
-  next.replicas = current.Hosts();
-  next.target_replicas = current.replicas;
-  return std::vector<v1::MetadataRecord>{AssignmentRecord(topic->id, partition, next)};
+  return std::vector<v1::MetadataRecord>{
+      AssignmentRecord(topic->id, partition, TurnedBack(current))};
 }
 
 absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::CompleteReassignment(
@@ -437,10 +448,7 @@ absl::StatusOr<std::vector<v1::MetadataRecord>> ControllerLogic::Decommission(
           Contains(current.target_replicas, node)) {
         continue;
       }
-      PartitionAssignment next = current;
-      next.replicas = current.Hosts();
-      next.target_replicas = current.replicas;
-      out.push_back(AssignmentRecord(id, static_cast<int32_t>(p), next));
+      out.push_back(AssignmentRecord(id, static_cast<int32_t>(p), TurnedBack(current)));
     }
   }
   return out;

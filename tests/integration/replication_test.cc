@@ -73,22 +73,7 @@ class CheckedProducer {
       for (int64_t i = 0; !stop_; ++i) {
         std::string value = fmt::format("b{}-", i);
         value.resize(value_bytes, 'x');
-        ProducerRecord record;
-        record.topic = kTopic;
-        record.value = value;
-        record.partition = partition;
-        history_->Queued(name_, value, partition);
-        ++sent_;
-        auto s = producer_->Send(std::move(record), [this, value, partition](
-                                                        const absl::StatusOr<RecordMetadata>& m) {
-          if (m.ok()) {
-            ++acknowledged_;
-            history_->Sent(value, partition, SendOutcome::kAcknowledged, m->offset);
-          } else {
-            history_->Sent(value, partition, OutcomeOf(m.status()), -1);
-          }
-        });
-        if (!s.ok()) history_->Sent(value, partition, SendOutcome::kFailed, -1);
+        SendOne(std::move(value), partition);
       }
     });
   }
@@ -96,24 +81,7 @@ class CheckedProducer {
   void Start(int per_second) {
     thread_ = std::thread([this, per_second] {
       for (int64_t i = 0; !stop_; ++i) {
-        const std::string value = fmt::format("v{}", i);
-        const int32_t partition = static_cast<int32_t>(i % kPartitions);
-        ProducerRecord record;
-        record.topic = kTopic;
-        record.value = value;
-        record.partition = partition;
-        history_->Queued(name_, value, partition);
-        ++sent_;
-        auto s = producer_->Send(std::move(record), [this, value, partition](
-                                                        const absl::StatusOr<RecordMetadata>& m) {
-          if (m.ok()) {
-            ++acknowledged_;
-            history_->Sent(value, partition, SendOutcome::kAcknowledged, m->offset);
-          } else {
-            history_->Sent(value, partition, OutcomeOf(m.status()), -1);
-          }
-        });
-        if (!s.ok()) history_->Sent(value, partition, SendOutcome::kFailed, -1);
+        SendOne(fmt::format("v{}", i), static_cast<int32_t>(i % kPartitions));
         std::this_thread::sleep_for(std::chrono::microseconds(1000000 / per_second));
       }
     });
@@ -130,6 +98,25 @@ class CheckedProducer {
   ~CheckedProducer() { Stop(); }
 
  private:
+  void SendOne(std::string value, int32_t partition) {
+    ProducerRecord record;
+    record.topic = kTopic;
+    record.value = value;
+    record.partition = partition;
+    history_->Queued(name_, value, partition);
+    ++sent_;
+    auto s = producer_->Send(std::move(record), [this, value, partition](
+                                                    const absl::StatusOr<RecordMetadata>& m) {
+      if (m.ok()) {
+        ++acknowledged_;
+        history_->Sent(value, partition, SendOutcome::kAcknowledged, m->offset);
+      } else {
+        history_->Sent(value, partition, OutcomeOf(m.status()), -1);
+      }
+    });
+    if (!s.ok()) history_->Sent(value, partition, SendOutcome::kFailed, -1);
+  }
+
   HistoryChecker* const history_;
   // Tells this producer's records from others' for the order check.
   const std::string name_ = fmt::format("producer@{}", static_cast<const void*>(this));

@@ -1,6 +1,8 @@
 // rillctl partition ...: moving a partition's leadership and replicas; rillctl broker
 // decommission|recommission: draining a broker of its replicas.
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "base/fmt_absl.h"
@@ -109,23 +111,23 @@ int ReassignStatus(const Context& ctx, const ParsedArgs& args) {
   return 0;
 }
 
-// Waits until `topic`-`partition` is no longer moving.
-void WaitForMove(Admin& admin, const std::string& topic, int32_t partition, int timeout_ms) {
+// Polls `done` every `interval_ms` until it holds; a failure naming `what` once `timeout_ms`
+// has passed.
+void PollUntil(const std::function<bool()>& done, int timeout_ms, int interval_ms,
+               const std::string& what) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (true) {
-    auto moves = admin.ListReassignments(topic);
-    if (moves.ok() && std::none_of(moves->begin(), moves->end(),
-                                   [&](const auto& r) { return r.partition == partition; })) {
-      return;
-    }
+  while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) {
-      throw Failure(absl::DeadlineExceededError(
-          fmt::format("{}-{} is still moving after {} ms (see rillctl partition reassign "
-                      "--status)",
-                      topic, partition, timeout_ms)));
+      throw Failure(absl::DeadlineExceededError(fmt::format("{} after {} ms", what, timeout_ms)));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
+}
+
+// --timeout-ms, for --wait.
+int WaitTimeoutMs(const ParsedArgs& args) {
+  auto timeout = args.Value("--timeout-ms");
+  return timeout ? static_cast<int>(ParseInt("--timeout-ms", *timeout, 100, INT32_MAX)) : 3600000;
 }
 
 int Reassign(const Context& ctx, const ParsedArgs& args) {
@@ -151,10 +153,16 @@ int Reassign(const Context& ctx, const ParsedArgs& args) {
     Check(admin->ReassignPartition(topic, partition, replicas, throttle));
   }
   if (args.Has("--wait")) {
-    auto timeout = args.Value("--timeout-ms");
-    WaitForMove(*admin, topic, partition,
-                timeout ? static_cast<int>(ParseInt("--timeout-ms", *timeout, 100, INT32_MAX))
-                        : 3600000);
+    PollUntil(
+        [&] {
+          auto moves = admin->ListReassignments(topic);
+          return moves.ok() && std::none_of(moves->begin(), moves->end(), [&](const auto& r) {
+                   return r.partition == partition;
+                 });
+        },
+        WaitTimeoutMs(args), 200,
+        fmt::format("{}-{} is still moving (see rillctl partition reassign --status)", topic,
+                    partition));
   }
   const char* what = args.Has("--cancel") ? "cancelled" : "started";
   const char* state = args.Has("--wait") ? "done" : what;
@@ -172,24 +180,15 @@ int Decommission(const Context& ctx, const ParsedArgs& args, bool decommission) 
   auto admin = MakeAdmin(ctx);
   Check(decommission ? admin->DecommissionBroker(node) : admin->RecommissionBroker(node));
   if (decommission && args.Has("--wait")) {
-    auto timeout = args.Value("--timeout-ms");
-    const int timeout_ms =
-        timeout ? static_cast<int>(ParseInt("--timeout-ms", *timeout, 100, INT32_MAX)) : 3600000;
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (true) {
-      auto cluster = admin->DescribeCluster();
-      if (cluster.ok()) {
-        auto it = std::find_if(cluster->brokers.begin(), cluster->brokers.end(),
-                               [&](const BrokerNode& b) { return b.node_id == node; });
-        if (it == cluster->brokers.end() || it->replicas == 0) break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw Failure(absl::DeadlineExceededError(
-            fmt::format("broker {} still holds replicas after {} ms", node, timeout_ms)));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+    PollUntil(
+        [&] {
+          auto cluster = admin->DescribeCluster();
+          if (!cluster.ok()) return false;
+          auto it = std::find_if(cluster->brokers.begin(), cluster->brokers.end(),
+                                 [&](const BrokerNode& b) { return b.node_id == node; });
+          return it == cluster->brokers.end() || it->replicas == 0;
+        },
+        WaitTimeoutMs(args), 500, fmt::format("broker {} still holds replicas", node));
   }
   const char* state = !decommission ? "recommissioned"
                       : args.Has("--wait") ? "drained" : "draining";

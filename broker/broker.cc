@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "base/allocator.h"
 #include "base/file_limits.h"
 #include "base/fmt_absl.h"
@@ -772,9 +775,29 @@ void Broker::Stop() {
     for (const auto& partition : topics_->AllPartitions()) partition->WakeAll();
   }
   for (Listener& listener : listeners_) listener.gate->Stop();
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
-  if (inter_broker_server_) {
-    inter_broker_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  {
+    // A server's shutdown waits for every call to be answered, and the ticks that would
+    // depose a leader cut off from its quorum have stopped: a call waiting for a commit that
+    // cannot come (the other brokers are gone) is failed once the grace is over, by closing
+    // the Raft groups it waits on.
+    absl::Notification servers_stopped;
+    std::thread fail_waiting([this, &servers_stopped] {
+      if (servers_stopped.WaitForNotificationWithTimeout(absl::FromChrono(kShutdownGrace))) {
+        return;
+      }
+      logging::Info("broker", "failing the requests still waiting after {} s of shutdown",
+                    std::chrono::seconds(kShutdownGrace).count());
+      if (controller_) controller_->Close();
+      if (topics_) {
+        for (const auto& partition : topics_->AllPartitions()) partition->Close();
+      }
+    });
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+    if (inter_broker_server_) {
+      inter_broker_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+    }
+    servers_stopped.Notify();
+    fail_waiting.join();
   }
   if (grpc_connections_) grpc_connections_->CloseAll();
   if (http_) http_->Stop();

@@ -858,5 +858,55 @@ TEST_CASE(
   CHECK(report.ok(/*allow_duplicates=*/false));
 }
 
+TEST_CASE(
+    "shutdown: a leader cut off from its quorum still stops, failing the produce waiting for a "
+    "commit that cannot come",
+    "[cluster]") {
+  TestCluster cluster(3);
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster));
+  const int leader = LeaderOf(cluster, 0);
+  REQUIRE(leader > 0);
+  ProducerOptions options;
+  options.client.bootstrap_brokers = cluster.broker(leader).address();
+  options.client.request_timeout_ms = 30000;
+  options.delivery_timeout_ms = 5000;
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  // The metadata first, so the send goes out at once.
+  REQUIRE((*producer)->Send(ProducerRecord{kTopic, std::nullopt, "warm-up", {}, 0, {}}, nullptr)
+              .get()
+              .ok());
+  // The other replicas stall: what the leader takes now cannot commit, and the leader is
+  // stopped before it notices (an election timeout) that it lost its quorum.
+  for (int b = 1; b <= 3; ++b) {
+    if (b != leader) cluster.broker(b).Pause();
+  }
+  auto pending =
+      (*producer)->Send(ProducerRecord{kTopic, std::nullopt, "stranded", {}, 0, {}}, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::atomic<bool> stopped{false};
+  const pid_t pid = cluster.broker(leader).pid();
+  // Should the broker hang, it is killed, so the test fails instead of blocking.
+  std::thread watchdog([&] {
+    for (int i = 0; i < 600 && !stopped; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!stopped) ::kill(pid, SIGKILL);
+  });
+  const auto start = Clock::now();
+  const int status = cluster.broker(leader).Stop();
+  stopped = true;
+  watchdog.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  INFO("stopped in " << seconds << " s with status " << status);
+  CHECK(status == 0);
+  CHECK(seconds < 30);
+  for (int b = 1; b <= 3; ++b) {
+    if (b != leader) cluster.broker(b).Resume();
+  }
+  (void)pending.get();
+}
+
 }  // namespace
 }  // namespace rill::testing

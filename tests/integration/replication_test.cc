@@ -200,6 +200,16 @@ bool WaitFullyReplicated(TestCluster& cluster, int brokers = 3) {
   return replicated;
 }
 
+// Creates the checked topic, waits until it is fully replicated and returns the leader of its
+// partition 0.
+int CheckedTopicLeader(TestCluster& cluster) {
+  CreateCheckedTopic(cluster);
+  REQUIRE(WaitFullyReplicated(cluster));
+  const int leader = LeaderOf(cluster, 0);
+  REQUIRE(leader > 0);
+  return leader;
+}
+
 // Reads every partition from the beginning to its high watermark as consumer `name`.
 void ConsumeAll(TestCluster& cluster, HistoryChecker* history, const std::string& name) {
   auto admin = cluster.AdminOf(cluster.Bootstrap());
@@ -373,10 +383,7 @@ TEST_CASE(
     "succeeds again once they return",
     "[cluster]") {
   TestCluster cluster(3);
-  CreateCheckedTopic(cluster);
-  REQUIRE(WaitFullyReplicated(cluster));
-  const int leader = LeaderOf(cluster, 0);
-  REQUIRE(leader > 0);
+  const int leader = CheckedTopicLeader(cluster);
   auto admin = cluster.AdminOf(cluster.broker(leader).address());
   const int64_t before = admin->ListOffsets(kTopic, OffsetSpec{OffsetSpec::kLatest})->at(0);
   std::vector<int> others;
@@ -439,11 +446,8 @@ TEST_CASE(
     "returns and no consumer sees them",
     "[cluster]") {
   TestCluster cluster(3);
-  CreateCheckedTopic(cluster);
-  REQUIRE(WaitFullyReplicated(cluster));
+  const int leader = CheckedTopicLeader(cluster);
   HistoryChecker history;
-  const int leader = LeaderOf(cluster, 0);
-  REQUIRE(leader > 0);
   std::vector<int> others;
   for (int b = 1; b <= 3; ++b) {
     if (b != leader) others.push_back(b);
@@ -863,10 +867,7 @@ TEST_CASE(
     "commit that cannot come",
     "[cluster]") {
   TestCluster cluster(3);
-  CreateCheckedTopic(cluster);
-  REQUIRE(WaitFullyReplicated(cluster));
-  const int leader = LeaderOf(cluster, 0);
-  REQUIRE(leader > 0);
+  const int leader = CheckedTopicLeader(cluster);
   ProducerOptions options;
   options.client.bootstrap_brokers = cluster.broker(leader).address();
   options.client.request_timeout_ms = 30000;

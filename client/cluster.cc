@@ -85,10 +85,15 @@ std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& address) {
   return channel;
 }
 
+std::string Cluster::AnyAddressLocked() const {
+  if (!last_answered_.empty()) return last_answered_;
+  return brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+}
+
 v1::Rill::Stub* Cluster::RillStub(int32_t node, std::string* address) {
   absl::MutexLock lock(&mu_);
   auto it = brokers_.find(node);
-  *address = it != brokers_.end() ? it->second : bootstrap_.front();
+  *address = it != brokers_.end() ? it->second : AnyAddressLocked();
   auto& stub = rill_stubs_[*address];
   if (!stub) stub = v1::Rill::NewStub(Channel(*address));
   return stub.get();
@@ -96,7 +101,7 @@ v1::Rill::Stub* Cluster::RillStub(int32_t node, std::string* address) {
 
 v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
   absl::MutexLock lock(&mu_);
-  *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+  *address = AnyAddressLocked();
   auto& stub = admin_stubs_[*address];
   if (!stub) stub = v1::Admin::NewStub(Channel(*address));
   return stub.get();
@@ -105,7 +110,7 @@ v1::Admin::Stub* Cluster::AdminStub(std::string* address) {
 v1::Admin::Stub* Cluster::AdminStubOf(int32_t node, std::string* address) {
   absl::MutexLock lock(&mu_);
   auto it = brokers_.find(node);
-  *address = it != brokers_.end() ? it->second : bootstrap_.front();
+  *address = it != brokers_.end() ? it->second : AnyAddressLocked();
   auto& stub = admin_stubs_[*address];
   if (!stub) stub = v1::Admin::NewStub(Channel(*address));
   return stub.get();
@@ -114,7 +119,7 @@ v1::Admin::Stub* Cluster::AdminStubOf(int32_t node, std::string* address) {
 v1::Groups::Stub* Cluster::GroupsStub(const std::string& group_id, std::string* address) {
   {
     absl::MutexLock lock(&mu_);
-    *address = brokers_.empty() ? bootstrap_.front() : brokers_.begin()->second;
+    *address = AnyAddressLocked();
     if (auto known = coordinators_.find(group_id); known != coordinators_.end()) {
       if (auto broker = brokers_.find(known->second); broker != brokers_.end()) {
         *address = broker->second;

@@ -36,7 +36,8 @@ class Cluster {
   std::unique_ptr<grpc::ClientContext> NewContext() const;
   int request_timeout_ms() const { return options_.request_timeout_ms; }
 
-  // The data-plane stub of a broker (node -1: a bootstrap broker) and its address.
+  // The data-plane stub of a broker and its address; for a node not known (-1: any), the
+  // broker whose Metadata answer came last (it was reachable then), else a bootstrap broker.
   v1::Rill::Stub* RillStub(int32_t node, std::string* address);
   v1::Admin::Stub* AdminStub(std::string* address);
   // The admin stub of broker `node` (as the metadata names it; a bootstrap broker when unknown).
@@ -64,6 +65,9 @@ class Cluster {
   explicit Cluster(const ClientOptions& options, std::vector<std::string> bootstrap);
   std::shared_ptr<grpc::Channel> Channel(const std::string& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A broker to ask when any will do: the one whose Metadata answer came last, else a known or
+  // bootstrap broker.
+  std::string AnyAddressLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClientOptions options_;
   const std::vector<std::string> bootstrap_;

@@ -598,6 +598,10 @@ bool ProducerImpl::EnsureProducerId() {
   if (status.ok() && response.producer_id() < 0) {
     status = absl::InternalError("InitProducerId answered no producer id");
   }
+  if (!status.ok() && api::IsRetriable(status)) {
+    // The broker asked may be gone: a metadata answer names one that is not, for the next try.
+    (void)cluster_->FetchMetadata({});
+  }
   absl::MutexLock lock(&mu_);
   if (!status.ok()) {
     next_id_attempt_ = Clock::now() + std::chrono::milliseconds(options_.retry_backoff_ms);

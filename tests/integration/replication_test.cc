@@ -909,5 +909,30 @@ TEST_CASE(
   (void)pending.get();
 }
 
+TEST_CASE(
+    "idempotence: a new producer whose first bootstrap broker is down still gets its id and "
+    "writes",
+    "[cluster]") {
+  TestCluster cluster(3);
+  CheckedTopicLeader(cluster);
+  // Broker 1 is listed first, and gone.
+  const std::string bootstrap = cluster.Bootstrap();
+  cluster.broker(1).Kill();
+  ProducerOptions options;
+  options.client.bootstrap_brokers = bootstrap;
+  options.client.request_timeout_ms = 3000;
+  options.delivery_timeout_ms = 30000;
+  auto producer = Producer::Create(options);
+  REQUIRE(producer.ok());
+  const auto start = Clock::now();
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto sent = (*producer)->Send(ProducerRecord{kTopic, std::nullopt, "after", {}, p, {}}, nullptr)
+                    .get();
+    INFO(sent.status().ToString());
+    CHECK(sent.ok());
+  }
+  CHECK(Clock::now() - start < std::chrono::seconds(20));
+}
+
 }  // namespace
 }  // namespace rill::testing

@@ -67,11 +67,12 @@ class CheckedProducer {
     producer_ = std::move(*producer);
   }
 
-  // Sends `value_bytes` values to `partition` as fast as the producer takes them.
-  void StartBulk(int32_t partition, size_t value_bytes) {
-    thread_ = std::thread([this, partition, value_bytes] {
+  // Sends `value_bytes` values to `partition` as fast as the producer takes them; `prefix`
+  // keeps them apart from another producer's.
+  void StartBulk(int32_t partition, size_t value_bytes, const std::string& prefix) {
+    thread_ = std::thread([this, partition, value_bytes, prefix] {
       for (int64_t i = 0; !stop_; ++i) {
-        std::string value = fmt::format("b{}-", i);
+        std::string value = fmt::format("{}{}-", prefix, i);
         value.resize(value_bytes, 'x');
         SendOne(std::move(value), partition);
       }
@@ -730,8 +731,8 @@ std::optional<PartitionInfo> DescribePartition(Admin& admin, int32_t partition) 
 std::set<int32_t> Set(const std::vector<int32_t>& v) { return {v.begin(), v.end()}; }
 
 TEST_CASE(
-    "moves: reassigning a partition from brokers {1,2,3} to {2,3,4} while producing at full "
-    "speed loses and duplicates nothing, and copies at its throttle",
+    "moves: reassigning a partition from brokers {1,2,3} to {2,3,4} while the cluster is "
+    "written at full speed loses and duplicates nothing, and copies at its throttle",
     "[cluster]") {
   TestCluster cluster(4);
   CreateCheckedTopic(cluster);
@@ -742,10 +743,10 @@ TEST_CASE(
   REQUIRE(WaitFor([&] { return !MoveOf(*admin, 0); }, std::chrono::seconds(30)));
   REQUIRE(Set(DescribePartition(*admin, 0)->replicas) == std::set<int32_t>{1, 2, 3});
 
-  // Data for the move to copy, written as fast as the cluster takes it and kept coming.
+  // Data for the move to copy, written as fast as the cluster takes it.
   HistoryChecker history;
-  CheckedProducer bulk(cluster.Bootstrap(), &history, Acks::kAll);
-  bulk.StartBulk(0, 1024);
+  CheckedProducer fill(cluster.Bootstrap(), &history, Acks::kAll);
+  fill.StartBulk(0, 1024, "fill");
   constexpr int64_t kExistingBytes = 20 << 20;
   REQUIRE(WaitFor(
       [&] {
@@ -753,6 +754,11 @@ TEST_CASE(
         return p && p->size_bytes >= kExistingBytes;
       },
       std::chrono::seconds(90)));
+  fill.Stop();
+  // Through the move: the cluster written at full speed (partition 1), and every partition,
+  // the moving one included, written steadily and checked.
+  CheckedProducer bulk(cluster.Bootstrap(), &history, Acks::kAll);
+  bulk.StartBulk(1, 1024, "bulk");
   CheckedProducer checked(cluster.Bootstrap(), &history, Acks::kAll);
   checked.Start(1000);
 

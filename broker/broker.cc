@@ -44,6 +44,21 @@ constexpr int64_t kMembershipRetryMs = 300;
 // Heartbeats of a broker still fenced come this often, so it serves soon after it caught up.
 constexpr int64_t kFencedHeartbeatMs = 100;
 
+// HOST:PORT, an IPv6 host in brackets.
+std::string JoinHostPort(const std::string& host, int port) {
+  return fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, port);
+}
+
+// What to tell others of a listener bound to `host` when nothing was configured: the bound
+// address, or this machine's host name for a wildcard (in a container, the name other
+// containers of its network resolve).
+std::string AdvertisableHost(const std::string& host) {
+  if (!IsWildcardHost(host)) return host;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -262,10 +277,11 @@ absl::Status Broker::StartInterBroker() {
     return absl::FailedPreconditionError(fmt::format(
         "cannot listen on inter.broker.listen {} (in use?)", config.inter_broker_listen));
   }
-  inter_broker_address_ = fmt::format(
-      "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound_port);
-  const std::string advertised =
-      config.inter_broker_advertise.empty() ? inter_broker_address_ : config.inter_broker_advertise;
+  inter_broker_address_ = JoinHostPort(host, bound_port);
+  inter_broker_advertised_ = config.inter_broker_advertise.empty()
+                                 ? JoinHostPort(AdvertisableHost(host), bound_port)
+                                 : config.inter_broker_advertise;
+  const std::string& advertised = inter_broker_advertised_;
   if (config.controller_voters.empty()) {
     voters_ = {{NodeId(config.node_id), advertised}};
   } else {
@@ -459,10 +475,7 @@ void Broker::RegisterOrHeartbeat(int64_t now_ms) {
     }
     std::string host;
     int port = 0;
-    const std::string& inter = config_.inter_broker_advertise.empty()
-                                   ? inter_broker_address_
-                                   : config_.inter_broker_advertise;
-    (void)server::SplitHostPort(inter, &host, &port);
+    (void)server::SplitHostPort(inter_broker_advertised_, &host, &port);
     request.endpoints.push_back(rpc::ListenerEndpoint{cluster::kBrokerListener, host, port});
     controller_client_->RegisterBroker(request, [this, retry_at](absl::StatusOr<int64_t> epoch) {
       absl::MutexLock lock(&membership_mu_);
@@ -617,11 +630,10 @@ absl::Status Broker::BindPorts() {
         });
     auto bound = listener.gate->Bind(listener_config.listen);
     if (!bound.ok()) return bound.status();
-    const std::string bound_address = fmt::format(
-        "{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, *bound);
+    const std::string bound_address = JoinHostPort(host, *bound);
     if (listeners_.empty()) grpc_address_ = bound_address;
     if (listener_config.advertise.empty()) {
-      listener.advertised_host = host;
+      listener.advertised_host = AdvertisableHost(host);
       listener.advertised_port = *bound;
     } else if (auto s = server::SplitHostPort(listener_config.advertise, &listener.advertised_host,
                                               &listener.advertised_port);

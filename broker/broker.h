@@ -91,6 +91,9 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   std::unique_ptr<cluster::TopicRegistry> topics_;
   std::map<NodeId, std::string> voters_;
   std::string inter_broker_address_;
+  // What other brokers are told: inter.broker.advertise, or the bound address (a wildcard
+  // replaced by the host name).
+  std::string inter_broker_advertised_;
   std::unique_ptr<storage::LogManager> metadata_logs_;
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<cluster::Controller> controller_;

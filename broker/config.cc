@@ -13,6 +13,7 @@
 #include "cpptoml.h"
 #include "format/record_batch.h"
 #include "rill/version.h"
+#include "server/http_server.h"
 
 namespace rill::broker {
 namespace {
@@ -331,7 +332,27 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseNamedAddre
   return out;
 }
 
+// An advertised address must be one a client can connect to.
+absl::Status CheckAdvertisable(const std::string& key, const std::string& address) {
+  std::string host;
+  int port = 0;
+  if (auto s = server::SplitHostPort(address, &host, &port); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}", key, s.message()));
+  }
+  if (IsWildcardHost(host) || port == 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: '{}' is not an address a client can connect to (name this machine's host or IP "
+        "and a port)",
+        key, address));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+bool IsWildcardHost(const std::string& host) {
+  return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+}
 
 absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config) {
   if (config.listeners.empty()) {
@@ -453,7 +474,18 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
     return absl::InvalidArgumentError("num.partitions must be 1 to max.partitions.per.topic");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data.dir must not be empty");
-  if (auto listeners = ClientListeners(c); !listeners.ok()) return listeners.status();
+  auto listeners = ClientListeners(c);
+  if (!listeners.ok()) return listeners.status();
+  for (const ClientListener& listener : *listeners) {
+    if (listener.advertise.empty()) continue;
+    const std::string key = c.listeners.empty() ? "advertise" : "advertised.listeners";
+    if (auto s = CheckAdvertisable(key, listener.advertise); !s.ok()) return s;
+  }
+  if (!c.inter_broker_advertise.empty()) {
+    if (auto s = CheckAdvertisable("inter.broker.advertise", c.inter_broker_advertise); !s.ok()) {
+      return s;
+    }
+  }
   if (c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms) {
     return absl::InvalidArgumentError(
         "broker.heartbeat.interval.ms must be less than broker.session.timeout.ms");

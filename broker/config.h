@@ -100,6 +100,11 @@ struct ClientListener {
 // single "client" listener of `listen` and `advertise`. InvalidArgument names the problem.
 absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config);
 
+// Whether `host` means every interface (0.0.0.0, ::, or empty): an address to listen on but not
+// one a client can be told to connect to. A listener bound there advertises the machine's host
+// name unless told otherwise, as Kafka does.
+bool IsWildcardHost(const std::string& host);
+
 struct ConfigLoad {
   BrokerConfig config;
   // --help or --version: print help_text and exit 0.

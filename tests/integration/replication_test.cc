@@ -25,108 +25,15 @@
 #include "rill/producer.h"
 #include "storage/flusher.h"
 #include "storage/log.h"
+#include "tests/support/checked_workload.h"
 #include "tests/support/history_checker.h"
 #include "tests/support/test_cluster.h"
 
 namespace rill::testing {
 namespace {
 
-constexpr char kTopic[] = "checked";
-constexpr int kPartitions = 6;
-
-uint64_t TestSeed() {
-  if (const char* env = std::getenv("RILL_TEST_SEED")) return std::strtoull(env, nullptr, 10);
-  return std::random_device{}();
-}
-
-// Whether a failed send can never have been written: refusals of the record itself.
-SendOutcome OutcomeOf(const absl::Status& status) {
-  switch (ErrorCodeOf(status)) {
-    case ErrorCode::kCorruptMessage:
-    case ErrorCode::kMessageTooLarge:
-    case ErrorCode::kUnknownPartition:
-      return SendOutcome::kFailed;
-    default:
-      return SendOutcome::kIndeterminate;
-  }
-}
-
-// Sends unique values round-robin over the partitions until stopped, recording every outcome.
-class CheckedProducer {
- public:
-  CheckedProducer(const std::string& bootstrap, HistoryChecker* history, Acks acks)
-      : history_(history) {
-    ProducerOptions options;
-    options.client.bootstrap_brokers = bootstrap;
-    options.client.request_timeout_ms = 3000;
-    options.acks = acks;
-    options.linger_ms = 2;
-    options.delivery_timeout_ms = 20000;
-    auto producer = Producer::Create(options);
-    REQUIRE(producer.ok());
-    producer_ = std::move(*producer);
-  }
-
-  // Sends `value_bytes` values to `partition` as fast as the producer takes them; `prefix`
-  // keeps them apart from another producer's.
-  void StartBulk(int32_t partition, size_t value_bytes, const std::string& prefix) {
-    thread_ = std::thread([this, partition, value_bytes, prefix] {
-      for (int64_t i = 0; !stop_; ++i) {
-        std::string value = fmt::format("{}{}-", prefix, i);
-        value.resize(value_bytes, 'x');
-        SendOne(std::move(value), partition);
-      }
-    });
-  }
-
-  void Start(int per_second) {
-    thread_ = std::thread([this, per_second] {
-      for (int64_t i = 0; !stop_; ++i) {
-        SendOne(fmt::format("v{}", i), static_cast<int32_t>(i % kPartitions));
-        std::this_thread::sleep_for(std::chrono::microseconds(1000000 / per_second));
-      }
-    });
-  }
-
-  // Stops sending and waits for every outcome.
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    producer_->Flush();
-  }
-
-  int64_t acknowledged() const { return acknowledged_; }
-  ~CheckedProducer() { Stop(); }
-
- private:
-  void SendOne(std::string value, int32_t partition) {
-    ProducerRecord record;
-    record.topic = kTopic;
-    record.value = value;
-    record.partition = partition;
-    history_->Queued(name_, value, partition);
-    ++sent_;
-    auto s = producer_->Send(std::move(record), [this, value, partition](
-                                                    const absl::StatusOr<RecordMetadata>& m) {
-      if (m.ok()) {
-        ++acknowledged_;
-        history_->Sent(value, partition, SendOutcome::kAcknowledged, m->offset);
-      } else {
-        history_->Sent(value, partition, OutcomeOf(m.status()), -1);
-      }
-    });
-    if (!s.ok()) history_->Sent(value, partition, SendOutcome::kFailed, -1);
-  }
-
-  HistoryChecker* const history_;
-  // Tells this producer's records from others' for the order check.
-  const std::string name_ = fmt::format("producer@{}", static_cast<const void*>(this));
-  std::unique_ptr<Producer> producer_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> sent_{0};
-  std::atomic<int64_t> acknowledged_{0};
-};
+constexpr const char* kTopic = kCheckedTopic;
+constexpr int kPartitions = kCheckedPartitions;
 
 void CreateCheckedTopic(TestCluster& cluster) {
   auto admin = cluster.AdminOf(cluster.Bootstrap());
@@ -137,31 +44,19 @@ void CreateCheckedTopic(TestCluster& cluster) {
   REQUIRE(admin->CreateTopic(topic).ok());
 }
 
-// Each partition's description by the broker that leads it (only a leader knows which
-// replicas are in sync), from the live brokers.
+// The live brokers' addresses by node id.
+std::map<int, std::string> LiveBrokers(TestCluster& cluster, int brokers) {
+  std::map<int, std::string> out;
+  for (int b = 1; b <= brokers; ++b) {
+    if (cluster.broker(b).pid() > 0) out[b] = cluster.broker(b).address();
+  }
+  return out;
+}
+
 std::map<int32_t, PartitionInfo> LeaderViews(TestCluster& cluster, int brokers,
                                              bool* all_know_leaders = nullptr,
                                              const std::string& topic = kTopic) {
-  std::map<int32_t, PartitionInfo> out;
-  if (all_know_leaders) *all_know_leaders = true;
-  for (int b = 1; b <= brokers; ++b) {
-    if (cluster.broker(b).pid() <= 0) continue;
-    ClientOptions client;
-    client.bootstrap_brokers = cluster.broker(b).address();
-    client.request_timeout_ms = 2000;
-    auto admin = Admin::Create(client);
-    if (!admin.ok()) continue;
-    auto described = (*admin)->DescribeTopic(topic);
-    if (!described.ok()) {
-      if (all_know_leaders) *all_know_leaders = false;
-      continue;
-    }
-    for (const auto& p : described->partitions) {
-      if (p.leader == b) out[p.partition] = p;
-      if (p.leader < 0 && all_know_leaders) *all_know_leaders = false;
-    }
-  }
-  return out;
+  return testing::LeaderViews(LiveBrokers(cluster, brokers), all_know_leaders, topic);
 }
 
 // The broker leading `partition`, once one does (-1 if none within 20 s).
@@ -180,24 +75,9 @@ int LeaderOf(TestCluster& cluster, int32_t partition, int brokers = 3) {
 
 // Waits until every partition has a leader whose three replicas hold everything committed.
 bool WaitFullyReplicated(TestCluster& cluster, int brokers = 3) {
-  const bool replicated = WaitFor(
-      [&] {
-        bool all_know_leaders = false;
-        auto views = LeaderViews(cluster, brokers, &all_know_leaders);
-        if (views.size() != kPartitions || !all_know_leaders) return false;
-        for (const auto& [p, info] : views) {
-          if (info.in_sync_replicas.size() != 3) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(60));
-  if (!replicated) {
-    for (const auto& [p, info] : LeaderViews(cluster, brokers)) {
-      UNSCOPED_INFO("partition " << p << " leader " << info.leader << " in sync "
-                                 << info.in_sync_replicas.size() << " hw " << info.high_watermark);
-    }
-    UNSCOPED_INFO(cluster.Logs().substr(0, 20000));
-  }
+  const bool replicated =
+      testing::WaitFullyReplicated(LiveBrokers(cluster, brokers), std::chrono::seconds(60));
+  if (!replicated) UNSCOPED_INFO(cluster.Logs().substr(0, 20000));
   return replicated;
 }
 
@@ -209,50 +89,6 @@ int CheckedTopicLeader(TestCluster& cluster) {
   const int leader = LeaderOf(cluster, 0);
   REQUIRE(leader > 0);
   return leader;
-}
-
-// Reads every partition from the beginning to its high watermark as consumer `name`.
-void ConsumeAll(TestCluster& cluster, HistoryChecker* history, const std::string& name) {
-  auto admin = cluster.AdminOf(cluster.Bootstrap());
-  auto ends = admin->ListOffsets(kTopic, OffsetSpec{OffsetSpec::kLatest});
-  // A leader may be moving (preferred-leader balancing): ask again.
-  for (int attempt = 0; !ends.ok() && attempt < 50; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ends = admin->ListOffsets(kTopic, OffsetSpec{OffsetSpec::kLatest});
-  }
-  INFO(ends.status().ToString());
-  REQUIRE(ends.ok());
-  ConsumerOptions options;
-  options.client.bootstrap_brokers = cluster.Bootstrap();
-  auto consumer = Consumer::Create(options);
-  REQUIRE(consumer.ok());
-  std::vector<TopicPartition> all;
-  for (int32_t p = 0; p < kPartitions; ++p) all.push_back({kTopic, p});
-  REQUIRE((*consumer)->Assign(all).ok());
-  REQUIRE((*consumer)->SeekToBeginning(all).ok());
-  std::map<int32_t, int64_t> next;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  auto done = [&] {
-    for (const auto& [p, end] : *ends) {
-      if (next[p] < end) return false;
-    }
-    return true;
-  };
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    auto records = (*consumer)->Poll(500);
-    REQUIRE(records.ok());
-    for (const auto& r : *records) {
-      history->Read(name, r.partition, r.offset, r.value.value_or(""));
-      next[r.partition] = r.offset + 1;
-    }
-    // Control batches (leaders' no-ops) at the end are skipped without a record.
-    for (int32_t p = 0; p < kPartitions; ++p) {
-      auto position = (*consumer)->Position({kTopic, p});
-      if (position.ok()) next[p] = std::max(next[p], *position);
-    }
-  }
-  CHECK(done());
-  (*consumer)->Close();
 }
 
 // Every data record of every broker's replica of the checked topic, read from its files once
@@ -291,7 +127,7 @@ CheckReport ReadBackAndCheck(TestCluster& cluster, CheckedProducer* producer,
                              HistoryChecker* history) {
   producer->Stop();
   REQUIRE(WaitFullyReplicated(cluster));
-  ConsumeAll(cluster, history, "reader");
+  ConsumeAll(cluster.Bootstrap(), history, "reader");
   ReadReplicas(cluster, 3, history);
   return history->Check();
 }
@@ -802,7 +638,7 @@ TEST_CASE(
   bulk.Stop();
   checked.Stop();
   REQUIRE(WaitFullyReplicated(cluster, 4));
-  ConsumeAll(cluster, &history, "reader");
+  ConsumeAll(cluster.Bootstrap(), &history, "reader");
   ReadReplicas(cluster, 4, &history, /*every_broker_hosts=*/false);
   // Broker 1's replica is gone.
   CHECK(PartitionDir(fmt::format("{}/broker-1/logs", cluster.dir()), kTopic, 0).empty());
@@ -860,7 +696,7 @@ TEST_CASE(
     CHECK(PartitionDir(fmt::format("{}/broker-{}/logs", cluster.dir(), victim), kTopic, p)
               .empty());
   }
-  ConsumeAll(cluster, &history, "reader");
+  ConsumeAll(cluster.Bootstrap(), &history, "reader");
   ReadReplicas(cluster, 4, &history, /*every_broker_hosts=*/false);
   const CheckReport report = history.Check();
   INFO(report.Summary());

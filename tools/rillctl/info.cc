@@ -1,6 +1,7 @@
 // rillctl offsets, rillctl cluster status and rillctl broker list.
 #include "base/fmt_absl.h"
 #include "tools/rillctl/commands.h"
+#include "tools/rillctl/http_probe.h"
 #include "tools/rillctl/text.h"
 
 namespace rill::ctl {
@@ -177,6 +178,31 @@ int BrokerList(const Context& ctx, const ParsedArgs& args) {
   return 0;
 }
 
+// Asks one broker's admin endpoint whether it is ready; the exit status is the answer, so that
+// it serves as a container healthcheck.
+int BrokerReady(const Context&, const ParsedArgs& args) {
+  const std::string address =
+      args.positionals().empty() ? "127.0.0.1:9291" : args.positionals()[0];
+  int timeout_ms = 3000;
+  if (auto v = args.Value("--timeout-ms")) {
+    char* end = nullptr;
+    const long parsed = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || parsed < 1 || parsed > 600000) {
+      throw UsageError{"--timeout-ms is a number of milliseconds from 1 to 600000"};
+    }
+    timeout_ms = static_cast<int>(parsed);
+  }
+  auto reply = Check(HttpGet(address, "/readyz", timeout_ms, 4096));
+  std::string body = reply.body;
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  if (reply.status != 200) {
+    throw Failure(absl::UnavailableError(
+        fmt::format("{} (HTTP {})", body.empty() ? "not ready" : body, reply.status)));
+  }
+  fmt::print("{}\n", body);
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> InfoCommands() {
@@ -204,6 +230,16 @@ std::vector<Command> InfoCommands() {
       {{"broker list", "", 0, 0, "Lists the brokers of the cluster and whether each is alive.", {},
         ""},
        BrokerList},
+      {{"broker ready",
+        "[ADMIN-ADDRESS]",
+        0,
+        1,
+        "Asks a broker's admin endpoint (default 127.0.0.1:9291) whether it is ready to serve: "
+        "exits 0 when it is, 1 with the reason when it is not or does not answer. For "
+        "healthchecks and start-up scripts.",
+        {{"--timeout-ms", 0, "MS", "give up after this long (default 3000)"}},
+        ""},
+       BrokerReady},
   };
 }
 

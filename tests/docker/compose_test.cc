@@ -48,7 +48,8 @@ constexpr int kSkipped = 77;
 
 struct CommandResult {
   int status = -1;  // the exit status; -1 when it was killed at its deadline
-  std::string output;  // stdout and stderr together
+  std::string output;  // stdout
+  std::string errors;  // stderr (docker-compose's progress lines go there)
 };
 
 // Runs `args` (found on PATH) with `env` added to the environment and `input` on stdin, until it
@@ -58,8 +59,10 @@ CommandResult RunCommand(const std::vector<std::string>& args,
                          const std::string& input = "",
                          std::chrono::seconds timeout = std::chrono::seconds(300)) {
   int out[2];
+  int err[2];
   int in[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
   REQUIRE(pipe2(in, O_CLOEXEC) == 0);
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
@@ -71,13 +74,14 @@ CommandResult RunCommand(const std::vector<std::string>& args,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(in[0], STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
-    dup2(out[1], STDERR_FILENO);
+    dup2(err[1], STDERR_FILENO);
     for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
     execvp(argv[0], argv.data());
     _exit(127);
   }
   close(in[0]);
   close(out[1]);
+  close(err[1]);
   signal(SIGPIPE, SIG_IGN);
   if (!input.empty()) {
     // Inputs here are small (a pipe holds 64 KiB); a command that does not read gets EPIPE.
@@ -86,21 +90,33 @@ CommandResult RunCommand(const std::vector<std::string>& args,
   close(in[1]);
   CommandResult result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.output, &result.errors};
+  int open_streams = 2;
   char buffer[8192];
-  for (;;) {
+  while (open_streams > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
-    pollfd p{out[0], POLLIN, 0};
-    if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) {
+    if (left <= 0 || poll(fds, 2, static_cast<int>(left)) <= 0) {
       kill(pid, SIGKILL);
       break;
     }
-    const ssize_t n = read(out[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    result.output.append(buffer, static_cast<size_t>(n));
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        sinks[i]->append(buffer, static_cast<size_t>(n));
+        continue;
+      }
+      close(fds[i].fd);
+      fds[i].fd = -1;
+      --open_streams;
+    }
   }
-  close(out[0]);
+  for (const pollfd& p : fds) {
+    if (p.fd >= 0) close(p.fd);
+  }
   int status = 0;
   waitpid(pid, &status, 0);
   const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
@@ -115,7 +131,7 @@ std::string Must(const std::vector<std::string>& args,
   const CommandResult r = RunCommand(args, env, input);
   std::string command;
   for (const auto& a : args) command += a + " ";
-  INFO(command << "\n" << r.output);
+  INFO(command << "\n" << r.output << r.errors);
   REQUIRE(r.status == 0);
   return r.output;
 }
@@ -141,8 +157,9 @@ void SkipWithoutDocker() {
     const CommandResult info = RunCommand({"docker", "info", "--format", "{{.ServerVersion}}"},
                                           {}, "", std::chrono::seconds(30));
     if (info.status != 0) {
-      std::printf("SKIP: no Docker engine answers (docker info: %s)\n",
-                  Trimmed(info.output).c_str());
+      const std::string why = info.status == 127 ? "the docker command is not installed"
+                                                 : "docker info: " + Trimmed(info.errors);
+      std::printf("SKIP: no Docker engine answers (%s)\n", why.c_str());
       return false;
     }
     return true;
@@ -223,7 +240,8 @@ class ComposeCluster {
   }
   std::string MustCompose(std::vector<std::string> args, const std::string& input = "") {
     const CommandResult r = Compose(args, input);
-    INFO("docker-compose " << fmt::format("{}", fmt::join(args, " ")) << "\n" << r.output);
+    INFO("docker-compose " << fmt::format("{}", fmt::join(args, " ")) << "\n"
+                           << r.output << r.errors);
     REQUIRE(r.status == 0);
     return r.output;
   }
@@ -244,7 +262,7 @@ class ComposeCluster {
   }
   std::string MustRillctl(std::vector<std::string> args, const std::string& input = "") {
     const CommandResult r = Rillctl(args, input);
-    INFO("rillctl " << fmt::format("{}", fmt::join(args, " ")) << "\n" << r.output);
+    INFO("rillctl " << fmt::format("{}", fmt::join(args, " ")) << "\n" << r.output << r.errors);
     REQUIRE(r.status == 0);
     return r.output;
   }
@@ -268,7 +286,7 @@ class ComposeCluster {
           return true;
         },
         timeout);
-    if (!healthy) UNSCOPED_INFO(Compose({"logs", "--tail", "60"}).output);
+    if (!healthy) UNSCOPED_INFO(Compose({"logs", "--no-color", "--tail", "60"}).output);
     return healthy;
   }
 
@@ -337,9 +355,9 @@ std::string BrokerUid(ComposeCluster& cluster, int node) {
 }
 
 TEST_CASE(
-    "docker: the image builds without a registry and is reused unchanged; the compose cluster "
-    "comes up healthy; clients on the host and in its network create R=3 topics and read each "
-    "other's records; data survives down and up, and down -v leaves nothing behind",
+    "docker: the image builds without a registry and is reused unchanged, the compose cluster "
+    "comes up healthy, clients on the host and in its network create R=3 topics and read each "
+    "other's records, data survives down and up, and down -v leaves nothing behind",
     "[docker]") {
   SkipWithoutDocker();
   const std::string built = BuildImage();

@@ -72,3 +72,23 @@ TEST_CASE("broker config: the environment is range-checked like flags", "[broker
   CHECK(std::string(load.status().message()) ==
         "RILL_FETCH_MAX_WAIT_MS: fetch.max.wait.ms: 999999999 is outside [0, 300000]");
 }
+
+TEST_CASE("broker config: an advertised address must be one a client can connect to",
+          "[broker]") {
+  CHECK_THAT(ErrorOf({"--listen", "0.0.0.0:9290", "--advertise", "0.0.0.0:9290"}),
+             Catch::Contains("advertise: '0.0.0.0:9290' is not an address a client can connect"));
+  CHECK_THAT(ErrorOf({"--listeners", "in://0.0.0.0:9290,out://0.0.0.0:9292",
+                      "--advertised-listeners", "in://rill-1:9290,out://[::]:19291"}),
+             Catch::Contains("advertised.listeners: '[::]:19291'"));
+  CHECK_THAT(ErrorOf({"--advertise", "localhost:0"}), Catch::Contains("not an address"));
+  CHECK_THAT(ErrorOf({"--inter-broker-advertise", "0.0.0.0:9390"}),
+             Catch::Contains("inter.broker.advertise: '0.0.0.0:9390'"));
+  CHECK_THAT(ErrorOf({"--advertise", "nonsense"}), Catch::Contains("advertise:"));
+  // Binding every interface is fine: the broker then advertises its host name.
+  auto wildcard = LoadBrokerConfig({"--listen", "0.0.0.0:9290", "--inter-broker-listen",
+                                    "[::]:9390", "--advertise", "localhost:9290"});
+  CHECK(wildcard.ok());
+  CHECK(rill::broker::IsWildcardHost("0.0.0.0"));
+  CHECK(rill::broker::IsWildcardHost("::"));
+  CHECK_FALSE(rill::broker::IsWildcardHost("127.0.0.1"));
+}

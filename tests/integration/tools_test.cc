@@ -247,6 +247,26 @@ TEST_CASE("rillctl: create, produce from stdin, consume, describe, delete, with 
   CHECK(broker.Stop() == 0);
 }
 
+TEST_CASE("rillctl broker ready: 0 once a broker is ready, 1 with the reason otherwise",
+          "[integration]") {
+  testing::TempDir tmp;
+  testing::BrokerProcess broker(tmp.Sub("data"));
+  const std::string ctl = RILL_BIN_DIR "/rillctl broker ready ";
+  Run ready = RunCommand(ctl + broker.admin_address());
+  CHECK(ready.exit_code == 0);
+  CHECK_THAT(ready.output, Catch::Contains("ready"));
+  // No one listening, and a port that does not speak HTTP/1 (the gRPC port).
+  Run closed = RunCommand(ctl + "127.0.0.1:1");
+  CHECK(closed.exit_code == 1);
+  CHECK_THAT(closed.output, Catch::Contains("cannot connect to 127.0.0.1:1"));
+  Run not_http = RunCommand(ctl + broker.address() + " --timeout-ms 500");
+  CHECK(not_http.exit_code == 1);
+  CHECK_THAT(not_http.output, Catch::Contains("no HTTP answer"));
+  CHECK(RunCommand(ctl + "--timeout-ms 0").exit_code == 2);
+  CHECK(RunCommand(ctl + "no-port").exit_code == 1);
+  CHECK(broker.Stop() == 0);
+}
+
 TEST_CASE("rillctl: produce --compression, consume it back, rill-dump shows the records",
           "[integration]") {
   testing::TempDir tmp;

@@ -35,6 +35,7 @@
 #include "rill/consumer.h"
 #include "rill/producer.h"
 #include "tests/support/checked_workload.h"
+#include "tests/support/client_util.h"
 #include "tests/support/history_checker.h"
 #include "tests/support/live_test.h"
 
@@ -299,35 +300,12 @@ class ComposeCluster {
   std::map<std::string, std::string> env_;
 };
 
-std::unique_ptr<Admin> AdminOf(const std::string& bootstrap) {
+// A client on the host, bootstrapping through the published ports.
+ClientOptions HostClient(const ComposeCluster& cluster) {
   ClientOptions options;
-  options.bootstrap_brokers = bootstrap;
+  options.bootstrap_brokers = cluster.Bootstrap();
   options.request_timeout_ms = 10000;
-  auto admin = Admin::Create(options);
-  REQUIRE(admin.ok());
-  return std::move(*admin);
-}
-
-// Every record of `topic` from the beginning, read from the host, until `count` arrived.
-std::vector<ConsumerRecord> ReadFromHost(const std::string& bootstrap, const std::string& topic,
-                                         int32_t partitions, size_t count) {
-  ConsumerOptions options;
-  options.client.bootstrap_brokers = bootstrap;
-  auto consumer = Consumer::Create(options);
-  REQUIRE(consumer.ok());
-  std::vector<TopicPartition> all;
-  for (int32_t p = 0; p < partitions; ++p) all.push_back({topic, p});
-  REQUIRE((*consumer)->Assign(all).ok());
-  REQUIRE((*consumer)->SeekToBeginning(all).ok());
-  std::vector<ConsumerRecord> out;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
-    auto records = (*consumer)->Poll(500);
-    REQUIRE(records.ok());
-    out.insert(out.end(), records->begin(), records->end());
-  }
-  (*consumer)->Close();
-  return out;
+  return options;
 }
 
 void CreateTopicFromHost(ComposeCluster& cluster, const std::string& name, int32_t partitions) {
@@ -435,7 +413,7 @@ TEST_CASE(
   std::string input;
   for (int i = 0; i < kRecords; ++i) input += fmt::format("c{}:container-{}\n", i, i);
   cluster.MustRillctl({"produce", "from-container", "--key-delimiter", ":"}, input);
-  const auto read_on_host = ReadFromHost(cluster.Bootstrap(), "from-container", 3, kRecords);
+  const auto read_on_host = ConsumeAll(HostClient(cluster), "from-container", 3, kRecords);
   std::map<std::string, std::string> by_key;
   std::map<std::string, std::set<int32_t>> partitions_of_key;
   for (const auto& r : read_on_host) {
@@ -454,7 +432,7 @@ TEST_CASE(
   CHECK(Trimmed(cluster.Compose({"ps", "-q"}).output).empty());
   cluster.Up();
   REQUIRE(cluster.WaitHealthy());
-  CHECK(ReadFromHost(cluster.Bootstrap(), "from-host", 3, kRecords).size() == kRecords);
+  CHECK(ConsumeAll(HostClient(cluster), "from-host", 3, kRecords).size() == kRecords);
 
   // `down -v` leaves no container, network or volume of the project.
   cluster.Down(/*volumes=*/true);

@@ -35,50 +35,11 @@ using rill::testing::BrokerProcess;
 using rill::testing::Client;
 using rill::testing::CreateTopic;
 using rill::testing::RawProduce;
+using rill::testing::ConsumeAll;
 using rill::testing::RawStub;
 using rill::testing::TempDir;
 
 namespace {
-
-// Reads every record of `topic` from the beginning until `expected` arrived (or 60 s passed).
-// With `to_end`, until every partition's end as it is now instead: a log may hold more records
-// than were acknowledged, so a count alone can stop before an acknowledged one.
-std::vector<ConsumerRecord> ConsumeAll(const ClientOptions& client, const std::string& topic,
-                                       int partitions, size_t expected, bool to_end = false) {
-  std::map<int32_t, int64_t> ends;
-  if (to_end) {
-    auto admin = Admin::Create(client);
-    REQUIRE(admin.ok());
-    auto latest = (*admin)->ListOffsets(topic, OffsetSpec{OffsetSpec::kLatest});
-    REQUIRE(latest.ok());
-    ends = *latest;
-  }
-  ConsumerOptions options;
-  options.client = client;
-  auto consumer = Consumer::Create(options);
-  REQUIRE(consumer.ok());
-  std::vector<TopicPartition> assignment;
-  for (int p = 0; p < partitions; ++p) assignment.push_back({topic, p});
-  REQUIRE((*consumer)->Assign(assignment).ok());
-  REQUIRE((*consumer)->SeekToBeginning(assignment).ok());
-  std::vector<ConsumerRecord> all;
-  auto done = [&]() {
-    if (!to_end) return all.size() >= expected;
-    for (const auto& [partition, end] : ends) {
-      auto position = (*consumer)->Position({topic, partition});
-      if (!position.ok() || *position < end) return false;
-    }
-    return true;
-  };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    auto records = (*consumer)->Poll(500);
-    INFO(records.status().ToString());
-    REQUIRE(records.ok());
-    for (auto& r : *records) all.push_back(std::move(r));
-  }
-  return all;
-}
 
 // Sends "0", "1", ... to `topic`, record i to partition partition_of(i), each acknowledged
 // before the next; returns the producer for more.

@@ -18,6 +18,7 @@
 #include "rill/admin.h"
 #include "rill/consumer.h"
 #include "rill/producer.h"
+#include "tests/support/client_util.h"
 #include "tests/support/history_checker.h"
 #include "tests/support/live_test.h"
 
@@ -122,54 +123,17 @@ class CheckedProducer {
   std::atomic<int64_t> acknowledged_{0};
 };
 
-// Reads every partition from the beginning to its high watermark as consumer `name`.
+// Reads every partition of the checked topic from the beginning to its end as it is now, as
+// consumer `name`, into `history`.
 inline void ConsumeAll(const std::string& bootstrap, HistoryChecker* history,
                        const std::string& name) {
   ClientOptions client;
   client.bootstrap_brokers = bootstrap;
   client.request_timeout_ms = 10000;
-  auto created = Admin::Create(client);
-  REQUIRE(created.ok());
-  auto& admin = *created;
-  auto ends = admin->ListOffsets(kCheckedTopic, OffsetSpec{OffsetSpec::kLatest});
-  // A leader may be moving (preferred-leader balancing): ask again.
-  for (int attempt = 0; !ends.ok() && attempt < 50; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ends = admin->ListOffsets(kCheckedTopic, OffsetSpec{OffsetSpec::kLatest});
+  for (const auto& r :
+       ConsumeAll(client, kCheckedTopic, kCheckedPartitions, 0, /*to_end=*/true)) {
+    history->Read(name, r.partition, r.offset, r.value.value_or(""));
   }
-  INFO(ends.status().ToString());
-  REQUIRE(ends.ok());
-  ConsumerOptions options;
-  options.client = client;
-  auto consumer = Consumer::Create(options);
-  REQUIRE(consumer.ok());
-  std::vector<TopicPartition> all;
-  for (int32_t p = 0; p < kCheckedPartitions; ++p) all.push_back({kCheckedTopic, p});
-  REQUIRE((*consumer)->Assign(all).ok());
-  REQUIRE((*consumer)->SeekToBeginning(all).ok());
-  std::map<int32_t, int64_t> next;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  auto done = [&] {
-    for (const auto& [p, end] : *ends) {
-      if (next[p] < end) return false;
-    }
-    return true;
-  };
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    auto records = (*consumer)->Poll(500);
-    REQUIRE(records.ok());
-    for (const auto& r : *records) {
-      history->Read(name, r.partition, r.offset, r.value.value_or(""));
-      next[r.partition] = r.offset + 1;
-    }
-    // Control batches (leaders' no-ops) at the end are skipped without a record.
-    for (int32_t p = 0; p < kCheckedPartitions; ++p) {
-      auto position = (*consumer)->Position({kCheckedTopic, p});
-      if (position.ok()) next[p] = std::max(next[p], *position);
-    }
-  }
-  CHECK(done());
-  (*consumer)->Close();
 }
 
 // Each partition's description by the broker that leads it (only a leader knows which replicas

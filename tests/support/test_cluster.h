@@ -20,6 +20,7 @@
 #include "fmt/format.h"
 #include "rill/admin.h"
 #include "tests/support/broker_process.h"
+#include "tests/support/client_util.h"
 #include "tests/support/live_test.h"
 #include "tests/support/test_util.h"
 
@@ -91,12 +92,7 @@ class TestCluster {
   }
 
   std::unique_ptr<Admin> AdminOf(const std::string& bootstrap) {
-    ClientOptions options;
-    options.bootstrap_brokers = bootstrap;
-    options.request_timeout_ms = 10000;
-    auto admin = Admin::Create(options);
-    REQUIRE(admin.ok());
-    return std::move(*admin);
+    return testing::AdminOf(bootstrap);
   }
 
   // The broker that says last that it became the controller.

@@ -56,7 +56,8 @@ TEST_CASE("broker config: --help gives each setting's default once", "[broker]")
   auto help = LoadBrokerConfig({"--help"});
   REQUIRE(help.ok());
   CHECK_THAT(help->help_text,
-             Catch::Contains("address clients are told to use (default: the bound gRPC address)"));
+             Catch::Contains("address clients are told to use (default: the bound gRPC address "
+                             "(the host name for 0.0.0.0 or ::))"));
   std::istringstream lines(help->help_text);
   for (std::string line; std::getline(lines, line);) {
     INFO(line);

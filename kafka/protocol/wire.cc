@@ -131,16 +131,20 @@ int64_t WireReader::Length(bool compact, bool int32_length) {
   return length;
 }
 
-std::optional<std::string_view> WireReader::NullableString(bool compact) {
-  const int64_t length = Length(compact, /*int32_length=*/false);
+std::optional<std::string_view> WireReader::NullableField(bool compact, bool int32_length,
+                                                          const char* too_long) {
+  const int64_t length = Length(compact, int32_length);
   if (!ok() || length < 0) return std::nullopt;
-  // A non-compact string's int16 length caps it at 32767 bytes; a compact one is capped by
-  // what remains.
   if (static_cast<uint64_t>(length) > remaining()) {
-    Fail("string longer than the bytes that remain");
+    Fail(too_long);
     return std::nullopt;
   }
   return Raw(static_cast<size_t>(length));
+}
+
+std::optional<std::string_view> WireReader::NullableString(bool compact) {
+  return NullableField(compact, /*int32_length=*/false,
+                       "string longer than the bytes that remain");
 }
 
 std::string_view WireReader::String(bool compact) {
@@ -150,13 +154,7 @@ std::string_view WireReader::String(bool compact) {
 }
 
 std::optional<std::string_view> WireReader::NullableBytes(bool compact) {
-  const int64_t length = Length(compact, /*int32_length=*/true);
-  if (!ok() || length < 0) return std::nullopt;
-  if (static_cast<uint64_t>(length) > remaining()) {
-    Fail("bytes longer than the bytes that remain");
-    return std::nullopt;
-  }
-  return Raw(static_cast<size_t>(length));
+  return NullableField(compact, /*int32_length=*/true, "bytes longer than the bytes that remain");
 }
 
 std::string_view WireReader::Bytes(bool compact) {
@@ -236,50 +234,40 @@ void WireWriter::WriteUuid(const Uuid& v) {
   out_->append(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
+void WireWriter::LengthPrefix(int64_t length, bool compact, bool int32_length) {
+  if (compact) {
+    UnsignedVarint(length < 0 ? 0 : static_cast<uint32_t>(length) + 1);
+  } else if (int32_length) {
+    Int32(static_cast<int32_t>(length));
+  } else {
+    Int16(static_cast<int16_t>(length));
+  }
+}
+
 void WireWriter::String(std::string_view v, bool compact) {
   RILL_CHECK(v.size() <= static_cast<size_t>(std::numeric_limits<int16_t>::max()) || compact);
-  if (compact) {
-    UnsignedVarint(static_cast<uint32_t>(v.size()) + 1);
-  } else {
-    Int16(static_cast<int16_t>(v.size()));
-  }
+  LengthPrefix(static_cast<int64_t>(v.size()), compact, /*int32_length=*/false);
   out_->append(v);
 }
 
 void WireWriter::NullableString(const std::optional<std::string_view>& v, bool compact) {
   if (v) return String(*v, compact);
-  if (compact) {
-    UnsignedVarint(0);
-  } else {
-    Int16(-1);
-  }
+  LengthPrefix(-1, compact, /*int32_length=*/false);
 }
 
 void WireWriter::Bytes(std::string_view v, bool compact) {
   RILL_CHECK(v.size() < static_cast<size_t>(std::numeric_limits<int32_t>::max()));
-  if (compact) {
-    UnsignedVarint(static_cast<uint32_t>(v.size()) + 1);
-  } else {
-    Int32(static_cast<int32_t>(v.size()));
-  }
+  LengthPrefix(static_cast<int64_t>(v.size()), compact, /*int32_length=*/true);
   out_->append(v);
 }
 
 void WireWriter::NullableBytes(const std::optional<std::string_view>& v, bool compact) {
   if (v) return Bytes(*v, compact);
-  if (compact) {
-    UnsignedVarint(0);
-  } else {
-    Int32(-1);
-  }
+  LengthPrefix(-1, compact, /*int32_length=*/true);
 }
 
 void WireWriter::ArrayLength(int32_t count, bool compact) {
-  if (compact) {
-    UnsignedVarint(count < 0 ? 0 : static_cast<uint32_t>(count) + 1);
-  } else {
-    Int32(count < 0 ? -1 : count);
-  }
+  LengthPrefix(count < 0 ? -1 : count, compact, /*int32_length=*/true);
 }
 
 }  // namespace rill::kafka

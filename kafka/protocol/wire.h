@@ -75,6 +75,9 @@ class WireReader {
   uint64_t UnsignedVarintBits(size_t bytes_max);
   // The length of a string or bytes field: -1 for null.
   int64_t Length(bool compact, bool int32_length);
+  // A string or bytes field, checked against what remains.
+  std::optional<std::string_view> NullableField(bool compact, bool int32_length,
+                                                const char* too_long);
 
   std::string_view data_;
   size_t position_ = 0;
@@ -112,6 +115,9 @@ class WireWriter {
   std::string* out() { return out_; }
 
  private:
+  // A string's, bytes' or array's length (-1: null) in its encoding.
+  void LengthPrefix(int64_t length, bool compact, bool int32_length);
+
   std::string* out_;
 };
 

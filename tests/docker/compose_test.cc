@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "format/murmur2.h"
 #include "rill/admin.h"
 #include "rill/consumer.h"
 #include "rill/producer.h"
@@ -248,8 +249,12 @@ class ComposeCluster {
     return r.output;
   }
 
-  void Up() { MustCompose({"up", "-d"}); }
+  void Up() {
+    containers_.clear();
+    MustCompose({"up", "-d"});
+  }
   void Down(bool volumes) {
+    containers_.clear();
     std::vector<std::string> args = {"down", "--remove-orphans", "--timeout", "30"};
     if (volumes) args.push_back("-v");
     Compose(args);
@@ -269,8 +274,12 @@ class ComposeCluster {
     return r.output;
   }
 
+  // The id of `node`'s container, which stays the same through kill, start, pause and
+  // restart; only `up` and `down` replace it.
   std::string Container(int node) {
-    return Trimmed(MustCompose({"ps", "-q", fmt::format("rill-{}", node)}));
+    auto [it, added] = containers_.try_emplace(node);
+    if (added) it->second = Trimmed(MustCompose({"ps", "-q", fmt::format("rill-{}", node)}));
+    return it->second;
   }
   std::string Inspect(int node, const std::string& format) {
     return Trimmed(Must({"docker", "inspect", "-f", format, Container(node)}));
@@ -299,6 +308,7 @@ class ComposeCluster {
   std::string project_;
   std::map<int, int> ports_;
   std::map<std::string, std::string> env_;
+  std::map<int, std::string> containers_;
 };
 
 // A client on the host, bootstrapping through the published ports.
@@ -416,16 +426,17 @@ TEST_CASE(
   cluster.MustRillctl({"produce", "from-container", "--key-delimiter", ":"}, input);
   const auto read_on_host = ConsumeAll(HostClient(cluster), "from-container", 3, kRecords);
   std::map<std::string, std::string> by_key;
-  std::map<std::string, std::set<int32_t>> partitions_of_key;
+  std::map<std::string, int32_t> partition_of_key;
   for (const auto& r : read_on_host) {
     by_key[r.key.value_or("")] = r.value.value_or("");
-    partitions_of_key[r.key.value_or("")].insert(r.partition);
+    partition_of_key[r.key.value_or("")] = r.partition;
   }
   CHECK(read_on_host.size() == kRecords);
   REQUIRE(by_key.size() == kRecords);
   for (int i = 0; i < kRecords; ++i) {
     CHECK(by_key[fmt::format("c{}", i)] == fmt::format("container-{}", i));
-    CHECK(partitions_of_key[fmt::format("c{}", i)].size() == 1);
+    const std::string key = fmt::format("c{}", i);
+    CHECK(partition_of_key[key] == format::PartitionForKey(key, 3));
   }
 
   // `down` keeps the volumes: the same records after `up`.
@@ -443,19 +454,6 @@ TEST_CASE(
   CHECK(Trimmed(Must({"docker", "volume", "ls", "-q", "--filter", filter})).empty());
 }
 
-// The broker leading `partition` of the checked topic, as the brokers tell the host.
-int LeaderOf(ComposeCluster& cluster, int32_t partition) {
-  int leader = -1;
-  WaitFor(
-      [&] {
-        auto views = LeaderViews(cluster.Addresses());
-        auto it = views.find(partition);
-        leader = it == views.end() ? -1 : it->second.leader;
-        return leader > 0;
-      },
-      std::chrono::seconds(30));
-  return leader;
-}
 
 // After a fault: every broker healthy again and every partition fully replicated.
 void RequireRecovered(ComposeCluster& cluster, const std::string& after) {
@@ -490,7 +488,7 @@ TEST_CASE(
 
   // SIGKILL of the container leading a partition, then started again.
   const int32_t partition = static_cast<int32_t>(rng() % kCheckedPartitions);
-  const int leader = LeaderOf(cluster, partition);
+  const int leader = LeaderOf(cluster.Addresses(), partition, std::chrono::seconds(30));
   REQUIRE(leader > 0);
   std::printf("docker kill rill-%d (leader of partition %d)\n", leader, partition);
   cluster.Docker("kill", leader);

@@ -61,16 +61,7 @@ std::map<int32_t, PartitionInfo> LeaderViews(TestCluster& cluster, int brokers,
 
 // The broker leading `partition`, once one does (-1 if none within 20 s).
 int LeaderOf(TestCluster& cluster, int32_t partition, int brokers = 3) {
-  int leader = -1;
-  WaitFor(
-      [&] {
-        auto views = LeaderViews(cluster, brokers);
-        auto it = views.find(partition);
-        leader = it == views.end() ? -1 : it->second.leader;
-        return leader > 0;
-      },
-      std::chrono::seconds(20));
-  return leader;
+  return testing::LeaderOf(LiveBrokers(cluster, brokers), partition, std::chrono::seconds(20));
 }
 
 // Waits until every partition has a leader whose three replicas hold everything committed.

@@ -163,6 +163,22 @@ inline std::map<int32_t, PartitionInfo> LeaderViews(const std::map<int, std::str
   return out;
 }
 
+// The broker leading `partition` of the checked topic, once one of `brokers` says it does (-1 if
+// none within `timeout`).
+inline int LeaderOf(const std::map<int, std::string>& brokers, int32_t partition,
+                    std::chrono::seconds timeout) {
+  int leader = -1;
+  WaitFor(
+      [&] {
+        auto views = LeaderViews(brokers);
+        auto it = views.find(partition);
+        leader = it == views.end() ? -1 : it->second.leader;
+        return leader > 0;
+      },
+      timeout);
+  return leader;
+}
+
 // Waits until every partition of the checked topic has a leader whose three replicas hold
 // everything committed; on a timeout, what each leader said is in the test's output.
 inline bool WaitFullyReplicated(const std::map<int, std::string>& brokers,

@@ -185,12 +185,7 @@ int BrokerReady(const Context&, const ParsedArgs& args) {
       args.positionals().empty() ? "127.0.0.1:9291" : args.positionals()[0];
   int timeout_ms = 3000;
   if (auto v = args.Value("--timeout-ms")) {
-    char* end = nullptr;
-    const long parsed = std::strtol(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || parsed < 1 || parsed > 600000) {
-      throw UsageError{"--timeout-ms is a number of milliseconds from 1 to 600000"};
-    }
-    timeout_ms = static_cast<int>(parsed);
+    timeout_ms = static_cast<int>(ParseInt("--timeout-ms", *v, 1, 600000));
   }
   auto reply = Check(HttpGet(address, "/readyz", timeout_ms, 4096));
   std::string body = reply.body;

@@ -15,6 +15,7 @@
 #include "api/error.h"
 #include "broker/data_dir.h"
 #include "cluster/topic_names.h"
+#include "net/host_port.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
@@ -57,6 +58,18 @@ std::string AdvertisableHost(const std::string& host) {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
   return name;
+}
+
+// What a listener bound at `host`:`bound_port` tells its clients: its advertised address, or
+// the bound one (the machine's host name for a wildcard host).
+absl::Status Advertised(const ClientListener& listener, const std::string& host, int bound_port,
+                        std::string* advertised_host, int* advertised_port) {
+  if (listener.advertise.empty()) {
+    *advertised_host = AdvertisableHost(host);
+    *advertised_port = bound_port;
+    return absl::OkStatus();
+  }
+  return net::SplitHostPort(listener.advertise, advertised_host, advertised_port);
 }
 
 int64_t SteadyMs() {
@@ -120,9 +133,12 @@ absl::Status Broker::Start() {
   }
   logging::Info("broker",
                 "rill-broker node={} cluster={} listening grpc={} admin={} inter_broker={} "
-                "listeners={} data={} topics={} offline_partitions={} open_files_limit={}",
+                "kafka={} listeners={} data={} topics={} offline_partitions={} "
+                "open_files_limit={}",
                 config.node_id, cluster_id_, grpc_address_, admin_address_,
-                inter_broker_address_, ListenerSummary(), config.data_dir, topics_->List().size(),
+                inter_broker_address_,
+                kafka_listeners_.empty() ? std::string("none") : kafka_listeners_.front().bound_address,
+                ListenerSummary(), config.data_dir, topics_->List().size(),
                 topics_->Offline().size(), *file_limit);
   return absl::OkStatus();
 }
@@ -219,6 +235,16 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   coordinator_ = std::make_unique<coordinator::GroupCoordinator>(std::move(coordinator_options),
                                                                  topics_.get(), &io_);
   open_coordinator_.store(coordinator_.get());
+  kafka_context_.settings = kafka::KafkaSettings{
+      config.node_id,          cluster_id_,           config.auto_create_topics,
+      config.default_partitions, config.default_replication_factor, config.max_fetch_bytes,
+      config.max_fetch_wait_ms};
+  kafka_context_.topics = topics_.get();
+  kafka_context_.topics_frontend = topics_frontend_.get();
+  kafka_context_.producer_ids = producer_ids_.get();
+  kafka_context_.controller = controller_.get();
+  kafka_context_.coordinator = coordinator_.get();
+  kafka_context_.fetch_budget = fetch_budget_.get();
   if (auto s = StartServing(); !s.ok()) return s;
   release_timer_ = std::make_unique<asio::steady_timer>(io_);
   ReleaseMemoryWhenIdle();
@@ -245,7 +271,7 @@ absl::Status Broker::StartInterBroker() {
   const BrokerConfig& config = config_;
   std::string host;
   int port = 0;
-  if (auto s = server::SplitHostPort(config.inter_broker_listen, &host, &port); !s.ok()) {
+  if (auto s = net::SplitHostPort(config.inter_broker_listen, &host, &port); !s.ok()) {
     return absl::InvalidArgumentError(fmt::format("inter.broker.listen: {}", s.message()));
   }
   auto known_node = [this](NodeId node) {
@@ -473,9 +499,13 @@ void Broker::RegisterOrHeartbeat(int64_t now_ms) {
       request.endpoints.push_back(rpc::ListenerEndpoint{
           listener.config.name, listener.advertised_host, listener.advertised_port});
     }
+    for (const KafkaEndpoint& endpoint : kafka_listeners_) {
+      request.endpoints.push_back(rpc::ListenerEndpoint{
+          endpoint.listener->name(), endpoint.advertised_host, endpoint.advertised_port});
+    }
     std::string host;
     int port = 0;
-    (void)server::SplitHostPort(inter_broker_advertised_, &host, &port);
+    (void)net::SplitHostPort(inter_broker_advertised_, &host, &port);
     request.endpoints.push_back(rpc::ListenerEndpoint{cluster::kBrokerListener, host, port});
     controller_client_->RegisterBroker(request, [this, retry_at](absl::StatusOr<int64_t> epoch) {
       absl::MutexLock lock(&membership_mu_);
@@ -600,7 +630,7 @@ absl::Status Broker::BindPorts() {
   for (ClientListener& listener_config : *listeners) {
     std::string host;
     int port = 0;
-    if (auto s = server::SplitHostPort(listener_config.listen, &host, &port); !s.ok()) return s;
+    if (auto s = net::SplitHostPort(listener_config.listen, &host, &port); !s.ok()) return s;
     Listener listener;
     listener.config = listener_config;
     const std::string name = listener_config.name;
@@ -608,9 +638,9 @@ absl::Status Broker::BindPorts() {
     const std::string label = listeners->size() == 1 && name == cluster::kClientListener
                                   ? std::string("grpc")
                                   : "grpc-" + name;
-    listener.gate = std::make_unique<server::ConnectionGate>(
+    listener.gate = std::make_unique<net::ConnectionGate>(
         io_, label,
-        server::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
+        net::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
                                  kFilesHeadroom,
                                  std::min<int64_t>(config.connections_max_idle_ms, 10000)},
         [this, name](asio::ip::tcp::socket socket) {
@@ -632,12 +662,9 @@ absl::Status Broker::BindPorts() {
     if (!bound.ok()) return bound.status();
     const std::string bound_address = JoinHostPort(host, *bound);
     if (listeners_.empty()) grpc_address_ = bound_address;
-    if (listener_config.advertise.empty()) {
-      listener.advertised_host = AdvertisableHost(host);
-      listener.advertised_port = *bound;
-    } else if (auto s = server::SplitHostPort(listener_config.advertise, &listener.advertised_host,
-                                              &listener.advertised_port);
-               !s.ok()) {
+    if (auto s = Advertised(listener_config, host, *bound, &listener.advertised_host,
+                            &listener.advertised_port);
+        !s.ok()) {
       return s;
     }
     context_.advertised[name] = {listener.advertised_host, listener.advertised_port};
@@ -655,13 +682,52 @@ absl::Status Broker::BindPorts() {
     }
     return listeners_.front().config.name;
   };
+  if (auto s = BindKafkaPorts(); !s.ok()) return s;
   http_ = std::make_unique<server::HttpServer>(io_, AdminHandlers());
   auto admin_port = http_->Bind(config.admin_listen);
   if (!admin_port.ok()) return admin_port.status();
   std::string admin_host;
   int unused = 0;
-  (void)server::SplitHostPort(config.admin_listen, &admin_host, &unused);
+  (void)net::SplitHostPort(config.admin_listen, &admin_host, &unused);
   admin_address_ = fmt::format("{}:{}", admin_host, *admin_port);
+  return absl::OkStatus();
+}
+
+absl::Status Broker::BindKafkaPorts() {
+  const BrokerConfig& config = config_;
+  auto listeners = KafkaListeners(config);
+  if (!listeners.ok()) return listeners.status();
+  kafka_inflight_ = std::make_unique<base::ByteBudget>(config.max_inflight_request_bytes);
+  kafka_context_.io = &io_;
+  kafka_context_.stopping = &context_.stopping;
+  const kafka::ConnectionSettings settings{config.max_request_bytes,
+                                           config.kafka_max_initial_request_bytes,
+                                           config.kafka_max_inflight_requests_per_connection,
+                                           config.max_request_entries,
+                                           config.connections_max_idle_ms};
+  for (const ClientListener& listener_config : *listeners) {
+    std::string host;
+    int port = 0;
+    if (auto s = net::SplitHostPort(listener_config.listen, &host, &port); !s.ok()) return s;
+    KafkaEndpoint endpoint;
+    endpoint.listener = std::make_unique<kafka::KafkaListener>(
+        listener_config.name,
+        net::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
+                              kFilesHeadroom,
+                              std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+        settings, &kafka_context_, kafka_inflight_.get());
+    auto bound = endpoint.listener->Bind(listener_config.listen);
+    if (!bound.ok()) return bound.status();
+    endpoint.bound_address = JoinHostPort(host, *bound);
+    if (auto s = Advertised(listener_config, host, *bound, &endpoint.advertised_host,
+                            &endpoint.advertised_port);
+        !s.ok()) {
+      return s;
+    }
+    kafka_context_.advertised[listener_config.name] = {endpoint.advertised_host,
+                                                       endpoint.advertised_port};
+    kafka_listeners_.push_back(std::move(endpoint));
+  }
   return absl::OkStatus();
 }
 
@@ -737,6 +803,7 @@ absl::Status Broker::StartServing() {
                                static_cast<size_t>(4 * config.max_concurrent_streams + 64)},
       [this] { metrics_->RequestRefused("too_large"); });
   for (Listener& listener : listeners_) listener.gate->Start();
+  for (KafkaEndpoint& endpoint : kafka_listeners_) endpoint.listener->Start();
   http_->Start();
   return absl::OkStatus();
 }
@@ -750,12 +817,15 @@ std::string Broker::ListenerSummary() const {
   return out;
 }
 
-std::map<std::string, server::ConnectionStats> Broker::ListenerStats() const {
-  std::map<std::string, server::ConnectionStats> stats;
+std::map<std::string, net::ConnectionStats> Broker::ListenerStats() const {
+  std::map<std::string, net::ConnectionStats> stats;
   for (const Listener& listener : listeners_) {
     stats[listeners_.size() == 1 && listener.config.name == cluster::kClientListener
               ? std::string("grpc")
               : "grpc-" + listener.config.name] = listener.gate->Stats();
+  }
+  for (const KafkaEndpoint& endpoint : kafka_listeners_) {
+    stats["kafka-" + endpoint.listener->name()] = endpoint.listener->Stats();
   }
   stats["admin"] = http_->Stats();
   return stats;
@@ -787,6 +857,7 @@ void Broker::Stop() {
     for (const auto& partition : topics_->AllPartitions()) partition->WakeAll();
   }
   for (Listener& listener : listeners_) listener.gate->Stop();
+  for (KafkaEndpoint& endpoint : kafka_listeners_) endpoint.listener->Stop();
   {
     // A server's shutdown waits for every call to be answered, and the ticks that would
     // depose a leader cut off from its quorum have stopped: a call waiting for a commit that

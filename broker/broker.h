@@ -16,7 +16,8 @@
 #include "coordinator/group_coordinator.h"
 #include "grpcpp/server.h"
 #include "server/admin_service.h"
-#include "server/connection_gate.h"
+#include "kafka/server/listener.h"
+#include "net/connection_gate.h"
 #include "server/group_service.h"
 #include "server/guarded_connections.h"
 #include "server/http_server.h"
@@ -50,12 +51,13 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
 
  private:
   absl::Status BindPorts();
+  absl::Status BindKafkaPorts();
   std::map<std::string, server::HttpServer::Handler> AdminHandlers();
   absl::Status OpenAndServe(int64_t files_reserved);
   absl::Status StartServing();
   void ReleaseMemoryWhenIdle();
   // Connection counts of every port, by metrics label.
-  std::map<std::string, server::ConnectionStats> ListenerStats() const;
+  std::map<std::string, net::ConnectionStats> ListenerStats() const;
   // "name://advertised-host:port,..." for the start-up line.
   std::string ListenerSummary() const;
   // Opens the metadata log and joins the controller quorum.
@@ -136,11 +138,22 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   // One per client listener, in the config's order; the first is the one --listen names.
   struct Listener {
     ClientListener config;
-    std::unique_ptr<server::ConnectionGate> gate;
+    std::unique_ptr<net::ConnectionGate> gate;
     std::string advertised_host;
     int advertised_port = 0;
   };
   std::vector<Listener> listeners_;
+  // The Kafka wire-protocol listeners (docs/kafka.md) and what their handlers share.
+  struct KafkaEndpoint {
+    std::unique_ptr<kafka::KafkaListener> listener;
+    std::string advertised_host;
+    int advertised_port = 0;
+    std::string bound_address;
+  };
+  kafka::KafkaContext kafka_context_;
+  // Bytes of Kafka requests read and not yet answered, across every Kafka connection.
+  std::unique_ptr<base::ByteBudget> kafka_inflight_;
+  std::vector<KafkaEndpoint> kafka_listeners_;
   // The client listener of each connection gRPC serves, by the descriptor gRPC holds.
   absl::Mutex listener_by_fd_mu_;
   std::map<int, std::string> listener_by_fd_ ABSL_GUARDED_BY(listener_by_fd_mu_);

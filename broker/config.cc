@@ -13,7 +13,7 @@
 #include "cpptoml.h"
 #include "format/record_batch.h"
 #include "rill/version.h"
-#include "server/http_server.h"
+#include "net/host_port.h"
 
 namespace rill::broker {
 namespace {
@@ -148,6 +148,21 @@ const std::vector<Option>& Options() {
              "what each listener's clients are told, NAME://HOST:PORT,...",
              &BrokerConfig::advertised_listeners,
              "each listener's bound address (the host name for 0.0.0.0 or ::)"),
+      String("kafka.listeners",
+             "Kafka wire-protocol listeners NAME://HOST:PORT,... (empty: none); names distinct "
+             "from the gRPC listeners'",
+             &BrokerConfig::kafka_listeners),
+      String("kafka.advertised.listeners",
+             "what each Kafka listener's clients are told, NAME://HOST:PORT,...",
+             &BrokerConfig::kafka_advertised_listeners,
+             "each listener's bound address (the host name for 0.0.0.0 or ::)"),
+      Integer("kafka.max.initial.request.bytes",
+              "largest Kafka request before a connection's first ApiVersions",
+              &BrokerConfig::kafka_max_initial_request_bytes, {1024, int64_t{1} << 30}),
+      Integer("kafka.max.inflight.requests.per.connection",
+              "Kafka requests one connection may have under way before the broker stops reading "
+              "from it",
+              &BrokerConfig::kafka_max_inflight_requests_per_connection, {1, 10000}),
       String("data.dir", "where partition logs and metadata live", &BrokerConfig::data_dir),
       String("inter.broker.listen",
              "listen address HOST:PORT for broker-to-broker traffic (Raft, the controller)",
@@ -338,7 +353,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseNamedAddre
 absl::Status CheckAdvertisable(const std::string& key, const std::string& address) {
   std::string host;
   int port = 0;
-  if (auto s = server::SplitHostPort(address, &host, &port); !s.ok()) {
+  if (auto s = net::SplitHostPort(address, &host, &port); !s.ok()) {
     return absl::InvalidArgumentError(fmt::format("{}: {}", key, s.message()));
   }
   if (IsWildcardHost(host) || port == 0) {
@@ -356,17 +371,16 @@ bool IsWildcardHost(const std::string& host) {
   return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
 }
 
-absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config) {
-  if (config.listeners.empty()) {
-    if (!config.advertised_listeners.empty()) {
-      return absl::InvalidArgumentError("advertised.listeners needs listeners");
-    }
-    return std::vector<ClientListener>{{"client", config.listen, config.advertise}};
-  }
-  auto listeners = ParseNamedAddresses("listeners", config.listeners);
+namespace {
+
+// The listeners `key` names, each with what `advertised_key` says it advertises.
+absl::StatusOr<std::vector<ClientListener>> NamedListeners(const std::string& key,
+                                                           const std::string& text,
+                                                           const std::string& advertised_key,
+                                                           const std::string& advertised_text) {
+  auto listeners = ParseNamedAddresses(key, text);
   if (!listeners.ok()) return listeners.status();
-  if (listeners->empty()) return absl::InvalidArgumentError("listeners: none given");
-  auto advertised = ParseNamedAddresses("advertised.listeners", config.advertised_listeners);
+  auto advertised = ParseNamedAddresses(advertised_key, advertised_text);
   if (!advertised.ok()) return advertised.status();
   std::vector<ClientListener> out;
   for (const auto& [name, address] : *listeners) out.push_back({name, address, ""});
@@ -375,11 +389,33 @@ absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& 
                            [&name](const ClientListener& l) { return l.name == name; });
     if (it == out.end()) {
       return absl::InvalidArgumentError(
-          fmt::format("advertised.listeners: '{}' is not one of the listeners", name));
+          fmt::format("{}: '{}' is not one of the {}", advertised_key, name, key));
     }
     it->advertise = address;
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config) {
+  if (config.listeners.empty()) {
+    if (!config.advertised_listeners.empty()) {
+      return absl::InvalidArgumentError("advertised.listeners needs listeners");
+    }
+    return std::vector<ClientListener>{{"client", config.listen, config.advertise}};
+  }
+  auto listeners = NamedListeners("listeners", config.listeners, "advertised.listeners",
+                                  config.advertised_listeners);
+  if (listeners.ok() && listeners->empty()) {
+    return absl::InvalidArgumentError("listeners: none given");
+  }
+  return listeners;
+}
+
+absl::StatusOr<std::vector<ClientListener>> KafkaListeners(const BrokerConfig& config) {
+  return NamedListeners("kafka.listeners", config.kafka_listeners, "kafka.advertised.listeners",
+                        config.kafka_advertised_listeners);
 }
 
 absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args) {
@@ -482,6 +518,24 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
     if (listener.advertise.empty()) continue;
     const std::string key = c.listeners.empty() ? "advertise" : "advertised.listeners";
     if (auto s = CheckAdvertisable(key, listener.advertise); !s.ok()) return s;
+  }
+  auto kafka_listeners = KafkaListeners(c);
+  if (!kafka_listeners.ok()) return kafka_listeners.status();
+  for (const ClientListener& listener : *kafka_listeners) {
+    for (const ClientListener& grpc : *listeners) {
+      if (grpc.name == listener.name) {
+        return absl::InvalidArgumentError(fmt::format(
+            "kafka.listeners: '{}' is also the name of a gRPC listener", listener.name));
+      }
+    }
+    if (listener.advertise.empty()) continue;
+    if (auto s = CheckAdvertisable("kafka.advertised.listeners", listener.advertise); !s.ok()) {
+      return s;
+    }
+  }
+  if (c.kafka_max_initial_request_bytes > c.max_request_bytes) {
+    return absl::InvalidArgumentError(
+        "kafka.max.initial.request.bytes must not be over max.request.bytes");
   }
   if (!c.inter_broker_advertise.empty()) {
     if (auto s = CheckAdvertisable("inter.broker.advertise", c.inter_broker_advertise); !s.ok()) {

@@ -28,6 +28,17 @@ struct BrokerConfig {
   // What each listener's clients are told, "NAME://HOST:PORT,..."; a listener not named here
   // advertises its bound address.
   std::string advertised_listeners;
+  // Kafka wire-protocol listeners (docs/kafka.md), "NAME://HOST:PORT,..."; empty: none. Their
+  // names are distinct from the gRPC listeners'.
+  std::string kafka_listeners = "kafka://127.0.0.1:9092";
+  // What each Kafka listener's clients are told, "NAME://HOST:PORT,..."; a listener not named
+  // here advertises its bound address.
+  std::string kafka_advertised_listeners;
+  // Largest Kafka request a connection may send before its first ApiVersions.
+  int64_t kafka_max_initial_request_bytes = 64 << 10;
+  // Kafka requests one connection may have under way (pipelined) before the broker stops
+  // reading from it.
+  int32_t kafka_max_inflight_requests_per_connection = 100;
   std::string data_dir = "rill-data";
   // Broker-to-broker traffic; port 0 picks a free one (enough for a one-broker cluster).
   std::string inter_broker_listen = "127.0.0.1:0";
@@ -99,6 +110,10 @@ struct ClientListener {
 // The client listeners the config describes: `listeners` with `advertised.listeners`, or the
 // single "client" listener of `listen` and `advertise`. InvalidArgument names the problem.
 absl::StatusOr<std::vector<ClientListener>> ClientListeners(const BrokerConfig& config);
+
+// The Kafka listeners the config describes (`kafka.listeners` with
+// `kafka.advertised.listeners`). InvalidArgument names the problem.
+absl::StatusOr<std::vector<ClientListener>> KafkaListeners(const BrokerConfig& config);
 
 // Whether `host` means every interface (0.0.0.0, ::, or empty): an address to listen on but not
 // one a client can be told to connect to. A listener bound there advertises the machine's host

@@ -11,7 +11,7 @@ constexpr size_t kMaxRequestHeadBytes = 8192;
 // A client that has not sent its request and read the answer by then is cut off: an idle or
 // trickling connection would otherwise hold its descriptor for ever.
 constexpr auto kExchangeTimeout = std::chrono::seconds(10);
-constexpr ConnectionLimits kAdminLimits{64, 16, 64};
+constexpr net::ConnectionLimits kAdminLimits{64, 16, 64};
 
 const char* Reason(int status) {
   switch (status) {
@@ -31,23 +31,6 @@ const char* Reason(int status) {
 }
 
 }  // namespace
-
-absl::Status SplitHostPort(const std::string& address, std::string* host, int* port) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return absl::InvalidArgumentError(fmt::format("'{}' is not HOST:PORT", address));
-  }
-  *host = address.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  std::string_view digits(address.data() + colon + 1, address.size() - colon - 1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *port);
-  if (ec != std::errc() || end != digits.data() + digits.size() || *port < 0 || *port > 65535) {
-    return absl::InvalidArgumentError(fmt::format("'{}' has no valid port", address));
-  }
-  return absl::OkStatus();
-}
 
 HttpServer::HttpServer(asio::io_context& io, std::map<std::string, Handler> handlers)
     : io_(io),

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "asio.hpp"
-#include "server/connection_gate.h"
+#include "net/connection_gate.h"
 
 namespace rill::server {
 
@@ -30,17 +30,14 @@ class HttpServer {
   absl::StatusOr<int> Bind(const std::string& address) { return gate_.Bind(address); }
   void Start() { gate_.Start(); }
   void Stop();
-  ConnectionStats Stats() const { return gate_.Stats(); }
+  net::ConnectionStats Stats() const { return gate_.Stats(); }
 
  private:
   void Serve(std::shared_ptr<asio::ip::tcp::socket> socket);
 
   asio::io_context& io_;
   const std::map<std::string, Handler> handlers_;
-  ConnectionGate gate_;
+  net::ConnectionGate gate_;
 };
-
-// Splits "HOST:PORT" (IPv6 as "[::1]:PORT").
-absl::Status SplitHostPort(const std::string& address, std::string* host, int* port);
 
 }  // namespace rill::server

@@ -73,7 +73,7 @@ void BrokerMetrics::Error(const char* api, v1::ErrorCode code) {
 std::string BrokerMetrics::Render(const cluster::TopicRegistry& topics,
                                   const storage::Flusher& flusher,
                                   const std::vector<GroupMetrics>& groups,
-                                  const std::map<std::string, ConnectionStats>& listeners) const {
+                                  const std::map<std::string, net::ConnectionStats>& listeners) const {
   using namespace prometheus;
   // Partition gauges live in a registry built per scrape, so they always match the topics.
   Registry snapshot;

@@ -16,7 +16,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "rill/v1/errors.pb.h"
-#include "server/connection_gate.h"
+#include "net/connection_gate.h"
 
 namespace rill::storage {
 class Flusher;
@@ -42,7 +42,7 @@ class BrokerMetrics {
   // The Prometheus text exposition of everything; `listeners` by port name (grpc, admin).
   std::string Render(const cluster::TopicRegistry& topics, const storage::Flusher& flusher,
                      const std::vector<GroupMetrics>& groups,
-                     const std::map<std::string, ConnectionStats>& listeners) const;
+                     const std::map<std::string, net::ConnectionStats>& listeners) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

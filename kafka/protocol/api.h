@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace rill::kafka {
@@ -44,6 +45,11 @@ struct ApiSpec {
   int16_t max_version;
   // The first version with compact types and tagged fields.
   int16_t first_flexible_version;
+  // The lowest version ApiVersions advertises. Below min_version for the APIs whose old
+  // versions clients check for although they never send them (librdkafka refuses a broker that
+  // does not list Produce v0, as Kafka 4.0 found); a request of such a version is refused
+  // when it comes.
+  int16_t advertised_min_version;
 
   bool Supports(int16_t version) const {
     return version >= min_version && version <= max_version;
@@ -51,7 +57,8 @@ struct ApiSpec {
   bool Flexible(int16_t version) const { return version >= first_flexible_version; }
 };
 
-// The APIs the listener implements, by key; ApiVersions advertises exactly these.
+// The APIs the listener implements (those with a schema in schemas/), by key; ApiVersions
+// advertises exactly these.
 const std::vector<ApiSpec>& ImplementedApis();
 // The one for `key`, or nullptr for a key the listener does not implement.
 const ApiSpec* FindApi(int16_t key);
@@ -61,5 +68,9 @@ int RequestHeaderVersion(const ApiSpec& api, int16_t version);
 // Response header v0 (correlation id) or v1 (and tagged fields). ApiVersions always answers
 // with v0, so that a client can read the answer whatever version it asked for.
 int ResponseHeaderVersion(const ApiSpec& api, int16_t version);
+
+// Whether a client software name or version is what KIP-511 allows: letters, digits, '-' and
+// '.', starting and ending with a letter or digit. Kafka answers INVALID_REQUEST otherwise.
+bool ValidClientSoftwareField(std::string_view value);
 
 }  // namespace rill::kafka

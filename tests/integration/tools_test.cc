@@ -108,7 +108,7 @@ TEST_CASE(
     INFO("grpc " << grpc << ", admin " << admin);
     const std::string dir = tmp.path() + "/second";
     auto second = RunCommand(std::string(RILL_BROKER_BIN) + " --listen " + grpc +
-                             " --admin-listen " + admin + " --data-dir " + dir);
+                             " --kafka-listeners kafka://127.0.0.1:0 --admin-listen " + admin + " --data-dir " + dir);
     CHECK(second.exit_code == 1);
     CHECK_THAT(second.output,
                Catch::Contains("cannot listen on") && Catch::Contains("ddress already in use"));
@@ -126,7 +126,7 @@ TEST_CASE(
   const std::string not_a_dir = tmp.path() + "/file";
   std::ofstream(not_a_dir) << "x";
   CHECK(RunCommand(std::string(RILL_BROKER_BIN) +
-                   " --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir " + not_a_dir)
+                   " --listen 127.0.0.1:0 --kafka-listeners kafka://127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir " + not_a_dir)
             .exit_code == 1);
   CHECK(std::filesystem::is_regular_file(not_a_dir));
   // The first broker kept serving alone on its ports.
@@ -136,7 +136,7 @@ TEST_CASE(
   // A data directory of another node is refused, and left as it was.
   const std::string first_dir = tmp.path() + "/first";
   auto impostor = RunCommand(std::string(RILL_BROKER_BIN) +
-                             " --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --node-id 2 "
+                             " --listen 127.0.0.1:0 --kafka-listeners kafka://127.0.0.1:0 --admin-listen 127.0.0.1:0 --node-id 2 "
                              "--data-dir " +
                              first_dir);
   CHECK(impostor.exit_code == 1);

@@ -42,7 +42,7 @@ exported=$(nm -DC --defined-only "$prefix/$libdir/librill.so" |
   grep ' [TWVBDR] ' | grep -v ' rill::\(Admin\|Consumer\|Producer\|ErrorCodeOf\|Version\)' || true)
 [ -z "$exported" ] || fail "librill.so exports symbols beyond the public API: $exported"
 
-"$prefix/bin/rill-broker" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+"$prefix/bin/rill-broker" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --kafka-listeners kafka://127.0.0.1:0 \
   --data-dir "$work/data" 2> "$work/broker.log" &
 broker_pid=$!
 brokers=""

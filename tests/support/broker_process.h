@@ -28,8 +28,9 @@ class BrokerProcess {
   // Starts the process (again, after Stop or Kill, on the same data).
   void Start() {
     address_.clear();
-    std::vector<std::string> args = {RILL_BROKER_BIN, "--listen",   listen_,  "--admin-listen",
-                                     "127.0.0.1:0",   "--data-dir", data_dir_};
+    std::vector<std::string> args = {RILL_BROKER_BIN,   "--listen",   listen_,
+                                     "--admin-listen",  "127.0.0.1:0", "--kafka-listeners",
+                                     "kafka://" + kafka_listen_, "--data-dir", data_dir_};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     const Spawned broker = SpawnPiped(std::move(args), STDERR_FILENO);
     pid_ = broker.pid;
@@ -48,6 +49,8 @@ class BrokerProcess {
       }
       if (auto at = line.find(" grpc="); at != std::string::npos) {
         address_ = line.substr(at + 6, line.find(' ', at + 6) - at - 6);
+        auto kafka = line.find(" kafka=");
+        kafka_address_ = line.substr(kafka + 7, line.find(' ', kafka + 7) - kafka - 7);
         auto admin = line.find(" admin=");
         admin_address_ = line.substr(admin + 7, line.find(' ', admin + 7) - admin - 7);
         break;
@@ -88,18 +91,17 @@ class BrokerProcess {
   // find the broker where it was.
   void KillAndRestartOnSamePort() {
     Kill();
-    listen_ = address_;
-    address_.clear();
-    Start();
-    listen_ = "127.0.0.1:0";
+    StartOnSamePort();
   }
 
   // Starts again (after Kill or Stop) on the gRPC port it had.
   void StartOnSamePort() {
     listen_ = address_;
+    kafka_listen_ = kafka_address_;
     address_.clear();
     Start();
     listen_ = "127.0.0.1:0";
+    kafka_listen_ = "127.0.0.1:0";
   }
   // SIGSTOP and SIGCONT: the process stalls with its sockets open, as a hung machine does.
   void Pause() {
@@ -121,6 +123,8 @@ class BrokerProcess {
     return 0;
   }
   const std::string& admin_address() const { return admin_address_; }
+  // The Kafka listener's address.
+  const std::string& kafka_address() const { return kafka_address_; }
   std::string log() const {
     std::lock_guard<std::mutex> lock(mu_);
     return log_;
@@ -147,7 +151,9 @@ class BrokerProcess {
   std::string log_;
   std::string address_;
   std::string admin_address_;
+  std::string kafka_address_;
   std::string listen_ = "127.0.0.1:0";
+  std::string kafka_listen_ = "127.0.0.1:0";
 };
 
 }  // namespace rill::testing

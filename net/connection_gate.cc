@@ -1,4 +1,5 @@
-#include "server/connection_gate.h"
+#include "net/connection_gate.h"
+#include "net/host_port.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -10,9 +11,8 @@
 #include "base/file_limits.h"
 #include "base/fmt_absl.h"
 #include "base/logging.h"
-#include "server/http_server.h"
 
-namespace rill::server {
+namespace rill::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -51,7 +51,7 @@ ConnectionGate::~ConnectionGate() { Stop(); }
 absl::StatusOr<int> ConnectionGate::Bind(const std::string& address) {
   std::string host;
   int port = 0;
-  if (auto s = SplitHostPort(address, &host, &port); !s.ok()) return s;
+  if (auto s = net::SplitHostPort(address, &host, &port); !s.ok()) return s;
   std::error_code ec;
   auto ip = asio::ip::make_address(host, ec);
   if (ec) return absl::InvalidArgumentError(fmt::format("'{}' is not an IP address", host));
@@ -276,4 +276,4 @@ void ConnectionGate::ScheduleSweep() {
   });
 }
 
-}  // namespace rill::server
+}  // namespace rill::net

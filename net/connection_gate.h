@@ -28,7 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "asio.hpp"
 
-namespace rill::server {
+namespace rill::net {
 
 struct ConnectionLimits {
   int max_connections = 1000;
@@ -115,4 +115,4 @@ class ConnectionGate {
   std::chrono::steady_clock::time_point last_accept_failure_ ABSL_GUARDED_BY(mu_){};
 };
 
-}  // namespace rill::server
+}  // namespace rill::net

@@ -1,0 +1,45 @@
+#include "kafka/server/handlers/handlers.h"
+
+namespace rill::kafka {
+
+Handler HandlerFor(ApiKey key) {
+  switch (key) {
+    case ApiKey::kApiVersions:
+      return handlers::ApiVersions;
+    case ApiKey::kMetadata:
+      return handlers::Metadata;
+    case ApiKey::kProduce:
+      return handlers::Produce;
+    case ApiKey::kFetch:
+      return handlers::Fetch;
+    case ApiKey::kListOffsets:
+      return handlers::ListOffsets;
+    case ApiKey::kInitProducerId:
+      return handlers::InitProducerId;
+    case ApiKey::kFindCoordinator:
+      return handlers::FindCoordinator;
+    case ApiKey::kOffsetCommit:
+      return handlers::OffsetCommit;
+    case ApiKey::kOffsetFetch:
+      return handlers::OffsetFetch;
+    case ApiKey::kCreateTopics:
+      return handlers::CreateTopics;
+    case ApiKey::kDeleteTopics:
+      return handlers::DeleteTopics;
+    default:
+      return nullptr;
+  }
+}
+
+const std::vector<const ApiSpec*>& ServedApis() {
+  static const auto* apis = [] {
+    auto* out = new std::vector<const ApiSpec*>;
+    for (const ApiSpec& api : ImplementedApis()) {
+      if (HandlerFor(api.key) != nullptr) out->push_back(&api);
+    }
+    return out;
+  }();
+  return *apis;
+}
+
+}  // namespace rill::kafka

@@ -1,0 +1,120 @@
+#include <set>
+
+#include "api/error.h"
+#include "cluster/topic_names.h"
+#include "kafka/protocol/messages.h"
+#include "kafka/server/errors.h"
+#include "kafka/server/handlers/common.h"
+#include "kafka/server/handlers/handlers.h"
+
+namespace rill::kafka::handlers {
+
+namespace {
+
+// The brokers as the clients of `listener` reach them: every unfenced broker that has that
+// listener (a broker without it is left out, as Kafka leaves it out), and this broker while it
+// is not registered yet.
+void AddBrokers(KafkaContext& context, const cluster::MetadataImage& image,
+                const std::string& listener, MetadataResponse* out) {
+  for (const auto& [id, info] : image.brokers()) {
+    if (info.fenced) continue;
+    for (const cluster::Endpoint& endpoint : info.endpoints) {
+      if (endpoint.name != listener) continue;
+      out->brokers.push_back({id.value(), endpoint.host, endpoint.port,
+                              info.rack.empty() ? std::nullopt
+                                                : std::optional<std::string>(info.rack)});
+    }
+  }
+  const cluster::BrokerInfo* self = image.Broker(NodeId(context.settings.node_id));
+  if (self == nullptr || self->fenced) {
+    const auto& [host, port] = context.advertised.at(listener);
+    out->brokers.push_back({context.settings.node_id, host, port, std::nullopt});
+  }
+}
+
+MetadataResponseTopic DescribeTopic(KafkaContext& context, const cluster::MetadataImage& image,
+                                    const cluster::TopicInfo& info) {
+  MetadataResponseTopic topic;
+  topic.name = info.name;
+  topic.topic_id = UuidOf(info.id);
+  topic.is_internal = cluster::IsInternalTopic(info.name);
+  for (int32_t p = 0; p < static_cast<int32_t>(info.partitions.size()); ++p) {
+    const cluster::PartitionAssignment& assignment = info.partitions[static_cast<size_t>(p)];
+    MetadataResponsePartition partition;
+    partition.partition_index = p;
+    for (NodeId replica : assignment.replicas) {
+      partition.replica_nodes.push_back(replica.value());
+      const cluster::BrokerInfo* broker = image.Broker(replica);
+      if (broker == nullptr || broker->fenced) partition.offline_replicas.push_back(replica.value());
+    }
+    const cluster::TopicRegistry::LeaderView view = context.topics->Leader(info.name, p);
+    const cluster::BrokerInfo* leader = image.Broker(view.leader);
+    // A replica's own Raft view names the leader of its term; the metadata's leader is only a
+    // guess, good while that broker is alive.
+    if (view.leader != kNoNode && (view.hosted || (leader != nullptr && !leader->fenced))) {
+      partition.leader_id = view.leader.value();
+      partition.leader_epoch = static_cast<int32_t>(view.epoch);
+      for (NodeId replica : view.in_sync) partition.isr_nodes.push_back(replica.value());
+    } else {
+      partition.error_code = Code(KafkaError::kLeaderNotAvailable);
+      partition.leader_id = -1;
+    }
+    topic.partitions.push_back(std::move(partition));
+  }
+  return topic;
+}
+
+}  // namespace
+
+absl::Status Metadata(KafkaContext& context, const Request& request, WireReader& body,
+                      Respond respond) {
+  const int16_t version = request.header.api_version;
+  MetadataRequest in;
+  if (auto s = ReadBody(body, version, &in); !s.ok()) return s;
+  const auto image = context.controller->image();
+  MetadataResponse out;
+  AddBrokers(context, *image, request.listener, &out);
+  out.cluster_id = context.settings.cluster_id;
+  const NodeId controller = context.controller->status().raft.leader;
+  // Clients send admin requests to the controller they are told of; any broker forwards topic
+  // changes to the quorum's leader, so this one answers for it when it knows of no leader.
+  out.controller_id = controller == kNoNode ? context.settings.node_id : controller.value();
+
+  // A null list is every topic; so is an empty one in v0.
+  if (!in.topics.has_value() || (version == 0 && in.topics->empty())) {
+    for (const auto& [id, info] : image->topics()) {
+      out.topics.push_back(DescribeTopic(context, *image, info));
+    }
+  } else {
+    std::set<std::string> seen;
+    for (const MetadataRequestTopic& wanted : *in.topics) {
+      const cluster::TopicInfo* info = nullptr;
+      if (wanted.name.has_value()) {
+        info = image->TopicByName(*wanted.name);
+      } else {
+        info = image->Topic(TopicIdOf(wanted.topic_id));
+      }
+      if (info != nullptr) {
+        if (seen.insert(info->name).second) out.topics.push_back(DescribeTopic(context, *image, *info));
+        continue;
+      }
+      MetadataResponseTopic missing;
+      missing.name = wanted.name;
+      missing.topic_id = wanted.topic_id;
+      if (!wanted.name.has_value()) {
+        missing.error_code = Code(KafkaError::kUnknownTopicId);
+      } else if (!cluster::ValidateTopicName(*wanted.name).ok()) {
+        missing.error_code = Code(KafkaError::kInvalidTopicException);
+      } else if (in.allow_auto_topic_creation && MaybeAutoCreate(context, *wanted.name)) {
+        missing.error_code = Code(KafkaError::kLeaderNotAvailable);
+      } else {
+        missing.error_code = Code(KafkaError::kUnknownTopicOrPartition);
+      }
+      out.topics.push_back(std::move(missing));
+    }
+  }
+  respond(Encode(out, version));
+  return absl::OkStatus();
+}
+
+}  // namespace rill::kafka::handlers

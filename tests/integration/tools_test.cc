@@ -10,27 +10,15 @@
 #include "rill/version.h"
 #include "storage/log.h"
 #include "tests/support/broker_process.h"
+#include "tests/support/run_command.h"
 #include "tests/support/test_util.h"
 
 using namespace rill;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  std::string output;
-};
-
-Run RunCommand(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  int status = pclose(pipe);
-  return Run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::Run;
+using testing::RunCommand;
 
 // Writes `batches` batches of 4 records into a log in `dir` (segments of `segment_bytes`).
 void WriteLog(const std::string& dir, int batches = 20,

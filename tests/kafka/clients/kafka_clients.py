@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Real Kafka clients against a Rill broker's Kafka listener (tests/kafka/clients_test.cc).
+
+Usage: kafka_clients.py CHECK BOOTSTRAP [TOPIC]; exits non-zero with a message on failure.
+"""
+import socket
+import struct
+import sys
+import time
+
+
+def fail(message):
+    print(f"FAIL: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def expect(condition, message):
+    if not condition:
+        fail(message)
+
+
+def confluent_idempotent(bootstrap, topic):
+    """Admin create/describe/delete; an idempotent producer (acks=all) with lz4 and zstd."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for name, future in admin.create_topics([NewTopic(topic, 3, 1)]).items():
+        future.result(30)
+    described = admin.list_topics(topic, timeout=30).topics[topic]
+    expect(described.error is None and len(described.partitions) == 3,
+           f"described {described.partitions}")
+    sent = 0
+    for codec in ("lz4", "zstd"):
+        errors = []
+        producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                             "acks": "all", "compression.type": codec, "linger.ms": 5})
+        for i in range(500):
+            producer.produce(topic, key=f"{codec}-{i}", value=f"value-{i}",
+                             headers=[("codec", codec.encode())],
+                             on_delivery=lambda err, msg: errors.append(err) if err else None)
+        expect(producer.flush(30) == 0, "records left unsent")
+        expect(not errors, f"{codec}: delivery errors {errors[:3]}")
+        sent += 500
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    seen = {}
+    deadline = time.time() + 30
+    while len(seen) < sent and time.time() < deadline:
+        message = consumer.poll(1.0)
+        if message is None:
+            continue
+        expect(message.error() is None, f"consume error {message.error()}")
+        key = message.key().decode()
+        expect(key not in seen, f"duplicate {key}")
+        seen[key] = (message.value(), dict(message.headers()))
+    expect(len(seen) == sent, f"read {len(seen)} of {sent}")
+    expect(seen["zstd-7"] == (b"value-7", {"codec": b"zstd"}), f"zstd-7 is {seen['zstd-7']}")
+    total = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in range(3))
+    expect(total == sent, f"high watermarks add up to {total}, not {sent}")
+    consumer.close()
+    for name, future in admin.delete_topics([topic]).items():
+        future.result(30)
+    deadline = time.time() + 30
+    while topic in admin.list_topics(timeout=10).topics and time.time() < deadline:
+        time.sleep(0.2)
+    expect(topic not in admin.list_topics(timeout=10).topics, "deleted topic still listed")
+
+
+def kafka_python(bootstrap, topic):
+    """kafka-python: produce, consume, offsets_for_times, commit without membership and resume."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+    from kafka.structs import OffsetAndMetadata
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type="lz4")
+    start_ms = int(time.time() * 1000)
+    for i in range(20):
+        producer.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=i % 2,
+                      timestamp_ms=start_ms + i, headers=[("i", str(i).encode())]).get(30)
+    producer.flush()
+    partitions = [TopicPartition(topic, p) for p in range(2)]
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="kp-group",
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+    consumer.assign(partitions)
+    records = [m for m in consumer]
+    expect(len(records) == 20, f"read {len(records)} of 20")
+    by_key = {m.key: m for m in records}
+    expect(by_key[b"k5"].value == b"v5" and by_key[b"k5"].partition == 1 and
+           by_key[b"k5"].timestamp == start_ms + 5 and by_key[b"k5"].headers == [("i", b"5")],
+           f"k5 is {by_key[b'k5']}")
+    found = consumer.offsets_for_times({partitions[0]: start_ms + 9})
+    expect(found[partitions[0]].offset == 5, f"offsets_for_times gave {found}")
+    expect(consumer.end_offsets(partitions) == {partitions[0]: 10, partitions[1]: 10},
+           "end offsets")
+    consumer.commit({partitions[0]: OffsetAndMetadata(4, "meta")})
+    consumer.close()
+    resumed = KafkaConsumer(bootstrap_servers=bootstrap, group_id="kp-group",
+                            enable_auto_commit=False, consumer_timeout_ms=5000)
+    resumed.assign([partitions[0]])
+    expect(resumed.committed(partitions[0]) == 4, f"committed {resumed.committed(partitions[0])}")
+    rest = [m.offset for m in resumed]
+    expect(rest == list(range(4, 10)), f"resumed at {rest}")
+    resumed.close()
+
+
+def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw"):
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
+    if api_key == 18 and version >= 3:
+        header += b"\x00"
+    frame = header + body
+    sock.sendall(struct.pack(">i", len(frame)) + frame)
+
+
+def response(sock):
+    size = struct.unpack(">i", read_exactly(sock, 4))[0]
+    return read_exactly(sock, size)
+
+
+def read_exactly(sock, n):
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise EOFError("closed")
+        out += chunk
+    return out
+
+
+def closed(sock):
+    sock.settimeout(10)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def framing(bootstrap, _topic):
+    """The listener's own rules: versions it lacks, frames over the limits, pipelining."""
+    host, port = bootstrap.rsplit(":", 1)
+    address = (host, int(port))
+    # ApiVersions of a version the listener lacks: error 35 and a v0 body with its ranges.
+    with socket.create_connection(address, timeout=10) as sock:
+        request(sock, 18, 99, 7)
+        body = response(sock)
+        correlation, error, count = struct.unpack(">ihi", body[:10])
+        expect(correlation == 7 and error == 35 and count > 5, f"ApiVersions v99: {body[:10]}")
+        keys = {struct.unpack(">hhh", body[10 + 6 * i:16 + 6 * i])[0]:
+                struct.unpack(">hhh", body[10 + 6 * i:16 + 6 * i])[1:] for i in range(count)}
+        expect(keys[0][0] == 0 and keys[18] == (0, 3), f"ranges {keys}")
+    # Before ApiVersions, a frame over the smaller limit closes the connection unread.
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(struct.pack(">i", 1 << 20))
+        expect(closed(sock), "a 1 MiB first frame was not refused")
+    # A negative size is refused too.
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(struct.pack(">i", -5))
+        expect(closed(sock), "a negative frame size was not refused")
+    # Pipelined requests are answered in order; an unknown API key closes the connection, after
+    # the answers to the requests before it.
+    with socket.create_connection(address, timeout=10) as sock:
+        for correlation in range(1, 6):
+            request(sock, 18, 0, correlation)
+        request(sock, 3, 1, 6, struct.pack(">i", -1))
+        request(sock, 999, 0, 7)
+        got = [struct.unpack(">i", response(sock)[:4])[0] for _ in range(6)]
+        expect(got == [1, 2, 3, 4, 5, 6], f"answered {got}")
+        expect(closed(sock), "an unknown API key did not close the connection")
+    # A truncated body is malformed: the connection closes without an answer.
+    with socket.create_connection(address, timeout=10) as sock:
+        request(sock, 3, 1, 1, struct.pack(">i", 3) + b"\x00\x05ab")
+        expect(closed(sock), "a truncated Metadata request was answered")
+    # Produce with acks=0 gets no response; the next request's answer comes first.
+    with socket.create_connection(address, timeout=10) as sock:
+        request(sock, 18, 0, 1)
+        response(sock)
+        body = struct.pack(">hhi", -1, 0, 1000) + struct.pack(">i", 0)
+        request(sock, 0, 3, 2, body)
+        request(sock, 18, 0, 3)
+        expect(struct.unpack(">i", response(sock)[:4])[0] == 3, "acks=0 produce was answered")
+
+
+CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    CHECKS[sys.argv[1]](sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "checked")
+    print("ok")

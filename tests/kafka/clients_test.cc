@@ -1,0 +1,126 @@
+// Real Kafka clients that nobody here wrote (kcat, librdkafka through confluent-kafka,
+// kafka-python) against a broker's Kafka listener, and the same records read back through
+// rillctl and the other way round. The Python checks are in clients/kafka_clients.py.
+#include <catch2/catch.hpp>
+#include <map>
+#include <string>
+
+#include "format/murmur2.h"
+#include "tests/support/broker_process.h"
+#include "tests/support/run_command.h"
+#include "tests/support/test_util.h"
+
+using namespace rill;
+using testing::RunCommand;
+
+namespace {
+
+const std::string kPython = "/usr/bin/python3 " RILL_KAFKA_CLIENTS_SCRIPT " ";
+
+testing::BrokerProcess StartBroker(const testing::TempDir& dir) {
+  return testing::BrokerProcess(dir.path() + "/data",
+                                {"--auto-create-topics-enable", "true", "--num-partitions", "3"});
+}
+
+void Check(const std::string& check, const std::string& bootstrap, const std::string& topic) {
+  const testing::Run run = RunCommand(kPython + check + " " + bootstrap + " " + topic);
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+}
+
+// The records kcat prints as "partition|key|value|headers" lines, by key.
+std::map<std::string, std::string> ByKey(const std::string& output) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string::npos) end = output.size();
+    const std::string line = output.substr(start, end - start);
+    const size_t first = line.find('|');
+    const size_t second = line.find('|', first + 1);
+    if (first != std::string::npos && second != std::string::npos && line[0] != '%') {
+      out[line.substr(first + 1, second - first - 1)] = line;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("kafka clients: the listener framing versions and ordering", "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check("framing", broker.kafka_address(), "unused");
+}
+
+TEST_CASE("kafka clients: confluent-kafka admin and an idempotent producer with lz4 and zstd",
+          "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check("confluent", broker.kafka_address(), "idempotent");
+}
+
+TEST_CASE("kafka clients: kafka-python produce and consume with offsets for times and a resumed commit",
+          "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check("kafka-python", broker.kafka_address(), "python");
+}
+
+TEST_CASE("kafka clients: kcat and rillctl read each other records", "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  const std::string kcat = "kcat -b " + broker.kafka_address() + " ";
+  const std::string rillctl = std::string(RILL_BIN_DIR) + "/rillctl --brokers " + broker.address();
+
+  const testing::Run metadata = RunCommand(kcat + "-L");
+  INFO(metadata.output);
+  REQUIRE(metadata.exit_code == 0);
+  CHECK_THAT(metadata.output, Catch::Contains("broker 1 at " + broker.kafka_address()));
+
+  // Keyed records with a header through kcat (Kafka's partitioner), read back by rillctl.
+  std::string lines;
+  for (int i = 0; i < 30; ++i) lines += "key-" + std::to_string(i) + ":value-" + std::to_string(i) + "\n";
+  const testing::Run produced =
+      RunCommand("printf '" + lines + "' | " + kcat +
+                 "-P -t from-kcat -K: -H origin=kcat -X topic.partitioner=murmur2_random");
+  INFO(produced.output);
+  REQUIRE(produced.exit_code == 0);
+  const testing::Run read = RunCommand(rillctl + " consume from-kcat --from-beginning -e -f '%p|%k|%s|%h\\n'");
+  INFO(read.output);
+  REQUIRE(read.exit_code == 0);
+  const auto by_rillctl = ByKey(read.output);
+  REQUIRE(by_rillctl.size() == 30);
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    const int partition =
+        static_cast<int>((static_cast<uint32_t>(format::Murmur2(key)) & 0x7fffffff) % 3);
+    CHECK(by_rillctl.at(key) == std::to_string(partition) + "|" + key + "|value-" +
+                                    std::to_string(i) + "|origin=kcat");
+  }
+
+  // Records from rillctl, read back by kcat with the same keys, values, headers and partitions.
+  const testing::Run sent = RunCommand("printf '" + lines + "' | " + rillctl +
+                                       " produce from-rillctl -K: -H origin=rillctl");
+  INFO(sent.output);
+  REQUIRE(sent.exit_code == 0);
+  const testing::Run by_kcat = RunCommand(kcat + "-C -t from-rillctl -o beginning -e -f '%p|%k|%s|%h\\n'");
+  INFO(by_kcat.output);
+  REQUIRE(by_kcat.exit_code == 0);
+  const auto kcat_records = ByKey(by_kcat.output);
+  REQUIRE(kcat_records.size() == 30);
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    const int partition =
+        static_cast<int>((static_cast<uint32_t>(format::Murmur2(key)) & 0x7fffffff) % 3);
+    CHECK(kcat_records.at(key) == std::to_string(partition) + "|" + key + "|value-" +
+                                      std::to_string(i) + "|origin=rillctl");
+  }
+
+  // -Q: the offset of the first record at or after a time in each partition.
+  const testing::Run queried = RunCommand(kcat + "-Q -t from-kcat:0:0");
+  INFO(queried.output);
+  CHECK(queried.exit_code == 0);
+  CHECK_THAT(queried.output, Catch::Contains("from-kcat [0] offset 0"));
+}

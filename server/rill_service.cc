@@ -8,6 +8,7 @@
 #include "base/fmt_absl.h"
 #include "base/logging.h"
 #include "cluster/topic_names.h"
+#include "cluster/watermark_wait.h"
 
 namespace rill::server {
 
@@ -49,8 +50,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
         response_(response),
         start_(Clock::now()),
         deadline_(start_ + std::chrono::milliseconds(std::clamp<int64_t>(
-                               request->max_wait_ms(), 0, context->settings.max_fetch_wait_ms))),
-        timer_(*context->io) {}
+                               request->max_wait_ms(), 0, context->settings.max_fetch_wait_ms))) {}
 
   void Start() {
     for (const auto& p : request_->partitions()) {
@@ -135,41 +135,16 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   }
 
   void Wait(const std::vector<int64_t>& watermarks) {
-    {
-      absl::MutexLock lock(&mu_);
-      waiting_ = true;
-      for (const auto& partition : partitions_) {
-        if (!partition.ok()) continue;
-        auto self = shared_from_this();
-        waiters_.emplace_back(*partition,
-                              (*partition)->AddWaiter([self] { self->Wake(/*final=*/false); }));
-      }
-    }
-    timer_.expires_at(deadline_);
-    timer_.async_wait([self = shared_from_this()](std::error_code ec) {
-      if (!ec) self->Wake(/*final=*/true);
-    });
-    // Data that arrived between the read and the registration would otherwise wake nobody.
+    std::vector<std::shared_ptr<cluster::Partition>> partitions;
+    std::vector<int64_t> seen;
     for (size_t i = 0; i < partitions_.size(); ++i) {
-      if (partitions_[i].ok() && (*partitions_[i])->high_watermark().value() != watermarks[i]) {
-        Wake(/*final=*/false);
-        return;
-      }
+      if (!partitions_[i].ok()) continue;
+      partitions.push_back(*partitions_[i]);
+      seen.push_back(watermarks[i]);
     }
-    if (context_->stopping.load()) Wake(/*final=*/true);
-  }
-
-  void Wake(bool final) {
-    std::vector<std::pair<std::shared_ptr<cluster::Partition>, uint64_t>> waiters;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!waiting_) return;
-      waiting_ = false;
-      waiters.swap(waiters_);
-    }
-    for (auto& [partition, id] : waiters) partition->RemoveWaiter(id);
-    if (!final) timer_.cancel();
-    Post(final);
+    cluster::WatermarkWait::Start(
+        *context_->io, std::move(partitions), std::move(seen), deadline_, context_->stopping,
+        [self = shared_from_this()](bool final) { self->Attempt(final); });
   }
 
   ServerContext* const context_;
@@ -178,12 +153,7 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   v1::FetchResponse* const response_;
   const Clock::time_point start_;
   const Clock::time_point deadline_;
-  asio::steady_timer timer_;
   std::vector<absl::StatusOr<std::shared_ptr<cluster::Partition>>> partitions_;
-  absl::Mutex mu_;
-  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::pair<std::shared_ptr<cluster::Partition>, uint64_t>> waiters_
-      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -92,7 +92,8 @@ def kafka_python(bootstrap, topic):
            by_key[b"k5"].timestamp == start_ms + 5 and by_key[b"k5"].headers == [("i", b"5")],
            f"k5 is {by_key[b'k5']}")
     found = consumer.offsets_for_times({partitions[0]: start_ms + 9})
-    expect(found[partitions[0]].offset == 5, f"offsets_for_times gave {found}")
+    expect(found[partitions[0]].offset == 5 and found[partitions[0]].timestamp == start_ms + 10,
+           f"offsets_for_times gave {found}")
     expect(consumer.end_offsets(partitions) == {partitions[0]: 10, partitions[1]: 10},
            "end offsets")
     consumer.commit({partitions[0]: OffsetAndMetadata(4, "meta")})

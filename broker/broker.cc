@@ -60,6 +60,14 @@ std::string AdvertisableHost(const std::string& host) {
   return name;
 }
 
+// The admission limits of every client port, gRPC and Kafka alike: a connection that sends
+// nothing is closed after the smaller of the idle time and 10 s.
+net::ConnectionLimits ClientConnectionLimits(const BrokerConfig& config) {
+  return net::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
+                               kFilesHeadroom,
+                               std::min<int64_t>(config.connections_max_idle_ms, 10000)};
+}
+
 // What a listener bound at `host`:`bound_port` tells its clients: its advertised address, or
 // the bound one (the machine's host name for a wildcard host).
 absl::Status Advertised(const ClientListener& listener, const std::string& host, int bound_port,
@@ -640,9 +648,7 @@ absl::Status Broker::BindPorts() {
                                   : "grpc-" + name;
     listener.gate = std::make_unique<net::ConnectionGate>(
         io_, label,
-        net::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
-                                 kFilesHeadroom,
-                                 std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+        ClientConnectionLimits(config),
         [this, name](asio::ip::tcp::socket socket) {
           std::error_code ec;
           socket.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -712,9 +718,7 @@ absl::Status Broker::BindKafkaPorts() {
     KafkaEndpoint endpoint;
     endpoint.listener = std::make_unique<kafka::KafkaListener>(
         listener_config.name,
-        net::ConnectionLimits{config.max_connections, config.max_connections_per_ip,
-                              kFilesHeadroom,
-                              std::min<int64_t>(config.connections_max_idle_ms, 10000)},
+        ClientConnectionLimits(config),
         settings, &kafka_context_, kafka_inflight_.get());
     auto bound = endpoint.listener->Bind(listener_config.listen);
     if (!bound.ok()) return bound.status();

@@ -1,5 +1,6 @@
 #include "cluster/partition.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -587,6 +588,16 @@ void Partition::WakeWaiters() {
     waiters.swap(waiters_);
   }
   for (auto& [id, wake] : waiters) wake();
+}
+
+size_t FetchBytesFor(int64_t partition_max_bytes, int64_t response_max_bytes,
+                     int64_t response_bytes) {
+  const int64_t budget = std::min(partition_max_bytes, response_max_bytes - response_bytes);
+  if (partition_max_bytes <= 0 || response_max_bytes == 0 ||
+      (budget <= 0 && response_bytes > 0)) {
+    return 0;
+  }
+  return static_cast<size_t>(std::max<int64_t>(budget, 1));
 }
 
 }  // namespace rill::cluster

@@ -64,6 +64,14 @@ struct FetchResult {
   Offset next_offset;
 };
 
+// How many bytes a fetch response may read from one partition (the max_bytes of Partition::
+// Fetch; 0: none, only offsets): up to `partition_max_bytes`, within what is left of
+// `response_max_bytes` after the `response_bytes` earlier partitions filled; past that budget
+// only the response's first batch may still come (KIP-74: a first batch larger than the
+// limits is returned whole, so a consumer always progresses).
+size_t FetchBytesFor(int64_t partition_max_bytes, int64_t response_max_bytes,
+                     int64_t response_bytes);
+
 // What every replica of this broker shares.
 struct ReplicaContext {
   NodeId self;

@@ -415,6 +415,16 @@ std::vector<std::shared_ptr<cluster::Partition>> TopicRegistry::AllPartitions() 
   return out;
 }
 
+std::optional<TopicRegistry::LeaderView> TopicRegistry::KnownLeader(
+    const std::string& topic, int32_t partition, const MetadataImage& image) const {
+  LeaderView view = Leader(topic, partition);
+  const BrokerInfo* leader = image.Broker(view.leader);
+  if (view.leader == kNoNode || (!view.hosted && (leader == nullptr || leader->fenced))) {
+    return std::nullopt;
+  }
+  return view;
+}
+
 TopicRegistry::LeaderView TopicRegistry::Leader(const std::string& topic,
                                                 int32_t partition) const {
   LeaderView view;

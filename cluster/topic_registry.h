@@ -105,6 +105,11 @@ class TopicRegistry {
     bool hosted = false;
   };
   LeaderView Leader(const std::string& topic, int32_t partition) const;
+  // The leader clients are told of, or nullopt when there is none to name: a replica's own
+  // Raft view names the leader of its term; the metadata's leader is only a guess, good while
+  // that broker is alive (unfenced in `image`).
+  std::optional<LeaderView> KnownLeader(const std::string& topic, int32_t partition,
+                                        const MetadataImage& image) const;
   // Every offline partition, by topic and partition.
   std::vector<OfflinePartition> Offline() const;
 

@@ -85,13 +85,8 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
         continue;
       }
       cluster::Partition& partition = **partitions_[i];
-      // Past the total budget, only the first batch of the response may still be returned.
-      const int64_t budget = std::min<int64_t>(want.max_bytes(), total_max - total);
-      const bool read_nothing =
-          want.max_bytes() <= 0 || total_max == 0 || (budget <= 0 && total > 0);
-      cluster::FetchResult fetched =
-          partition.Fetch(Offset(want.fetch_offset()),
-                          read_nothing ? 0 : static_cast<size_t>(std::max<int64_t>(budget, 1)));
+      cluster::FetchResult fetched = partition.Fetch(
+          Offset(want.fetch_offset()), cluster::FetchBytesFor(want.max_bytes(), total_max, total));
       (*watermarks)[i] = fetched.high_watermark.value();
       got->set_high_watermark(fetched.high_watermark.value());
       got->set_log_start_offset(fetched.log_start.value());
@@ -397,13 +392,9 @@ void RillService::Metadata(const v1::MetadataRequest& request, v1::MetadataRespo
       if (info && p < static_cast<int32_t>(info->partitions.size())) {
         const auto& assignment = info->partitions[static_cast<size_t>(p)];
         for (NodeId replica : assignment.replicas) meta->add_replicas(replica.value());
-        const cluster::TopicRegistry::LeaderView view = context_->topics->Leader(name, p);
-        const cluster::BrokerInfo* leader = image->Broker(view.leader);
-        // A replica's own Raft view names the leader of its term; the metadata's preferred
-        // leader is only a guess, good while that broker is alive.
-        if (view.leader != kNoNode && (view.hosted || (leader && !leader->fenced))) {
-          meta->set_leader(view.leader.value());
-          for (NodeId replica : view.in_sync) meta->add_in_sync_replicas(replica.value());
+        if (const auto view = context_->topics->KnownLeader(name, p, *image)) {
+          meta->set_leader(view->leader.value());
+          for (NodeId replica : view->in_sync) meta->add_in_sync_replicas(replica.value());
         } else {
           SetError(ApiError(v1::NOT_LEADER,
                             fmt::format("partition {}-{} has no leader at the moment", name, p)),

@@ -209,23 +209,30 @@ def element_bytes_min(type_: str) -> int:
     return 1
 
 
+def scalar_method(type_: str, prefix: str) -> str:
+    """WireReader's (prefix "Read") or WireWriter's ("Write") method for a scalar type."""
+    return prefix + "Uuid" if type_ == "uuid" else SCALARS[type_][1]
+
+
+def string_method(type_: str) -> str:
+    """The WireReader and WireWriter method for a string-like type; "Nullable" + it reads and
+    writes the nullable form."""
+    return "Bytes" if STRINGS[type_] else "String"
+
+
 def read_value(type_: str, target: str) -> List[str]:
     if type_ in SCALARS:
-        method = "ReadUuid" if type_ == "uuid" else SCALARS[type_][1]
-        return [f"{target} = r.{method}();"]
+        return [f"{target} = r.{scalar_method(type_, 'Read')}();"]
     if type_ in STRINGS:
-        method = "Bytes" if STRINGS[type_] else "String"
-        return [f"{target} = std::string(r.{method}(flexible));"]
+        return [f"{target} = std::string(r.{string_method(type_)}(flexible));"]
     return [f"{target}.Read(r, version);"]
 
 
 def write_value(type_: str, value: str) -> List[str]:
     if type_ in SCALARS:
-        method = "WriteUuid" if type_ == "uuid" else SCALARS[type_][1]
-        return [f"w.{method}({value});"]
+        return [f"w.{scalar_method(type_, 'Write')}({value});"]
     if type_ in STRINGS:
-        method = "Bytes" if STRINGS[type_] else "String"
-        return [f"w.{method}({value}, flexible);"]
+        return [f"w.{string_method(type_)}({value}, flexible);"]
     return [f"{value}.Write(w, version);"]
 
 
@@ -246,10 +253,9 @@ def read_field(f: Field) -> List[str]:
         lines += ["  }", "}"]
         return lines
     if f.type in STRINGS and may_be_null(f):
-        method = "NullableBytes" if STRINGS[f.type] else "NullableString"
-        plain = "Bytes" if STRINGS[f.type] else "String"
+        plain = string_method(f.type)
         return [f"if ({nullable}) {{",
-                f"  const auto read = r.{method}(flexible);",
+                f"  const auto read = r.Nullable{plain}(flexible);",
                 f"  if (read) {{",
                 f"    {f.name} = std::string(*read);",
                 "  } else {",
@@ -277,10 +283,9 @@ def write_field(f: Field) -> List[str]:
         lines += ["  }", "}"]
         return lines
     if f.type in STRINGS and may_be_null(f):
-        method = "NullableBytes" if STRINGS[f.type] else "NullableString"
-        plain = "Bytes" if STRINGS[f.type] else "String"
+        plain = string_method(f.type)
         return [f"if ({nullable}) {{",
-                f"  w.{method}({f.name} ? std::optional<std::string_view>(*{f.name}) "
+                f"  w.Nullable{plain}({f.name} ? std::optional<std::string_view>(*{f.name}) "
                 f": std::nullopt, flexible);",
                 "} else {",
                 f"  w.{plain}({f.name}.value_or(std::string()), flexible);",

@@ -1,5 +1,8 @@
 #include "kafka/server/connection.h"
 
+#include <array>
+
+#include "fmt/format.h"
 #include "base/logging.h"
 #include "kafka/server/errors.h"
 #include "kafka/server/handlers/handlers.h"
@@ -120,19 +123,13 @@ void Connection::Dispatch(std::string frame) {
   PeekRequestHeader(frame, &peeked);
   const ApiSpec* api = FindApi(peeked.api_key);
   if (api == nullptr || HandlerFor(api->key) == nullptr) {
-    inflight_->Give(held);
-    logging::Info("kafka", "closing the connection of {}: unknown API key {}", client_host_,
-                  peeked.api_key);
-    CloseAfterAnswers();
+    Refuse(held, fmt::format("unknown API key {}", peeked.api_key));
     return;
   }
   const bool supported = api->Supports(peeked.api_version);
   if (!supported && api->key != ApiKey::kApiVersions) {
-    inflight_->Give(held);
-    logging::Info("kafka", "closing the connection of {}: {} v{} is not implemented (v{}-v{} are)",
-                  client_host_, api->name, peeked.api_version, api->min_version,
-                  api->max_version);
-    CloseAfterAnswers();
+    Refuse(held, fmt::format("{} v{} is not implemented (v{}-v{} are)", api->name,
+                             peeked.api_version, api->min_version, api->max_version));
     return;
   }
   const uint64_t sequence = next_sequence_++;
@@ -163,11 +160,15 @@ void Connection::Dispatch(std::string frame) {
   if (!read.ok()) {
     // The handler never answers a request it could not read.
     pending_.erase(sequence);
-    inflight_->Give(held);
-    logging::Info("kafka", "closing the connection of {}: a malformed {} v{} request: {}",
-                  client_host_, api->name, peeked.api_version, read.message());
-    CloseAfterAnswers();
+    Refuse(held, fmt::format("a malformed {} v{} request: {}", api->name, peeked.api_version,
+                             read.message()));
   }
+}
+
+void Connection::Refuse(int64_t held, const std::string& why) {
+  inflight_->Give(held);
+  logging::Info("kafka", "closing the connection of {}: {}", client_host_, why);
+  CloseAfterAnswers();
 }
 
 void Connection::Complete(uint64_t sequence, std::optional<std::string> body) {
@@ -191,11 +192,13 @@ void Connection::WriteNext() {
       inflight_->Give(next.held_bytes);
       continue;
     }
+    std::string header;
+    WireWriter header_writer(&header);
+    WriteResponseHeader(next.correlation_id, next.response_header_version, header_writer);
     write_head_.clear();
     WireWriter head(&write_head_);
-    const int32_t header_bytes = next.response_header_version >= 1 ? 5 : 4;
-    head.Int32(header_bytes + static_cast<int32_t>(next.body->size()));
-    WriteResponseHeader(next.correlation_id, next.response_header_version, head);
+    head.Int32(static_cast<int32_t>(header.size() + next.body->size()));
+    head.Raw(header);
     write_body_ = std::move(*next.body);
     write_held_bytes_ = next.held_bytes;
     writing_ = true;

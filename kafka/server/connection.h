@@ -17,7 +17,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,6 +59,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // After a request the connection cannot serve: reads nothing more, sends the answers to the
   // requests before it, then closes (a client learns what it can from them).
   void CloseAfterAnswers();
+  // Gives back a request's `held` bytes, logs `why` and closes after the earlier answers.
+  void Refuse(int64_t held, const std::string& why);
   void ArmIdleTimer();
   // Whether the read loop may take another request.
   bool CanRead() const;

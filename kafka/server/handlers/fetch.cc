@@ -63,12 +63,9 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
           any_error = true;
           continue;
         }
-        const int64_t budget = std::min<int64_t>(want.partition_max_bytes, total_max - total);
-        const bool read_nothing = want.partition_max_bytes <= 0 || total_max == 0 ||
-                                  (budget <= 0 && total > 0);
-        cluster::FetchResult fetched = (*partition)->Fetch(
-            Offset(want.fetch_offset),
-            read_nothing ? 0 : static_cast<size_t>(std::max<int64_t>(budget, 1)));
+        cluster::FetchResult fetched =
+            (*partition)->Fetch(Offset(want.fetch_offset),
+                                cluster::FetchBytesFor(want.partition_max_bytes, total_max, total));
         watermarks->back() = fetched.high_watermark.value();
         got.high_watermark = fetched.high_watermark.value();
         got.last_stable_offset = fetched.high_watermark.value();

@@ -47,14 +47,10 @@ MetadataResponseTopic DescribeTopic(KafkaContext& context, const cluster::Metada
       const cluster::BrokerInfo* broker = image.Broker(replica);
       if (broker == nullptr || broker->fenced) partition.offline_replicas.push_back(replica.value());
     }
-    const cluster::TopicRegistry::LeaderView view = context.topics->Leader(info.name, p);
-    const cluster::BrokerInfo* leader = image.Broker(view.leader);
-    // A replica's own Raft view names the leader of its term; the metadata's leader is only a
-    // guess, good while that broker is alive.
-    if (view.leader != kNoNode && (view.hosted || (leader != nullptr && !leader->fenced))) {
-      partition.leader_id = view.leader.value();
-      partition.leader_epoch = static_cast<int32_t>(view.epoch);
-      for (NodeId replica : view.in_sync) partition.isr_nodes.push_back(replica.value());
+    if (const auto view = context.topics->KnownLeader(info.name, p, image)) {
+      partition.leader_id = view->leader.value();
+      partition.leader_epoch = static_cast<int32_t>(view->epoch);
+      for (NodeId replica : view->in_sync) partition.isr_nodes.push_back(replica.value());
     } else {
       partition.error_code = Code(KafkaError::kLeaderNotAvailable);
       partition.leader_id = -1;

@@ -38,17 +38,20 @@ absl::Status Produce(KafkaContext& context, const Request& request, WireReader& 
     std::atomic<int> remaining{0};
   };
   auto state = std::make_shared<State>();
-  absl::Status refused;
+  // Why every partition of the request is refused, if it is.
+  std::optional<std::pair<KafkaError, absl::Status>> refused;
   cluster::Acks acks = cluster::Acks::kAll;
   if (in->acks == 0) {
     acks = cluster::Acks::kNone;
   } else if (in->acks == 1) {
     acks = cluster::Acks::kLeader;
   } else if (in->acks != -1) {
-    refused = absl::InvalidArgumentError(fmt::format("acks {} is not 0, 1 or -1", in->acks));
+    refused = {KafkaError::kInvalidRequiredAcks,
+               absl::InvalidArgumentError(fmt::format("acks {} is not 0, 1 or -1", in->acks))};
   }
   if (in->transactional_id.has_value()) {
-    refused = api::ApiError(v1::INVALID_REQUEST, "transactions are not supported");
+    refused = {KafkaError::kInvalidRequest,
+               absl::InvalidArgumentError("transactions are not supported")};
   }
   int count = 1;
   for (const TopicProduceData& topic : in->topic_data) {
@@ -77,10 +80,8 @@ absl::Status Produce(KafkaContext& context, const Request& request, WireReader& 
     for (size_t p = 0; p < topic.partition_data.size(); ++p) {
       const PartitionProduceData& data = topic.partition_data[p];
       PartitionProduceResponse* entry = &state->out.responses[t].partition_responses[p];
-      if (!refused.ok()) {
-        fail(entry, refused,
-             in->acks != 0 && in->acks != 1 && in->acks != -1 ? KafkaError::kInvalidRequiredAcks
-                                                               : KafkaError::kInvalidRequest);
+      if (refused.has_value()) {
+        fail(entry, refused->second, refused->first);
         complete_one();
         continue;
       }

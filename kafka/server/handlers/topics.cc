@@ -139,10 +139,8 @@ absl::Status DeleteTopics(KafkaContext& context, const Request& request, WireRea
               for (size_t i = 0; i < outcomes.size(); ++i) {
                 DeletableTopicResult& result = out.responses[i];
                 result.error_code = ErrorCode(outcomes[i]);
-                if (!outcomes[i].ok() && result.error_code == Code(KafkaError::kUnknownTopicOrPartition) &&
-                    !result.name.has_value()) {
-                  result.error_code = Code(KafkaError::kUnknownTopicId);
-                }
+                // A topic asked for by an id no topic has.
+                if (!result.name.has_value()) result.error_code = Code(KafkaError::kUnknownTopicId);
                 if (!outcomes[i].ok()) result.error_message = std::string(outcomes[i].message());
               }
               respond(Encode(out, version));

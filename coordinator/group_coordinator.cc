@@ -85,9 +85,12 @@ void GroupCoordinator::Attach(Shard* shard) {
   if (!state.serving) {
     shard->unavailable = (*partition)->CheckServing();
     shard->loaded_term = -1;
+    FailHeld(shard, ApiError(v1::NOT_COORDINATOR, "the group coordinator moved",
+                             api::LeaderHintOf(shard->unavailable)));
     return;
   }
   if (shard->loaded_term == state.term && !shard->stale.load()) return;
+  FailHeld(shard, ApiError(v1::COORDINATOR_NOT_AVAILABLE, "the group coordinator is reloading"));
   shard->store = std::make_unique<groups::GroupStore>(options_.limits);
   shard->stale = false;
   shard->unavailable = Replay(shard);
@@ -104,8 +107,27 @@ void GroupCoordinator::Attach(Shard* shard) {
   }
 }
 
+void GroupCoordinator::FailHeld(Shard* shard, const absl::Status& status) {
+  auto joins = std::move(shard->held_joins);
+  auto syncs = std::move(shard->held_syncs);
+  shard->held_joins.clear();
+  shard->held_syncs.clear();
+  for (auto& [key, done] : joins) {
+    groups::ClassicJoinResult result;
+    result.status = status;
+    result.member_id = key.second;
+    done(std::move(result));
+  }
+  for (auto& [key, done] : syncs) done(groups::ClassicSyncResult::Failed(status));
+}
+
 void GroupCoordinator::Stop() {
-  stopped_ = true;
+  if (!stopped_.exchange(true)) {
+    for (const auto& shard : shards_) {
+      absl::MutexLock lock(&shard->mu);
+      FailHeld(shard.get(), ApiError(v1::COORDINATOR_NOT_AVAILABLE, "the broker is stopping"));
+    }
+  }
   // The pending timer fires within one interval and, seeing stopped_, does not rearm.
   absl::MutexLock lock(&timer_mu_);
   timer_mu_.Await(absl::Condition(
@@ -238,6 +260,138 @@ void GroupCoordinator::Append(Shard* shard, const std::vector<groups::GroupLogRe
       });
 }
 
+void GroupCoordinator::AppendAndRelease(
+    Shard* shard, const std::vector<groups::GroupLogRecord>& records,
+    std::map<std::string, groups::ClassicCompletions> released,
+    std::function<void(absl::Status)> done) {
+  // The held callbacks leave the shard now: a later call may hold new ones under the same keys.
+  std::vector<std::pair<JoinDone, groups::ClassicJoinResult>> joins;
+  std::vector<std::pair<SyncDone, groups::ClassicSyncResult>> syncs;
+  for (auto& [group_id, completions] : released) {
+    for (auto& [member_id, result] : completions.joins) {
+      auto held = shard->held_joins.extract({group_id, member_id});
+      if (!held.empty()) joins.emplace_back(std::move(held.mapped()), std::move(result));
+    }
+    for (auto& [member_id, result] : completions.syncs) {
+      auto held = shard->held_syncs.extract({group_id, member_id});
+      if (!held.empty()) syncs.emplace_back(std::move(held.mapped()), std::move(result));
+    }
+  }
+  Append(shard, records,
+         [joins = std::move(joins), syncs = std::move(syncs),
+          done = std::move(done)](absl::Status s) mutable {
+           for (auto& [answer, result] : joins) {
+             if (!s.ok() && result.status.ok()) result.status = s;
+             answer(std::move(result));
+           }
+           for (auto& [answer, result] : syncs) {
+             if (!s.ok() && result.status.ok()) result.status = s;
+             answer(std::move(result));
+           }
+           done(s);
+         });
+}
+
+void GroupCoordinator::JoinGroup(const std::string& group_id,
+                                 const groups::ClassicJoinRequest& request, JoinDone done) {
+  auto shard = ShardFor(group_id);
+  if (!shard.ok()) {
+    groups::ClassicJoinResult result;
+    result.status = shard.status();
+    result.member_id = request.member_id;
+    done(std::move(result));
+    return;
+  }
+  std::string member_id = request.member_id;
+  auto new_member_id = [&] {
+    member_id = fmt::format("{}-{}", request.client_id.empty() ? "member" : request.client_id,
+                            NewMemberId());
+    return member_id;
+  };
+  absl::MutexLock lock(&(*shard)->mu);
+  std::vector<groups::GroupLogRecord> records;
+  groups::ClassicCompletions released;
+  auto result = (*shard)->store->JoinGroup(group_id, request, base::WallClockMs(), new_member_id,
+                                          &released, &records);
+  if (result.has_value()) {
+    AppendAndRelease(*shard, records, {{group_id, std::move(released)}},
+                     [done = std::move(done), result = std::move(*result)](absl::Status s) mutable {
+                       if (!s.ok() && result.status.ok()) result.status = s;
+                       done(std::move(result));
+                     });
+    return;
+  }
+  auto [it, added] = (*shard)->held_joins.try_emplace({group_id, member_id}, nullptr);
+  if (!added) {
+    groups::ClassicJoinResult replaced;
+    replaced.status = ApiError(v1::REBALANCE_IN_PROGRESS, "a later JoinGroup replaced this one");
+    replaced.member_id = member_id;
+    it->second(std::move(replaced));
+  }
+  it->second = std::move(done);
+  AppendAndRelease(*shard, records, {{group_id, std::move(released)}}, [](absl::Status) {});
+}
+
+void GroupCoordinator::SyncGroup(const std::string& group_id,
+                                 const groups::ClassicSyncRequest& request, SyncDone done) {
+  auto shard = ShardFor(group_id);
+  if (!shard.ok()) {
+    done(groups::ClassicSyncResult::Failed(shard.status()));
+    return;
+  }
+  absl::MutexLock lock(&(*shard)->mu);
+  std::vector<groups::GroupLogRecord> records;
+  groups::ClassicCompletions released;
+  auto result =
+      (*shard)->store->SyncGroup(group_id, request, base::WallClockMs(), &released, &records);
+  if (result.has_value()) {
+    AppendAndRelease(*shard, records, {{group_id, std::move(released)}},
+                     [done = std::move(done), result = std::move(*result)](absl::Status s) mutable {
+                       if (!s.ok() && result.status.ok()) result.status = s;
+                       done(std::move(result));
+                     });
+    return;
+  }
+  auto [it, added] = (*shard)->held_syncs.try_emplace({group_id, request.member_id}, nullptr);
+  if (!added) {
+    it->second(groups::ClassicSyncResult::Failed(
+        ApiError(v1::REBALANCE_IN_PROGRESS, "a later SyncGroup replaced this one")));
+  }
+  it->second = std::move(done);
+  AppendAndRelease(*shard, records, {{group_id, std::move(released)}}, [](absl::Status) {});
+}
+
+absl::Status GroupCoordinator::ClassicHeartbeat(const std::string& group_id,
+                                                const std::string& member_id,
+                                                int32_t generation) {
+  auto shard = ShardFor(group_id);
+  if (!shard.ok()) return shard.status();
+  absl::MutexLock lock(&(*shard)->mu);
+  return (*shard)->store->ClassicHeartbeat(group_id, member_id, generation, base::WallClockMs());
+}
+
+void GroupCoordinator::LeaveGroup(
+    const std::string& group_id, const std::vector<std::string>& member_ids,
+    std::function<void(absl::Status, std::vector<absl::Status>)> done) {
+  auto shard = ShardFor(group_id);
+  if (!shard.ok()) {
+    done(shard.status(), {});
+    return;
+  }
+  absl::MutexLock lock(&(*shard)->mu);
+  std::vector<groups::GroupLogRecord> records;
+  groups::ClassicCompletions released;
+  std::vector<absl::Status> results;
+  const int64_t now = base::WallClockMs();
+  for (const auto& member_id : member_ids) {
+    results.push_back((*shard)->store->LeaveGroup(group_id, member_id, now, &released, &records));
+  }
+  AppendAndRelease(*shard, records, {{group_id, std::move(released)}},
+                   [done = std::move(done), results = std::move(results)](absl::Status s) {
+                     done(s, results);
+                   });
+}
+
 void GroupCoordinator::Heartbeat(const v1::GroupHeartbeatRequest& request,
                                  v1::GroupHeartbeatResponse* response, Done done) {
   auto shard = ShardFor(request.group_id());
@@ -348,8 +502,27 @@ void GroupCoordinator::ListGroups(v1::ListGroupsResponse* response) {
       g->set_group_id(id);
       g->set_state(d.state);
       g->set_members(static_cast<int32_t>(d.members.size()));
+      g->set_type(d.type);
     }
   }
+}
+
+std::vector<groups::GroupDescription> GroupCoordinator::List() {
+  std::vector<groups::GroupDescription> out;
+  if (!started()) return out;
+  for (const auto& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    if (!shard->unavailable.ok()) continue;
+    for (auto& [id, d] : shard->store->ListGroups()) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+absl::StatusOr<groups::GroupDescription> GroupCoordinator::Describe(const std::string& group_id) {
+  auto shard = ShardFor(group_id);
+  if (!shard.ok()) return shard.status();
+  absl::MutexLock lock(&(*shard)->mu);
+  return (*shard)->store->Describe(group_id);
 }
 
 std::vector<GroupMetrics> GroupCoordinator::Metrics() {
@@ -371,16 +544,7 @@ std::vector<GroupMetrics> GroupCoordinator::Metrics() {
 
 void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
                                      v1::DescribeGroupResponse* response) {
-  auto shard = ShardFor(request.group_id());
-  if (!shard.ok()) {
-    SetError(shard.status(), response->mutable_error());
-    return;
-  }
-  absl::StatusOr<groups::GroupDescription> described;
-  {
-    absl::MutexLock lock(&(*shard)->mu);
-    described = (*shard)->store->Describe(request.group_id());
-  }
+  absl::StatusOr<groups::GroupDescription> described = Describe(request.group_id());
   if (!described.ok()) {
     SetError(described.status(), response->mutable_error());
     return;
@@ -389,6 +553,9 @@ void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
   response->set_state(described->state);
   response->set_group_epoch(described->group_epoch);
   response->set_assignor(described->assignor);
+  response->set_type(described->type);
+  response->set_protocol_type(described->protocol_type);
+  response->set_protocol(described->protocol);
   // Lag rows: every partition with a committed offset or an owner.
   std::map<groups::TopicPartition, std::string> owners;
   for (const auto& m : described->members) {
@@ -396,6 +563,7 @@ void GroupCoordinator::DescribeGroup(const v1::DescribeGroupRequest& request,
     md->set_member_id(m.member_id);
     md->set_instance_id(m.instance_id);
     md->set_client_id(m.client_id);
+    md->set_client_host(m.client_host);
     md->set_member_epoch(m.member_epoch);
     for (const auto& t : m.subscribed_topics) md->add_subscribed_topics(t);
     md->set_subscribed_regex(m.subscribed_regex);
@@ -577,8 +745,9 @@ void GroupCoordinator::ExpireSessions() {
     absl::MutexLock lock(&shard->mu);
     if (shard->stale.load() || !shard->unavailable.ok()) continue;
     std::vector<groups::GroupLogRecord> records;
-    shard->store->ExpireSessions([this] { return Catalog(); }, now, &records);
-    Append(shard.get(), records, [](absl::Status) {});
+    std::map<std::string, groups::ClassicCompletions> released;
+    shard->store->ExpireSessions([this] { return Catalog(); }, now, &released, &records);
+    AppendAndRelease(shard.get(), records, std::move(released), [](absl::Status) {});
   }
 }
 

@@ -81,6 +81,27 @@ class GroupCoordinator {
   // Members and lag of every group, for /metrics.
   std::vector<GroupMetrics> Metrics();
   void DescribeGroup(const v1::DescribeGroupRequest& request, v1::DescribeGroupResponse* response);
+  // The group as the store describes it (classic members' metadata and assignment bytes
+  // included), and every group this broker coordinates.
+  absl::StatusOr<groups::GroupDescription> Describe(const std::string& group_id);
+  std::vector<groups::GroupDescription> List();
+
+  // Kafka's classic group protocol. A JoinGroup or SyncGroup answer may be held until the
+  // other members have joined (or the leader has assigned); `done` is called exactly once,
+  // also when the coordinator moves or stops. A repeated join of a member whose join is held
+  // answers the earlier one with REBALANCE_IN_PROGRESS.
+  using JoinDone = std::function<void(groups::ClassicJoinResult)>;
+  using SyncDone = std::function<void(groups::ClassicSyncResult)>;
+  void JoinGroup(const std::string& group_id, const groups::ClassicJoinRequest& request,
+                 JoinDone done);
+  void SyncGroup(const std::string& group_id, const groups::ClassicSyncRequest& request,
+                 SyncDone done);
+  absl::Status ClassicHeartbeat(const std::string& group_id, const std::string& member_id,
+                                int32_t generation);
+  // One status per member, in order; a request-wide failure (bad group, not coordinator)
+  // comes as the first argument.
+  void LeaveGroup(const std::string& group_id, const std::vector<std::string>& member_ids,
+                  std::function<void(absl::Status, std::vector<absl::Status>)> done);
 
  private:
   struct Shard {
@@ -99,6 +120,9 @@ class GroupCoordinator {
     int64_t loaded_term ABSL_GUARDED_BY(mu) = -1;
     // Set when an append failed: the store may be ahead of the log until it is replayed.
     std::atomic<bool> stale{false};
+    // Held classic JoinGroup and SyncGroup answers, by (group, member).
+    std::map<std::pair<std::string, std::string>, JoinDone> held_joins ABSL_GUARDED_BY(mu);
+    std::map<std::pair<std::string, std::string>, SyncDone> held_syncs ABSL_GUARDED_BY(mu);
   };
 
   // The shard of a group, or an error status for a bad id or an unavailable shard.
@@ -110,6 +134,15 @@ class GroupCoordinator {
   // Appends `records` (if any) and calls `done` with the outcome once durable.
   void Append(Shard* shard, const std::vector<groups::GroupLogRecord>& records,
               std::function<void(absl::Status)> done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
+  // Appends `records`, then answers the held requests `released` frees, by group (with the
+  // append's error if it failed).
+  void AppendAndRelease(Shard* shard, const std::vector<groups::GroupLogRecord>& records,
+                        std::map<std::string, groups::ClassicCompletions> released,
+                        std::function<void(absl::Status)> done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
+  // Answers every held request of the shard with `status` (its store is being replaced).
+  static void FailHeld(Shard* shard, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
   groups::TopicCatalog Catalog() const;
   void ScheduleExpiry();
   void ExpireSessions();

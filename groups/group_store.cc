@@ -5,6 +5,7 @@
 #include "api/error.h"
 #include "fmt/format.h"
 #include "groups/assignor.h"
+#include "groups/consumer_protocol.h"
 #include "groups/partition_proto.h"
 #include "re2/re2.h"
 #include "rill/v1/group_records.pb.h"
@@ -173,9 +174,91 @@ absl::Status GroupStore::Apply(const GroupLogRecord& record, int64_t now_ms) {
       m.revoke_deadline_ms = now_ms + m.rebalance_timeout_ms;
       return absl::OkStatus();
     }
+    case v1::GroupRecordKey::CLASSIC_GROUP: {
+      if (!record.value) {
+        if (auto g = groups_.find(key.group()); g != groups_.end()) {
+          g->second.classic = ClassicGroup();
+        }
+        return absl::OkStatus();
+      }
+      v1::ClassicGroupRecord value;
+      if (!value.ParseFromString(*record.value)) return corrupt();
+      Group& group = groups_[key.group()];
+      if (group.assignor.empty()) group.assignor = limits_.default_assignor;
+      group.classic.Load(value, now_ms);
+      return absl::OkStatus();
+    }
     default:
       return absl::OkStatus();
   }
+}
+
+void GroupStore::PersistClassic(const std::string& group_id, Group& group,
+                                std::vector<GroupLogRecord>* out) {
+  if (!group.classic.TakeDirty()) return;
+  out->push_back({KeyBytes(v1::GroupRecordKey::CLASSIC_GROUP, group_id),
+                  group.classic.ToRecord().SerializeAsString()});
+}
+
+std::optional<ClassicJoinResult> GroupStore::JoinGroup(
+    const std::string& group_id, const ClassicJoinRequest& request, int64_t now_ms,
+    const std::function<std::string()>& new_member_id, ClassicCompletions* done,
+    std::vector<GroupLogRecord>* out) {
+  auto fail = [&](absl::Status status) {
+    return ClassicJoinResult::Failed(std::move(status), request.member_id);
+  };
+  if (auto s = ValidateGroupId(group_id); !s.ok()) return fail(s);
+  if (auto g = groups_.find(group_id); g != groups_.end() && !g->second.members.empty()) {
+    return fail(ApiError(v1::INCONSISTENT_GROUP_PROTOCOL,
+                         fmt::format("group '{}' has members of the native consumer protocol",
+                                     group_id)));
+  }
+  Group& group = GetOrCreate(group_id, now_ms, out);
+  auto result = group.classic.Join(request, limits_.classic, now_ms, new_member_id, done);
+  PersistClassic(group_id, group, out);
+  return result;
+}
+
+std::optional<ClassicSyncResult> GroupStore::SyncGroup(const std::string& group_id,
+                                                       const ClassicSyncRequest& request,
+                                                       int64_t now_ms, ClassicCompletions* done,
+                                                       std::vector<GroupLogRecord>* out) {
+  if (auto s = ValidateGroupId(group_id); !s.ok()) return ClassicSyncResult::Failed(s);
+  auto g = groups_.find(group_id);
+  if (g == groups_.end()) {
+    return ClassicSyncResult::Failed(ApiError(v1::UNKNOWN_MEMBER_ID,
+                                      fmt::format("'{}' is not a member of group '{}'",
+                                                  request.member_id, group_id)));
+  }
+  auto result = g->second.classic.Sync(request, now_ms, done);
+  PersistClassic(group_id, g->second, out);
+  return result;
+}
+
+absl::Status GroupStore::ClassicHeartbeat(const std::string& group_id,
+                                          const std::string& member_id, int32_t generation,
+                                          int64_t now_ms) {
+  if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
+  auto g = groups_.find(group_id);
+  if (g == groups_.end()) {
+    return ApiError(v1::UNKNOWN_MEMBER_ID,
+                    fmt::format("'{}' is not a member of group '{}'", member_id, group_id));
+  }
+  return g->second.classic.Heartbeat(member_id, generation, now_ms);
+}
+
+absl::Status GroupStore::LeaveGroup(const std::string& group_id, const std::string& member_id,
+                                    int64_t now_ms, ClassicCompletions* done,
+                                    std::vector<GroupLogRecord>* out) {
+  if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
+  auto g = groups_.find(group_id);
+  if (g == groups_.end()) {
+    return ApiError(v1::UNKNOWN_MEMBER_ID,
+                    fmt::format("'{}' is not a member of group '{}'", member_id, group_id));
+  }
+  absl::Status status = g->second.classic.Leave(member_id, now_ms, done);
+  PersistClassic(group_id, g->second, out);
+  return status;
 }
 
 GroupStore::Group& GroupStore::GetOrCreate(const std::string& group_id, int64_t now_ms,
@@ -358,6 +441,11 @@ absl::StatusOr<HeartbeatResponse> GroupStore::Heartbeat(
 
   std::string member_id = req.member_id;
   if (req.member_epoch == 0) {
+    if (auto g = groups_.find(req.group_id); g != groups_.end() && IsClassic(g->second)) {
+      return ApiError(v1::INCONSISTENT_GROUP_PROTOCOL,
+                      fmt::format("group '{}' has members of Kafka's classic protocol",
+                                  req.group_id));
+    }
     Group& group = GetOrCreate(req.group_id, now_ms, out);
     Member joined;
     if (!member_id.empty() && group.members.count(member_id) > 0) {
@@ -467,7 +555,9 @@ absl::Status GroupStore::CommitOffsets(const std::string& group_id, const std::s
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
   auto g = groups_.find(group_id);
   const Member* member = nullptr;
-  if (member_id.empty()) {
+  if (g != groups_.end() && IsClassic(g->second)) {
+    if (auto s = g->second.classic.CheckCommit(member_id, member_epoch); !s.ok()) return s;
+  } else if (member_id.empty()) {
     // A consumer that assigns its own partitions: allowed while no member manages the group.
     if (g != groups_.end() && !g->second.members.empty()) {
       return ApiError(v1::UNKNOWN_MEMBER_ID, fmt::format("group '{}' has active members; only they "
@@ -548,6 +638,7 @@ std::map<TopicPartition, CommittedOffset> GroupStore::FetchOffsets(
 }
 
 std::string GroupStore::StateOf(const Group& group) {
+  if (IsClassic(group)) return ClassicGroup::StateName(group.classic.state());
   if (group.members.empty()) return "empty";
   for (const auto& [id, m] : group.members) {
     if (m.assigned != m.target || !m.revoking.empty() || m.member_epoch != group.assignment_epoch) {
@@ -567,9 +658,36 @@ absl::StatusOr<GroupDescription> GroupStore::Describe(const std::string& group_i
   GroupDescription d;
   d.group_id = group_id;
   d.state = StateOf(group);
+  d.offsets = group.offsets;
+  if (IsClassic(group)) {
+    d.type = "classic";
+    d.group_epoch = group.classic.generation();
+    d.protocol_type = group.classic.protocol_type();
+    d.protocol = group.classic.protocol();
+    for (const ClassicMemberView& m : group.classic.Members()) {
+      MemberDescription md;
+      md.member_id = m.member_id;
+      md.instance_id = m.instance_id;
+      md.client_id = m.client_id;
+      md.client_host = m.client_host;
+      md.member_epoch = d.group_epoch;
+      md.metadata = m.metadata;
+      md.assignment_bytes = m.assignment;
+      if (d.protocol_type == "consumer") {
+        if (auto topics = DecodeConsumerSubscription(m.metadata); topics.ok()) {
+          md.subscribed_topics = *topics;
+        }
+        if (auto assigned = DecodeConsumerAssignment(m.assignment); assigned.ok()) {
+          md.assigned = *assigned;
+        }
+      }
+      d.members.push_back(std::move(md));
+    }
+    return d;
+  }
+  d.type = "consumer";
   d.group_epoch = group.group_epoch;
   d.assignor = group.assignor;
-  d.offsets = group.offsets;
   for (const auto& [id, m] : group.members) {
     MemberDescription md;
     md.member_id = id;
@@ -591,9 +709,10 @@ std::vector<std::pair<std::string, GroupDescription>> GroupStore::ListGroups() c
     GroupDescription d;
     d.group_id = id;
     d.state = StateOf(group);
+    d.type = IsClassic(group) ? "classic" : "consumer";
     d.group_epoch = group.group_epoch;
     d.assignor = group.assignor;
-    d.members.resize(group.members.size());
+    d.members.resize(IsClassic(group) ? group.classic.size() : group.members.size());
     out.emplace_back(id, std::move(d));
   }
   return out;
@@ -606,14 +725,16 @@ absl::Status GroupStore::DeleteGroup(const std::string& group_id,
   if (g == groups_.end()) {
     return ApiError(v1::GROUP_NOT_FOUND, fmt::format("no group '{}'", group_id));
   }
-  if (!g->second.members.empty()) {
-    return ApiError(v1::GROUP_NOT_EMPTY, fmt::format("group '{}' has {} active members", group_id,
-                                                     g->second.members.size()));
+  if (HasMembers(g->second)) {
+    return ApiError(v1::GROUP_NOT_EMPTY,
+                    fmt::format("group '{}' has {} active members", group_id,
+                                g->second.members.size() + g->second.classic.size()));
   }
   for (const auto& [tp, offset] : g->second.offsets) {
     out->push_back(
         {KeyBytes(v1::GroupRecordKey::OFFSET, group_id, tp.topic, tp.partition), std::nullopt});
   }
+  out->push_back({KeyBytes(v1::GroupRecordKey::CLASSIC_GROUP, group_id), std::nullopt});
   out->push_back({KeyBytes(v1::GroupRecordKey::GROUP, group_id), std::nullopt});
   groups_.erase(g);
   return absl::OkStatus();
@@ -623,10 +744,11 @@ absl::Status GroupStore::ResetOffsets(const std::string& group_id,
                                       const std::map<TopicPartition, int64_t>& offsets,
                                       int64_t now_ms, std::vector<GroupLogRecord>* out) {
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
-  if (auto g = groups_.find(group_id); g != groups_.end() && !g->second.members.empty()) {
-    return ApiError(v1::GROUP_NOT_EMPTY, fmt::format("group '{}' has {} active members; stop them "
-                                                     "before resetting its offsets",
-                                                     group_id, g->second.members.size()));
+  if (auto g = groups_.find(group_id); g != groups_.end() && HasMembers(g->second)) {
+    return ApiError(v1::GROUP_NOT_EMPTY,
+                    fmt::format("group '{}' has {} active members; stop them before resetting "
+                                "its offsets",
+                                group_id, g->second.members.size() + g->second.classic.size()));
   }
   for (const auto& [tp, offset] : offsets) {
     if (offset < 0) {
@@ -646,6 +768,7 @@ absl::Status GroupStore::ResetOffsets(const std::string& group_id,
 }
 
 void GroupStore::ExpireSessions(const std::function<TopicCatalog()>& topics, int64_t now_ms,
+                                std::map<std::string, ClassicCompletions>* released,
                                 std::vector<GroupLogRecord>* out) {
   std::optional<TopicCatalog> catalog;
   std::vector<std::string> emptied;
@@ -661,7 +784,11 @@ void GroupStore::ExpireSessions(const std::function<TopicCatalog()>& topics, int
       if (!catalog) catalog = topics();
       MaybeRetarget(group_id, group, *catalog, out);
     }
-    if (group.members.empty()) {
+    ClassicCompletions done;
+    group.classic.Tick(now_ms, &done);
+    if (!done.joins.empty() || !done.syncs.empty()) (*released)[group_id] = std::move(done);
+    PersistClassic(group_id, group, out);
+    if (!HasMembers(group) && group.classic.state() == ClassicGroup::State::kEmpty) {
       bool expired_offsets = limits_.offsets_retention_ms > 0;
       for (const auto& [tp, offset] : group.offsets) {
         if (now_ms - offset.commit_time_ms <= limits_.offsets_retention_ms) {

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "groups/classic_group.h"
 #include "groups/types.h"
 
 namespace rill::groups {
@@ -47,6 +48,7 @@ struct GroupLimits {
   std::string default_assignor = "uniform";
   // Groups without members whose last commit is older than this are deleted; <= 0: never.
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  ClassicLimits classic;
 };
 
 struct HeartbeatRequest {
@@ -90,12 +92,25 @@ struct MemberDescription {
   PartitionSet assigned;
   // In the member's target but still owned by another member (or being revoked by it).
   PartitionSet pending;
+  // Classic members: where they connected from, their metadata for the group's protocol and
+  // the assignment bytes their leader gave them (`assigned` is read from those when the
+  // protocol type is "consumer").
+  std::string client_host;
+  std::string metadata;
+  std::string assignment_bytes;
 };
 
 struct GroupDescription {
   std::string group_id;
-  std::string state;  // empty, stable, reconciling
+  // Native groups: empty, stable, reconciling. Classic groups: Kafka's state names.
+  std::string state;
+  // "consumer" (native) or "classic".
+  std::string type;
+  // The group epoch; a classic group's generation.
   int32_t group_epoch = 0;
+  // Classic groups: the members' protocol type and the protocol (assignor) they chose.
+  std::string protocol_type;
+  std::string protocol;
   std::string assignor;
   std::vector<MemberDescription> members;
   std::map<TopicPartition, CommittedOffset> offsets;
@@ -116,7 +131,26 @@ class GroupStore {
                                               const std::function<std::string()>& new_member_id,
                                               std::vector<GroupLogRecord>* out);
 
-  // Validates a commit. Request-wide errors come back as the status; per-partition errors
+  // Kafka's classic protocol (ClassicGroup has the rules). A group is of one kind while it has
+  // members: a classic join of a group with native members, or a native join of one with
+  // classic members, is INCONSISTENT_GROUP_PROTOCOL. Held answers a call releases go to
+  // `done`; they go out only once `out` is appended.
+  std::optional<ClassicJoinResult> JoinGroup(const std::string& group_id,
+                                             const ClassicJoinRequest& request, int64_t now_ms,
+                                             const std::function<std::string()>& new_member_id,
+                                             ClassicCompletions* done,
+                                             std::vector<GroupLogRecord>* out);
+  std::optional<ClassicSyncResult> SyncGroup(const std::string& group_id,
+                                             const ClassicSyncRequest& request, int64_t now_ms,
+                                             ClassicCompletions* done,
+                                             std::vector<GroupLogRecord>* out);
+  absl::Status ClassicHeartbeat(const std::string& group_id, const std::string& member_id,
+                                int32_t generation, int64_t now_ms);
+  absl::Status LeaveGroup(const std::string& group_id, const std::string& member_id,
+                          int64_t now_ms, ClassicCompletions* done,
+                          std::vector<GroupLogRecord>* out);
+
+  // Validates a commit (`member_epoch` is a classic member's generation). Request-wide errors come back as the status; per-partition errors
   // (unknown partition, not owned, bad offset, metadata too large) in `results`, in request
   // order. Records for the valid partitions go to `out`.
   absl::Status CommitOffsets(const std::string& group_id, const std::string& member_id,
@@ -141,7 +175,10 @@ class GroupStore {
   // Removes members whose session or revocation time ran out, re-targets their groups, and
   // deletes empty groups whose offsets expired. `topics` is asked for the catalog only when a
   // group has to be re-targeted (this runs on a short timer; usually nothing expires).
+  // Classic groups' sessions and rebalances end here too, releasing held answers into
+  // `released` by group.
   void ExpireSessions(const std::function<TopicCatalog()>& topics, int64_t now_ms,
+                      std::map<std::string, ClassicCompletions>* released,
                       std::vector<GroupLogRecord>* out);
 
  private:
@@ -170,6 +207,8 @@ class GroupStore {
     std::map<TopicPartition, CommittedOffset> offsets;
     // Not persisted: the subscribed topics' partition counts the target was computed for.
     TopicCatalog subscribed_metadata;
+    // The members of Kafka's classic protocol; empty for a native group.
+    ClassicGroup classic;
   };
 
   Group& GetOrCreate(const std::string& group_id, int64_t now_ms, std::vector<GroupLogRecord>* out);
@@ -186,6 +225,13 @@ class GroupStore {
   void RemoveMember(const std::string& group_id, Group& group, const std::string& member_id,
                     std::vector<GroupLogRecord>* out);
   static std::string StateOf(const Group& group);
+  static bool IsClassic(const Group& group) { return !group.classic.empty(); }
+  static bool HasMembers(const Group& group) {
+    return !group.members.empty() || !group.classic.empty();
+  }
+  // Appends the classic group's record if the last call changed what is persisted.
+  void PersistClassic(const std::string& group_id, Group& group,
+                      std::vector<GroupLogRecord>* out);
 
   GroupLogRecord GroupRecordOf(const std::string& group_id, const Group& group) const;
   GroupLogRecord MemberRecordOf(const std::string& group_id, const std::string& member_id,

@@ -80,6 +80,18 @@ KafkaError KafkaErrorOf(const absl::Status& status) {
       return KafkaError::kInvalidReplicaAssignment;
     case v1::NOT_ENOUGH_REPLICAS:
       return KafkaError::kNotEnoughReplicas;
+    case v1::REBALANCE_IN_PROGRESS:
+      return KafkaError::kRebalanceInProgress;
+    case v1::ILLEGAL_GENERATION:
+      return KafkaError::kIllegalGeneration;
+    case v1::INCONSISTENT_GROUP_PROTOCOL:
+      return KafkaError::kInconsistentGroupProtocol;
+    case v1::MEMBER_ID_REQUIRED:
+      return KafkaError::kMemberIdRequired;
+    case v1::GROUP_MAX_SIZE_REACHED:
+      return KafkaError::kGroupMaxSizeReached;
+    case v1::INVALID_SESSION_TIMEOUT:
+      return KafkaError::kInvalidSessionTimeout;
     default:
       return KafkaError::kUnknownServerError;
   }

@@ -120,7 +120,8 @@ TEST_CASE("groups: stale epochs are fenced, expired members lose their partition
   Step(h, a);
   h.now += 600;
   std::vector<GroupLogRecord> out;
-  h.store.ExpireSessions([&] { return h.topics; }, h.now, &out);
+  std::map<std::string, ClassicCompletions> released;
+  h.store.ExpireSessions([&] { return h.topics; }, h.now, &released, &out);
   h.log.insert(h.log.end(), out.begin(), out.end());
   Settle(h, {&a});
   CHECK(a.owned.size() == 6);

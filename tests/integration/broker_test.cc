@@ -398,7 +398,10 @@ TEST_CASE("broker: admin operations, configs, metrics and health endpoints", "[i
   CHECK(by_name["retention.ms"].is_default);
 
   auto stub = RawStub(broker);
-  RawProduce(stub.get(), "logs", 0, testing::MakeBatch(0, 4, 10, testing::NowMs()));
+  auto produced =
+      RawProduce(stub.get(), "logs", 0, testing::MakeBatch(0, 4, 10, testing::NowMs())).partitions(0);
+  INFO(produced.error().message());
+  REQUIRE(produced.error().code() == v1::NONE);
   auto latest = (*admin)->ListOffsets("logs", OffsetSpec{OffsetSpec::kLatest});
   REQUIRE(latest.ok());
   CHECK(latest->at(0) == 4);

@@ -26,6 +26,20 @@ Handler HandlerFor(ApiKey key) {
       return handlers::CreateTopics;
     case ApiKey::kDeleteTopics:
       return handlers::DeleteTopics;
+    case ApiKey::kJoinGroup:
+      return handlers::JoinGroup;
+    case ApiKey::kSyncGroup:
+      return handlers::SyncGroup;
+    case ApiKey::kHeartbeat:
+      return handlers::Heartbeat;
+    case ApiKey::kLeaveGroup:
+      return handlers::LeaveGroup;
+    case ApiKey::kDescribeGroups:
+      return handlers::DescribeGroups;
+    case ApiKey::kListGroups:
+      return handlers::ListGroups;
+    case ApiKey::kDeleteGroups:
+      return handlers::DeleteGroups;
     default:
       return nullptr;
   }

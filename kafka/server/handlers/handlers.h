@@ -23,5 +23,12 @@ absl::Status OffsetCommit(KafkaContext&, const Request&, WireReader&, Respond);
 absl::Status OffsetFetch(KafkaContext&, const Request&, WireReader&, Respond);
 absl::Status CreateTopics(KafkaContext&, const Request&, WireReader&, Respond);
 absl::Status DeleteTopics(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status JoinGroup(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status SyncGroup(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status Heartbeat(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status LeaveGroup(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status DescribeGroups(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status ListGroups(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status DeleteGroups(KafkaContext&, const Request&, WireReader&, Respond);
 
 }  // namespace rill::kafka::handlers

@@ -274,7 +274,7 @@ absl::StatusOr<std::vector<GroupListing>> Admin::ListGroups() {
     if (!rpc.ok()) return FromGrpc(rpc, address);
     if (auto s = api::FromError(response.error()); !s.ok()) return s;
     for (const auto& g : response.groups()) {
-      groups[g.group_id()] = GroupListing{g.group_id(), g.state(), g.members()};
+      groups[g.group_id()] = GroupListing{g.group_id(), g.state(), g.members(), g.type()};
     }
   }
   std::vector<GroupListing> out;
@@ -290,12 +290,13 @@ absl::StatusOr<GroupDescription> Admin::DescribeGroup(const std::string& group_i
   GroupDescription out;
   out.group_id = response.group_id();
   out.state = response.state();
+  out.type = response.type();
   out.group_epoch = response.group_epoch();
   out.assignor = response.assignor();
   out.total_lag = response.total_lag();
   for (const auto& m : response.members()) {
     out.members.push_back({m.member_id(), m.instance_id(), m.client_id(), m.member_epoch(),
-                           Flatten(m.assignment()), Flatten(m.pending())});
+                           Flatten(m.assignment()), Flatten(m.pending()), m.client_host()});
   }
   for (const auto& p : response.partitions()) {
     out.partitions.push_back({{p.topic(), p.partition()},

@@ -439,6 +439,9 @@ void RaftGroup::Finish(std::shared_ptr<raft::Ready> ready, absl::Status persiste
         applied_index_ >= node_->serving_index()) {
       serving_term_ = node_->term();
     }
+    // The new high watermark is published before any answer that promises it: a client that
+    // reads right after its acknowledgement must find its record below the watermark.
+    if (UpdateStatus() && callbacks_.changed) callbacks_.changed(status());
     AnswerWaiters(durable_index_, applied_index_);
     Drive();
   }

@@ -637,8 +637,16 @@ std::map<TopicPartition, CommittedOffset> GroupStore::FetchOffsets(
   return out;
 }
 
+const char* GroupStore::TypeOf(const Group& group) {
+  // An empty group keeps the kind it last had (a classic one has had a generation).
+  if (!group.members.empty()) return "consumer";
+  return IsClassic(group) || group.classic.generation() > 0 ? "classic" : "consumer";
+}
+
 std::string GroupStore::StateOf(const Group& group) {
-  if (IsClassic(group)) return ClassicGroup::StateName(group.classic.state());
+  if (std::string_view(TypeOf(group)) == "classic") {
+    return ClassicGroup::StateName(group.classic.state());
+  }
   if (group.members.empty()) return "empty";
   for (const auto& [id, m] : group.members) {
     if (m.assigned != m.target || !m.revoking.empty() || m.member_epoch != group.assignment_epoch) {
@@ -659,11 +667,12 @@ absl::StatusOr<GroupDescription> GroupStore::Describe(const std::string& group_i
   d.group_id = group_id;
   d.state = StateOf(group);
   d.offsets = group.offsets;
-  if (IsClassic(group)) {
-    d.type = "classic";
+  d.type = TypeOf(group);
+  if (d.type == "classic") {
     d.group_epoch = group.classic.generation();
     d.protocol_type = group.classic.protocol_type();
     d.protocol = group.classic.protocol();
+    d.assignor = d.protocol;
     for (const ClassicMemberView& m : group.classic.Members()) {
       MemberDescription md;
       md.member_id = m.member_id;
@@ -685,7 +694,6 @@ absl::StatusOr<GroupDescription> GroupStore::Describe(const std::string& group_i
     }
     return d;
   }
-  d.type = "consumer";
   d.group_epoch = group.group_epoch;
   d.assignor = group.assignor;
   for (const auto& [id, m] : group.members) {
@@ -709,9 +717,9 @@ std::vector<std::pair<std::string, GroupDescription>> GroupStore::ListGroups() c
     GroupDescription d;
     d.group_id = id;
     d.state = StateOf(group);
-    d.type = IsClassic(group) ? "classic" : "consumer";
-    d.group_epoch = group.group_epoch;
-    d.assignor = group.assignor;
+    d.type = TypeOf(group);
+    d.group_epoch = d.type == "classic" ? group.classic.generation() : group.group_epoch;
+    d.assignor = d.type == "classic" ? group.classic.protocol() : group.assignor;
     d.members.resize(IsClassic(group) ? group.classic.size() : group.members.size());
     out.emplace_back(id, std::move(d));
   }

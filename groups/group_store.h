@@ -225,6 +225,8 @@ class GroupStore {
   void RemoveMember(const std::string& group_id, Group& group, const std::string& member_id,
                     std::vector<GroupLogRecord>* out);
   static std::string StateOf(const Group& group);
+  // "consumer" (native) or "classic".
+  static const char* TypeOf(const Group& group);
   static bool IsClassic(const Group& group) { return !group.classic.empty(); }
   static bool HasMembers(const Group& group) {
     return !group.members.empty() || !group.classic.empty();

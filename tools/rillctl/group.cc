@@ -16,15 +16,18 @@ int List(const Context& ctx, const ParsedArgs& args) {
   if (ctx.json) {
     std::string out;
     for (const auto& g : groups) {
-      out += fmt::format("{}{{\"group\":{},\"state\":{},\"members\":{}}}", out.empty() ? "" : ",",
-                         JsonString(g.group_id), JsonString(g.state), g.members);
+      out += fmt::format("{}{{\"group\":{},\"type\":{},\"state\":{},\"members\":{}}}",
+                         out.empty() ? "" : ",", JsonString(g.group_id), JsonString(g.type),
+                         JsonString(g.state), g.members);
     }
     fmt::print("[{}]\n", out);
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& g : groups) rows.push_back({g.group_id, g.state, std::to_string(g.members)});
-  PrintTable({"GROUP", "STATE", "MEMBERS"}, rows);
+  for (const auto& g : groups) {
+    rows.push_back({g.group_id, g.type, g.state, std::to_string(g.members)});
+  }
+  PrintTable({"GROUP", "TYPE", "STATE", "MEMBERS"}, rows);
   return 0;
 }
 
@@ -39,11 +42,11 @@ std::string DescribeJson(const GroupDescription& d) {
   std::string members, partitions, topics;
   for (const auto& m : d.members) {
     members += fmt::format(
-        "{}{{\"member_id\":{},\"instance_id\":{},\"client_id\":{},\"epoch\":{},"
-        "\"assignment\":{},\"pending\":{}}}",
+        "{}{{\"member_id\":{},\"instance_id\":{},\"client_id\":{},\"client_host\":{},"
+        "\"epoch\":{},\"assignment\":{},\"pending\":{}}}",
         members.empty() ? "" : ",", JsonString(m.member_id), JsonString(m.instance_id),
-        JsonString(m.client_id), m.member_epoch, JsonString(JoinPartitions(m.assignment)),
-        JsonString(JoinPartitions(m.pending)));
+        JsonString(m.client_id), JsonString(m.client_host), m.member_epoch,
+        JsonString(JoinPartitions(m.assignment)), JsonString(JoinPartitions(m.pending)));
   }
   for (const auto& p : d.partitions) {
     partitions += fmt::format(
@@ -57,15 +60,16 @@ std::string DescribeJson(const GroupDescription& d) {
                           JsonString(topic), lag);
   }
   return fmt::format(
-      "{{\"group\":{},\"state\":{},\"epoch\":{},\"assignor\":{},\"members\":[{}],"
-      "\"partitions\":[{}],\"topics\":[{}],\"total_lag\":{}}}",
-      JsonString(d.group_id), JsonString(d.state), d.group_epoch, JsonString(d.assignor), members,
-      partitions, topics, d.total_lag);
+      "{{\"group\":{},\"type\":{},\"state\":{},\"epoch\":{},\"assignor\":{},"
+      "\"members\":[{}],\"partitions\":[{}],\"topics\":[{}],\"total_lag\":{}}}",
+      JsonString(d.group_id), JsonString(d.type), JsonString(d.state), d.group_epoch,
+      JsonString(d.assignor), members, partitions, topics, d.total_lag);
 }
 
 void PrintDescription(const GroupDescription& d) {
-  fmt::print("group {}: {}, epoch {}, assignor {}, {} member(s), total lag {}\n\n", d.group_id,
-             d.state, d.group_epoch, d.assignor, d.members.size(), d.total_lag);
+  fmt::print("group {} ({}): {}, {} {}, assignor {}, {} member(s), total lag {}\n\n",
+             d.group_id, d.type, d.state, d.type == "classic" ? "generation" : "epoch",
+             d.group_epoch, d.assignor.empty() ? "-" : d.assignor, d.members.size(), d.total_lag);
   std::vector<std::vector<std::string>> rows;
   for (const auto& p : d.partitions) {
     rows.push_back({p.partition.topic, std::to_string(p.partition.partition),

@@ -168,9 +168,13 @@ struct OffsetSpec {
 
 struct GroupListing {
   std::string group_id;
-  // empty, stable (every member owns its target), reconciling (partitions still moving).
+  // Native groups: empty, stable (every member owns its target), reconciling (partitions
+  // still moving). Classic groups (Kafka clients): Empty, PreparingRebalance,
+  // CompletingRebalance, Stable.
   std::string state;
   int32_t members = 0;
+  // "consumer" (native) or "classic" (Kafka's JoinGroup protocol, through the Kafka listener).
+  std::string type;
 };
 
 struct GroupMemberDescription {
@@ -181,6 +185,8 @@ struct GroupMemberDescription {
   std::vector<TopicPartition> assignment;
   // Assigned to this member but still being given up by another.
   std::vector<TopicPartition> pending;
+  // Classic members: the address they connected from.
+  std::string client_host;
 };
 
 struct GroupPartitionLag {
@@ -194,6 +200,9 @@ struct GroupPartitionLag {
 struct GroupDescription {
   std::string group_id;
   std::string state;
+  // "consumer" or "classic" (see GroupListing). A classic group's epoch is its generation and
+  // its assignor the protocol its members chose (their client-side assignor).
+  std::string type;
   int32_t group_epoch = 0;
   std::string assignor;
   std::vector<GroupMemberDescription> members;

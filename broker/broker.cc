@@ -239,6 +239,11 @@ absl::Status Broker::OpenAndServe(int64_t files_reserved) {
   coordinator_options.limits.max_members = static_cast<size_t>(config.group_max_size);
   coordinator_options.limits.default_assignor = config.group_assignor;
   coordinator_options.limits.offsets_retention_ms = config.offsets_retention_ms;
+  coordinator_options.limits.classic.initial_rebalance_delay_ms =
+      config.group_initial_rebalance_delay_ms;
+  coordinator_options.limits.classic.min_session_timeout_ms = config.group_min_session_timeout_ms;
+  coordinator_options.limits.classic.max_session_timeout_ms = config.group_max_session_timeout_ms;
+  coordinator_options.limits.classic.max_members = static_cast<size_t>(config.group_max_size);
   coordinator_options.offsets_topic_partitions = config.offsets_topic_partitions;
   coordinator_ = std::make_unique<coordinator::GroupCoordinator>(std::move(coordinator_options),
                                                                  topics_.get(), &io_);

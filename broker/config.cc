@@ -254,6 +254,14 @@ const std::vector<Option>& Options() {
               {1, 100000}),
       String("group.consumer.assignor", "assignor of new groups: uniform or range",
              &BrokerConfig::group_assignor),
+      Integer("group.initial.rebalance.delay.ms",
+              "a new classic group (Kafka clients) waits this long for more members before its "
+              "first generation",
+              &BrokerConfig::group_initial_rebalance_delay_ms, {0, 300000}),
+      Integer("group.min.session.timeout.ms", "shortest session a classic group member may ask for",
+              &BrokerConfig::group_min_session_timeout_ms, {1, 3600000}),
+      Integer("group.max.session.timeout.ms", "longest session a classic group member may ask for",
+              &BrokerConfig::group_max_session_timeout_ms, {1, 3600000}),
       LogInteger("log.segment.bytes", "default segment.bytes", &storage::LogConfig::segment_bytes,
                  {static_cast<int64_t>(storage::kMinSegmentBytes),
                   static_cast<int64_t>(storage::kMaxSegmentBytes)}),
@@ -549,6 +557,10 @@ absl::StatusOr<ConfigLoad> LoadBrokerConfig(const std::vector<std::string>& args
   if (c.group_session_timeout_ms < 2 * c.group_heartbeat_interval_ms) {
     return absl::InvalidArgumentError(
         "group.consumer.session.timeout.ms must be at least twice the heartbeat interval");
+  }
+  if (c.group_min_session_timeout_ms > c.group_max_session_timeout_ms) {
+    return absl::InvalidArgumentError(
+        "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms");
   }
   if (c.group_assignor != "uniform" && c.group_assignor != "range") {
     return absl::InvalidArgumentError(fmt::format(

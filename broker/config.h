@@ -94,6 +94,10 @@ struct BrokerConfig {
   int32_t group_session_timeout_ms = 45000;
   int32_t group_heartbeat_interval_ms = 5000;
   int32_t group_max_size = 1000;
+  // Kafka's classic groups (JoinGroup through the Kafka listener): Kafka's names and defaults.
+  int32_t group_initial_rebalance_delay_ms = 3000;
+  int32_t group_min_session_timeout_ms = 6000;
+  int32_t group_max_session_timeout_ms = 1800000;
   std::string group_assignor = "uniform";
   // Defaults for topics (each topic may override with its own configs).
   storage::LogConfig log;

@@ -243,8 +243,8 @@ void ClassicGroup::MaybeCompleteJoin(int64_t now_ms, ClassicCompletions* done) {
   ++generation_;
   initial_delay_ms_ = 0;
   if (members_.empty()) {
+    // The protocol type stays, as in Kafka: an empty group still lists as "consumer".
     state_ = State::kEmpty;
-    protocol_type_.clear();
     protocol_.clear();
     leader_.clear();
     dirty_ = true;

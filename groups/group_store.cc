@@ -720,6 +720,7 @@ std::vector<std::pair<std::string, GroupDescription>> GroupStore::ListGroups() c
     d.type = TypeOf(group);
     d.group_epoch = d.type == "classic" ? group.classic.generation() : group.group_epoch;
     d.assignor = d.type == "classic" ? group.classic.protocol() : group.assignor;
+    d.protocol_type = group.classic.protocol_type();
     d.members.resize(IsClassic(group) ? group.classic.size() : group.members.size());
     out.emplace_back(id, std::move(d));
   }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "format/murmur2.h"
 #include "tests/support/broker_process.h"
@@ -17,13 +18,23 @@ namespace {
 
 const std::string kPython = "/usr/bin/python3 " RILL_KAFKA_CLIENTS_SCRIPT " ";
 
+// A shorter wait for a new classic group's first members than Kafka's 3 s, still above zero.
 testing::BrokerProcess StartBroker(const testing::TempDir& dir) {
   return testing::BrokerProcess(dir.path() + "/data",
-                                {"--auto-create-topics-enable", "true", "--num-partitions", "3"});
+                                {"--auto-create-topics-enable", "true", "--num-partitions", "3",
+                                 "--group-initial-rebalance-delay-ms", "500"});
 }
 
-void Check(const std::string& check, const std::string& bootstrap, const std::string& topic) {
-  const testing::Run run = RunCommand(kPython + check + " " + bootstrap + " " + topic);
+std::string Rillctl(const testing::BrokerProcess& broker) {
+  return std::string(RILL_BIN_DIR) + "/rillctl --brokers " + broker.address();
+}
+
+// Runs a check of clients/kafka_clients.py; it may call rillctl (RILLCTL) to see the broker's
+// side.
+void Check(const std::string& check, const testing::BrokerProcess& broker,
+           const std::string& topic) {
+  const testing::Run run = RunCommand("RILLCTL='" + Rillctl(broker) + "' " + kPython + check +
+                                      " " + broker.kafka_address() + " " + topic);
   INFO(run.output);
   CHECK(run.exit_code == 0);
 }
@@ -46,33 +57,63 @@ std::map<std::string, std::string> ByKey(const std::string& output) {
   return out;
 }
 
+// The lines of `output` that are records (kcat's own messages start with '%').
+std::vector<std::string> ByLine(const std::string& output) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string::npos) end = output.size();
+    const std::string line = output.substr(start, end - start);
+    if (!line.empty() && line[0] != '%') out.push_back(line);
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("kafka clients: the listener framing versions and ordering", "[kafka]") {
   testing::TempDir dir;
   auto broker = StartBroker(dir);
-  Check("framing", broker.kafka_address(), "unused");
+  Check("framing", broker, "unused");
 }
 
 TEST_CASE("kafka clients: confluent-kafka admin and an idempotent producer with lz4 and zstd",
           "[kafka]") {
   testing::TempDir dir;
   auto broker = StartBroker(dir);
-  Check("confluent", broker.kafka_address(), "idempotent");
+  Check("confluent", broker, "idempotent");
 }
 
 TEST_CASE("kafka clients: kafka-python produce and consume with offsets for times and a resumed commit",
           "[kafka]") {
   testing::TempDir dir;
   auto broker = StartBroker(dir);
-  Check("kafka-python", broker.kafka_address(), "python");
+  Check("kafka-python", broker, "python");
+}
+
+TEST_CASE("kafka clients: a confluent-kafka group of 3 rebalances on join and leave and resumes "
+          "from its commits",
+          "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check("confluent-group", broker, "grouped");
+}
+
+TEST_CASE("kafka clients: a kafka-python group commits and resumes and its admin lists describes "
+          "and deletes groups",
+          "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check("kafka-python-group", broker, "pygrouped");
 }
 
 TEST_CASE("kafka clients: kcat and rillctl read each other records", "[kafka]") {
   testing::TempDir dir;
   auto broker = StartBroker(dir);
   const std::string kcat = "kcat -b " + broker.kafka_address() + " ";
-  const std::string rillctl = std::string(RILL_BIN_DIR) + "/rillctl --brokers " + broker.address();
+  const std::string rillctl = Rillctl(broker);
 
   const testing::Run metadata = RunCommand(kcat + "-L");
   INFO(metadata.output);
@@ -123,4 +164,21 @@ TEST_CASE("kafka clients: kcat and rillctl read each other records", "[kafka]") 
   INFO(queried.output);
   CHECK(queried.exit_code == 0);
   CHECK_THAT(queried.output, Catch::Contains("from-kcat [0] offset 0"));
+
+  // -G: a balanced consumer group reads everything and commits it; the group's next run
+  // starts where it stopped, so it reads nothing.
+  const std::string grouped =
+      kcat + "-G kcat-group from-rillctl -X auto.offset.reset=earliest -e -f '%k\\n'";
+  const testing::Run first = RunCommand(grouped);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK(ByLine(first.output).size() == 30);
+  const testing::Run again = RunCommand(grouped);
+  INFO(again.output);
+  REQUIRE(again.exit_code == 0);
+  CHECK(ByLine(again.output).empty());
+  const testing::Run described = RunCommand(rillctl + " group describe kcat-group");
+  INFO(described.output);
+  CHECK(described.exit_code == 0);
+  CHECK_THAT(described.output, Catch::Contains("(classic): Empty") && Catch::Contains("total lag 0"));
 }

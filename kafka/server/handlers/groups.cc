@@ -163,8 +163,10 @@ absl::Status LeaveGroup(KafkaContext& context, const Request& request, WireReade
   } else {
     for (const MemberIdentity& m : in.members) member_ids.push_back(m.member_id);
   }
+  // `in` moves into the callback: the group id is read first.
+  const std::string group_id = in.group_id;
   context.coordinator->LeaveGroup(
-      in.group_id, member_ids,
+      group_id, member_ids,
       [version, respond = std::move(respond), in = std::move(in)](
           absl::Status request_status, std::vector<absl::Status> results) {
         LeaveGroupResponse out;

@@ -107,6 +107,166 @@ def kafka_python(bootstrap, topic):
     resumed.close()
 
 
+def wait_for(condition, what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    fail(f"timed out waiting for {what}")
+
+
+def rillctl_group(group):
+    """The group as `rillctl group describe` shows it (RILLCTL names rillctl and its brokers)."""
+    import json
+    import os
+    import subprocess
+    out = subprocess.run(os.environ["RILLCTL"].split() + ["--output", "json", "group", "describe",
+                                                          group],
+                         capture_output=True, text=True, timeout=30)
+    expect(out.returncode == 0, f"rillctl group describe: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+def confluent_group(bootstrap, topic):
+    """A librdkafka group of 3 that rebalances as members join and leave, commits and resumes."""
+    import threading
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for _, future in admin.create_topics([NewTopic(topic, 6, 1)]).items():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+
+    def produce(start, count):
+        for i in range(start, start + count):
+            producer.produce(topic, key=f"k{i}", value=f"v{i}")
+        expect(producer.flush(30) == 0, "records left unsent")
+
+    produce(0, 600)
+    group = topic + "-group"
+
+    class Member(threading.Thread):
+        def __init__(self, name):
+            super().__init__(daemon=True)
+            self.name = name
+            self.assigned = set()
+            self.keys = set()
+            self.errors = []
+            self.stopping = threading.Event()
+
+        def run(self):
+            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                                 "client.id": self.name, "auto.offset.reset": "earliest",
+                                 "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+                                 "auto.commit.interval.ms": 200})
+
+            def on_assign(_, partitions):
+                self.assigned = {p.partition for p in partitions}
+
+            def on_revoke(_, partitions):
+                self.assigned = set()
+
+            consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+            while not self.stopping.is_set():
+                message = consumer.poll(0.2)
+                if message is None:
+                    continue
+                if message.error():
+                    self.errors.append(str(message.error()))
+                    continue
+                self.keys.add(message.key().decode())
+            consumer.close()
+
+    members = []
+
+    def split_evenly(count):
+        shares = [m.assigned for m in members]
+        union = set().union(*shares)
+        return (union == set(range(6)) and sum(len(s) for s in shares) == 6 and
+                all(len(s) == 6 // count for s in shares))
+
+    for count in (1, 2, 3):
+        members.append(Member(f"member-{count}"))
+        members[-1].start()
+        wait_for(lambda: split_evenly(count), f"6 partitions split over {count} members")
+    seen = lambda: set().union(*(m.keys for m in members))
+    wait_for(lambda: len(seen()) == 600, "the group reading the first 600 records")
+
+    described = rillctl_group(group)
+    expect(described["type"] == "classic" and described["state"] == "Stable" and
+           len(described["members"]) == 3, f"rillctl shows {described}")
+    expect(sorted(m["client_id"] for m in described["members"]) ==
+           ["member-1", "member-2", "member-3"], f"rillctl members {described['members']}")
+    expect(all(len(m["assignment"].split(",")) == 2 for m in described["members"]),
+           f"rillctl assignments {described['members']}")
+
+    # One member leaves: the other two take its partitions and read what comes next.
+    leaving = members.pop()
+    leaving.stopping.set()
+    leaving.join(30)
+    wait_for(lambda: split_evenly(2), "6 partitions split over the 2 remaining members")
+    produce(600, 300)
+    wait_for(lambda: len(seen()) == 900, "the remaining members reading 300 more records")
+    for m in members:
+        m.stopping.set()
+        m.join(30)
+    for m in members + [leaving]:
+        expect(not m.errors, f"{m.name}: consume errors {m.errors[:3]}")
+
+    # Everything read was committed: a member that resumes the group finds nothing left.
+    check = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    committed = check.committed([TopicPartition(topic, p) for p in range(6)], timeout=30)
+    ends = [check.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in range(6)]
+    expect([c.offset for c in committed] == ends, f"committed {committed}, ends {ends}")
+    check.close()
+    described = rillctl_group(group)
+    expect(described["state"] == "Empty" and described["total_lag"] == 0,
+           f"after the members left rillctl shows {described}")
+
+
+def kafka_python_group(bootstrap, topic):
+    """kafka-python: a subscribed consumer commits and a second one resumes; admin lists,
+    describes and deletes the group."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka.admin import NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 3, 1)])
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for i in range(30):
+        producer.send(topic, key=b"k%d" % i, value=b"v%d" % i).get(30)
+    producer.flush()
+    group = topic + "-group"
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=8000)
+    records = []
+    for message in consumer:
+        records.append(message)
+        if len(records) == 20:
+            break
+    consumer.commit()
+    listed = dict(admin.list_consumer_groups())
+    expect(listed.get(group) == "consumer", f"listed {listed}")
+    described = admin.describe_consumer_groups([group])[0]
+    expect(described.state == "Stable" and described.protocol_type == "consumer" and
+           len(described.members) == 1, f"described {described}")
+    assignment = described.members[0].member_assignment
+    expect(sorted(assignment.assignment[0][1]) == [0, 1, 2],
+           f"assignment {assignment}")
+    consumer.close()
+    # A new member of the group resumes after the 20 committed records.
+    resumed = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                            enable_auto_commit=False, consumer_timeout_ms=8000)
+    rest = [m for m in resumed]
+    expect(len(rest) == 10, f"resumed with {len(rest)} records, not 10")
+    expect({m.key for m in records}.isdisjoint({m.key for m in rest}), "a committed record came back")
+    resumed.close()
+    results = admin.delete_consumer_groups([group])
+    expect(all(error.errno == 0 for _, error in results), f"delete {results}")
+    expect(group not in dict(admin.list_consumer_groups()), "deleted group still listed")
+
+
 def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw"):
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
     if api_key == 18 and version >= 3:
@@ -183,7 +343,8 @@ def framing(bootstrap, _topic):
         expect(struct.unpack(">i", response(sock)[:4])[0] == 3, "acks=0 produce was answered")
 
 
-CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing}
+CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing,
+          "confluent-group": confluent_group, "kafka-python-group": kafka_python_group}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:

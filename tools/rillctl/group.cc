@@ -67,9 +67,10 @@ std::string DescribeJson(const GroupDescription& d) {
 }
 
 void PrintDescription(const GroupDescription& d) {
-  fmt::print("group {} ({}): {}, {} {}, assignor {}, {} member(s), total lag {}\n\n",
-             d.group_id, d.type, d.state, d.type == "classic" ? "generation" : "epoch",
-             d.group_epoch, d.assignor.empty() ? "-" : d.assignor, d.members.size(), d.total_lag);
+  const bool classic = d.type == "classic";
+  fmt::print("group {}: {}{}, {} {}, assignor {}, {} member(s), total lag {}\n\n", d.group_id,
+             d.state, classic ? " (classic)" : "", classic ? "generation" : "epoch", d.group_epoch,
+             d.assignor.empty() ? "-" : d.assignor, d.members.size(), d.total_lag);
   std::vector<std::vector<std::string>> rows;
   for (const auto& p : d.partitions) {
     rows.push_back({p.partition.topic, std::to_string(p.partition.partition),

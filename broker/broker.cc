@@ -710,6 +710,8 @@ absl::Status Broker::BindKafkaPorts() {
   if (!listeners.ok()) return listeners.status();
   kafka_inflight_ = std::make_unique<base::ByteBudget>(config.max_inflight_request_bytes);
   kafka_context_.io = &io_;
+  kafka_blocking_ = std::make_unique<asio::thread_pool>(1);
+  kafka_context_.blocking = kafka_blocking_.get();
   kafka_context_.stopping = &context_.stopping;
   const kafka::ConnectionSettings settings{config.max_request_bytes,
                                            config.kafka_max_initial_request_bytes,
@@ -904,6 +906,8 @@ void Broker::Stop() {
   if (topics_) {
     for (const auto& partition : topics_->AllPartitions()) partition->Close();
   }
+  // Its waits end with the partitions closed; their answers go out on the io threads.
+  if (kafka_blocking_) kafka_blocking_->join();
   work_.reset();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();

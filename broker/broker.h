@@ -153,6 +153,8 @@ class Broker final : private rpc::MessageHandler, private rpc::ControllerHandler
   kafka::KafkaContext kafka_context_;
   // Bytes of Kafka requests read and not yet answered, across every Kafka connection.
   std::unique_ptr<base::ByteBudget> kafka_inflight_;
+  // One thread for the Kafka handlers' calls that wait (DeleteRecords), off the io threads.
+  std::unique_ptr<asio::thread_pool> kafka_blocking_;
   std::vector<KafkaEndpoint> kafka_listeners_;
   // The client listener of each connection gRPC serves, by the descriptor gRPC holds.
   absl::Mutex listener_by_fd_mu_;

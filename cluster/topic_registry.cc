@@ -329,6 +329,14 @@ absl::Status TopicRegistry::MigrateToTopicId(v1::TopicRecord* record,
   return absl::OkStatus();
 }
 
+absl::Status TopicRegistry::CheckAddPartitions(const std::string& topic, int32_t total) const {
+  if (auto s = RejectInternalTopic(topic, "add partitions to"); !s.ok()) return s;
+  if (auto record = Get(topic); record && total > record->partitions()) {
+    return CheckFileBudget(total - record->partitions());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TopicRegistry::CheckFileBudget(int32_t partitions) const {
   auto limit = base::OpenFileLimit();
   auto open = base::OpenFileCount();

@@ -116,6 +116,9 @@ class TopicRegistry {
   // INVALID_PARTITIONS when opening `partitions` more would leave fewer descriptors free than
   // the reserve.
   absl::Status CheckFileBudget(int32_t partitions) const;
+  // What this broker checks before asking the controller to grow `topic` to `total`
+  // partitions: not an internal topic, and files to open them (the controller checks the rest).
+  absl::Status CheckAddPartitions(const std::string& topic, int32_t total) const;
 
   const storage::LogConfig& log_defaults() const { return log_defaults_; }
   // The log settings of a topic: defaults plus its configs.

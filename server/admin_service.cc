@@ -223,14 +223,7 @@ void AdminService::CreatePartitions(const v1::CreatePartitionsRequest& request,
   change.kind = rpc::TopicChangeRequest::Kind::kCreatePartitions;
   change.topic = request.topic();
   change.partitions = request.total();
-  absl::Status rejected = RejectInternalTopic(request.topic(), "add partitions to");
-  if (rejected.ok()) {
-    if (auto record = context_->topics->Get(request.topic());
-        record && request.total() > record->partitions()) {
-      rejected = context_->topics->CheckFileBudget(request.total() - record->partitions());
-    }
-  }
-  Change(change, rejected, [response, reply = std::move(reply)](absl::Status s) {
+  Change(change, context_->topics->CheckAddPartitions(request.topic(), request.total()), [response, reply = std::move(reply)](absl::Status s) {
     SetError(s, response->mutable_error());
     reply();
   });

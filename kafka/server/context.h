@@ -39,6 +39,9 @@ struct KafkaContext {
   base::ByteBudget* fetch_budget = nullptr;
   // Runs the connections, and the timers of long-polling fetches.
   asio::io_context* io = nullptr;
+  // Runs handlers' calls that wait for a partition's strand or the disk (never on `io`, whose
+  // threads those waits need).
+  asio::thread_pool* blocking = nullptr;
   // What the clients of each Kafka listener are told to use (host, port), by listener name.
   std::map<std::string, std::pair<std::string, int>> advertised;
   // Set at shutdown: long-polls answer at once instead of waiting.

@@ -61,6 +61,7 @@ enum class KafkaError : int16_t {
   kFencedMemberEpoch = 110,
   kUnreleasedInstanceId = 111,
   kStaleMemberEpoch = 113,
+  kUnsupportedEndpointType = 115,
 };
 
 // The Kafka code for a domain status (kNone for OK).

@@ -109,6 +109,13 @@ TEST_CASE("kafka clients: a kafka-python group commits and resumes and its admin
   Check("kafka-python-group", broker, "pygrouped");
 }
 
+TEST_CASE("kafka clients: admin grows topics and describes alters and deletes records",
+          "[kafka]") {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check("admin", broker, "administered");
+}
+
 TEST_CASE("kafka clients: kcat and rillctl read each other records", "[kafka]") {
   testing::TempDir dir;
   auto broker = StartBroker(dir);

@@ -40,6 +40,18 @@ Handler HandlerFor(ApiKey key) {
       return handlers::ListGroups;
     case ApiKey::kDeleteGroups:
       return handlers::DeleteGroups;
+    case ApiKey::kCreatePartitions:
+      return handlers::CreatePartitions;
+    case ApiKey::kDescribeConfigs:
+      return handlers::DescribeConfigs;
+    case ApiKey::kAlterConfigs:
+      return handlers::AlterConfigs;
+    case ApiKey::kIncrementalAlterConfigs:
+      return handlers::IncrementalAlterConfigs;
+    case ApiKey::kDeleteRecords:
+      return handlers::DeleteRecords;
+    case ApiKey::kDescribeCluster:
+      return handlers::DescribeCluster;
     default:
       return nullptr;
   }

@@ -30,5 +30,11 @@ absl::Status LeaveGroup(KafkaContext&, const Request&, WireReader&, Respond);
 absl::Status DescribeGroups(KafkaContext&, const Request&, WireReader&, Respond);
 absl::Status ListGroups(KafkaContext&, const Request&, WireReader&, Respond);
 absl::Status DeleteGroups(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status CreatePartitions(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status DescribeConfigs(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status AlterConfigs(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status IncrementalAlterConfigs(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status DeleteRecords(KafkaContext&, const Request&, WireReader&, Respond);
+absl::Status DescribeCluster(KafkaContext&, const Request&, WireReader&, Respond);
 
 }  // namespace rill::kafka::handlers

@@ -11,27 +11,6 @@ namespace rill::kafka::handlers {
 
 namespace {
 
-// The brokers as the clients of `listener` reach them: every unfenced broker that has that
-// listener (a broker without it is left out, as Kafka leaves it out), and this broker while it
-// is not registered yet.
-void AddBrokers(KafkaContext& context, const cluster::MetadataImage& image,
-                const std::string& listener, MetadataResponse* out) {
-  for (const auto& [id, info] : image.brokers()) {
-    if (info.fenced) continue;
-    for (const cluster::Endpoint& endpoint : info.endpoints) {
-      if (endpoint.name != listener) continue;
-      out->brokers.push_back({id.value(), endpoint.host, endpoint.port,
-                              info.rack.empty() ? std::nullopt
-                                                : std::optional<std::string>(info.rack)});
-    }
-  }
-  const cluster::BrokerInfo* self = image.Broker(NodeId(context.settings.node_id));
-  if (self == nullptr || self->fenced) {
-    const auto& [host, port] = context.advertised.at(listener);
-    out->brokers.push_back({context.settings.node_id, host, port, std::nullopt});
-  }
-}
-
 MetadataResponseTopic DescribeTopic(KafkaContext& context, const cluster::MetadataImage& image,
                                     const cluster::TopicInfo& info) {
   MetadataResponseTopic topic;
@@ -69,12 +48,11 @@ absl::Status Metadata(KafkaContext& context, const Request& request, WireReader&
   if (auto s = ReadBody(body, version, &in); !s.ok()) return s;
   const auto image = context.controller->image();
   MetadataResponse out;
-  AddBrokers(context, *image, request.listener, &out);
+  for (ListedBroker& b : BrokersAt(context, *image, request.listener)) {
+    out.brokers.push_back({b.node_id, std::move(b.host), b.port, std::move(b.rack)});
+  }
   out.cluster_id = context.settings.cluster_id;
-  const NodeId controller = context.controller->status().raft.leader;
-  // Clients send admin requests to the controller they are told of; any broker forwards topic
-  // changes to the quorum's leader, so this one answers for it when it knows of no leader.
-  out.controller_id = controller == kNoNode ? context.settings.node_id : controller.value();
+  out.controller_id = ControllerIdFor(context);
 
   // A null list is every topic; so is an empty one in v0.
   if (!in.topics.has_value() || (version == 0 && in.topics->empty())) {

@@ -11,38 +11,6 @@
 
 namespace rill::kafka::handlers {
 
-namespace {
-
-// Runs `changes` at once and calls `done` with their outcomes, in order, when all are in.
-void ChangeAll(KafkaContext& context, std::vector<std::optional<rpc::TopicChangeRequest>> changes,
-               std::vector<absl::Status> outcomes,
-               std::function<void(const std::vector<absl::Status>&)> done) {
-  struct State {
-    std::vector<absl::Status> outcomes;
-    std::atomic<size_t> remaining{0};
-    std::function<void(const std::vector<absl::Status>&)> done;
-  };
-  auto state = std::make_shared<State>();
-  state->outcomes = std::move(outcomes);
-  state->remaining.store(changes.size() + 1);
-  state->done = std::move(done);
-  auto complete_one = [state] {
-    if (state->remaining.fetch_sub(1) == 1) state->done(state->outcomes);
-  };
-  for (size_t i = 0; i < changes.size(); ++i) {
-    if (!changes[i].has_value()) {
-      complete_one();
-      continue;
-    }
-    context.topics_frontend->Change(*changes[i], [state, i, complete_one](absl::Status s) {
-      state->outcomes[i] = s;
-      complete_one();
-    });
-  }
-  complete_one();
-}
-
-}  // namespace
 
 absl::Status CreateTopics(KafkaContext& context, const Request& request, WireReader& body,
                           Respond respond) {

@@ -267,9 +267,89 @@ def kafka_python_group(bootstrap, topic):
     expect(group not in dict(admin.list_consumer_groups()), "deleted group still listed")
 
 
-def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw"):
+def admin_apis(bootstrap, topic):
+    """confluent-kafka's admin: CreatePartitions, DescribeConfigs of a topic and a broker,
+    AlterConfigs; IncrementalAlterConfigs, DeleteRecords and DescribeCluster on the wire (this
+    librdkafka has no calls for them)."""
+    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewPartitions
+    from confluent_kafka.admin import NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for _, future in admin.create_topics([NewTopic(topic, 2, 1,
+                                                   config={"retention.ms": "7200000"})]).items():
+        future.result(30)
+    for _, future in admin.create_partitions([NewPartitions(topic, 5)]).items():
+        future.result(30)
+    partitions = admin.list_topics(topic, timeout=30).topics[topic].partitions
+    expect(len(partitions) == 5, f"{len(partitions)} partitions after growing to 5")
+    try:
+        admin.create_partitions([NewPartitions(topic, 3)])[topic].result(30)
+        fail("shrinking a topic was accepted")
+    except KafkaException as e:
+        expect(e.args[0].code() == 37, f"shrinking failed with {e}")
+
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(30)
+    expect(configs["retention.ms"].value == "7200000" and
+           configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and
+           configs["segment.bytes"].is_default, f"described {configs}")
+    # AlterConfigs replaces the topic's configs: retention.ms returns to its default.
+    altered = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"segment.bytes": "1048576"})
+    admin.alter_configs([altered])[altered].result(30)
+    configs = admin.describe_configs([resource])[resource].result(30)
+    expect(configs["segment.bytes"].value == "1048576" and configs["retention.ms"].is_default,
+           f"after AlterConfigs {configs}")
+    bad = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"no.such.config": "1"})
+    try:
+        admin.alter_configs([bad])[bad].result(30)
+        fail("an unknown config was accepted")
+    except KafkaException as e:
+        expect(e.args[0].code() == 40, f"an unknown config failed with {e}")
+    broker = ConfigResource(ConfigResource.Type.BROKER, "1")
+    broker_configs = admin.describe_configs([broker])[broker].result(30)
+    expect("log.segment.bytes" in broker_configs and broker_configs["log.segment.bytes"].is_read_only,
+           f"broker configs {sorted(broker_configs)}")
+
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(10):
+        producer.produce(topic, value=b"v%d" % i, partition=0)
+    expect(producer.flush(30) == 0, "records left unsent")
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        # IncrementalAlterConfigs v0: set retention.ms, delete segment.bytes.
+        name = struct.pack(">h", len(topic)) + topic.encode()
+        body = (struct.pack(">ib", 1, 2) + name + struct.pack(">i", 2) +
+                struct.pack(">h", 12) + b"retention.ms" + struct.pack(">bh", 0, 7) + b"3600000" +
+                struct.pack(">h", 13) + b"segment.bytes" + struct.pack(">bh", 1, -1) + b"\x00")
+        request(sock, 44, 0, 1, body)
+        answer = response(sock)[4:]
+        expect(struct.unpack(">h", answer[8:10])[0] == 0, f"IncrementalAlterConfigs: {answer!r}")
+        configs = admin.describe_configs([resource])[resource].result(30)
+        expect(configs["retention.ms"].value == "3600000" and configs["segment.bytes"].is_default,
+               f"after IncrementalAlterConfigs {configs}")
+        # DeleteRecords v0: partition 0 starts at 4 afterwards.
+        body = (struct.pack(">i", 1) + name + struct.pack(">iiq", 1, 0, 4) +
+                struct.pack(">i", 30000))
+        request(sock, 21, 0, 2, body)
+        answer = response(sock)[4:]
+        rest = answer[4 + 4 + 2 + len(topic) + 4:]
+        partition, low, error = struct.unpack(">iqh", rest[:14])
+        expect((partition, low, error) == (0, 4, 0), f"DeleteRecords answered {partition, low, error}")
+        # DescribeCluster v0 (flexible: request header v2): the cluster id and this broker.
+        request(sock, 60, 0, 3, b"\x00\x00", tagged=True)
+        answer = response(sock)
+        expect(f"{host}".encode() in answer and struct.pack(">i", int(port)) in answer,
+               f"DescribeCluster answered {answer!r}")
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
+    low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), 10)
+    expect((low, high) == (4, 10), f"watermarks after DeleteRecords {low, high}")
+    consumer.close()
+
+
+def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw", tagged=False):
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
-    if api_key == 18 and version >= 3:
+    if tagged or (api_key == 18 and version >= 3):
         header += b"\x00"
     frame = header + body
     sock.sendall(struct.pack(">i", len(frame)) + frame)
@@ -344,7 +424,8 @@ def framing(bootstrap, _topic):
 
 
 CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing,
-          "confluent-group": confluent_group, "kafka-python-group": kafka_python_group}
+          "confluent-group": confluent_group, "kafka-python-group": kafka_python_group,
+          "admin": admin_apis}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:

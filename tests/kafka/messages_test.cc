@@ -162,6 +162,59 @@ TEST_CASE("kafka messages: every version of the group APIs round-trips", "[kafka
   CheckRoundTrips(commit, 8);
 }
 
+TEST_CASE("kafka messages: every version of the group answers and the admin APIs round-trips",
+          "[kafka]") {
+  JoinGroupResponse joined;
+  joined.generation_id = 3;
+  joined.protocol_type = "consumer";
+  joined.protocol_name = "range";
+  joined.leader = "m-1";
+  joined.member_id = "m-1";
+  joined.members.push_back({"m-1", std::string("instance"), std::string("\x00\x00", 2)});
+  CheckRoundTrips(joined, 11);
+
+  DescribeGroupsResponse described;
+  described.groups.push_back(
+      {0, "g", "Stable", "consumer", "range", {{"m-1", std::nullopt, "c", "/h", "md", "as"}}});
+  CheckRoundTrips(described, 15);
+
+  LeaveGroupRequest leave;
+  leave.group_id = "g";
+  leave.member_id = "m-1";
+  leave.members.push_back({"m-1", std::nullopt});
+  CheckRoundTrips(leave, 13);
+
+  DescribeConfigsResponse configs;
+  DescribeConfigsResult result;
+  result.resource_type = 2;
+  result.resource_name = "orders";
+  DescribeConfigsResourceResult entry;
+  entry.name = "retention.ms";
+  entry.value = "1000";
+  entry.config_source = 1;
+  entry.synonyms.push_back({"retention.ms", std::string("1000"), 1});
+  result.configs.push_back(entry);
+  configs.results.push_back(result);
+  CheckRoundTrips(configs, 32);
+
+  IncrementalAlterConfigsRequest alter;
+  alter.resources.push_back({2, "orders", {{"retention.ms", 0, std::string("5")}}});
+  CheckRoundTrips(alter, 44);
+
+  DeleteRecordsResponse deleted;
+  deleted.topics.push_back({"orders", {{0, 4, 0}}});
+  CheckRoundTrips(deleted, 21);
+
+  CreatePartitionsRequest grow;
+  grow.topics.push_back({"orders", 6, std::nullopt});
+  CheckRoundTrips(grow, 37);
+
+  DescribeClusterResponse cluster;
+  cluster.cluster_id = "rill";
+  cluster.brokers.push_back({1, "localhost", 9092, std::nullopt});
+  CheckRoundTrips(cluster, 60);
+}
+
 TEST_CASE("kafka messages: a null topic list is all topics from Metadata v1", "[kafka]") {
   MetadataRequest request;
   std::string v1;

@@ -347,6 +347,41 @@ def admin_apis(bootstrap, topic):
     consumer.close()
 
 
+def librdkafka_failover(bootstrap, topic):
+    """An idempotent acks=all librdkafka producer for tests/kafka/failover_test.cc: sends v0, v1,
+    ... round-robin over PARTITIONS partitions until the file STOP_FILE exists, printing each
+    outcome as it comes ("ack VALUE PARTITION OFFSET" or "error VALUE PARTITION CODE"); fails
+    if any error reached the application."""
+    import os
+    from confluent_kafka import Producer
+    stop_file = os.environ["STOP_FILE"]
+    partitions = int(os.environ.get("PARTITIONS", "6"))
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                         "acks": "all", "linger.ms": 5, "message.timeout.ms": 120000})
+    errors = []
+
+    def report(err, message):
+        value = message.value().decode()
+        if err:
+            errors.append(err)
+            print(f"error {value} {message.partition()} {err.code()}", flush=True)
+        else:
+            print(f"ack {value} {message.partition()} {message.offset()}", flush=True)
+
+    sent = 0
+    while not os.path.exists(stop_file):
+        try:
+            producer.produce(topic, value=f"v{sent}", partition=sent % partitions,
+                             on_delivery=report)
+            sent += 1
+        except BufferError:
+            producer.poll(0.1)
+        producer.poll(0)
+        time.sleep(0.002)
+    expect(producer.flush(150) == 0, "records left undelivered")
+    expect(not errors, f"{len(errors)} delivery errors reached the application: {errors[:3]}")
+
+
 def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw", tagged=False):
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
     if tagged or (api_key == 18 and version >= 3):
@@ -425,7 +460,7 @@ def framing(bootstrap, _topic):
 
 CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing,
           "confluent-group": confluent_group, "kafka-python-group": kafka_python_group,
-          "admin": admin_apis}
+          "admin": admin_apis, "librdkafka-failover": librdkafka_failover}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:

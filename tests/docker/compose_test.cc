@@ -213,6 +213,8 @@ class ComposeCluster {
     for (int node = 1; node <= kBrokers; ++node) {
       ports_[node] = FreePort();
       env_[fmt::format("RILL_{}_PORT", node)] = std::to_string(ports_[node]);
+      kafka_ports_[node] = FreePort();
+      env_[fmt::format("RILL_{}_KAFKA_PORT", node)] = std::to_string(kafka_ports_[node]);
       env_[fmt::format("RILL_{}_ADMIN_PORT", node)] = std::to_string(FreePort());
     }
     SweepAbandonedProjects(env_);
@@ -224,6 +226,15 @@ class ComposeCluster {
   const std::string& project() const { return project_; }
   std::string network() const { return project_ + "_default"; }
   int port(int node) const { return ports_.at(node); }
+  int kafka_port(int node) const { return kafka_ports_.at(node); }
+  // The Kafka listeners published on the host, as a bootstrap list.
+  std::string KafkaBootstrap() const {
+    std::string out;
+    for (int node = 1; node <= kBrokers; ++node) {
+      out += fmt::format("{}localhost:{}", out.empty() ? "" : ",", kafka_ports_.at(node));
+    }
+    return out;
+  }
   std::string Address(int node) const { return fmt::format("localhost:{}", ports_.at(node)); }
   std::map<int, std::string> Addresses() const {
     std::map<int, std::string> out;
@@ -307,6 +318,7 @@ class ComposeCluster {
  private:
   std::string project_;
   std::map<int, int> ports_;
+  std::map<int, int> kafka_ports_;
   std::map<std::string, std::string> env_;
   std::map<int, std::string> containers_;
 };
@@ -346,7 +358,8 @@ std::string BrokerUid(ComposeCluster& cluster, int node) {
 TEST_CASE(
     "docker: the image builds without a registry and is reused unchanged, the compose cluster "
     "comes up healthy, clients on the host and in its network create R=3 topics and read each "
-    "other's records, data survives down and up, and down -v leaves nothing behind",
+    "other's records, a Kafka client on the host reads them too, data survives down and up, and "
+    "down -v leaves nothing behind",
     "[docker]") {
   SkipWithoutDocker();
   const std::string built = BuildImage();
@@ -419,6 +432,19 @@ TEST_CASE(
   for (int i = 0; i < kRecords; ++i) expected.insert(fmt::format("k{} host-{} origin=host", i, i));
   CHECK(std::set<std::string>(read_inside.begin(), read_inside.end()) == expected);
   CHECK(read_inside.size() == kRecords);
+
+  // Kafka clients on the host use the published Kafka listeners: kcat is told localhost and
+  // those ports, and reads what the SDK wrote with the same keys, values and headers.
+  const std::string listed = Must({"kcat", "-b", cluster.KafkaBootstrap(), "-L"});
+  for (int node = 1; node <= kBrokers; ++node) {
+    CHECK_THAT(listed, Catch::Contains(fmt::format("broker {} at localhost:{}", node,
+                                                   cluster.kafka_port(node))));
+  }
+  const auto read_by_kcat = Lines(Must({"kcat", "-b", cluster.KafkaBootstrap(), "-C", "-t",
+                                        "from-host", "-o", "beginning", "-e", "-q", "-f",
+                                        "%k %s %h\\n"}));
+  CHECK(std::set<std::string>(read_by_kcat.begin(), read_by_kcat.end()) == expected);
+  CHECK(read_by_kcat.size() == kRecords);
 
   // A container writes keyed records; the host reads them all, each in its key's partition.
   std::string input;

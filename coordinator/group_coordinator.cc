@@ -292,6 +292,27 @@ void GroupCoordinator::AppendAndRelease(
          });
 }
 
+template <typename Result, typename Callback>
+void GroupCoordinator::AnswerOrHold(Shard* shard, const std::string& group_id,
+                                    const std::string& member_id, std::optional<Result> result,
+                                    Callback done, std::map<std::pair<std::string, std::string>, Callback>* held,
+                                    Result replaced,
+                                    const std::vector<groups::GroupLogRecord>& records,
+                                    groups::ClassicCompletions released) {
+  if (result.has_value()) {
+    AppendAndRelease(shard, records, {{group_id, std::move(released)}},
+                     [done = std::move(done), result = std::move(*result)](absl::Status s) mutable {
+                       if (!s.ok() && result.status.ok()) result.status = s;
+                       done(std::move(result));
+                     });
+    return;
+  }
+  auto [it, added] = held->try_emplace({group_id, member_id}, nullptr);
+  if (!added) it->second(std::move(replaced));
+  it->second = std::move(done);
+  AppendAndRelease(shard, records, {{group_id, std::move(released)}}, [](absl::Status) {});
+}
+
 void GroupCoordinator::JoinGroup(const std::string& group_id,
                                  const groups::ClassicJoinRequest& request, JoinDone done) {
   auto shard = ShardFor(group_id);
@@ -313,23 +334,12 @@ void GroupCoordinator::JoinGroup(const std::string& group_id,
   groups::ClassicCompletions released;
   auto result = (*shard)->store->JoinGroup(group_id, request, base::WallClockMs(), new_member_id,
                                           &released, &records);
-  if (result.has_value()) {
-    AppendAndRelease(*shard, records, {{group_id, std::move(released)}},
-                     [done = std::move(done), result = std::move(*result)](absl::Status s) mutable {
-                       if (!s.ok() && result.status.ok()) result.status = s;
-                       done(std::move(result));
-                     });
-    return;
-  }
-  auto [it, added] = (*shard)->held_joins.try_emplace({group_id, member_id}, nullptr);
-  if (!added) {
-    groups::ClassicJoinResult replaced;
-    replaced.status = ApiError(v1::REBALANCE_IN_PROGRESS, "a later JoinGroup replaced this one");
-    replaced.member_id = member_id;
-    it->second(std::move(replaced));
-  }
-  it->second = std::move(done);
-  AppendAndRelease(*shard, records, {{group_id, std::move(released)}}, [](absl::Status) {});
+  AnswerOrHold(*shard, group_id, member_id, std::move(result), std::move(done),
+               &(*shard)->held_joins,
+               groups::ClassicJoinResult::Failed(
+                   ApiError(v1::REBALANCE_IN_PROGRESS, "a later JoinGroup replaced this one"),
+                   member_id),
+               records, std::move(released));
 }
 
 void GroupCoordinator::SyncGroup(const std::string& group_id,
@@ -344,21 +354,11 @@ void GroupCoordinator::SyncGroup(const std::string& group_id,
   groups::ClassicCompletions released;
   auto result =
       (*shard)->store->SyncGroup(group_id, request, base::WallClockMs(), &released, &records);
-  if (result.has_value()) {
-    AppendAndRelease(*shard, records, {{group_id, std::move(released)}},
-                     [done = std::move(done), result = std::move(*result)](absl::Status s) mutable {
-                       if (!s.ok() && result.status.ok()) result.status = s;
-                       done(std::move(result));
-                     });
-    return;
-  }
-  auto [it, added] = (*shard)->held_syncs.try_emplace({group_id, request.member_id}, nullptr);
-  if (!added) {
-    it->second(groups::ClassicSyncResult::Failed(
-        ApiError(v1::REBALANCE_IN_PROGRESS, "a later SyncGroup replaced this one")));
-  }
-  it->second = std::move(done);
-  AppendAndRelease(*shard, records, {{group_id, std::move(released)}}, [](absl::Status) {});
+  AnswerOrHold(*shard, group_id, request.member_id, std::move(result), std::move(done),
+               &(*shard)->held_syncs,
+               groups::ClassicSyncResult::Failed(
+                   ApiError(v1::REBALANCE_IN_PROGRESS, "a later SyncGroup replaced this one")),
+               records, std::move(released));
 }
 
 absl::Status GroupCoordinator::ClassicHeartbeat(const std::string& group_id,

@@ -140,6 +140,15 @@ class GroupCoordinator {
                         std::map<std::string, groups::ClassicCompletions> released,
                         std::function<void(absl::Status)> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
+  // Answers `result` once `records` are appended, or, when the store holds the answer, keeps
+  // `done` in `held` under (group, member) until a later call releases it (a request already
+  // held there is answered `replaced`).
+  template <typename Result, typename Callback>
+  void AnswerOrHold(Shard* shard, const std::string& group_id, const std::string& member_id,
+                    std::optional<Result> result, Callback done,
+                    std::map<std::pair<std::string, std::string>, Callback>* held, Result replaced,
+                    const std::vector<groups::GroupLogRecord>& records,
+                    groups::ClassicCompletions released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);
   // Answers every held request of the shard with `status` (its store is being replaced).
   static void FailHeld(Shard* shard, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu);

@@ -125,6 +125,23 @@ ConfigChange NewConfigChange(KafkaContext& context, int8_t resource_type,
   return out;
 }
 
+// Makes the config changes of `in`'s resources and answers one entry per resource, in order.
+template <typename Response, typename Request>
+void ChangeConfigs(KafkaContext& context, std::shared_ptr<Request> in, int16_t version,
+                   Respond respond, std::vector<std::optional<rpc::TopicChangeRequest>> changes,
+                   std::vector<absl::Status> outcomes) {
+  ChangeAll(context, std::move(changes), std::move(outcomes),
+            [in, version, respond](const std::vector<absl::Status>& outcomes) {
+              Response out;
+              for (size_t i = 0; i < in->resources.size(); ++i) {
+                out.responses.push_back({ErrorCode(outcomes[i]), MessageOf(outcomes[i]),
+                                         in->resources[i].resource_type,
+                                         in->resources[i].resource_name});
+              }
+              respond(Encode(out, version));
+            });
+}
+
 }  // namespace
 
 absl::Status CreatePartitions(KafkaContext& context, const Request& request, WireReader& body,
@@ -205,16 +222,8 @@ absl::Status AlterConfigs(KafkaContext& context, const Request& request, WireRea
     changes.push_back(std::move(made.change));
     outcomes.push_back(made.refused);
   }
-  ChangeAll(context, std::move(changes), std::move(outcomes),
-            [in, version, respond](const std::vector<absl::Status>& outcomes) {
-              AlterConfigsResponse out;
-              for (size_t i = 0; i < in->resources.size(); ++i) {
-                out.responses.push_back({ErrorCode(outcomes[i]), MessageOf(outcomes[i]),
-                                         in->resources[i].resource_type,
-                                         in->resources[i].resource_name});
-              }
-              respond(Encode(out, version));
-            });
+  ChangeConfigs<AlterConfigsResponse>(context, in, version, std::move(respond),
+                                      std::move(changes), std::move(outcomes));
   return absl::OkStatus();
 }
 
@@ -250,16 +259,8 @@ absl::Status IncrementalAlterConfigs(KafkaContext& context, const Request& reque
     changes.push_back(std::move(made.change));
     outcomes.push_back(made.refused);
   }
-  ChangeAll(context, std::move(changes), std::move(outcomes),
-            [in, version, respond](const std::vector<absl::Status>& outcomes) {
-              IncrementalAlterConfigsResponse out;
-              for (size_t i = 0; i < in->resources.size(); ++i) {
-                out.responses.push_back({ErrorCode(outcomes[i]), MessageOf(outcomes[i]),
-                                         in->resources[i].resource_type,
-                                         in->resources[i].resource_name});
-              }
-              respond(Encode(out, version));
-            });
+  ChangeConfigs<IncrementalAlterConfigsResponse>(context, in, version, std::move(respond),
+                                                 std::move(changes), std::move(outcomes));
   return absl::OkStatus();
 }
 

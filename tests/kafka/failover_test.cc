@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -55,6 +56,22 @@ size_t AcksOf(const ChildProcess& producer, int32_t partition = -1) {
   return n;
 }
 
+// Waits up to 90 s for `done`; a producer that stalls fails the test with what it and the
+// brokers said last.
+void RequireProgress(const std::function<bool()>& done, TestCluster& cluster,
+                     const ChildProcess& producer) {
+  if (WaitFor(done, std::chrono::seconds(90))) return;
+  const auto lines = producer.Lines();
+  std::string last;
+  for (size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i) {
+    last += lines[i] + "\n";
+  }
+  const std::string logs = cluster.Logs();
+  FAIL("the producer stalled; its last outcomes:\n"
+       << last << "\nbroker logs (last 20000 bytes):\n"
+       << logs.substr(logs.size() > 20000 ? logs.size() - 20000 : 0));
+}
+
 }  // namespace
 
 TEST_CASE("kafka cluster: a librdkafka producer keeps producing through partition leaders' "
@@ -92,13 +109,13 @@ TEST_CASE("kafka cluster: a librdkafka producer keeps producing through partitio
                            << partition);
     cluster.broker(victim).Kill();
     const size_t before = AcksOf(producer, partition);
-    REQUIRE(WaitFor([&] { return AcksOf(producer, partition) >= before + 200; },
-                    std::chrono::seconds(60)));
+    RequireProgress([&] { return AcksOf(producer, partition) >= before + 200; }, cluster,
+                    producer);
     cluster.broker(victim).StartOnSamePort();
     REQUIRE(cluster.WaitReady(victim));
     REQUIRE(WaitFullyReplicated(LiveBrokers(cluster), std::chrono::seconds(60)));
     const size_t back = AcksOf(producer);
-    REQUIRE(WaitFor([&] { return AcksOf(producer) >= back + 500; }, std::chrono::seconds(60)));
+    RequireProgress([&] { return AcksOf(producer) >= back + 500; }, cluster, producer);
   }
   std::ofstream(stop_file) << "stop\n";
   REQUIRE(WaitFor(

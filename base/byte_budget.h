@@ -31,6 +31,10 @@ class ByteBudget {
     return take;
   }
 
+  // Counts bytes that are held already (an answer built before it could be refused); they may
+  // take the total past the maximum, and later takers wait until they are given back.
+  void Add(int64_t bytes) { held_.fetch_add(bytes); }
+
   void Give(int64_t bytes) { held_.fetch_sub(bytes); }
 
   int64_t held() const { return held_.load(); }

@@ -38,7 +38,8 @@ Connection::Connection(asio::ip::tcp::socket socket, std::string listener,
 
 void Connection::Start() {
   asio::post(strand_, [self = shared_from_this()] {
-    self->ArmIdleTimer();
+    self->ArmIdleTimer(self->last_activity_ +
+                       std::chrono::milliseconds(self->settings_.idle_timeout_ms));
     self->ReadSize();
   });
 }
@@ -180,6 +181,12 @@ void Connection::Complete(uint64_t sequence, std::optional<std::string> body) {
     return;
   }
   it->second.done = true;
+  // An answer waiting to be written counts against the same budget as the request bytes, so a
+  // client that does not read its answers (large fetches) stops the connections reading more.
+  if (body) {
+    inflight_->Add(static_cast<int64_t>(body->size()));
+    it->second.held_bytes += static_cast<int64_t>(body->size());
+  }
   it->second.body = std::move(body);
   WriteNext();
 }
@@ -202,6 +209,7 @@ void Connection::WriteNext() {
     write_body_ = std::move(*next.body);
     write_held_bytes_ = next.held_bytes;
     writing_ = true;
+    write_started_ = Clock::now();
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(write_head_),
                                                        asio::buffer(write_body_)};
     asio::async_write(socket_, buffers,
@@ -226,18 +234,26 @@ void Connection::WriteNext() {
   if (!reading_ && CanRead()) ReadSize();
 }
 
-void Connection::ArmIdleTimer() {
-  idle_timer_.expires_at(last_activity_ + std::chrono::milliseconds(settings_.idle_timeout_ms));
+void Connection::ArmIdleTimer(Clock::time_point at) {
+  idle_timer_.expires_at(at);
   idle_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (ec || self->closed_) return;
-    const bool idle = self->pending_.empty() && !self->writing_ &&
-                      Clock::now() - self->last_activity_ >=
-                          std::chrono::milliseconds(self->settings_.idle_timeout_ms);
-    if (idle) {
+    const auto now = Clock::now();
+    const auto limit = std::chrono::milliseconds(self->settings_.idle_timeout_ms);
+    if (self->writing_ && now - self->write_started_ >= limit) {
+      // Its answers hold bytes of the listener's budget: a client that never reads them
+      // would hold them for good.
+      self->Shutdown("the client stopped reading its answers");
+      return;
+    }
+    if (!self->writing_ && self->pending_.empty() && now - self->last_activity_ >= limit) {
       self->Shutdown("idle");
       return;
     }
-    self->ArmIdleTimer();
+    auto next = (self->writing_ ? self->write_started_ : self->last_activity_) + limit;
+    // Requests under way (a held JoinGroup, a long poll): look again an idle timeout later.
+    if (next <= now) next = now + limit;
+    self->ArmIdleTimer(next);
   });
 }
 

@@ -61,7 +61,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CloseAfterAnswers();
   // Gives back a request's `held` bytes, logs `why` and closes after the earlier answers.
   void Refuse(int64_t held, const std::string& why);
-  void ArmIdleTimer();
+  // Checks at `at` whether the connection is idle (nothing under way, nothing said) or its
+  // client stopped reading (an answer unwritten), each for the idle timeout, and closes it then.
+  void ArmIdleTimer(std::chrono::steady_clock::time_point at);
   // Whether the read loop may take another request.
   bool CanRead() const;
 
@@ -99,6 +101,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string write_body_;
   int64_t write_held_bytes_ = 0;
   std::chrono::steady_clock::time_point last_activity_;
+  // When the answer being written was handed to the socket.
+  std::chrono::steady_clock::time_point write_started_;
 };
 
 }  // namespace rill::kafka

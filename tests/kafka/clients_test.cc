@@ -116,6 +116,15 @@ TEST_CASE("kafka clients: admin grows topics and describes alters and deletes re
   Check("admin", broker, "administered");
 }
 
+TEST_CASE("kafka clients: a client that stops reading its answers is closed and others carry on",
+          "[kafka]") {
+  testing::TempDir dir;
+  testing::BrokerProcess broker(dir.path() + "/data",
+                                {"--auto-create-topics-enable", "true", "--num-partitions", "1",
+                                 "--connections-max-idle-ms", "1000"});
+  Check("stalled-reader", broker, "stalled");
+}
+
 TEST_CASE("kafka clients: kcat and rillctl read each other records", "[kafka]") {
   testing::TempDir dir;
   auto broker = StartBroker(dir);

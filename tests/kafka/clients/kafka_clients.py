@@ -382,6 +382,43 @@ def librdkafka_failover(bootstrap, topic):
     expect(not errors, f"{len(errors)} delivery errors reached the application: {errors[:3]}")
 
 
+def stalled_reader(bootstrap, topic):
+    """A client that sends fetches and never reads the answers is closed once it has not taken
+    an answer for connections.max.idle.ms (the broker under test runs with 1 s), instead of
+    holding the listener's bytes; other clients carry on."""
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(2000):
+        producer.produce(topic, value=b"x" * 1024, partition=0)
+    expect(producer.flush(30) == 0, "records left unsent")
+    host, port = bootstrap.rsplit(":", 1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    request(sock, 18, 0, 0)
+    response(sock)
+    name = struct.pack(">h", len(topic)) + topic.encode()
+    # Fetch v4: replica -1, max wait, min bytes, max bytes, isolation, one topic, one partition.
+    fetch = (struct.pack(">iiiib", -1, 100, 1, 1 << 20, 0) + struct.pack(">i", 1) + name +
+             struct.pack(">iiqi", 1, 0, 0, 1 << 20))
+    asked = 50
+    for correlation_id in range(1, asked + 1):
+        request(sock, 1, 4, correlation_id, fetch)
+    time.sleep(4)
+    answered = 0
+    sock.settimeout(10)
+    try:
+        while True:
+            response(sock)
+            answered += 1
+    except (EOFError, ConnectionResetError, socket.timeout):
+        pass
+    expect(answered < asked, f"all {asked} answers came: the stalled connection stayed open")
+    with socket.create_connection((host, int(port)), timeout=10) as other:
+        request(other, 18, 0, 7)
+        expect(struct.unpack(">i", response(other)[:4])[0] == 7, "another client got no answer")
+
+
 def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw", tagged=False):
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
     if tagged or (api_key == 18 and version >= 3):
@@ -460,7 +497,8 @@ def framing(bootstrap, _topic):
 
 CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing,
           "confluent-group": confluent_group, "kafka-python-group": kafka_python_group,
-          "admin": admin_apis, "librdkafka-failover": librdkafka_failover}
+          "admin": admin_apis, "librdkafka-failover": librdkafka_failover,
+          "stalled-reader": stalled_reader}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:

@@ -759,7 +759,7 @@ std::map<std::string, server::HttpServer::Handler> Broker::AdminHandlers() {
                                   "controller and catching up with the metadata log)\n"};
     }
     bool accepting = true;
-    for (const Listener& listener : listeners_) accepting &= listener.gate->Stats().accepting;
+    for (const auto& [name, stats] : ListenerStats()) accepting &= stats.accepting;
     if (!accepting) {
       return server::HttpResponse{503, "text/plain",
                                   "not ready: cannot accept connections (out of file "

@@ -5,8 +5,8 @@
 namespace rill::kafka::handlers {
 
 // Idempotence without transactions: every call gets a fresh producer id at epoch 0 from the
-// controller's blocks, also one that names the producer's current id and epoch (KIP-360 asks
-// for the epoch to be bumped; a new id fences the old one just as well).
+// controller's blocks, also one that names the producer's current id and epoch, as Kafka's
+// coordinator answers any request without a transactional id.
 absl::Status InitProducerId(KafkaContext& context, const Request& request, WireReader& body,
                             Respond respond) {
   const int16_t version = request.header.api_version;

@@ -713,6 +713,7 @@ absl::Status Broker::BindKafkaPorts() {
   kafka_blocking_ = std::make_unique<asio::thread_pool>(1);
   kafka_context_.blocking = kafka_blocking_.get();
   kafka_context_.stopping = &context_.stopping;
+  kafka_context_.serving = [this] { return Serving(); };
   const kafka::ConnectionSettings settings{config.max_request_bytes,
                                            config.kafka_max_initial_request_bytes,
                                            config.kafka_max_inflight_requests_per_connection,

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -46,6 +47,9 @@ struct KafkaContext {
   std::map<std::string, std::pair<std::string, int>> advertised;
   // Set at shutdown: long-polls answer at once instead of waiting.
   const std::atomic<bool>* stopping = nullptr;
+  // Whether the broker serves: registered, unfenced, caught up with the metadata log. Before,
+  // its metadata may lack topics that exist.
+  std::function<bool()> serving;
 };
 
 }  // namespace rill::kafka

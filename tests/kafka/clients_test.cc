@@ -8,6 +8,7 @@
 
 #include "format/murmur2.h"
 #include "tests/support/broker_process.h"
+#include "tests/support/live_test.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_util.h"
 
@@ -123,6 +124,20 @@ TEST_CASE("kafka clients: a client that stops reading its answers is closed and 
                                 {"--auto-create-topics-enable", "true", "--num-partitions", "1",
                                  "--connections-max-idle-ms", "1000"});
   Check("stalled-reader", broker, "stalled");
+}
+
+TEST_CASE("kafka clients: a broker not caught up with the metadata says retry for a topic it "
+          "does not know",
+          "[kafka]") {
+  testing::TempDir dir;
+  // Node 1 of a quorum whose other voter never comes: it never registers or catches up.
+  const std::string self = "127.0.0.1:" + std::to_string(testing::FreePort());
+  const std::string absent = "127.0.0.1:" + std::to_string(testing::FreePort());
+  testing::BrokerProcess broker(
+      dir.path() + "/data",
+      {"--node-id", "1", "--cluster-id", "notservingAAAAAAAAAAAA", "--inter-broker-listen", self,
+       "--controller-voters", "1@" + self + ",2@" + absent});
+  Check("not-serving", broker, "orders");
 }
 
 TEST_CASE("kafka clients: kcat and rillctl read each other records", "[kafka]") {

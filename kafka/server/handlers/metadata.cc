@@ -79,6 +79,10 @@ absl::Status Metadata(KafkaContext& context, const Request& request, WireReader&
         missing.error_code = Code(KafkaError::kUnknownTopicId);
       } else if (!cluster::ValidateTopicName(*wanted.name).ok()) {
         missing.error_code = Code(KafkaError::kInvalidTopicException);
+      } else if (!context.serving()) {
+        // A broker still catching up (just restarted) may not know a topic that exists; a
+        // client told UNKNOWN_TOPIC_OR_PARTITION would fail its records for good.
+        missing.error_code = Code(KafkaError::kLeaderNotAvailable);
       } else if (in.allow_auto_topic_creation && MaybeAutoCreate(context, *wanted.name)) {
         missing.error_code = Code(KafkaError::kLeaderNotAvailable);
       } else {

@@ -419,6 +419,29 @@ def stalled_reader(bootstrap, topic):
         expect(struct.unpack(">i", response(other)[:4])[0] == 7, "another client got no answer")
 
 
+def not_serving(bootstrap, topic):
+    """A broker that has not caught up with the cluster's metadata (here: its quorum never
+    forms) tells a client asking for a topic to retry (LEADER_NOT_AVAILABLE), never that the
+    topic does not exist, which clients take as final."""
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        request(sock, 18, 0, 1)
+        response(sock)
+        request(sock, 3, 1, 2, struct.pack(">ih", 1, len(topic)) + topic.encode())
+        answer = response(sock)[4:]
+        brokers = struct.unpack(">i", answer[:4])[0]
+        at = 4
+        for _ in range(brokers):
+            at += 4
+            at += 2 + struct.unpack(">h", answer[at:at + 2])[0]
+            at += 4
+            rack = struct.unpack(">h", answer[at:at + 2])[0]
+            at += 2 + max(rack, 0)
+        at += 4  # controller id
+        count, error = struct.unpack(">ih", answer[at:at + 6])
+        expect(count == 1 and error == 5, f"topic error {error}, not 5 (LEADER_NOT_AVAILABLE)")
+
+
 def request(sock, api_key, version, correlation_id, body=b"", client_id=b"raw", tagged=False):
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
     if tagged or (api_key == 18 and version >= 3):
@@ -498,7 +521,7 @@ def framing(bootstrap, _topic):
 CHECKS = {"confluent": confluent_idempotent, "kafka-python": kafka_python, "framing": framing,
           "confluent-group": confluent_group, "kafka-python-group": kafka_python_group,
           "admin": admin_apis, "librdkafka-failover": librdkafka_failover,
-          "stalled-reader": stalled_reader}
+          "stalled-reader": stalled_reader, "not-serving": not_serving}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:

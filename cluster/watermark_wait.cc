@@ -2,11 +2,20 @@
 
 namespace rill::cluster {
 
-void WatermarkWait::Start(asio::io_context& io, std::vector<std::shared_ptr<Partition>> partitions,
-                          std::vector<int64_t> seen, std::chrono::steady_clock::time_point deadline,
+void WatermarkWait::Start(asio::io_context& io,
+                          const std::vector<absl::StatusOr<std::shared_ptr<Partition>>>& partitions,
+                          const std::vector<int64_t>& seen,
+                          std::chrono::steady_clock::time_point deadline,
                           const std::atomic<bool>& stopping, std::function<void(bool final)> wake) {
+  std::vector<std::shared_ptr<Partition>> resolved;
+  std::vector<int64_t> resolved_seen;
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (!partitions[i].ok()) continue;
+    resolved.push_back(*partitions[i]);
+    resolved_seen.push_back(seen[i]);
+  }
   auto wait = std::make_shared<WatermarkWait>(io, stopping, std::move(wake));
-  wait->Arm(partitions, seen, deadline);
+  wait->Arm(resolved, resolved_seen, deadline);
 }
 
 void WatermarkWait::Arm(const std::vector<std::shared_ptr<Partition>>& partitions,

@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "asio.hpp"
 #include "cluster/partition.h"
@@ -20,10 +21,12 @@ namespace rill::cluster {
 
 class WatermarkWait : public std::enable_shared_from_this<WatermarkWait> {
  public:
-  // `seen[i]` is the high watermark the fetch read of `partitions[i]`. `stopping` outlives the
-  // wait.
-  static void Start(asio::io_context& io, std::vector<std::shared_ptr<Partition>> partitions,
-                    std::vector<int64_t> seen, std::chrono::steady_clock::time_point deadline,
+  // `seen[i]` is the high watermark the fetch read of `partitions[i]`; partitions the fetch
+  // could not resolve are not waited on. `stopping` outlives the wait.
+  static void Start(asio::io_context& io,
+                    const std::vector<absl::StatusOr<std::shared_ptr<Partition>>>& partitions,
+                    const std::vector<int64_t>& seen,
+                    std::chrono::steady_clock::time_point deadline,
                     const std::atomic<bool>& stopping, std::function<void(bool final)> wake);
 
   WatermarkWait(asio::io_context& io, const std::atomic<bool>& stopping,

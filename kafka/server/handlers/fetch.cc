@@ -103,15 +103,8 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   }
 
   void Wait(const std::vector<int64_t>& watermarks) {
-    std::vector<std::shared_ptr<cluster::Partition>> partitions;
-    std::vector<int64_t> seen;
-    for (size_t i = 0; i < partitions_.size(); ++i) {
-      if (!partitions_[i].ok()) continue;
-      partitions.push_back(*partitions_[i]);
-      seen.push_back(watermarks[i]);
-    }
     cluster::WatermarkWait::Start(
-        *context_->io, std::move(partitions), std::move(seen), deadline_, *context_->stopping,
+        *context_->io, partitions_, watermarks, deadline_, *context_->stopping,
         [self = shared_from_this()](bool final) { self->Attempt(final); });
   }
 

@@ -637,6 +637,13 @@ std::map<TopicPartition, CommittedOffset> GroupStore::FetchOffsets(
   return out;
 }
 
+absl::Status GroupStore::NotEmpty(const std::string& group_id, const Group& group,
+                                  std::string_view advice) {
+  return ApiError(v1::GROUP_NOT_EMPTY,
+                  fmt::format("group '{}' has {} active members{}", group_id,
+                              group.members.size() + group.classic.size(), advice));
+}
+
 const char* GroupStore::TypeOf(const Group& group) {
   // An empty group keeps the kind it last had (a classic one has had a generation).
   if (!group.members.empty()) return "consumer";
@@ -734,11 +741,7 @@ absl::Status GroupStore::DeleteGroup(const std::string& group_id,
   if (g == groups_.end()) {
     return ApiError(v1::GROUP_NOT_FOUND, fmt::format("no group '{}'", group_id));
   }
-  if (HasMembers(g->second)) {
-    return ApiError(v1::GROUP_NOT_EMPTY,
-                    fmt::format("group '{}' has {} active members", group_id,
-                                g->second.members.size() + g->second.classic.size()));
-  }
+  if (HasMembers(g->second)) return NotEmpty(group_id, g->second, "");
   for (const auto& [tp, offset] : g->second.offsets) {
     out->push_back(
         {KeyBytes(v1::GroupRecordKey::OFFSET, group_id, tp.topic, tp.partition), std::nullopt});
@@ -754,10 +757,7 @@ absl::Status GroupStore::ResetOffsets(const std::string& group_id,
                                       int64_t now_ms, std::vector<GroupLogRecord>* out) {
   if (auto s = ValidateGroupId(group_id); !s.ok()) return s;
   if (auto g = groups_.find(group_id); g != groups_.end() && HasMembers(g->second)) {
-    return ApiError(v1::GROUP_NOT_EMPTY,
-                    fmt::format("group '{}' has {} active members; stop them before resetting "
-                                "its offsets",
-                                group_id, g->second.members.size() + g->second.classic.size()));
+    return NotEmpty(group_id, g->second, "; stop them before resetting its offsets");
   }
   for (const auto& [tp, offset] : offsets) {
     if (offset < 0) {

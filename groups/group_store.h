@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -227,6 +228,9 @@ class GroupStore {
   static std::string StateOf(const Group& group);
   // "consumer" (native) or "classic".
   static const char* TypeOf(const Group& group);
+  // GROUP_NOT_EMPTY for a group with members of either kind, `advice` appended.
+  static absl::Status NotEmpty(const std::string& group_id, const Group& group,
+                               std::string_view advice);
   static bool IsClassic(const Group& group) { return !group.classic.empty(); }
   static bool HasMembers(const Group& group) {
     return !group.members.empty() || !group.classic.empty();

@@ -40,6 +40,13 @@ void Check(const std::string& check, const testing::BrokerProcess& broker,
   CHECK(run.exit_code == 0);
 }
 
+// Runs a check against a broker of its own, started with StartBroker's settings.
+void CheckWithOwnBroker(const std::string& check, const std::string& topic) {
+  testing::TempDir dir;
+  auto broker = StartBroker(dir);
+  Check(check, broker, topic);
+}
+
 // The records kcat prints as "partition|key|value|headers" lines, by key.
 std::map<std::string, std::string> ByKey(const std::string& output) {
   std::map<std::string, std::string> out;
@@ -75,46 +82,34 @@ std::vector<std::string> ByLine(const std::string& output) {
 }  // namespace
 
 TEST_CASE("kafka clients: the listener framing versions and ordering", "[kafka]") {
-  testing::TempDir dir;
-  auto broker = StartBroker(dir);
-  Check("framing", broker, "unused");
+  CheckWithOwnBroker("framing", "unused");
 }
 
 TEST_CASE("kafka clients: confluent-kafka admin and an idempotent producer with lz4 and zstd",
           "[kafka]") {
-  testing::TempDir dir;
-  auto broker = StartBroker(dir);
-  Check("confluent", broker, "idempotent");
+  CheckWithOwnBroker("confluent", "idempotent");
 }
 
 TEST_CASE("kafka clients: kafka-python produce and consume with offsets for times and a resumed commit",
           "[kafka]") {
-  testing::TempDir dir;
-  auto broker = StartBroker(dir);
-  Check("kafka-python", broker, "python");
+  CheckWithOwnBroker("kafka-python", "python");
 }
 
 TEST_CASE("kafka clients: a confluent-kafka group of 3 rebalances on join and leave and resumes "
           "from its commits",
           "[kafka]") {
-  testing::TempDir dir;
-  auto broker = StartBroker(dir);
-  Check("confluent-group", broker, "grouped");
+  CheckWithOwnBroker("confluent-group", "grouped");
 }
 
 TEST_CASE("kafka clients: a kafka-python group commits and resumes and its admin lists describes "
           "and deletes groups",
           "[kafka]") {
-  testing::TempDir dir;
-  auto broker = StartBroker(dir);
-  Check("kafka-python-group", broker, "pygrouped");
+  CheckWithOwnBroker("kafka-python-group", "pygrouped");
 }
 
 TEST_CASE("kafka clients: admin grows topics and describes alters and deletes records",
           "[kafka]") {
-  testing::TempDir dir;
-  auto broker = StartBroker(dir);
-  Check("admin", broker, "administered");
+  CheckWithOwnBroker("admin", "administered");
 }
 
 TEST_CASE("kafka clients: a client that stops reading its answers is closed and others carry on",
